@@ -1,0 +1,46 @@
+import { createRequire } from 'node:module';
+import type { CommandContext } from '../commands/context.js';
+import { TfError } from '../errors.js';
+import { parseInvocation, type Invocation } from './args.js';
+import { usage } from './usage.js';
+
+declare const TF_VERSION: string | undefined;
+
+const version = (): string => {
+  if (typeof TF_VERSION === 'string') return TF_VERSION;
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+};
+
+async function dispatch(invocation: Invocation, context: CommandContext): Promise<number> {
+  if (invocation.help || invocation.command === 'help') {
+    context.stdout.write(usage(invocation.command === 'help' ? invocation.rest[0] : invocation.command));
+    return 0;
+  }
+  switch (invocation.command) {
+    case 'version':
+      context.stdout.write(`tf ${version()}\n`);
+      return 0;
+    case 'start':
+      return (await import('../commands/start.js')).start(invocation, context);
+    case 'run':
+      return (await import('../commands/run.js')).run(invocation, context);
+    case 'check':
+      return (await import('../commands/check.js')).check(invocation, context);
+  }
+}
+
+/** The only place that prints a TfError and decides the exit code. */
+export async function main(argv: readonly string[], context: CommandContext): Promise<number> {
+  try {
+    return await dispatch(parseInvocation(argv, context.env), context);
+  } catch (error) {
+    if (error instanceof TfError) {
+      context.stderr.write(`tf: ${error.describe()}\n`);
+      if (context.env.TF_LOG === 'debug') context.stderr.write(`${error.stack ?? ''}\n`);
+      return error.exitCode;
+    }
+    context.stderr.write(`tf: internal error: ${error instanceof Error ? error.message : String(error)}; please report it (TF_LOG=debug shows the stack)\n`);
+    if (context.env.TF_LOG === 'debug' && error instanceof Error) context.stderr.write(`${error.stack ?? ''}\n`);
+    return 70;
+  }
+}

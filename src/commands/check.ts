@@ -1,0 +1,36 @@
+import type { Invocation } from '../cli/args.js';
+import { loadConfig } from '../config/load.js';
+import type { Warning } from '../domain.js';
+import { describePlace } from '../errors.js';
+import { findProgram, programOf } from '../host/which.js';
+import { buildPlan } from '../plan/plan.js';
+import type { CommandContext } from './context.js';
+import { busyPortWarnings } from './start.js';
+
+/** `tf check`: everything `start` would do short of starting, printed; non-zero on any error. */
+export async function check(invocation: Invocation, context: CommandContext): Promise<number> {
+  const config = loadConfig({ options: invocation.options, only: invocation.rest }, { cwd: context.cwd, shellEnv: context.env });
+  const plan = buildPlan(config, { childColor: false });
+
+  const warnings: Warning[] = [...plan.warnings];
+  for (const type of config.procfile.types) {
+    const program = programOf(type.command);
+    if (program !== undefined && !findProgram(program, config.root, config.env.PATH)) {
+      warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: program "${program}" not found on PATH (seen from ${config.root})` });
+    }
+  }
+  warnings.push(...(await busyPortWarnings(plan.instances)));
+
+  const width = Math.max(...plan.instances.map((i) => i.name.length));
+  const lines = [
+    `procfile: ${config.procfile.path}`,
+    `root: ${config.root}`,
+    `env files: ${config.envFiles.length === 0 ? '(none)' : config.envFiles.join(', ')}`,
+    `instances:`,
+    ...plan.instances.map((i) => `  ${i.name.padEnd(width)}  PORT=${i.port}  ${i.command}`),
+    ...warnings.map((w) => `warning: ${describePlace(w.file, w.line, w.message)}`),
+    warnings.length === 0 ? 'ok' : `ok, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`,
+  ];
+  context.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

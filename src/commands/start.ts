@@ -1,0 +1,69 @@
+import type { Invocation } from '../cli/args.js';
+import { loadConfig } from '../config/load.js';
+import type { Instance, Warning } from '../domain.js';
+import { portHolder, portInUse } from '../host/ports.js';
+import { useColor } from '../output/colors.js';
+import type { Format } from '../output/format.js';
+import { Output } from '../output/output.js';
+import { PrettyFormat } from '../output/pretty.js';
+import { Writer } from '../output/writer.js';
+import { buildPlan } from '../plan/plan.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { startWatchdog } from '../supervisor/watchdog.js';
+import type { CommandContext } from './context.js';
+
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2'];
+
+/** Ports of the plan that something else already listens on, as warnings. */
+export async function busyPortWarnings(instances: readonly Instance[]): Promise<Warning[]> {
+  const busy = await Promise.all(instances.map(async (instance) => ((await portInUse(instance.port)) ? instance : undefined)));
+  return busy
+    .filter((i): i is Instance => i !== undefined)
+    .map((instance) => {
+      const holder = portHolder(instance.port);
+      return { message: `port ${instance.port} for ${instance.name} is already in use${holder === undefined ? '' : ` by ${holder}`}` };
+    });
+}
+
+async function formatFor(invocation: Invocation, color: boolean, width: number): Promise<Format> {
+  if (!invocation.options.json) return new PrettyFormat({ color, timestamp: invocation.options.timestamp, width });
+  // pino is loaded only for --json, so plain output starts faster.
+  const { JsonFormat } = await import('../output/json.js');
+  return new JsonFormat();
+}
+
+export async function start(invocation: Invocation, context: CommandContext): Promise<number> {
+  const { options } = invocation;
+  const config = loadConfig({ options, only: invocation.rest }, { cwd: context.cwd, shellEnv: context.env });
+  const color = !options.json && useColor({ requested: options.color, isTTY: context.stdout.isTTY === true, env: context.env });
+  const plan = buildPlan(config, { childColor: color && context.stdout.isTTY === true });
+  const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
+
+  let supervisor: Supervisor | undefined;
+  const writer = new Writer(context.stdout, {
+    onBlocked: () => supervisor?.pauseOutput(),
+    onDrained: () => supervisor?.resumeOutput(),
+    onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
+  });
+  const output = new Output(await formatFor(invocation, color, width), writer);
+  const warnings = [...plan.warnings, ...(await busyPortWarnings(plan.instances))];
+  for (const warning of warnings) output.handle({ kind: 'warning', warning });
+
+  const watchdog = startWatchdog();
+  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs }, (event) => output.handle(event), { watchdog });
+  const running = supervisor;
+  if (writer.closed) running.stop({ kind: 'output-closed' });
+  const onStop = (signal: NodeJS.Signals): void => running.signal(signal);
+  const onForward = (signal: NodeJS.Signals): void => running.forward(signal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onStop);
+  for (const signal of FORWARD_SIGNALS) process.on(signal, onForward);
+  try {
+    return await running.run();
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onStop);
+    for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
+    watchdog.release();
+    await writer.flushed();
+  }
+}

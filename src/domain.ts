@@ -1,0 +1,87 @@
+/** The domain of tf: what a Procfile describes and what the supervisor runs. */
+
+/** One `name: command` entry of a Procfile. */
+export interface ProcessType {
+  readonly name: string;
+  readonly command: string;
+  /** 1-based line in the Procfile, for error messages. */
+  readonly line: number;
+  /** 0-based position among the Procfile's entries; drives the port formula. */
+  readonly index: number;
+}
+
+export interface Procfile {
+  readonly path: string;
+  readonly types: readonly ProcessType[];
+}
+
+/** How many instances of each type to run, by type name. */
+export type Formation = ReadonlyMap<string, number>;
+
+export type Env = Readonly<Record<string, string>>;
+
+/** Something the user should know that does not stop tf. */
+export interface Warning {
+  readonly message: string;
+  readonly file?: string;
+  readonly line?: number;
+}
+
+/** Everything `config/` resolved from argv, TF_* variables and files. */
+export interface Config {
+  readonly root: string;
+  readonly procfile: Procfile;
+  /** The environment every instance starts from (shell + env files, layered). */
+  readonly env: Env;
+  readonly envFiles: readonly string[];
+  readonly formation: Formation;
+  readonly basePort: number;
+  readonly portStep: number;
+  readonly warnings: readonly Warning[];
+}
+
+/** How an instance's command is started. */
+export interface Launch {
+  readonly file: string;
+  readonly args: readonly string[];
+}
+
+/** One running copy of a process type: all the supervisor ever needs. */
+export interface Instance {
+  /** `web.1` */
+  readonly name: string;
+  readonly type: string;
+  /** 1-based instance number within its type. */
+  readonly index: number;
+  readonly command: string;
+  readonly launch: Launch;
+  readonly env: Env;
+  readonly port: number;
+  readonly cwd: string;
+  /** Index into the output palette; one per process type. */
+  readonly color: number;
+}
+
+export interface Plan {
+  readonly instances: readonly Instance[];
+  readonly warnings: readonly Warning[];
+}
+
+/**
+ * Lifecycle of an instance. One union, so states cannot contradict each other.
+ */
+export type InstanceState =
+  /** Spawn requested, pid not yet known to be running. */
+  | 'starting'
+  /** Process is alive and tf has not asked it to stop. */
+  | 'running'
+  /** tf sent SIGTERM and waits for it within the grace period. */
+  | 'stopping'
+  /** tf gave up waiting and sent SIGKILL to its process tree. */
+  | 'killing'
+  /** The process ended (by itself or because tf stopped it). */
+  | 'exited'
+  /** The process could not be started at all. */
+  | 'failed';
+
+export type OutputStream = 'stdout' | 'stderr';

@@ -1,0 +1,83 @@
+import type { Instance } from '../domain.js';
+import { describePlace } from '../errors.js';
+import type { ExitFacts, StopReason, SupervisorEvent } from '../supervisor/events.js';
+
+/** tf's own line about an event, shared by the pretty and JSON formats. */
+export interface Notice {
+  readonly text: string;
+  readonly level: 'info' | 'warn' | 'error';
+  readonly instance?: Instance;
+  /** Facts for JSON consumers: pid, port, exit code, signal... */
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+type NoticeKind = Exclude<SupervisorEvent['kind'], 'output' | 'output-end'>;
+type EventOf<K extends NoticeKind> = Extract<SupervisorEvent, { kind: K }>;
+
+const seconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
+
+function exitText(exit: ExitFacts): string {
+  if (exit.forced) return `was killed with SIGKILL after the grace period`;
+  if (exit.signal !== null) return `exited on ${exit.signal}${exit.signalDescription ? ` (${exit.signalDescription})` : ''}`;
+  return `exited with code ${exit.code}`;
+}
+
+function reasonText(reason: StopReason): string {
+  switch (reason.kind) {
+    case 'signal':
+      return `received ${reason.signal}`;
+    case 'exited':
+      return `${reason.instance.name} exited`;
+    case 'spawn-failed':
+      return `${reason.instance.name} failed to start`;
+    case 'output-closed':
+      return 'output was closed';
+  }
+}
+
+/** One formatter per event kind: a new kind without one does not compile. */
+const NOTICES: { readonly [K in NoticeKind]: (event: EventOf<K>) => Notice } = {
+  spawned: ({ instance, pid }) => ({
+    text: `${instance.name} started (pid ${pid}, port ${instance.port})`,
+    level: 'info',
+    instance,
+    fields: { event: 'spawned', pid, port: instance.port },
+  }),
+  exited: ({ instance, pid, exit }) => ({
+    text: `${instance.name} ${exitText(exit)}`,
+    level: exit.code === 0 || exit.stoppedByTf ? 'info' : 'warn',
+    instance,
+    fields: { event: 'exited', pid, port: instance.port, exitCode: exit.code, signal: exit.signal, forced: exit.forced, durationMs: exit.durationMs },
+  }),
+  'spawn-failed': ({ instance, error }) => ({
+    text: `${instance.name} failed to start: ${error}`,
+    level: 'error',
+    instance,
+    fields: { event: 'spawn-failed', port: instance.port, error },
+  }),
+  stopping: ({ reason }) => ({
+    text: `stopping all processes (${reasonText(reason)})`,
+    level: 'info',
+    fields: { event: 'stopping', reason: reason.kind, ...(reason.kind === 'signal' ? { signal: reason.signal } : {}) },
+  }),
+  killing: ({ instance, pid, graceMs }) => ({
+    text: `${instance.name} did not stop within ${seconds(graceMs)}; sending SIGKILL to its process tree`,
+    level: 'warn',
+    instance,
+    fields: { event: 'killing', pid, signal: 'SIGKILL' },
+  }),
+  forwarded: ({ signal, count }) => ({
+    text: `forwarded ${signal} to ${count} process${count === 1 ? '' : 'es'}`,
+    level: 'info',
+    fields: { event: 'forwarded', signal },
+  }),
+  warning: ({ warning }) => ({
+    text: `warning: ${describePlace(warning.file, warning.line, warning.message)}`,
+    level: 'warn',
+    fields: { event: 'warning', ...(warning.file === undefined ? {} : { file: warning.file }), ...(warning.line === undefined ? {} : { line: warning.line }) },
+  }),
+};
+
+export function noticeFor(event: EventOf<NoticeKind>): Notice {
+  return (NOTICES[event.kind] as (e: typeof event) => Notice)(event);
+}

@@ -1,0 +1,62 @@
+import type { Writable } from 'node:stream';
+
+export interface WriterHooks {
+  /** The reader is slower than the children: stop reading from them. */
+  onBlocked(): void;
+  onDrained(): void;
+  /** The reader went away (EPIPE): nothing more can be shown. */
+  onClosed(): void;
+}
+
+/**
+ * The one place that writes to stdout. Reports backpressure instead of buffering without
+ * bound, and turns EPIPE into a clean "output closed" instead of a crash.
+ */
+export class Writer {
+  private blocked = false;
+  private isClosed = false;
+
+  constructor(
+    private readonly stream: Writable,
+    private readonly hooks: WriterHooks,
+  ) {
+    stream.on('drain', () => {
+      if (!this.blocked) return;
+      this.blocked = false;
+      hooks.onDrained();
+    });
+    stream.on('error', () => this.close());
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  write(data: Buffer | string): void {
+    if (this.isClosed || data.length === 0) return;
+    if (!this.stream.write(data) && !this.blocked) {
+      this.blocked = true;
+      this.hooks.onBlocked();
+    }
+  }
+
+  /** Resolves once everything written has reached the OS (or the reader is gone). */
+  flushed(): Promise<void> {
+    if (this.isClosed || this.stream.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('error', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('error', done);
+    });
+  }
+
+  private close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.hooks.onClosed();
+  }
+}

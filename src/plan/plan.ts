@@ -1,0 +1,57 @@
+import type { Config, Env, Instance, Plan, ProcessType } from '../domain.js';
+import { TfError } from '../errors.js';
+import { shellLaunch } from './launch.js';
+
+export interface PlanOptions {
+  /** Set FORCE_COLOR=1 in children (tf's own output is a colour terminal). */
+  readonly childColor: boolean;
+}
+
+/** foreman's formula: types in Procfile order, `step` ports apart, instances consecutive. */
+export const portFor = (config: Pick<Config, 'basePort' | 'portStep'>, type: ProcessType, index: number): number =>
+  config.basePort + config.portStep * type.index + (index - 1);
+
+/** The defaults every child gets unless the environment already says otherwise. */
+function childEnv(base: Env, extra: Record<string, string>, options: PlanOptions): Env {
+  const env: Record<string, string> = { ...base };
+  // A pipe makes Python block-buffer its output; users expect lines as they are printed.
+  env.PYTHONUNBUFFERED ??= '1';
+  if (options.childColor) env.FORCE_COLOR ??= '1';
+  return Object.assign(env, extra);
+}
+
+/** One process type's environment for a one-off `tf run`, with its first instance's port. */
+export function runEnv(config: Config, type: ProcessType | undefined): Env {
+  const extra: Record<string, string> = type === undefined ? {} : { PORT: String(portFor(config, type, 1)) };
+  return childEnv(config.env, extra, { childColor: false });
+}
+
+/**
+ * Pure: expands the Procfile and formation into the instances to run. `start` and `check`
+ * (and later `export`) all use this, so they cannot disagree on names, ports or environment.
+ */
+export function buildPlan(config: Config, options: PlanOptions): Plan {
+  const instances: Instance[] = [];
+  for (const type of config.procfile.types) {
+    const count = config.formation.get(type.name) ?? 0;
+    for (let index = 1; index <= count; index++) {
+      const port = portFor(config, type, index);
+      if (port > 65535) {
+        throw new TfError('formation', `port ${port} for ${type.name}.${index} is above 65535`, { hint: 'lower the base port (-p) or --port-step' });
+      }
+      const name = `${type.name}.${index}`;
+      instances.push({
+        name,
+        type: type.name,
+        index,
+        command: type.command,
+        launch: shellLaunch(type.command),
+        env: childEnv(config.env, { PORT: String(port), PS: name }, options),
+        port,
+        cwd: config.root,
+        color: type.index,
+      });
+    }
+  }
+  return { instances, warnings: config.warnings };
+}

@@ -1,0 +1,279 @@
+import { constants } from 'node:os';
+import { signalsByName } from 'human-signals';
+import type { Instance, InstanceState, OutputStream } from '../domain.js';
+import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
+import { realKiller, type Killer } from './kill.js';
+import { spawnInstance, type ChildHandle, type SpawnFn } from './spawn.js';
+import { noWatchdog, type Watchdog } from './watchdog.js';
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** Everything with a side effect comes in here, so tests can replay histories against fakes. */
+export interface SupervisorDeps {
+  readonly spawn: SpawnFn;
+  readonly killer: Killer;
+  readonly watchdog: Watchdog;
+  readonly clock: Clock;
+}
+
+export interface SupervisorOptions {
+  /** Grace period between SIGTERM and SIGKILL. */
+  readonly timeoutMs: number;
+}
+
+export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
+
+const STREAM_CLOSE_WAIT_MS = 100;
+const KILL_WAIT_MS = 2000;
+const LINGER_POLL_MS = 25;
+
+interface Entry {
+  readonly instance: Instance;
+  state: InstanceState;
+  pid: number | undefined;
+  child: ChildHandle | undefined;
+  startedAt: number;
+  forced: boolean;
+  readonly done: Promise<void>;
+  markDone(): void;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * Owns the running instances: spawns them, reports what they do, and stops them all the
+ * same way whatever the reason: SIGTERM to every process group, wait for the grace period
+ * (or a second signal), SIGKILL what is left with its whole tree.
+ */
+export class Supervisor {
+  private readonly entries: Entry[];
+  private readonly deps: SupervisorDeps;
+  private reason: StopReason | undefined;
+  private readonly stopRequested = deferred();
+  private readonly hurried = deferred();
+  private paused = false;
+
+  constructor(
+    instances: readonly Instance[],
+    private readonly options: SupervisorOptions,
+    private readonly emit: (event: SupervisorEvent) => void,
+    deps: Partial<SupervisorDeps> = {},
+  ) {
+    this.deps = { spawn: spawnInstance, killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps };
+    this.entries = instances.map((instance) => {
+      const done = deferred();
+      return { instance, state: 'starting', pid: undefined, child: undefined, startedAt: 0, forced: false, done: done.promise, markDone: done.resolve };
+    });
+  }
+
+  /** Starts everything, waits for a reason to stop, stops everything; resolves to tf's exit code. */
+  async run(): Promise<number> {
+    for (const entry of this.entries) {
+      if (this.reason !== undefined) {
+        entry.state = 'exited';
+        entry.markDone();
+        continue;
+      }
+      this.launch(entry);
+    }
+    await this.stopRequested.promise;
+    await this.shutdown();
+    return exitCodeFor(this.reason as StopReason, signalNumber);
+  }
+
+  /** A signal to tf: the first one stops everything, the next one skips the grace period. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.reason === undefined) this.stop({ kind: 'signal', signal });
+    else this.hurried.resolve();
+  }
+
+  stop(reason: StopReason): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.emit({ kind: 'stopping', reason });
+    this.stopRequested.resolve();
+  }
+
+  /** SIGUSR1/SIGUSR2 and the like: passed to every running instance's group. */
+  forward(signal: NodeJS.Signals): void {
+    const live = this.entries.filter((e) => e.pid !== undefined && e.state !== 'exited');
+    for (const entry of live) this.deps.killer.group(entry.pid as number, signal);
+    this.emit({ kind: 'forwarded', signal, count: live.length });
+  }
+
+  /** Backpressure: stop reading children's output until the reader catches up. */
+  pauseOutput(): void {
+    if (this.paused) return;
+    this.paused = true;
+    for (const entry of this.entries) {
+      entry.child?.stdout?.pause();
+      entry.child?.stderr?.pause();
+    }
+  }
+
+  resumeOutput(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    for (const entry of this.entries) {
+      entry.child?.stdout?.resume();
+      entry.child?.stderr?.resume();
+    }
+  }
+
+  states(): ReadonlyMap<string, InstanceState> {
+    return new Map(this.entries.map((e) => [e.instance.name, e.state]));
+  }
+
+  private launch(entry: Entry): void {
+    const { instance } = entry;
+    let child: ChildHandle;
+    try {
+      child = this.deps.spawn(instance);
+    } catch (error) {
+      this.failed(entry, error);
+      return;
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      child.once('error', (error) => this.failed(entry, error));
+      return;
+    }
+    entry.child = child;
+    entry.pid = pid;
+    entry.state = 'running';
+    entry.startedAt = this.deps.clock.now();
+    this.deps.watchdog.add(pid);
+    this.emit({ kind: 'spawned', instance, pid });
+    this.pipe(entry, child.stdout, 'stdout');
+    this.pipe(entry, child.stderr, 'stderr');
+    child.once('error', () => {
+      // After a successful spawn, errors concern signalling a process that is already gone.
+    });
+    child.once('exit', (code, signal) => this.exited(entry, code, signal));
+  }
+
+  private pipe(entry: Entry, stream: NodeJS.ReadableStream | null, name: OutputStream): void {
+    if (stream === null) return;
+    const { instance } = entry;
+    stream.on('data', (chunk: Buffer) => this.emit({ kind: 'output', instance, stream: name, chunk }));
+    stream.once('end', () => this.emit({ kind: 'output-end', instance, stream: name }));
+    if (this.paused) stream.pause();
+  }
+
+  private failed(entry: Entry, error: unknown): void {
+    if (entry.state === 'failed') return;
+    entry.state = 'failed';
+    const message = error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);
+    this.emit({ kind: 'spawn-failed', instance: entry.instance, error: message });
+    entry.markDone();
+    this.stop({ kind: 'spawn-failed', instance: entry.instance });
+  }
+
+  private exited(entry: Entry, code: number | null, signal: NodeJS.Signals | null): void {
+    const stoppedByTf = entry.state === 'stopping' || entry.state === 'killing';
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      this.deps.clock.clearTimeout(timer);
+      this.settleExit(entry, code, signal, stoppedByTf);
+    };
+    // Report the exit after the last output: wait for the pipes to close, but not for a
+    // descendant that keeps them open after the leader is gone.
+    const timer = this.deps.clock.setTimeout(settle, STREAM_CLOSE_WAIT_MS);
+    entry.child?.once('close', settle);
+  }
+
+  private settleExit(entry: Entry, code: number | null, signal: NodeJS.Signals | null, stoppedByTf: boolean): void {
+    const pid = entry.pid as number;
+    entry.state = 'exited';
+    if (this.deps.killer.alive([pid]).length === 0) this.deps.watchdog.remove(pid);
+    const exit = {
+      code,
+      signal,
+      signalDescription: signal === null ? undefined : (signalsByName as Readonly<Record<string, { description: string } | undefined>>)[signal]?.description,
+      forced: entry.forced,
+      stoppedByTf,
+      durationMs: this.deps.clock.now() - entry.startedAt,
+    };
+    this.emit({ kind: 'exited', instance: entry.instance, pid, exit });
+    entry.markDone();
+    this.stop({ kind: 'exited', instance: entry.instance, exitCode: code ?? 128 + signalNumber(signal as NodeJS.Signals) });
+  }
+
+  private delay(ms: number): { promise: Promise<void>; cancel(): void } {
+    const { promise, resolve } = deferred();
+    const handle = this.deps.clock.setTimeout(resolve, ms);
+    return { promise, cancel: () => this.deps.clock.clearTimeout(handle) };
+  }
+
+  private allDone(): Promise<void> {
+    return Promise.all(this.entries.map((e) => e.done)).then(() => undefined);
+  }
+
+  /** Straight-line shutdown: TERM every group, wait, KILL every tree that is left. */
+  private async shutdown(): Promise<void> {
+    const { killer } = this.deps;
+    const started = this.deps.clock.now();
+    for (const entry of this.entries) {
+      if (entry.pid === undefined) continue;
+      if (entry.state === 'running') entry.state = 'stopping';
+      // Also reaches group members that outlived an already exited leader.
+      killer.group(entry.pid, 'SIGTERM');
+    }
+
+    const grace = this.delay(this.options.timeoutMs);
+    await Promise.race([this.allDone(), grace.promise, this.hurried.promise]);
+
+    const left = this.entries.filter((e) => e.state === 'stopping');
+    for (const entry of left) {
+      const pid = entry.pid as number;
+      entry.state = 'killing';
+      entry.forced = true;
+      this.emit({ kind: 'killing', instance: entry.instance, pid, graceMs: this.deps.clock.now() - started });
+      killer.group(pid, 'SIGKILL');
+      killer.tree(pid, 'SIGKILL');
+    }
+    if (left.length > 0) {
+      const bound = this.delay(KILL_WAIT_MS);
+      await Promise.race([this.allDone(), bound.promise]);
+      bound.cancel();
+    }
+
+    await this.reapLingering(grace.promise);
+    grace.cancel();
+  }
+
+  /**
+   * Group members that outlive their leader cannot be waited for (they are not our
+   * children), so they are polled, only here, until the grace period ends, then killed.
+   */
+  private async reapLingering(graceOver: Promise<void>): Promise<void> {
+    const { killer, watchdog } = this.deps;
+    const pgids = this.entries.flatMap((e) => (e.pid === undefined ? [] : [e.pid]));
+    let over = false;
+    void Promise.race([graceOver, this.hurried.promise]).then(() => (over = true));
+    let lingering = killer.alive(pgids);
+    while (lingering.length > 0 && !over) {
+      const tick = this.delay(LINGER_POLL_MS);
+      await tick.promise;
+      lingering = killer.alive(lingering);
+    }
+    for (const pgid of lingering) killer.group(pgid, 'SIGKILL');
+    for (const pgid of pgids) watchdog.remove(pgid);
+  }
+}

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * If tf is SIGKILLed it runs no code, so something outside it must clean up. The watchdog is
+ * a tiny shell in its own session that holds a pipe from tf and learns each process group tf
+ * starts (`+PGID`) and reaps (`-PGID`). When the pipe reaches EOF without a `q` first, tf died:
+ * it sends SIGTERM to every group still recorded, and SIGKILL half a second later.
+ */
+const SCRIPT = `
+groups=""
+while IFS= read -r line; do
+  case "$line" in
+    q) exit 0 ;;
+    +*) groups="$groups \${line#+}" ;;
+    -*) kept=""; for g in $groups; do [ "$g" = "\${line#-}" ] || kept="$kept $g"; done; groups="$kept" ;;
+  esac
+done
+[ -n "$groups" ] || exit 0
+for g in $groups; do kill -s TERM -- "-$g" 2>/dev/null; done
+sleep 0.5
+for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+`;
+
+export interface Watchdog {
+  add(pgid: number): void;
+  remove(pgid: number): void;
+  /** tf is exiting cleanly with nothing left: the watchdog leaves without killing. */
+  release(): void;
+}
+
+export const noWatchdog: Watchdog = { add() {}, remove() {}, release() {} };
+
+export function startWatchdog(): Watchdog {
+  const child = spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const pipe = child.stdin;
+  child.unref();
+  pipe.on('error', () => {
+    // The watchdog died (someone killed it); tf keeps supervising without it.
+  });
+  (pipe as { unref?: () => void }).unref?.();
+  const send = (line: string): void => {
+    if (!pipe.destroyed) pipe.write(`${line}\n`);
+  };
+  return {
+    add: (pgid) => send(`+${pgid}`),
+    remove: (pgid) => send(`-${pgid}`),
+    release: () => {
+      send('q');
+      pipe.end();
+    },
+  };
+}
