@@ -12,40 +12,84 @@ export function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** pgid of every process that is not a zombie, read from /proc (Linux) or ps (elsewhere). */
-function runningGroups(): Set<number> {
-  const groups = new Set<number>();
+export function killPid(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
-    for (const name of readdirSync('/proc')) {
-      if (name.charCodeAt(0) > 57) continue;
-      try {
-        const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        if (fields[0] !== 'Z') groups.add(Number(fields[2]));
-      } catch {
-        // The process ended while we looked.
-      }
-    }
-    return groups;
+    process.kill(pid, signal);
+    return true;
   } catch {
-    const ps = spawnSync('ps', ['-A', '-o', 'pgid=,stat='], { encoding: 'utf8' });
-    for (const line of ps.stdout.split('\n')) {
-      const [pgid, stat] = line.trim().split(/\s+/);
-      if (pgid !== undefined && stat !== undefined && !stat.startsWith('Z')) groups.add(Number(pgid));
-    }
-    return groups;
+    return false;
   }
 }
 
+interface ProcessRow {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly zombie: boolean;
+}
+
+/** Every process on the machine, read from /proc (Linux) or ps (macOS). */
+function processTable(): ProcessRow[] {
+  const rows: ProcessRow[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,pgid=,stat='], { encoding: 'utf8' });
+    for (const line of ps.stdout.split('\n')) {
+      const [pid, ppid, pgid, stat] = line.trim().split(/\s+/);
+      if (stat !== undefined) rows.push({ pid: Number(pid), ppid: Number(ppid), pgid: Number(pgid), zombie: stat.startsWith('Z') });
+    }
+    return rows;
+  }
+  for (const name of names) {
+    if (name.charCodeAt(0) > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      rows.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), zombie: fields[0] === 'Z' });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return rows;
+}
+
+/** What is still alive of the groups and single processes given; zombies do not count. */
+export function stillAlive(groups: readonly number[], pids: readonly number[]): { groups: number[]; pids: number[] } {
+  const liveGroups = groups.filter((pgid) => killGroup(pgid, 0));
+  const livePids = pids.filter((pid) => killPid(pid, 0));
+  if (liveGroups.length === 0 && livePids.length === 0) return { groups: liveGroups, pids: livePids };
+  // kill(0) also succeeds for zombies that init has not reaped yet: look closer.
+  const table = processTable();
+  const running = new Set(table.filter((r) => !r.zombie).map((r) => r.pgid));
+  const runningPids = new Set(table.filter((r) => !r.zombie).map((r) => r.pid));
+  return { groups: liveGroups.filter((g) => running.has(g)), pids: livePids.filter((p) => runningPids.has(p)) };
+}
+
 /**
- * The groups, of those given, that still have a live member. A group's leader may be gone
- * while descendants live on; zombies waiting for init to reap them do not count.
+ * Descendants of the given group leaders that left their leader's group (setsid, a new
+ * process group): a signal to the group does not reach them, so they are signalled one by one.
  */
-export function aliveGroups(pgids: readonly number[]): number[] {
-  const candidates = pgids.filter((pgid) => killGroup(pgid, 0));
-  if (candidates.length === 0) return candidates;
-  const running = runningGroups();
-  return candidates.filter((pgid) => running.has(pgid));
+export function escapees(leaders: readonly number[]): number[] {
+  if (leaders.length === 0) return [];
+  const table = processTable();
+  const children = new Map<number, ProcessRow[]>();
+  for (const row of table) {
+    const siblings = children.get(row.ppid);
+    if (siblings === undefined) children.set(row.ppid, [row]);
+    else siblings.push(row);
+  }
+  const found: number[] = [];
+  for (const leader of leaders) {
+    const queue = [...(children.get(leader) ?? [])];
+    for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
+      if (row.pgid !== leader && !row.zombie) found.push(row.pid);
+      queue.push(...(children.get(row.pid) ?? []));
+    }
+  }
+  return found;
 }
 
 /** Kills a process and every descendant, including those that left its group. */
@@ -55,10 +99,13 @@ export function killTree(pid: number, signal: NodeJS.Signals): void {
   });
 }
 
+/** Every way the supervisor touches other processes; tests pass a fake. */
 export interface Killer {
   group(pgid: number, signal: NodeJS.Signals | 0): boolean;
+  pid(pid: number, signal: NodeJS.Signals): boolean;
   tree(pid: number, signal: NodeJS.Signals): void;
-  alive(pgids: readonly number[]): number[];
+  stillAlive(groups: readonly number[], pids: readonly number[]): { groups: number[]; pids: number[] };
+  escapees(leaders: readonly number[]): number[];
 }
 
-export const realKiller: Killer = { group: killGroup, tree: killTree, alive: aliveGroups };
+export const realKiller: Killer = { group: killGroup, pid: killPid, tree: killTree, stillAlive, escapees };

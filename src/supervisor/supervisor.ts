@@ -201,7 +201,7 @@ export class Supervisor {
   private settleExit(entry: Entry, code: number | null, signal: NodeJS.Signals | null, stoppedByTf: boolean): void {
     const pid = entry.pid as number;
     entry.state = 'exited';
-    if (this.deps.killer.alive([pid]).length === 0) this.deps.watchdog.remove(pid);
+    if (this.deps.killer.stillAlive([pid], []).groups.length === 0) this.deps.watchdog.remove(pid);
     const exit = {
       code,
       signal,
@@ -229,12 +229,15 @@ export class Supervisor {
   private async shutdown(): Promise<void> {
     const { killer } = this.deps;
     const started = this.deps.clock.now();
-    for (const entry of this.entries) {
-      if (entry.pid === undefined) continue;
-      if (entry.state === 'running') entry.state = 'stopping';
-      // Also reaches group members that outlived an already exited leader.
-      killer.group(entry.pid, 'SIGTERM');
-    }
+    const groups = this.entries.flatMap((e) => (e.pid === undefined ? [] : [e.pid]));
+    const live = this.entries.filter((e) => e.state === 'running');
+    // Read the trees before signalling: once a leader exits, its escaped descendants are
+    // re-parented and can no longer be found.
+    const strays = killer.escapees(live.map((e) => e.pid as number));
+    for (const entry of live) entry.state = 'stopping';
+    // Every group, also those whose leader already exited but whose members live on.
+    for (const pgid of groups) killer.group(pgid, 'SIGTERM');
+    for (const pid of strays) killer.pid(pid, 'SIGTERM');
 
     const grace = this.delay(this.options.timeoutMs);
     await Promise.race([this.allDone(), grace.promise, this.hurried.promise]);
@@ -254,26 +257,25 @@ export class Supervisor {
       bound.cancel();
     }
 
-    await this.reapLingering(grace.promise);
+    await this.reapLingering(grace.promise, groups, strays);
     grace.cancel();
   }
 
   /**
-   * Group members that outlive their leader cannot be waited for (they are not our
-   * children), so they are polled, only here, until the grace period ends, then killed.
+   * Processes that outlive their leader cannot be waited for (they are not our children),
+   * so they are polled, only here, until the grace period ends, then killed.
    */
-  private async reapLingering(graceOver: Promise<void>): Promise<void> {
+  private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly number[]): Promise<void> {
     const { killer, watchdog } = this.deps;
-    const pgids = this.entries.flatMap((e) => (e.pid === undefined ? [] : [e.pid]));
     let over = false;
     void Promise.race([graceOver, this.hurried.promise]).then(() => (over = true));
-    let lingering = killer.alive(pgids);
-    while (lingering.length > 0 && !over) {
-      const tick = this.delay(LINGER_POLL_MS);
-      await tick.promise;
-      lingering = killer.alive(lingering);
+    let alive = killer.stillAlive(groups, strays);
+    while (alive.groups.length + alive.pids.length > 0 && !over) {
+      await this.delay(LINGER_POLL_MS).promise;
+      alive = killer.stillAlive(alive.groups, alive.pids);
     }
-    for (const pgid of lingering) killer.group(pgid, 'SIGKILL');
-    for (const pgid of pgids) watchdog.remove(pgid);
+    for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');
+    for (const pid of alive.pids) killer.pid(pid, 'SIGKILL');
+    for (const pgid of groups) watchdog.remove(pgid);
   }
 }

@@ -1,0 +1,146 @@
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, expectAllDead, fixture, isAlive, killAllTf, pidsIn, removeApp, runTf, tmpApp, TF_BIN } from '../helpers/tf.js';
+
+const apps: string[] = [];
+const app = (files: Record<string, string>): string => {
+  const dir = tmpApp(files);
+  apps.push(dir);
+  return dir;
+};
+afterEach(killAllTf);
+afterAll(() => apps.forEach(removeApp));
+
+const twoReady = (): string => `web: ${fixture('ready.mjs')}\nworker: ${fixture('ready.mjs')}\n`;
+
+describe('tf start: stopping', () => {
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+    ['SIGHUP', 129],
+  ] as const)('on %s sends SIGTERM to every process, waits for them, and exits %i', async (signal, code) => {
+    const dir = app({ Procfile: twoReady() });
+    const tf = runTf(['start'], { cwd: dir });
+    await tf.waitFor(/READY web\.1[^]*READY worker\.1|READY worker\.1[^]*READY web\.1/);
+    tf.signal(signal);
+    const exit = await tf.exited;
+    expect(exit.code, tf.output()).toBe(code);
+    expect(tf.output()).toContain(`stopping all processes (received ${signal})`);
+    expect(tf.output()).toMatch(/web\.1 +\| got TERM/);
+    expect(tf.output()).toMatch(/worker\.1 +\| got TERM/);
+    expect(tf.output()).toMatch(/system +\| web\.1 exited with code 0/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('SIGKILLs a process that ignores SIGTERM after --timeout, with its whole tree', async () => {
+    const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\nnice: ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start', '-t', '0.3'], { cwd: dir });
+    await tf.waitFor(/READY pid=\d+[^]*READY nice|READY nice[^]*READY pid=\d+/);
+    tf.signal('SIGTERM');
+    const exit = await tf.exited;
+    expect(exit.code, tf.output()).toBe(143);
+    expect(tf.output()).toMatch(/stubborn\.1 +\| ignoring TERM/);
+    expect(tf.output()).toMatch(/system +\| stubborn\.1 did not stop within 0\.[3-9]s; sending SIGKILL to its process tree/);
+    expect(tf.output()).toMatch(/system +\| stubborn\.1 was killed with SIGKILL after the grace period/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('a second signal skips the grace period', async () => {
+    const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\n` });
+    const tf = runTf(['start', '-t', '30'], { cwd: dir });
+    await tf.waitFor(/READY/);
+    tf.signal('SIGINT');
+    await tf.waitFor(/ignoring TERM/);
+    tf.signal('SIGINT');
+    const exit = await tf.exited;
+    expect(exit.code, tf.output()).toBe(130);
+    expect(tf.output()).toMatch(/stubborn\.1 was killed with SIGKILL/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it("exits with the code of the first process to exit, after stopping the others", async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\ncrash: ${fixture('exit-with.mjs', '3', '200')}\n` });
+    const tf = runTf(['start'], { cwd: dir });
+    const exit = await tf.exited;
+    expect(exit.code, tf.output()).toBe(3);
+    expect(tf.output()).toMatch(/system +\| crash\.1 exited with code 3\n[^]*stopping all processes \(crash\.1 exited\)[^]*web\.1 +\| got TERM/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('exits 128+N when a process is killed by signal N', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nselfkill: echo READY; kill -9 $$\n` });
+    const tf = runTf(['start'], { cwd: dir });
+    const exit = await tf.exited;
+    expect(exit.code, tf.output()).toBe(137);
+    expect(tf.output()).toMatch(/selfkill\.1 exited on SIGKILL/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('stops grandchildren, in the process group or escaped from it', async () => {
+    const dir = app({ Procfile: `same: ${fixture('grandchild.mjs')}\nescaped: ${fixture('grandchild.mjs', 'detached')}\n` });
+    const tf = runTf(['start', '-t', '1'], { cwd: dir });
+    await tf.waitFor(/(GRANDCHILD \d+[^]*){2}/);
+    await tf.waitFor(/(READY[^]*){2}/);
+    const pids = pidsIn(tf.output());
+    expect(pids.length, "two leaders and two grandchildren").toBe(4);
+    tf.signal('SIGTERM');
+    expect((await tf.exited).code, tf.output()).toBe(143);
+    await expectAllDead(pids);
+  }, 20_000);
+
+  it('leaves nothing running when tf itself is killed with SIGKILL', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nstubborn: ${fixture('ignore-term.mjs')}\nfamily: ${fixture('grandchild.mjs')}\n` });
+    const tf = runTf(['start'], { cwd: dir });
+    await tf.waitFor(/(READY[^]*){3}/);
+    await tf.waitFor(/GRANDCHILD \d+/);
+    const pids = pidsIn(tf.output());
+    expect(pids.length, "three leaders and a grandchild").toBe(4);
+    tf.signal('SIGKILL');
+    await tf.exited;
+    // The watchdog allows half a second for SIGTERM before SIGKILL; the promise is "within a second".
+    await expectAllDead(pids, 1500);
+  }, 20_000);
+
+  it('stops everything cleanly when its reader goes away (tf start | head -3)', async () => {
+    const dir = app({ Procfile: `web: ${fixture('chatter.mjs', 'w', '100000')}\nworker: ${fixture('ready.mjs')}\n` });
+    const shell = spawn('/bin/sh', ['-c', `"${process.execPath}" "${TF_BIN}" start --no-timestamp | head -3; echo "status=\${PIPESTATUS:-done}"`], {
+      cwd: dir,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    shell.stdout.on('data', (d: Buffer) => (out += d));
+    shell.stderr.on('data', (d: Buffer) => (err += d));
+    await new Promise((r) => shell.on('close', r));
+    expect(out.split('\n').slice(0, 3).every((l) => /^(system|web\.1|worker\.1) +\| /.test(l)), out).toBe(true);
+    expect(err, 'no stack trace or error from tf').toBe('');
+    // tf printed its children's pids before head closed the pipe; find them via the process table.
+    const { execSync } = await import('node:child_process');
+    const leftovers = execSync('ps -eo pid=,args=', { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(dir) || (l.includes('chatter.mjs') && l.includes(' w 100000')));
+    expect(leftovers, 'processes left running').toEqual([]);
+  }, 20_000);
+
+  it('forwards SIGUSR1 to every process', async () => {
+    const dir = app({ Procfile: `web: ${JSON.stringify(process.execPath)} -e "process.on('SIGUSR1', () => console.log('USR1')); console.log('READY'); setInterval(() => {}, 1e9)"\n` });
+    const tf = runTf(['start'], { cwd: dir });
+    await tf.waitFor(/READY/);
+    tf.signal('SIGUSR1');
+    await tf.waitFor(/web\.1 +\| USR1/);
+    expect(tf.output()).toMatch(/forwarded SIGUSR1 to 1 process/);
+    tf.signal('SIGTERM');
+    expect((await tf.exited).code).toBe(143);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('exits 1 and stops the others when a process cannot be started', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start', '-d', `${dir}/does-not-exist`, '-f', `${dir}/Procfile`], { cwd: dir });
+    const exit = await tf.exited;
+    expect(exit.code, tf.output()).toBe(1);
+    expect(tf.output()).toMatch(/web\.1 failed to start: .*ENOENT/);
+    expect(isAlive(tf.pid)).toBe(false);
+  }, 20_000);
+});
