@@ -68,6 +68,8 @@ export class Output {
     state.timer = setTimeout(() => {
       state.timer = undefined;
       if (!state.splitter.hasPending) return;
+      // While stdout is blocked tf is not reading: the stream only looks idle.
+      if (this.writer.blocked) return this.arm(instance, stream, state, false);
       // Still receiving: give the line one more period to finish before showing a piece.
       if (state.chunks !== state.chunksAtArm && !state.rearmed) return this.arm(instance, stream, state, true);
       state.splitter.flush(this.pieces);

@@ -13,7 +13,7 @@ export interface WriterHooks {
  * bound, and turns EPIPE into a clean "output closed" instead of a crash.
  */
 export class Writer {
-  private blocked = false;
+  private isBlocked = false;
   private isClosed = false;
 
   constructor(
@@ -21,11 +21,15 @@ export class Writer {
     private readonly hooks: WriterHooks,
   ) {
     stream.on('drain', () => {
-      if (!this.blocked) return;
-      this.blocked = false;
+      if (!this.isBlocked) return;
+      this.isBlocked = false;
       hooks.onDrained();
     });
     stream.on('error', () => this.close());
+  }
+
+  get blocked(): boolean {
+    return this.isBlocked;
   }
 
   get closed(): boolean {
@@ -34,8 +38,8 @@ export class Writer {
 
   write(data: Buffer | string): void {
     if (this.isClosed || data.length === 0) return;
-    if (!this.stream.write(data) && !this.blocked) {
-      this.blocked = true;
+    if (!this.stream.write(data) && !this.isBlocked) {
+      this.isBlocked = true;
       this.hooks.onBlocked();
     }
   }

@@ -1,0 +1,132 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { expectAllDead, fixture, killAllTf, pidsIn, plainLines, removeApp, runTf, tmpApp } from '../helpers/tf.js';
+
+const apps: string[] = [];
+const app = (files: Record<string, string>): string => {
+  const dir = tmpApp(files);
+  apps.push(dir);
+  return dir;
+};
+afterEach(killAllTf);
+afterAll(() => apps.forEach(removeApp));
+
+const PAYLOAD = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2);
+
+describe('tf start: output', () => {
+  it('prefixes every line with time, padded name and "|", and shows tf notices as system', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nlongername: ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start', '--no-color'], { cwd: dir });
+    await tf.waitFor(/(READY[^]*){2}/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    const lines = tf.output().split('\n').filter((l) => l !== '');
+    expect(lines.every((l) => /^\d\d:\d\d:\d\d (web\.1       |longername\.1|system      ) \| /.test(l)), lines.join('\n')).toBe(true);
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d system +\| web\.1 started \(pid \d+, port 5000\)$/));
+    expect(lines).toContainEqual(expect.stringMatching(/ longername\.1 \| READY longername\.1 5100 pid=\d+$/));
+    expect(tf.output()).not.toContain('\x1b');
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('keeps every line of several chatty processes, once, in order and untorn', async () => {
+    const count = 20_000;
+    const ids = ['a', 'b', 'c', 'd'];
+    const dir = app({ Procfile: ids.map((id) => `${id}: ${fixture('chatter.mjs', id, String(count))}`).join('\n') });
+    const tf = runTf(['start', '--no-timestamp', '--no-color'], { cwd: dir });
+    await tf.waitFor(/(DONE [abcd]\n[^]*){4}/, 30_000);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    const next: Record<string, number> = { a: 0, b: 0, c: 0, d: 0 };
+    for (const line of plainLines(tf.output())) {
+      const m = /^([abcd])\.1 +\| (.*)$/.exec(line);
+      if (m === null) {
+        expect(line, 'only system lines besides the chatter').toMatch(/^system +\| /);
+        continue;
+      }
+      const [, name, text] = m as unknown as [string, string, string];
+      if (text.startsWith('DONE') || text === 'got TERM') continue;
+      expect(text, `line of ${name} torn or out of order`).toBe(`${name} ${next[name]} ${PAYLOAD}`);
+      next[name] = (next[name] as number) + 1;
+    }
+    expect(next).toEqual({ a: count, b: count, c: count, d: count });
+    await expectAllDead(pidsIn(tf.output()));
+  }, 60_000);
+
+  it('shows a partial line after a short pause, and the last unterminated line at exit', async () => {
+    const dir = app({ Procfile: `prompt: ${fixture('partial.mjs')}\n` });
+    const tf = runTf(['start', '--no-timestamp', '--no-color'], { cwd: dir });
+    await tf.waitFor(/prompt\.1 +\| prompt> \n/, 2000);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    expect(plainLines(tf.output())).toContain('prompt.1 + bye');
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('keeps blank lines, handles \\r\\n, and passes invalid UTF-8 through unchanged', async () => {
+    const script = `process.stdout.write(Buffer.from([0x61, 0x0a, 0x0a, 0x62, 0x0d, 0x0a, 0xff, 0xfe, 0x63, 0x0a])); setInterval(() => {}, 1e9)`;
+    const dir = app({ Procfile: `bytes: ${JSON.stringify(process.execPath)} -e "${script}"\n` });
+    const tf = runTf(['start', '--no-timestamp', '--no-color'], { cwd: dir });
+    await tf.waitFor(/c\n/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    const raw = Buffer.from(tf.output(), 'latin1');
+    void raw;
+    expect(plainLines(tf.output()).filter((l) => l.startsWith('bytes.1'))).toEqual(['bytes.1 | a', 'bytes.1 | ', 'bytes.1 | b', 'bytes.1 | \ufffd\ufffdc']);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('colours prefixes with --color, and resets a child colour before the next prefix', async () => {
+    const dir = app({ Procfile: `web: ${fixture('colors.mjs')}\n` });
+    const tf = runTf(['start', '--color', '--no-timestamp'], { cwd: dir });
+    await tf.waitFor(/plain after red/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    const out = tf.output();
+    expect(out).toContain('\x1b[36mweb.1  | \x1b[0m\x1b[31mred without reset\x1b[0m\n');
+    expect(out).toContain('\x1b[36mweb.1  | \x1b[0mplain after red\n');
+    expect(out).toContain('\x1b[1msystem | \x1b[0m');
+    await expectAllDead(pidsIn(out));
+  }, 20_000);
+
+  it.each([
+    ['--no-color', [] as string[], {}],
+    ['NO_COLOR', [], { NO_COLOR: '1' }],
+    ['a pipe', [], {}],
+  ])('has no colour with %s', async (_name, flags, env) => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start', ...flags], { cwd: dir, env });
+    await tf.waitFor(/READY/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    expect(tf.output()).not.toContain('\x1b');
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('turns colour on with FORCE_COLOR', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start'], { cwd: dir, env: { FORCE_COLOR: '1' } });
+    await tf.waitFor(/READY/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    expect(tf.output()).toContain('\x1b[36m');
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it('writes one pino JSON object per line with --json', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\ncrash: ${fixture('exit-with.mjs', '4', '100')}\n` });
+    const tf = runTf(['start', '--json'], { cwd: dir });
+    const exit = await tf.exited;
+    expect(exit.code).toBe(4);
+    const records = tf.output().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of records) {
+      expect(typeof r.time).toBe('number');
+      expect(typeof r.level).toBe('number');
+      expect(typeof r.msg).toBe('string');
+      expect(['stdout', 'stderr', 'system']).toContain(r.stream);
+    }
+    expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', type: 'web', stream: 'stdout', msg: expect.stringMatching(/^READY web\.1 5000/) }));
+    expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', stream: 'system', event: 'spawned', pid: expect.any(Number), port: 5000 }));
+    expect(records).toContainEqual(expect.objectContaining({ instance: 'crash.1', stream: 'system', event: 'exited', exitCode: 4, signal: null, level: 40 }));
+    expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', event: 'exited', exitCode: 0 }));
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+});

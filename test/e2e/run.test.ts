@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, expectAllDead, fixture, FIXTURES, killAllTf, removeApp, runTf, tmpApp, TF_BIN } from '../helpers/tf.js';
+
+const apps: string[] = [];
+const app = (files: Record<string, string>): string => {
+  const dir = tmpApp(files);
+  apps.push(dir);
+  return dir;
+};
+afterEach(killAllTf);
+afterAll(() => apps.forEach(removeApp));
+
+const node = process.execPath;
+
+describe('tf run', () => {
+  it.each([0, 3, 42])('exits with the command exit code %i', async (code) => {
+    const dir = app({});
+    const tf = runTf(['run', node, `${FIXTURES}/exit-with.mjs`, String(code)], { cwd: dir });
+    expect((await tf.exited).code, tf.output() + tf.stderr()).toBe(code);
+  }, 20_000);
+
+  it('exits 128+N when the command is killed by signal N', async () => {
+    const tf = runTf(['run', 'kill -TERM $$'], { cwd: app({}) });
+    expect((await tf.exited).code).toBe(143);
+  }, 20_000);
+
+  it('passes several arguments as argv, untouched', async () => {
+    const tf = runTf(['run', node, `${FIXTURES}/argv.mjs`, 'a b', '$HOME', "it's", '*', '--flag'], { cwd: app({}) });
+    expect((await tf.exited).code).toBe(0);
+    expect(JSON.parse(tf.output())).toEqual(['a b', '$HOME', "it's", '*', '--flag']);
+  }, 20_000);
+
+  it('runs a single argument with shell syntax under /bin/sh', async () => {
+    const tf = runTf(['run', 'echo one && echo "two $GREETING" | tr a-z A-Z'], { cwd: app({ '.env': 'GREETING=hi\n' }) });
+    expect((await tf.exited).code).toBe(0);
+    expect(tf.output()).toBe('one\nTWO HI\n');
+  }, 20_000);
+
+  it('gives the command the environment start would, in the app root', async () => {
+    const dir = app({ Procfile: 'web: true\n', '.env': 'A=file\nB=file\n', '.env.ci': 'B=ci\n' });
+    const tf = runTf(['run', '--env', 'ci', node, '-e', 'console.log(JSON.stringify([process.env.A, process.env.B, process.env.C, process.cwd()]))'], { cwd: dir, env: { C: 'shell' } });
+    expect((await tf.exited).code).toBe(0);
+    expect(JSON.parse(tf.output())).toEqual(['file', 'ci', 'shell', dir]);
+  }, 20_000);
+
+  it("runs a Procfile type's command by name, with that type's first port", async () => {
+    const dir = app({ Procfile: `web: true\nworker: ${node} -e "console.log('PORT=' + process.env.PORT)"\n` });
+    const tf = runTf(['run', '-p', '7000', 'worker'], { cwd: dir });
+    expect((await tf.exited).code).toBe(0);
+    expect(tf.output()).toBe('PORT=7100\n');
+  }, 20_000);
+
+  it('connects stdin to the command', async () => {
+    const tf = runTf(['run', node, `${FIXTURES}/stdin-echo.mjs`], { cwd: app({}), stdin: 'pipe' });
+    tf.child.stdin?.end('hello from stdin\n');
+    expect((await tf.exited).code).toBe(0);
+    expect(tf.output()).toBe('GOT hello from stdin\n');
+  }, 20_000);
+
+  it('forwards SIGTERM to the command and waits for it', async () => {
+    const tf = runTf(['run', node, `${FIXTURES}/ready.mjs`], { cwd: app({}) });
+    const [, , , pid] = (await tf.waitFor(/READY (\S+) (\S+) pid=(\d+)/)) as unknown as string[];
+    tf.signal('SIGTERM');
+    const exit = await tf.exited;
+    expect(tf.output()).toContain('got TERM');
+    expect(exit.code).toBe(0);
+    await expectAllDead([Number(pid)]);
+  }, 20_000);
+
+  it('lets Ctrl-C reach the command, which decides what to do', async () => {
+    // A terminal sends SIGINT to the whole foreground group: tf and its child.
+    const script = `process.on('SIGINT', () => { console.log('child saw SIGINT'); process.exit(7) }); console.log('READY'); setInterval(() => {}, 1e9)`;
+    const shell = spawn(node, [TF_BIN, 'run', node, '-e', script], { cwd: app({}), env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    await new Promise<void>((resolve) =>
+      shell.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('READY')) resolve();
+      }),
+    );
+    process.kill(-(shell.pid as number), 'SIGINT');
+    const code = await new Promise((r) => shell.on('close', r));
+    expect(out).toContain('child saw SIGINT');
+    expect(code).toBe(7);
+  }, 20_000);
+
+  it('reports a command that does not exist with exit 127', async () => {
+    const tf = runTf(['run', 'no-such-program-tf'], { cwd: app({}) });
+    expect((await tf.exited).code).toBe(127);
+    expect(tf.stderr()).toBe('tf: command not found: no-such-program-tf; check the spelling or your PATH\n');
+  }, 20_000);
+
+  it('needs a command', async () => {
+    const tf = runTf(['run'], { cwd: app({}) });
+    expect((await tf.exited).code).toBe(2);
+    expect(tf.stderr()).toMatch(/^tf: tf run needs a command/);
+  }, 20_000);
+
+  it('works from a Procfile fixture command too', async () => {
+    const dir = app({ Procfile: `task: ${fixture('exit-with.mjs', '5')}\n` });
+    const tf = runTf(['run', 'task'], { cwd: dir });
+    expect((await tf.exited).code).toBe(5);
+  }, 20_000);
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { resolveFormation } from '../../src/config/formation.js';
+import { parseProcfile } from '../../src/config/procfile.js';
+import type { Config } from '../../src/domain.js';
+import { isSimpleCommand, shellLaunch } from '../../src/plan/launch.js';
+import { buildPlan } from '../../src/plan/plan.js';
+import { parseInvocation } from '../../src/cli/args.js';
+
+function config(procfile: string, spec?: string, extra: Partial<Config> = {}): Config {
+  const parsed = parseProcfile(procfile, 'Procfile');
+  return {
+    root: '/app',
+    procfile: parsed,
+    env: { PATH: '/bin' },
+    envFiles: [],
+    formation: resolveFormation(parsed.types, { spec }),
+    basePort: 5000,
+    portStep: 100,
+    warnings: [],
+    ...extra,
+  };
+}
+
+describe('buildPlan', () => {
+  it('names instances type.N and assigns base + step × type index + N − 1', () => {
+    const plan = buildPlan(config('web: a\nworker: b\nclock: c\n', 'web=2,clock=2'), { childColor: false });
+    expect(plan.instances.map((i) => [i.name, i.port, i.env.PORT, i.env.PS, i.color])).toEqual([
+      ['web.1', 5000, '5000', 'web.1', 0],
+      ['web.2', 5001, '5001', 'web.2', 0],
+      ['clock.1', 5200, '5200', 'clock.1', 2],
+      ['clock.2', 5201, '5201', 'clock.2', 2],
+    ]);
+  });
+
+  it('sets PYTHONUNBUFFERED and, for a colour terminal, FORCE_COLOR, unless the environment has them', () => {
+    const plain = buildPlan(config('web: a\n'), { childColor: false }).instances[0];
+    expect(plain?.env.PYTHONUNBUFFERED).toBe('1');
+    expect(plain?.env.FORCE_COLOR).toBeUndefined();
+    const coloured = buildPlan(config('web: a\n', undefined, { env: { PYTHONUNBUFFERED: '0', FORCE_COLOR: '3' } }), { childColor: true }).instances[0];
+    expect(coloured?.env).toMatchObject({ PYTHONUNBUFFERED: '0', FORCE_COLOR: '3' });
+    expect(buildPlan(config('web: a\n'), { childColor: true }).instances[0]?.env.FORCE_COLOR).toBe('1');
+  });
+
+  it('rejects a port above 65535', () => {
+    expect(() => buildPlan(config('web: a\n', undefined, { basePort: 65535 }), { childColor: false })).not.toThrow();
+    expect(() => buildPlan(config('web: a\nworker: b\n', undefined, { basePort: 65500 }), { childColor: false })).toThrow(/port 65600 for worker\.1 is above 65535/);
+  });
+});
+
+describe('launch', () => {
+  it.each([
+    ['node server.js', true],
+    ['node server.js --port $PORT', true],
+    ['node server.js --port ${PORT:-3000}', true],
+    ["node -e 'console.log(1)'", true], // quoted parentheses are data
+    ['bundle exec puma -C config/puma.rb', true],
+    ['npm start *.js', true], // globs are fine under exec
+    ['FOO=1 node x', false], // assignment prefix: exec would try to run "FOO=1"
+    ['cd web && npm start', false],
+    ['a | b', false],
+    ['a; b', false],
+    ['a > log', false],
+    ['a &', false],
+    ['exit 3', false], // builtins cannot be exec'd
+    ['exec node x', false], // already exec
+    ['(cd x; y)', false],
+    ['echo $(date)', false],
+  ])('%j is a simple command: %s', (command, simple) => {
+    expect(isSimpleCommand(command)).toBe(simple);
+  });
+
+  it('runs simple commands with exec under /bin/sh -c, others as written', () => {
+    expect(shellLaunch('node x')).toEqual({ file: '/bin/sh', args: ['-c', 'exec node x'] });
+    expect(shellLaunch('a && b')).toEqual({ file: '/bin/sh', args: ['-c', 'a && b'] });
+  });
+});
+
+describe('parseInvocation', () => {
+  it('prefers flags over TF_* variables over defaults', () => {
+    const env = { TF_PORT: '6000', TF_TIMEOUT: '2', TF_FORMATION: 'web=2', TF_JSON: '1' };
+    const { options } = parseInvocation(['start', '-p', '7000'], env);
+    expect(options).toMatchObject({ port: 7000, timeoutMs: 2000, formation: 'web=2', formationSource: 'TF_FORMATION', json: true, portStep: 100, timestamp: true });
+    expect(parseInvocation(['start'], {}).options).toMatchObject({ port: undefined, timeoutMs: 5000, formation: undefined, json: false });
+  });
+
+  it('leaves everything after the command of tf run untouched', () => {
+    const invocation = parseInvocation(['run', '-e', 'x.env', 'ls', '-la', '--json', '--', 'x'], {});
+    expect(invocation.command).toBe('run');
+    expect(invocation.options.envFiles).toEqual(['x.env']);
+    expect(invocation.rest).toEqual(['ls', '-la', '--json', '--', 'x']);
+  });
+
+  it('splits -e on commas and accepts it repeated', () => {
+    expect(parseInvocation(['start', '-e', 'a.env,b.env', '--env-file', 'c.env'], {}).options.envFiles).toEqual(['a.env', 'b.env', 'c.env']);
+  });
+
+  it.each([
+    [['bogus'], 'unknown command "bogus"'],
+    [['start', '--nope'], "unknown option '--nope'"],
+    [['start', '--color', '--no-color'], '--color and --no-color contradict each other'],
+    [['start', '--env', '../x'], 'bad environment name "../x" in --env'],
+  ])('rejects %j as a usage error', (argv, message) => {
+    expect(() => parseInvocation(argv, {})).toThrow(message);
+  });
+});
