@@ -7,4 +7,9 @@ export interface Format {
   /** All pieces of one chunk at once, so the writer gets one buffer per chunk, not per line. */
   lines(instance: Instance, stream: OutputStream, pieces: readonly Piece[]): Buffer | string;
   notice(notice: Notice): Buffer | string;
+  /**
+   * Optional fast path: complete lines as one latin1 string, each ending in `\n`
+   * (see LineSplitter.pushBlock). Formats without it get pieces.
+   */
+  block?(instance: Instance, stream: OutputStream, lines: string): Buffer;
 }

@@ -67,6 +67,43 @@ export class LineSplitter {
   }
 
   /**
+   * The fast path, for a chunk as a whole: its complete lines come back as one latin1 string
+   * (one char per byte, so any bytes survive), each line ending in `\n`, for the formatter to
+   * prefix in bulk instead of line by line. Returns undefined, having pushed pieces to `out`,
+   * when the chunk needs per-line care: it continues a line already shown, or may hold a line
+   * longer than the limit.
+   */
+  pushBlock(chunk: Buffer, out: Piece[]): string | undefined {
+    if (this.started) {
+      this.push(chunk, out);
+      return undefined;
+    }
+    const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    const last = buf.lastIndexOf(LF);
+    if (last === -1 || this.mayHoldLongLine(buf, last)) {
+      this.pending = undefined;
+      this.push(buf, out);
+      return undefined;
+    }
+    this.pending = last + 1 < buf.length ? buf.subarray(last + 1) : undefined;
+    return buf.toString('latin1', 0, last + 1);
+  }
+
+  /**
+   * A line longer than the limit spans a whole aligned half-limit window without a newline,
+   * so checking a few windows (not every line) is enough; false alarms take the slow path.
+   */
+  private mayHoldLongLine(buf: Buffer, last: number): boolean {
+    if (last < this.maxLine) return false;
+    const half = this.maxLine >> 1;
+    for (let from = 0; from + half <= last; from += half) {
+      const nl = buf.indexOf(LF, from);
+      if (nl === -1 || nl >= from + half) return true;
+    }
+    return false;
+  }
+
+  /**
    * Emits the incomplete line (after an idle pause, or at EOF with `final`). Holds back an
    * unfinished UTF-8 character unless final, so a character is never split across pieces.
    */

@@ -1,0 +1,100 @@
+// `npm run bench [-- --quick] [-- --runs N] [-- --only NAME,...]`: tf against a raw pipe and its
+// peers, interleaved run by run, printed as medians with ratios. Nothing here asserts a time.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { launch, median, now } from './measure.mjs';
+import * as S from './scenarios.mjs';
+import { TOOLS } from './tools.mjs';
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, tools: { type: 'string' } },
+});
+const quick = values.quick === true;
+const runs = Number(values.runs ?? (quick ? 3 : 5));
+
+const SCENARIOS = {
+  throughput: quick ? S.throughput(4, 50_000) : S.throughput(4, 250_000),
+  'throughput-16': quick ? S.throughput(16, 10_000) : S.throughput(16, 50_000),
+  'startup-1': S.startup(1),
+  'startup-10': S.startup(10),
+  'startup-50': S.startup(50),
+  stop: S.gracefulStop(10),
+  escalation: S.escalation(2),
+  crash: S.crash(),
+  'slow-reader': quick ? S.slowReader(40, 20) : S.slowReader(200, 20),
+  idle: quick ? S.idle(50, 3) : S.idle(50, 10),
+  killed: S.killed(5),
+};
+
+const BASELINE = {
+  name: 'raw pipe',
+  baseline: true,
+  available: () => true,
+  argv: (_dir, commands) => ['/bin/sh', ['-c', `( ${commands.map((c) => `( ${c.cmd} ) &`).join(' ')} wait ) | cat`]],
+};
+
+/** `node -e 0` in the same run: the floor for a Node supervisor's start-up. */
+async function nodeFloor() {
+  const run = launch([process.execPath, ['-e', '0']], {});
+  const exit = await run.exited;
+  return exit.at - run.started;
+}
+
+const wanted = (list, name) => list === undefined || list.split(',').includes(name);
+const tools = TOOLS.filter((t) => t.available() && wanted(values.tools, t.name));
+const fmt = (value, unit) =>
+  value === undefined ? '–' : unit === 'ms' ? `${value.toFixed(value < 100 ? 1 : 0)} ms` : unit === 'MB' ? `${value.toFixed(1)} MB` : unit === 's' ? `${value.toFixed(3)} s` : String(value);
+
+function table(scenario, rows, reference) {
+  const tf = rows.find((r) => r.name === 'tf');
+  const header = ['tool', 'median (min–max)', `× ${reference?.name ?? 'baseline'}`, '× tf', 'peak RSS', 'correctness'];
+  const body = rows.map((r) => {
+    const m = r.median;
+    const ratio = (base) => (m === undefined || base === undefined || base === 0 ? '–' : `${(m / base).toFixed(2)}`);
+    return [
+      r.name,
+      r.values.length === 0 ? '–' : `${fmt(m, scenario.unit)} (${fmt(Math.min(...r.values), scenario.unit)}–${fmt(Math.max(...r.values), scenario.unit)})`,
+      reference === undefined || r === reference ? '' : ratio(reference.median),
+      r.name === 'tf' ? '' : ratio(tf?.median),
+      r.rss.length === 0 ? '–' : `${median(r.rss).toFixed(1)} MB`,
+      [...new Set(r.ok)].join(' / '),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'tf-bench-'));
+const started = now();
+console.log(`# tf benchmark (${quick ? 'quick' : 'full'}): ${runs} interleaved runs; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}`);
+console.log(`tools: ${tools.map((t) => t.name).join(', ')}${TOOLS.length > tools.length ? ` (not found: ${TOOLS.filter((t) => !tools.includes(t)).map((t) => t.name).join(', ')})` : ''}\n`);
+let counter = 0;
+try {
+  for (const [name, scenario] of Object.entries(SCENARIOS)) {
+    if (!wanted(values.only, name)) continue;
+    const participants = [...(scenario.baseline ? [BASELINE] : []), ...tools];
+    const rows = new Map(participants.map((t) => [t.name, { name: t.name, values: [], rss: [], ok: [] }]));
+    if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], rss: [], ok: [] });
+    for (let run = 0; run < runs; run++) {
+      if (scenario.floor) rows.get('node -e 0').values.push(await nodeFloor());
+      for (const tool of participants) {
+        const marker = `1000.${process.pid}${++counter}`;
+        const result = await scenario.run(tool, { dir, marker });
+        const row = rows.get(tool.name);
+        if (result.value !== undefined) row.values.push(result.value);
+        if (result.rss !== undefined) row.rss.push(result.rss);
+        row.ok.push(result.ok);
+      }
+    }
+    const list = [...rows.values()].map((r) => ({ ...r, median: r.values.length ? median(r.values) : undefined }));
+    if (scenario.floor) list.unshift(list.pop());
+    const reference = list.find((r) => r.name === 'raw pipe' || r.name === 'node -e 0');
+    console.log(`## ${scenario.title}\n\n${table(scenario, list, reference)}\n`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(`(${((now() - started) / 1000).toFixed(0)} s)`);

@@ -1,0 +1,314 @@
+// The benchmark scenarios. Each runs one tool once and returns what it measured.
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { cpuSeconds, killAll, launch, now, orphans, sleep } from './measure.mjs';
+
+const READY = 'BENCHREADY';
+const PAD = 'x'.repeat(85);
+
+/** Counts occurrences of `marker` in a byte stream, across chunk boundaries, without decoding it. */
+function markerCounter(marker, count) {
+  const needle = Buffer.from(marker);
+  let tail = Buffer.alloc(0);
+  let seen = 0;
+  let resolve;
+  const reached = new Promise((r) => (resolve = r));
+  const scan = (buf) => {
+    let n = 0;
+    for (let at = buf.indexOf(needle); at !== -1; at = buf.indexOf(needle, at + needle.length)) n++;
+    return n;
+  };
+  return {
+    reached,
+    feed(chunk) {
+      const edge = Buffer.concat([tail, chunk.subarray(0, needle.length - 1)]);
+      seen += scan(edge) + scan(chunk);
+      tail = chunk.subarray(Math.max(0, chunk.length - (needle.length - 1)));
+      if (seen >= count && resolve) {
+        resolve(now());
+        resolve = undefined;
+      }
+    },
+  };
+}
+
+/**
+ * Waits until `file` holds `count` markers: the supervisor writes straight to the file, as
+ * `tf start > out.txt` would, and the bench reads only the bytes added since its last look,
+ * every 2 ms (so a time is at most that late).
+ */
+async function fileMarkers(file, marker, count, ms) {
+  const fd = openSync(file, 'r');
+  const counter = markerCounter(marker, count);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let offset = 0;
+  let at;
+  void counter.reached.then((t) => (at = t));
+  const deadline = now() + ms;
+  try {
+    while (at === undefined && now() < deadline) {
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      if (n > 0) {
+        offset += n;
+        counter.feed(buf.subarray(0, n));
+        await Promise.resolve();
+      } else await sleep(2);
+    }
+    return at;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const within = (promise, ms) => Promise.race([promise, sleep(ms).then(() => undefined)]);
+
+/** Stops a run: the baseline shell by killing its group, a supervisor with SIGTERM (bounded). */
+async function stop(tool, run, signal = 'SIGTERM', ms = 10_000) {
+  if (tool.baseline) {
+    try {
+      process.kill(-run.child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  } else run.child.kill(signal);
+  const exit = await within(run.exited, ms);
+  if (exit === undefined) {
+    run.child.kill('SIGKILL');
+    await run.exited;
+  }
+  return exit;
+}
+
+/** Children left behind after the supervisor exited (checked after 200 ms), then cleaned up. */
+async function leftovers(marker) {
+  await sleep(200);
+  const left = orphans(marker);
+  killAll(left);
+  return left.length;
+}
+
+const sleeper = (marker) => `echo ${READY}; exec sleep ${marker}`;
+const sleepers = (k, marker) => Array.from({ length: k }, (_, i) => ({ name: `p${i + 1}`, cmd: sleeper(marker) }));
+
+/** Lines lost, duplicated or reordered, and torn, for producers P1..Pn of `count` lines each. */
+async function verify(files, producers, count) {
+  const next = new Map();
+  let lost = 0;
+  let disorder = 0;
+  let torn = 0;
+  for (const file of files) {
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const m = /(P\d+) (\d{10}) (x+)$/.exec(line);
+    if (m === null) {
+      if (line.includes('xxxxxxxxxx')) torn++;
+      continue;
+    }
+    if (m[3].length !== PAD.length) {
+      torn++;
+      continue;
+    }
+    const seq = Number(m[2]);
+    const expected = next.get(m[1]) ?? 1;
+    if (seq === expected) next.set(m[1], seq + 1);
+    else if (seq > expected) {
+      lost += seq - expected;
+      next.set(m[1], seq + 1);
+    } else disorder++;
+  }
+  }
+  for (let p = 1; p <= producers; p++) lost += count + 1 - (next.get(`P${p}`) ?? 1);
+  return { lost, disorder, torn };
+}
+
+function correctness({ lost = 0, disorder = 0, torn = 0, orphans: left = 0, note }) {
+  const problems = [];
+  if (lost) problems.push(`${lost} lost`);
+  if (disorder) problems.push(`${disorder} dup/reordered`);
+  if (torn) problems.push(`${torn} torn`);
+  if (left) problems.push(`${left} orphans`);
+  if (note) problems.push(note);
+  return problems.length === 0 ? 'ok' : problems.join(', ');
+}
+
+export function throughput(producers, count) {
+  const produce = (i) => `seq -f 'P${i} %010.0f ${PAD}' 1 ${count}`;
+  return {
+    title: `Throughput: ${producers} × ${count} lines × 100 B, to a file, every line verified`,
+    unit: 'ms',
+    baseline: true,
+    async run(tool, { dir, marker }) {
+      if (tool.baseline) return rawPipes(dir, producers, count, produce);
+      const commands = Array.from({ length: producers }, (_, i) => ({ name: `p${i + 1}`, cmd: `${produce(i + 1)}; echo DONE P${i + 1}; exec sleep ${marker}` }));
+      const file = `${dir}/out-${tool.name}.txt`;
+      const fd = openSync(file, 'w');
+      const run = launch(tool.argv(dir, commands, { timeoutS: 5 }), { cwd: dir, stdout: fd });
+      closeSync(fd);
+      const finished = await fileMarkers(file, 'DONE P', producers, 300_000);
+      const rss = run.sampleRss();
+      await stop(tool, run);
+      const check = await verify([file], producers, count);
+      return { value: finished === undefined ? undefined : finished - run.started, rss, ok: correctness({ ...check, orphans: await leftovers(marker) }) };
+    },
+  };
+}
+
+/** The floor: each producer through its own pipe and `cat` into its own file, no supervisor. */
+async function rawPipes(dir, producers, count, produce) {
+  const files = Array.from({ length: producers }, (_, i) => `${dir}/raw-${i + 1}.txt`);
+  const script = `${files.map((f, i) => `( ${produce(i + 1)} | cat > ${f} ) &`).join(' ')} wait`;
+  const run = launch(['/bin/sh', ['-c', script]], { cwd: dir });
+  const exit = await run.exited;
+  return { value: exit.at - run.started, rss: run.sampleRss(), ok: correctness(await verify(files, producers, count)) };
+}
+
+export function startup(k) {
+  return {
+    title: `Startup: launch until all ${k} ready line${k === 1 ? '' : 's'} are seen`,
+    unit: 'ms',
+    floor: true,
+    async run(tool, { dir, marker }) {
+      const ready = markerCounter(READY, k);
+      const run = launch(tool.argv(dir, sleepers(k, marker), { timeoutS: 5 }), { cwd: dir, onData: (c) => ready.feed(c) });
+      const at = await within(ready.reached, 20_000);
+      const rss = run.sampleRss();
+      await stop(tool, run);
+      return { value: at === undefined ? undefined : at - run.started, rss, ok: correctness({ orphans: await leftovers(marker) }) };
+    },
+  };
+}
+
+export function gracefulStop(k) {
+  return {
+    title: `Graceful stop: ${k} children that exit at once on SIGTERM; SIGTERM to the supervisor until it exits`,
+    unit: 'ms',
+    async run(tool, { dir, marker }) {
+      const ready = markerCounter(READY, k);
+      const run = launch(tool.argv(dir, sleepers(k, marker), { timeoutS: 5 }), { cwd: dir, onData: (c) => ready.feed(c) });
+      await within(ready.reached, 20_000);
+      const rss = run.sampleRss();
+      const sent = now();
+      const exit = await stop(tool, run, 'SIGTERM', 8000);
+      return {
+        value: exit === undefined ? undefined : exit.at - sent,
+        rss,
+        ok: correctness({ orphans: await leftovers(marker), note: exit === undefined ? 'did not exit within 8 s' : undefined }),
+      };
+    },
+  };
+}
+
+export function escalation(timeoutS) {
+  return {
+    title: `Escalation: one child ignores SIGTERM, timeout ${timeoutS} s; SIGTERM until the supervisor exits`,
+    unit: 'ms',
+    async run(tool, { dir, marker }) {
+      const commands = [
+        { name: 'stubborn', cmd: `trap '' TERM; echo ${READY}; exec sleep ${marker}` },
+        { name: 'nice', cmd: sleeper(marker) },
+      ];
+      const ready = markerCounter(READY, 2);
+      const run = launch(tool.argv(dir, commands, { timeoutS }), { cwd: dir, onData: (c) => ready.feed(c) });
+      await within(ready.reached, 20_000);
+      const rss = run.sampleRss();
+      const sent = now();
+      const exit = await stop(tool, run, 'SIGTERM', timeoutS * 1000 + 8000);
+      return {
+        value: exit === undefined ? undefined : exit.at - sent,
+        rss,
+        ok: correctness({ orphans: await leftovers(marker), note: exit === undefined ? `did not exit within ${timeoutS + 8} s` : undefined }),
+      };
+    },
+  };
+}
+
+export function crash() {
+  return {
+    title: 'Crash: one of 3 children exits 3 after 300 ms; from its last line until the supervisor has stopped the rest and exited',
+    unit: 'ms',
+    async run(tool, { dir, marker }) {
+      const commands = [...sleepers(2, marker), { name: 'crash', cmd: `echo ${READY}; sleep 0.3; echo BENCHCRASH; exit 3` }];
+      const crashed = markerCounter('BENCHCRASH', 1);
+      const run = launch(tool.argv(dir, commands, { timeoutS: 5, killOthers: true }), { cwd: dir, onData: (c) => crashed.feed(c) });
+      const at = await within(crashed.reached, 20_000);
+      const rss = run.sampleRss();
+      const exit = await within(run.exited, 5000);
+      if (exit === undefined) await stop(tool, run);
+      const code = exit === undefined ? 'kept running' : `exit ${exit.code ?? exit.signal}`;
+      return { value: exit === undefined || at === undefined ? undefined : exit.at - at, rss, ok: `${code}; ${correctness({ orphans: await leftovers(marker) })}` };
+    },
+  };
+}
+
+export function slowReader(megabytes, rateMbPerS) {
+  return {
+    title: `Slow reader: one producer writes ${megabytes} MB, the reader takes ${rateMbPerS} MB/s; peak RSS of the supervisor`,
+    unit: 'MB',
+    baseline: true,
+    async run(tool, { dir, marker }) {
+      const bytes = megabytes * 1_000_000;
+      const commands = [{ name: 'p1', cmd: `head -c ${bytes} /dev/zero | tr '\\0' x | fold -w 99; echo DONE P1; exec sleep ${marker}` }];
+      const done = markerCounter('DONE P1', 1);
+      let timer;
+      const run = launch(tool.argv(dir, commands, { timeoutS: 5 }), {
+        cwd: dir,
+        detached: tool.baseline,
+        readable: (stream) => {
+          stream.pause();
+          const perTick = (rateMbPerS * 1_000_000) / 100;
+          timer = setInterval(() => {
+            let budget = perTick;
+            for (let chunk = stream.read(); chunk !== null; chunk = budget > 0 ? stream.read() : null) {
+              budget -= chunk.length;
+              done.feed(chunk);
+            }
+          }, 10);
+        },
+      });
+      const finished = await within(done.reached, (megabytes / rateMbPerS) * 3000 + 30_000);
+      clearInterval(timer);
+      const rss = run.sampleRss();
+      run.child.stdout.resume();
+      await stop(tool, run);
+      return { value: rss, rss, ok: correctness({ orphans: await leftovers(marker), note: finished === undefined ? 'did not finish' : undefined }) };
+    },
+  };
+}
+
+export function idle(k, seconds) {
+  return {
+    title: `Idle: ${k} quiet children for ${seconds} s; CPU seconds used by the supervisor`,
+    unit: 's',
+    async run(tool, { dir, marker }) {
+      const ready = markerCounter(READY, k);
+      const run = launch(tool.argv(dir, sleepers(k, marker), { timeoutS: 5 }), { cwd: dir, onData: (c) => ready.feed(c) });
+      await within(ready.reached, 20_000);
+      await sleep(300); // let start-up work settle before measuring the quiet part
+      const before = cpuSeconds(run.child.pid);
+      await sleep(seconds * 1000);
+      const after = cpuSeconds(run.child.pid);
+      const rss = run.sampleRss();
+      await stop(tool, run);
+      return { value: before === undefined || after === undefined ? undefined : after - before, rss, ok: correctness({ orphans: await leftovers(marker) }) };
+    },
+  };
+}
+
+export function killed(k) {
+  return {
+    title: `Supervisor SIGKILLed: ${k} children (each a shell with a sleeping child); orphans 1.5 s later`,
+    unit: 'orphans',
+    async run(tool, { dir, marker }) {
+      const commands = Array.from({ length: k }, (_, i) => ({ name: `p${i + 1}`, cmd: `echo ${READY}; sleep ${marker}; true` }));
+      const ready = markerCounter(READY, k);
+      const run = launch(tool.argv(dir, commands, { timeoutS: 5 }), { cwd: dir, onData: (c) => ready.feed(c) });
+      await within(ready.reached, 20_000);
+      const rss = run.sampleRss();
+      run.child.kill('SIGKILL');
+      await run.exited;
+      await sleep(1300);
+      const left = await leftovers(marker);
+      return { value: left, rss, ok: left === 0 ? 'ok' : `${left} orphans` };
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// The supervisors under test, each launched the way its users would, on the same commands.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const node = process.execPath;
+
+const onPath = (cmd) => spawnSync('/bin/sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
+const procfile = (dir, commands) => {
+  const file = path.join(dir, 'Procfile');
+  writeFileSync(file, commands.map((c) => `${c.name}: ${c.cmd}\n`).join(''));
+  return file;
+};
+
+/**
+ * Each tool turns (commands, options) into [file, args]. `killOthers`: stop everything when one
+ * command exits (the behaviour under test in the crash scenario; tf and foreman always do it).
+ */
+export const TOOLS = [
+  {
+    name: 'tf',
+    available: () => true,
+    argv: (dir, commands, { timeoutS }) => [node, [path.join(root, 'bin/tf.js'), 'start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
+  },
+  {
+    name: 'concurrently',
+    available: () => true,
+    argv: (dir, commands, { timeoutS, killOthers }) => [
+      node,
+      [
+        path.join(root, 'node_modules/concurrently/dist/bin/concurrently.js'),
+        ...(killOthers ? ['-k'] : []),
+        '--kill-timeout',
+        String(timeoutS * 1000),
+        '-n',
+        commands.map((c) => c.name).join(','),
+        ...commands.map((c) => c.cmd),
+      ],
+    ],
+  },
+  {
+    name: 'nf',
+    available: () => true,
+    argv: (dir, commands) => [node, [path.join(root, 'node_modules/foreman/nf.js'), 'start', '-j', procfile(dir, commands)]],
+  },
+  {
+    name: 'foreman',
+    available: () => onPath('foreman'),
+    argv: (dir, commands, { timeoutS }) => ['foreman', ['start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
+  },
+  {
+    name: 'hivemind',
+    available: () => onPath('hivemind'),
+    argv: (dir, commands, { timeoutS }) => ['hivemind', ['--timeout', String(timeoutS), procfile(dir, commands)]],
+  },
+  {
+    name: 'overmind',
+    available: () => onPath('overmind') && onPath('tmux'),
+    argv: (dir, commands, { timeoutS }) => ['overmind', ['start', '-f', procfile(dir, commands), '-t', String(timeoutS), '-s', path.join(dir, 'overmind.sock')]],
+  },
+];
