@@ -1,15 +1,11 @@
-import { createRequire } from 'node:module';
 import type { CommandContext } from '../commands/context.js';
 import { TfError } from '../errors.js';
 import { parseInvocation, type Invocation } from './args.js';
 import { usage } from './usage.js';
 
-declare const TF_VERSION: string | undefined;
-
-const version = (): string => {
-  if (typeof TF_VERSION === 'string') return TF_VERSION;
-  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
-};
+/** Set by the build from package.json. */
+declare const TF_BUILD_VERSION: string | undefined;
+const version = (): string => (typeof TF_BUILD_VERSION === 'string' ? TF_BUILD_VERSION : 'dev');
 
 async function dispatch(invocation: Invocation, context: CommandContext): Promise<number> {
   if (invocation.help || invocation.command === 'help') {

@@ -2,10 +2,11 @@ import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
+import { busyPortWarnings } from '../host/ports.js';
 import { findProgram, programOf } from '../host/which.js';
 import { buildPlan } from '../plan/plan.js';
 import type { CommandContext } from './context.js';
-import { busyPortWarnings } from './start.js';
+
 
 /** `tf check`: everything `start` would do short of starting, printed; non-zero on any error. */
 export async function check(invocation: Invocation, context: CommandContext): Promise<number> {

@@ -1,7 +1,6 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
-import type { Instance, Warning } from '../domain.js';
-import { portHolder, portInUse } from '../host/ports.js';
+import { busyPortWarnings } from '../host/ports.js';
 import { useColor } from '../output/colors.js';
 import type { Format } from '../output/format.js';
 import { Output } from '../output/output.js';
@@ -14,17 +13,6 @@ import type { CommandContext } from './context.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2'];
-
-/** Ports of the plan that something else already listens on, as warnings. */
-export async function busyPortWarnings(instances: readonly Instance[]): Promise<Warning[]> {
-  const busy = await Promise.all(instances.map(async (instance) => ((await portInUse(instance.port)) ? instance : undefined)));
-  return busy
-    .filter((i): i is Instance => i !== undefined)
-    .map((instance) => {
-      const holder = portHolder(instance.port);
-      return { message: `port ${instance.port} for ${instance.name} is already in use${holder === undefined ? '' : ` by ${holder}`}` };
-    });
-}
 
 async function formatFor(invocation: Invocation, color: boolean, width: number): Promise<Format> {
   if (!invocation.options.json) return new PrettyFormat({ color, timestamp: invocation.options.timestamp, width });

@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { signalsByName } from 'human-signals';
 import type { Instance, InstanceState, OutputStream } from '../domain.js';
 import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
@@ -32,6 +31,20 @@ export interface SupervisorOptions {
 }
 
 export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
+
+type SignalTable = Readonly<Record<string, { readonly description: string } | undefined>>;
+let signalTable: SignalTable | undefined;
+/**
+ * human-signals (readable descriptions, "Termination" for SIGTERM) is loaded after the
+ * instances are spawned, off the start-up path; an exit before that just lacks the text.
+ */
+export function loadSignalDescriptions(): Promise<void> {
+  if (signalTable !== undefined) return Promise.resolve();
+  return import('human-signals').then(
+    (m) => void (signalTable = m.signalsByName as SignalTable),
+    () => undefined,
+  );
+}
 
 const STREAM_CLOSE_WAIT_MS = 100;
 const KILL_WAIT_MS = 2000;
@@ -90,6 +103,7 @@ export class Supervisor {
       }
       this.launch(entry);
     }
+    void loadSignalDescriptions();
     await this.stopRequested.promise;
     await this.shutdown();
     return exitCodeFor(this.reason as StopReason, signalNumber);
@@ -205,7 +219,7 @@ export class Supervisor {
     const exit = {
       code,
       signal,
-      signalDescription: signal === null ? undefined : (signalsByName as Readonly<Record<string, { description: string } | undefined>>)[signal]?.description,
+      signalDescription: signal === null ? undefined : signalTable?.[signal]?.description,
       forced: entry.forced,
       stoppedByTf,
       durationMs: this.deps.clock.now() - entry.startedAt,

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Instance } from '../../src/domain.js';
 import type { SupervisorEvent } from '../../src/supervisor/events.js';
 import type { Killer } from '../../src/supervisor/kill.js';
 import type { ChildHandle } from '../../src/supervisor/spawn.js';
-import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { loadSignalDescriptions, Supervisor } from '../../src/supervisor/supervisor.js';
 
 class FakeChild extends EventEmitter implements ChildHandle {
   readonly stdout = new PassThrough();
@@ -79,6 +79,7 @@ function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = ()
 const tick = () => vi.advanceTimersByTimeAsync(0);
 
 describe('Supervisor', () => {
+  beforeAll(() => loadSignalDescriptions());
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
