@@ -89,12 +89,14 @@ describe('tf start: stopping', () => {
   }, 20_000);
 
   it('leaves nothing running when tf itself is killed with SIGKILL', async () => {
-    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nstubborn: ${fixture('ignore-term.mjs')}\nfamily: ${fixture('grandchild.mjs')}\n` });
+    const dir = app({
+      Procfile: `web: ${fixture('ready.mjs')}\nstubborn: ${fixture('ignore-term.mjs')}\nfamily: ${fixture('grandchild.mjs')}\nescaped: ${fixture('grandchild.mjs', 'detached')}\n`,
+    });
     const tf = runTf(['start'], { cwd: dir });
-    await tf.waitFor(/(READY[^]*){3}/);
-    await tf.waitFor(/GRANDCHILD \d+/);
+    await tf.waitFor(/(READY[^]*){4}/);
+    await tf.waitFor(/(GRANDCHILD \d+[^]*){2}/);
     const pids = pidsIn(tf.output());
-    expect(pids.length, "three leaders and a grandchild").toBe(4);
+    expect(pids.length, 'four leaders and two grandchildren, one of them out of its group').toBe(6);
     tf.signal('SIGKILL');
     await tf.exited;
     // The watchdog allows half a second for SIGTERM before SIGKILL; the promise is "within a second".

@@ -108,10 +108,21 @@ export function runTf(args: readonly string[], options: { cwd: string; env?: Rec
   };
 }
 
-/** For afterEach: no tf outlives its test, whatever the test did. */
+/** Every pid a test learned through pidsIn, so a failing test still cleans up after itself. */
+const learned = new Set<number>();
+
+/** For afterEach: no tf, and no process a test learned of, outlives its test, whatever it did. */
 export function killAllTf(): void {
   for (const child of started) child.kill('SIGKILL');
   started.clear();
+  for (const pid of learned) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  learned.clear();
 }
 
 /** A temporary app directory holding the given files. */
@@ -168,6 +179,7 @@ export function pidsIn(output: string): number[] {
   for (const m of output.matchAll(/started \(pid (\d+)|pid=(\d+)|GRANDCHILD (\d+)|"event":"spawned","pid":(\d+)/g)) {
     pids.add(Number(m[1] ?? m[2] ?? m[3] ?? m[4]));
   }
+  for (const pid of pids) learned.add(pid);
   return [...pids];
 }
 
