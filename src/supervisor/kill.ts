@@ -68,11 +68,62 @@ export function stillAlive(groups: readonly number[], pids: readonly number[]): 
   return { groups: liveGroups.filter((g) => running.has(g)), pids: livePids.filter((p) => runningPids.has(p)) };
 }
 
+/** Children of a process from /proc (every thread's list); undefined where /proc lacks them. */
+function procChildren(pid: number): number[] | undefined {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const children: number[] = [];
+  for (const tid of threads) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ')) {
+        if (child !== '') children.push(Number(child));
+      }
+    } catch {
+      return undefined;
+    }
+  }
+  return children;
+}
+
+function procGroup(pid: number): { pgid: number; zombie: boolean } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { pgid: Number(fields[2]), zombie: fields[0] === 'Z' };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Descendants of the given group leaders that left their leader's group (setsid, a new
  * process group): a signal to the group does not reach them, so they are signalled one by one.
+ * Walks only tf's own trees through /proc's children lists where the kernel has them (this
+ * runs on every stop, before the first SIGTERM); elsewhere reads the whole process table.
  */
 export function escapees(leaders: readonly number[]): number[] {
+  const found: number[] = [];
+  const queue: [number, number][] = [];
+  for (const leader of leaders) {
+    const children = procChildren(leader);
+    if (children === undefined) return escapeesFromTable(leaders);
+    for (const child of children) queue.push([child, leader]);
+  }
+  for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+    const [pid, leader] = item;
+    const info = procGroup(pid);
+    if (info === undefined) continue;
+    if (info.pgid !== leader && !info.zombie) found.push(pid);
+    for (const child of procChildren(pid) ?? []) queue.push([child, leader]);
+  }
+  return found;
+}
+
+function escapeesFromTable(leaders: readonly number[]): number[] {
   if (leaders.length === 0) return [];
   const table = processTable();
   const children = new Map<number, ProcessRow[]>();
