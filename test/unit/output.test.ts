@@ -1,0 +1,105 @@
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Instance } from '../../src/domain.js';
+import { IDLE_FLUSH_MS, Output } from '../../src/output/output.js';
+import { PrettyFormat } from '../../src/output/pretty.js';
+import { Writer } from '../../src/output/writer.js';
+
+const web: Instance = { name: 'web.1', type: 'web', index: 1, command: 'x', launch: { file: '/bin/sh', args: [] }, env: {}, port: 5000, cwd: '/', color: 0 };
+
+/** The real hot path (Output + PrettyFormat + Writer) writing into memory. */
+function pipeline() {
+  const written: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      written.push(chunk);
+      callback();
+    },
+  });
+  const output = new Output(new PrettyFormat({ color: false, timestamp: false, width: 5 }), new Writer(sink, { onBlocked() {}, onDrained() {}, onClosed() {} }));
+  return {
+    feed: (chunk: Buffer) => output.handle({ kind: 'output', instance: web, stream: 'stdout', chunk }),
+    end: () => output.handle({ kind: 'output-end', instance: web, stream: 'stdout' }),
+    bytes: () => Buffer.concat(written),
+  };
+}
+
+function run(chunks: Buffer[]): Buffer {
+  const p = pipeline();
+  for (const chunk of chunks) p.feed(chunk);
+  p.end();
+  return p.bytes();
+}
+
+const chunked = (data: Buffer, size: number): Buffer[] => {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
+  return chunks;
+};
+
+describe('output hot path (split, prefix, write)', () => {
+  const text = Buffer.concat([Buffer.from('alpha\r\nbeta\n\nγάμμα €\n'), Buffer.from([0xff, 0xc3, 0x0a]), Buffer.from('\x1b[31mred\nlast')]);
+  const expected = Buffer.concat([
+    Buffer.from('web.1 | alpha\nweb.1 | beta\nweb.1 | \nweb.1 | γάμμα €\nweb.1 | '),
+    Buffer.from([0xff, 0xc3]),
+    Buffer.from('\nweb.1 | \x1b[31mred\x1b[0m\nweb.1 | last\n'),
+  ]);
+
+  it('formats a whole chunk exactly: CRLF, empty line, multi-byte and invalid bytes, colour reset, last line at EOF', () => {
+    expect(run([text]).toString('latin1')).toBe(expected.toString('latin1'));
+  });
+
+  it.each([1, 2, 3, 5, 7, 64])('gives the same bytes with chunks of %i bytes (boundaries inside lines, \\r\\n and characters)', (size) => {
+    expect(run(chunked(text, size)).toString('latin1')).toBe(expected.toString('latin1'));
+  });
+
+  it('passes a 1 MB line in 64 KiB pieces, the first marked | and the rest +', () => {
+    const line = Buffer.alloc(1024 * 1024, 0x61);
+    const out = run([...chunked(line, 65536), Buffer.from('\nnext\n')]).toString('latin1').split('\n');
+    expect(out.slice(0, 16).map((l) => l.slice(0, 8))).toEqual(['web.1 | ', ...Array(15).fill('web.1 + ')]);
+    expect(out.slice(0, 16).every((l) => l.length === 8 + 65536)).toBe(true);
+    expect(out.slice(16)).toEqual(['web.1 | next', '']);
+  });
+
+  it('keeps many short lines in one chunk, in order', () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}`);
+    const out = run(chunked(Buffer.from(`${lines.join('\n')}\n`), 65536)).toString('latin1');
+    expect(out).toBe(lines.map((l) => `web.1 | ${l}\n`).join(''));
+  });
+});
+
+describe('partial lines', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('shows a partial line after a quiet period and continues it with +', async () => {
+    const p = pipeline();
+    p.feed(Buffer.from('prompt> '));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS - 1);
+    expect(p.bytes().toString()).toBe('');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(p.bytes().toString()).toBe('web.1 | prompt> \n');
+    p.feed(Buffer.from('yes\nnext\n'));
+    expect(p.bytes().toString()).toBe('web.1 | prompt> \nweb.1 + yes\nweb.1 | next\n');
+  });
+
+  it('does not tear a line that is still arriving', async () => {
+    const p = pipeline();
+    for (let i = 0; i < 10; i++) {
+      p.feed(Buffer.from('abc'));
+      await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS - 10);
+    }
+    expect(p.bytes().toString()).toBe('');
+    p.feed(Buffer.from('\n'));
+    expect(p.bytes().toString()).toBe(`web.1 | ${'abc'.repeat(10)}\n`);
+  });
+
+  it('shows a line that keeps growing for a second (a progress bar) without waiting for quiet', async () => {
+    const p = pipeline();
+    for (let i = 0; i < 30; i++) {
+      p.feed(Buffer.from('.'));
+      await vi.advanceTimersByTimeAsync(40);
+    }
+    expect(p.bytes().toString()).toMatch(/^web\.1 \| \.{20,}\n$/);
+  });
+});
