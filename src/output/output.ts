@@ -5,21 +5,28 @@ import { LineSplitter, type Piece } from './lines.js';
 import { noticeFor } from './notices.js';
 import type { Writer } from './writer.js';
 
-/** A partial line is shown after one to two of these periods of quiet. */
+/** A partial line is shown once its stream has been quiet this long (checked at this period). */
 export const IDLE_FLUSH_MS = 50;
+/**
+ * A partial line left by a large chunk is the cut of block-buffered bulk output (a 4 KiB
+ * stdio buffer, a full pipe), not a prompt: the rest is on its way, so it gets longer to
+ * arrive before being shown, which keeps lines whole when producers are starved of CPU.
+ */
+export const BULK_CHUNK_BYTES = 4096;
+export const BULK_QUIET_MS = 1000;
+/** A partial line still growing after this long is shown anyway (a progress bar, dots). */
+export const MAX_PARTIAL_WAIT_MS = 1000;
 
 interface StreamState {
   readonly splitter: LineSplitter;
   timer: NodeJS.Timeout | undefined;
-  /** Chunks seen; lets the idle timer tell a quiet stream from a busy one. */
-  chunks: number;
-  chunksAtArm: number;
-  /** When the line now pending began (ms): a line growing for long is a progress bar. */
+  /** When the last chunk arrived (ms). */
+  lastChunkAt: number;
+  /** When the line now pending began (ms). */
   partialSince: number;
+  /** The pending partial line was left by a large chunk. */
+  bulk: boolean;
 }
-
-/** A partial line still growing after this long is shown anyway (a progress bar, dots). */
-export const MAX_PARTIAL_WAIT_MS = 1000;
 
 /** Consumes supervisor events and writes what they mean: the output stage of the flow. */
 export class Output {
@@ -45,7 +52,7 @@ export class Output {
   private state(instance: Instance, stream: OutputStream): StreamState {
     let pair = this.streams.get(instance);
     if (pair === undefined) {
-      const fresh = (): StreamState => ({ splitter: new LineSplitter(), timer: undefined, chunks: 0, chunksAtArm: 0, partialSince: 0 });
+      const fresh = (): StreamState => ({ splitter: new LineSplitter(), timer: undefined, lastChunkAt: 0, partialSince: 0, bulk: false });
       pair = { stdout: fresh(), stderr: fresh() };
       this.streams.set(instance, pair);
     }
@@ -60,30 +67,33 @@ export class Output {
 
   private chunk(instance: Instance, stream: OutputStream, chunk: Buffer): void {
     const state = this.state(instance, stream);
-    state.chunks++;
+    const now = Date.now();
+    state.lastChunkAt = now;
+    state.bulk = chunk.length >= BULK_CHUNK_BYTES;
     const hadPending = state.splitter.hasPending;
     let lines: string | undefined;
     if (this.format.block === undefined) state.splitter.push(chunk, this.pieces);
     else lines = state.splitter.pushBlock(chunk, this.pieces);
     // A new partial line starts when this chunk ended one (or there was none): once per chunk.
-    if (this.pieces.length > 0 || (lines !== undefined && lines !== '') || !hadPending) state.partialSince = Date.now();
+    if (this.pieces.length > 0 || (lines !== undefined && lines !== '') || !hadPending) state.partialSince = now;
     if (lines !== undefined && lines !== '') this.writer.write(this.format.block?.(instance, stream, lines) ?? '');
     else this.emit(instance, stream);
     if (state.splitter.hasPending && state.timer === undefined) this.arm(instance, stream, state);
   }
 
   /**
-   * Shows a partial line once its stream has been quiet for a whole period, so a prompt
-   * appears but a line that is still arriving is not torn.
+   * Shows a partial line once its stream has been quiet long enough, so a prompt appears
+   * but a line that is still arriving is not torn.
    */
   private arm(instance: Instance, stream: OutputStream, state: StreamState): void {
-    state.chunksAtArm = state.chunks;
     state.timer = setTimeout(() => {
       state.timer = undefined;
       if (!state.splitter.hasPending) return;
-      const busy = state.chunks !== state.chunksAtArm && Date.now() - state.partialSince < MAX_PARTIAL_WAIT_MS;
+      const now = Date.now();
+      const quiet = now - state.lastChunkAt >= (state.bulk ? BULK_QUIET_MS : IDLE_FLUSH_MS);
+      const overdue = now - state.partialSince >= MAX_PARTIAL_WAIT_MS;
       // While stdout is blocked tf is not reading: the stream only looks quiet.
-      if (busy || this.writer.blocked) return this.arm(instance, stream, state);
+      if (this.writer.blocked || !(quiet || overdue)) return this.arm(instance, stream, state);
       state.splitter.flush(this.pieces);
       this.emit(instance, stream);
       if (state.splitter.hasPending) this.arm(instance, stream, state);

@@ -35,6 +35,14 @@ const BASELINE = {
   argv: (_dir, commands) => ['/bin/sh', ['-c', `( ${commands.map((c) => `( ${c.cmd} ) &`).join(' ')} wait ) | cat`]],
 };
 
+/** The Node floor for throughput: copies the producers' pipes to a file, nothing else. */
+const NODE_PUMP = {
+  name: 'node pump (floor)',
+  reference: true,
+  available: () => true,
+  argv: (_dir, commands) => [process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'pump.mjs'), ...commands.map((c) => c.cmd)]],
+};
+
 /** `node -e 0` in the same run: the floor for a Node supervisor's start-up. */
 async function nodeFloor() {
   const run = launch([process.execPath, ['-e', '0']], {});
@@ -75,7 +83,7 @@ let counter = 0;
 try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     if (!wanted(values.only, name)) continue;
-    const participants = [...(scenario.baseline ? [BASELINE] : []), ...tools];
+    const participants = [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [NODE_PUMP] : []), ...tools];
     const rows = new Map(participants.map((t) => [t.name, { name: t.name, values: [], rss: [], ok: [] }]));
     if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], rss: [], ok: [] });
     for (let run = 0; run < runs; run++) {

@@ -137,6 +137,7 @@ export function throughput(producers, count) {
     title: `Throughput: ${producers} × ${count} lines × 100 B, to a file, every line verified`,
     unit: 'ms',
     baseline: true,
+    pumpFloor: true,
     async run(tool, { dir, marker }) {
       if (tool.baseline) return rawPipes(dir, producers, count, produce);
       const commands = Array.from({ length: producers }, (_, i) => ({ name: `p${i + 1}`, cmd: `${produce(i + 1)}; echo DONE P${i + 1}; exec sleep ${marker}` }));

@@ -94,6 +94,17 @@ describe('partial lines', () => {
     expect(p.bytes().toString()).toBe(`web.1 | ${'abc'.repeat(10)}\n`);
   });
 
+  it('gives the cut of a large (block-buffered) chunk a second to complete before showing it', async () => {
+    const p = pipeline();
+    const bulk = `${'x'.repeat(99)}\n`.repeat(50);
+    p.feed(Buffer.from(`${bulk}half a li`));
+    const shown = p.bytes().toString();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(p.bytes().toString(), 'a starved producer is not a prompt').toBe(shown);
+    await vi.advanceTimersByTimeAsync(550);
+    expect(p.bytes().toString()).toBe(`${shown}web.1 | half a li\n`);
+  });
+
   it('shows a line that keeps growing for a second (a progress bar) without waiting for quiet', async () => {
     const p = pipeline();
     for (let i = 0; i < 30; i++) {
