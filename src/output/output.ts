@@ -32,11 +32,14 @@ interface StreamState {
 export class Output {
   private readonly streams = new WeakMap<Instance, Record<OutputStream, StreamState>>();
   private readonly pieces: Piece[] = [];
+  private readonly block: Format['block'];
 
   constructor(
     private readonly format: Format,
     private readonly writer: Writer,
-  ) {}
+  ) {
+    this.block = format.block?.bind(format);
+  }
 
   handle(event: SupervisorEvent): void {
     switch (event.kind) {
@@ -68,15 +71,15 @@ export class Output {
   private chunk(instance: Instance, stream: OutputStream, chunk: Buffer): void {
     const state = this.state(instance, stream);
     const now = Date.now();
+    const hadPending = state.splitter.hasPending;
     state.lastChunkAt = now;
     state.bulk = chunk.length >= BULK_CHUNK_BYTES;
-    const hadPending = state.splitter.hasPending;
     let lines: string | undefined;
-    if (this.format.block === undefined) state.splitter.push(chunk, this.pieces);
+    if (this.block === undefined) state.splitter.push(chunk, this.pieces);
     else lines = state.splitter.pushBlock(chunk, this.pieces);
-    // A new partial line starts when this chunk ended one (or there was none): once per chunk.
-    if (this.pieces.length > 0 || (lines !== undefined && lines !== '') || !hadPending) state.partialSince = now;
-    if (lines !== undefined && lines !== '') this.writer.write(this.format.block?.(instance, stream, lines) ?? '');
+    // The pending partial line is a new one when this chunk completed a line (or none was pending).
+    if (this.pieces.length > 0 || Boolean(lines) || !hadPending) state.partialSince = now;
+    if (lines && this.block !== undefined) this.writer.write(this.block(instance, stream, lines));
     else this.emit(instance, stream);
     if (state.splitter.hasPending && state.timer === undefined) this.arm(instance, stream, state);
   }

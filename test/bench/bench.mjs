@@ -55,6 +55,15 @@ const tools = TOOLS.filter((t) => t.available() && wanted(values.tools, t.name))
 const fmt = (value, unit) =>
   value === undefined ? '–' : unit === 'ms' ? `${value.toFixed(value < 100 ? 1 : 0)} ms` : unit === 'MB' ? `${value.toFixed(1)} MB` : unit === 's' ? `${value.toFixed(3)} s` : String(value);
 
+/** One verdict per run, shown once when all agree, else how many runs were clean and the worst. */
+function summarise(verdicts) {
+  const distinct = [...new Set(verdicts)];
+  if (distinct.length === 1) return distinct[0];
+  const clean = verdicts.filter((v) => v === 'ok' || v.endsWith('; ok')).length;
+  const worst = [...distinct].sort((a, b) => b.length - a.length)[0];
+  return `ok in ${clean}/${verdicts.length} runs; worst: ${worst}`;
+}
+
 function table(scenario, rows, reference) {
   const tf = rows.find((r) => r.name === 'tf');
   const header = ['tool', 'median (min–max)', `× ${reference?.name ?? 'baseline'}`, '× tf', 'peak RSS', 'correctness'];
@@ -67,7 +76,7 @@ function table(scenario, rows, reference) {
       reference === undefined || r === reference ? '' : ratio(reference.median),
       r.name === 'tf' ? '' : ratio(tf?.median),
       r.rss.length === 0 ? '–' : `${median(r.rss).toFixed(1)} MB`,
-      [...new Set(r.ok)].join(' / '),
+      r.reference ? '(reference: no line handling)' : summarise(r.ok),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
@@ -84,7 +93,7 @@ try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     if (!wanted(values.only, name)) continue;
     const participants = [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [NODE_PUMP] : []), ...tools];
-    const rows = new Map(participants.map((t) => [t.name, { name: t.name, values: [], rss: [], ok: [] }]));
+    const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], rss: [], ok: [] }]));
     if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], rss: [], ok: [] });
     for (let run = 0; run < runs; run++) {
       if (scenario.floor) rows.get('node -e 0').values.push(await nodeFloor());

@@ -1,14 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { fixture, killAllTf, removeApp, runTf, tmpApp } from '../helpers/tf.js';
+import { describe, expect, it } from 'vitest';
+import { fixture, runTf, tempApps } from '../helpers/tf.js';
 
-const apps: string[] = [];
-const app = (files: Record<string, string>): string => {
-  const dir = tmpApp(files);
-  apps.push(dir);
-  return dir;
-};
-afterEach(killAllTf);
-afterAll(() => apps.forEach(removeApp));
+const app = tempApps();
 
 describe('tf check', () => {
   it('prints the plan: instances, ports, commands, env files', async () => {

@@ -1,14 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { expectAllDead, fixture, killAllTf, pidsIn, plainLines, removeApp, runTf, tmpApp } from '../helpers/tf.js';
+import { describe, expect, it } from 'vitest';
+import { expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
 
-const apps: string[] = [];
-const app = (files: Record<string, string>): string => {
-  const dir = tmpApp(files);
-  apps.push(dir);
-  return dir;
-};
-afterEach(killAllTf);
-afterAll(() => apps.forEach(removeApp));
+const app = tempApps();
 
 const PAYLOAD = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2);
 
@@ -68,8 +61,8 @@ describe('tf start: output', () => {
     await tf.waitFor(/c\n/);
     tf.signal('SIGTERM');
     await tf.exited;
-    const raw = Buffer.from(tf.output(), 'latin1');
-    void raw;
+    const raw = tf.outputBytes();
+    expect(raw.includes(Buffer.from([0x0a, 0x62, 0x79, 0x74, 0x65, 0x73, 0x2e, 0x31, 0x20, 0x7c, 0x20, 0xff, 0xfe, 0x63, 0x0a])), 'the bytes 0xff 0xfe unchanged').toBe(true);
     expect(plainLines(tf.output()).filter((l) => l.startsWith('bytes.1'))).toEqual(['bytes.1 | a', 'bytes.1 | ', 'bytes.1 | b', 'bytes.1 | \ufffd\ufffdc']);
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);

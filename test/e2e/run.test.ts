@@ -1,15 +1,8 @@
 import { spawn } from 'node:child_process';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, expectAllDead, fixture, FIXTURES, killAllTf, removeApp, runTf, tmpApp, TF_BIN } from '../helpers/tf.js';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, TF_BIN, cleanEnv, expectAllDead, fixture, runTf, tempApps } from '../helpers/tf.js';
 
-const apps: string[] = [];
-const app = (files: Record<string, string>): string => {
-  const dir = tmpApp(files);
-  apps.push(dir);
-  return dir;
-};
-afterEach(killAllTf);
-afterAll(() => apps.forEach(removeApp));
+const app = tempApps();
 
 const node = process.execPath;
 

@@ -1,14 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { expectAllDead, fixture, killAllTf, pidsIn, removeApp, runTf, tmpApp, type TfProcess } from '../helpers/tf.js';
+import { describe, expect, it } from 'vitest';
+import { expectAllDead, fixture, pidsIn, runTf, tempApps, type TfProcess } from '../helpers/tf.js';
 
-const apps: string[] = [];
-const app = (files: Record<string, string>): string => {
-  const dir = tmpApp(files);
-  apps.push(dir);
-  return dir;
-};
-afterEach(killAllTf);
-afterAll(() => apps.forEach(removeApp));
+const app = tempApps();
 
 /** Waits for `count` ENV lines, stops tf, checks everything is dead, returns the parsed lines by instance. */
 async function envLines(tf: TfProcess, count: number): Promise<Record<string, Record<string, string | null>>> {

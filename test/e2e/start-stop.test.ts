@@ -1,15 +1,8 @@
 import { spawn } from 'node:child_process';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, expectAllDead, fixture, isAlive, killAllTf, pidsIn, removeApp, runTf, tmpApp, TF_BIN } from '../helpers/tf.js';
+import { describe, expect, it } from 'vitest';
+import { TF_BIN, cleanEnv, expectAllDead, fixture, isAlive, pidsIn, runTf, tempApps } from '../helpers/tf.js';
 
-const apps: string[] = [];
-const app = (files: Record<string, string>): string => {
-  const dir = tmpApp(files);
-  apps.push(dir);
-  return dir;
-};
-afterEach(killAllTf);
-afterAll(() => apps.forEach(removeApp));
+const app = tempApps();
 
 const twoReady = (): string => `web: ${fixture('ready.mjs')}\nworker: ${fixture('ready.mjs')}\n`;
 

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const TF_BIN = path.resolve(here, '../../bin/tf.js');
@@ -19,8 +20,10 @@ export interface Exit {
 export interface TfProcess {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** Everything tf wrote to stdout so far. */
+  /** Everything tf wrote to stdout so far, decoded as UTF-8. */
   output(): string;
+  /** The same, as the bytes tf wrote. */
+  outputBytes(): Buffer;
   stderr(): string;
   /** Resolves with the first match of `pattern` in stdout; rejects (with the output) on timeout or exit. */
   waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
@@ -54,11 +57,13 @@ export function runTf(args: readonly string[], options: { cwd: string; env?: Rec
   started.add(child);
   let out = '';
   let err = '';
+  const bytes: Buffer[] = [];
+  const decoder = new TextDecoder();
   const listeners = new Set<() => void>();
-  child.stdout?.setEncoding('utf8');
   child.stderr?.setEncoding('utf8');
-  child.stdout?.on('data', (d: string) => {
-    out += d;
+  child.stdout?.on('data', (d: Buffer) => {
+    bytes.push(d);
+    out += decoder.decode(d, { stream: true });
     for (const l of listeners) l();
   });
   child.stderr?.on('data', (d: string) => (err += d));
@@ -76,6 +81,7 @@ export function runTf(args: readonly string[], options: { cwd: string; env?: Rec
     child,
     pid: child.pid as number,
     output: () => out,
+    outputBytes: () => Buffer.concat(bytes),
     stderr: () => err,
     exited,
     signal: (signal) => {
@@ -136,6 +142,21 @@ export function tmpApp(files: Record<string, string>): string {
 }
 
 export const removeApp = (dir: string): void => rmSync(dir, { recursive: true, force: true });
+
+/**
+ * For a test file: every tf and learned pid is killed after each test, and the temporary
+ * apps made with the returned function are removed after the file.
+ */
+export function tempApps(): (files: Record<string, string>) => string {
+  const apps: string[] = [];
+  afterEach(killAllTf);
+  afterAll(() => apps.forEach(removeApp));
+  return (files) => {
+    const dir = tmpApp(files);
+    apps.push(dir);
+    return dir;
+  };
+}
 
 /** A process is gone when it no longer exists or is a zombie waiting to be reaped. */
 export function isAlive(pid: number): boolean {
