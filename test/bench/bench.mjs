@@ -12,7 +12,9 @@ const { values } = parseArgs({
   options: { quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, tools: { type: 'string' } },
 });
 const quick = values.quick === true;
-const runs = Number(values.runs ?? (quick ? 3 : 5));
+const runs = Number(values.runs ?? (quick ? 1 : 5));
+// --quick is for a look while developing (about a minute); report numbers from a full run.
+if (quick) S.setPatience(2000);
 
 const SCENARIOS = {
   throughput: quick ? S.throughput(4, 50_000) : S.throughput(4, 250_000),
@@ -21,10 +23,10 @@ const SCENARIOS = {
   'startup-10': S.startup(10),
   'startup-50': S.startup(50),
   stop: S.gracefulStop(10),
-  escalation: S.escalation(2),
+  escalation: S.escalation(quick ? 0.5 : 2),
   crash: S.crash(),
-  'slow-reader': quick ? S.slowReader(40, 20) : S.slowReader(200, 20),
-  idle: quick ? S.idle(50, 3) : S.idle(50, 10),
+  'slow-reader': quick ? S.slowReader(10, 20) : S.slowReader(200, 20),
+  idle: quick ? S.idle(50, 1) : S.idle(50, 10),
   killed: S.killed(5),
 };
 

@@ -60,10 +60,17 @@ async function fileMarkers(file, marker, count, ms) {
   }
 }
 
-const within = (promise, ms) => Promise.race([promise, sleep(ms).then(() => undefined)]);
+/** How long past its own deadline a supervisor may take before it is reported as stuck. */
+let patienceMs = 8000;
+export function setPatience(ms) {
+  patienceMs = ms;
+}
+
+/** The promise's value, or undefined after `ms`; the timer does not keep the bench alive. */
+const within = (promise, ms) => Promise.race([promise, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 
 /** Stops a run: the baseline shell by killing its group, a supervisor with SIGTERM (bounded). */
-async function stop(tool, run, signal = 'SIGTERM', ms = 10_000) {
+async function stop(tool, run, signal = 'SIGTERM', ms = patienceMs + 2000) {
   if (tool.baseline) {
     try {
       process.kill(-run.child.pid, 'SIGKILL');
@@ -189,11 +196,11 @@ export function gracefulStop(k) {
       await within(ready.reached, 20_000);
       const rss = run.sampleRss();
       const sent = now();
-      const exit = await stop(tool, run, 'SIGTERM', 8000);
+      const exit = await stop(tool, run, 'SIGTERM', patienceMs);
       return {
         value: exit === undefined ? undefined : exit.at - sent,
         rss,
-        ok: correctness({ orphans: await leftovers(marker), note: exit === undefined ? 'did not exit within 8 s' : undefined }),
+        ok: correctness({ orphans: await leftovers(marker), note: exit === undefined ? `did not exit within ${patienceMs / 1000} s` : undefined }),
       };
     },
   };
@@ -213,11 +220,11 @@ export function escalation(timeoutS) {
       await within(ready.reached, 20_000);
       const rss = run.sampleRss();
       const sent = now();
-      const exit = await stop(tool, run, 'SIGTERM', timeoutS * 1000 + 8000);
+      const exit = await stop(tool, run, 'SIGTERM', timeoutS * 1000 + patienceMs);
       return {
         value: exit === undefined ? undefined : exit.at - sent,
         rss,
-        ok: correctness({ orphans: await leftovers(marker), note: exit === undefined ? `did not exit within ${timeoutS + 8} s` : undefined }),
+        ok: correctness({ orphans: await leftovers(marker), note: exit === undefined ? `did not exit within ${timeoutS + patienceMs / 1000} s` : undefined }),
       };
     },
   };
