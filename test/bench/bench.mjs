@@ -59,6 +59,7 @@ const fmt = (value, unit) =>
 
 /** One verdict per run, shown once when all agree, else how many runs were clean and the worst. */
 function summarise(verdicts) {
+  if (verdicts.length === 0) return '';
   const distinct = [...new Set(verdicts)];
   if (distinct.length === 1) return distinct[0];
   const clean = verdicts.filter((v) => v === 'ok' || v.endsWith('; ok')).length;
