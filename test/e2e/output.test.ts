@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
 
@@ -41,6 +43,30 @@ describe('tf start: output', () => {
       next[name] = (next[name] as number) + 1;
     }
     expect(next).toEqual({ a: count, b: count, c: count, d: count });
+    await expectAllDead(pidsIn(tf.output()));
+  }, 60_000);
+
+  it('applies backpressure: with a stalled reader the producer blocks instead of tf buffering', async () => {
+    const count = 20_000; // 20 MB
+    const dir = app({ Procfile: `flood: ${fixture('flood.mjs', String(count), 'progress.txt')}\n` });
+    const tf = runTf(['start', '--no-timestamp', '--no-color'], { cwd: dir });
+    tf.child.stdout?.pause();
+    // Nothing to wait for but the producer running out of room: poll its progress until it stalls.
+    const progress = (): number => Number(readFileSync(path.join(dir, 'progress.txt'), 'utf8') || 0);
+    let last = -1;
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (existsSync(path.join(dir, 'progress.txt')) && progress() === last) break;
+      last = existsSync(path.join(dir, 'progress.txt')) ? progress() : -1;
+    }
+    expect(last, 'the producer started').toBeGreaterThan(0);
+    expect(last, 'lines written while nobody reads tf: pipe buffers only').toBeLessThan(count / 4);
+    tf.child.stdout?.resume();
+    await tf.waitFor(/flood\.1 +\| DONE\n/, 30_000);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    const lines = plainLines(tf.output()).filter((l) => /^flood\.1 +\| \d{8} y{1000}$/.test(l));
+    expect(lines.length).toBe(count);
     await expectAllDead(pidsIn(tf.output()));
   }, 60_000);
 
