@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { prettyFactory } from 'pino-pretty';
 import { describe, expect, it } from 'vitest';
 import { expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
 
@@ -146,6 +147,9 @@ describe('tf start: output', () => {
     expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', stream: 'system', event: 'spawned', pid: expect.any(Number), port: 5000 }));
     expect(records).toContainEqual(expect.objectContaining({ instance: 'crash.1', stream: 'system', event: 'exited', exitCode: 4, signal: null, level: 40 }));
     expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', event: 'exited', exitCode: 0 }));
+    // What `tf start --json | pino-pretty` shows: every line is understood, level and message included.
+    const pretty = prettyFactory({ colorize: false });
+    for (const line of tf.output().trim().split('\n')) expect(pretty(line)).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN)( \(\d+\))?: \S/);
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 });
