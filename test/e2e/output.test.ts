@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
 import { describe, expect, it } from 'vitest';
-import { expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
+import { TF_BIN, cleanEnv, expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
 
 const app = tempApps();
 
@@ -120,6 +121,47 @@ describe('tf start: output', () => {
     expect(tf.output()).not.toContain('\x1b');
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
+
+  it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script'))(
+    'in a terminal: colours on, FORCE_COLOR=1 for children, and Ctrl-C stops everything with 130',
+    async () => {
+      const dir = app({ Procfile: `web: ${JSON.stringify(process.execPath)} -e "console.log('FC=' + process.env.FORCE_COLOR); setInterval(() => {}, 1e9)"\n` });
+      // util-linux script(1) gives tf a pseudo-terminal; what we write to it is typed there.
+      const term = spawn('/usr/bin/script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(TF_BIN)} start`, '/dev/null'], {
+        cwd: dir,
+        env: cleanEnv({ TERM: 'xterm' }),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const seen = (re: RegExp): Promise<void> =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}:\n${out}`)), 10_000);
+          const check = (): void => {
+            if (re.test(out)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          term.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            check();
+          });
+          check();
+        });
+      try {
+        await seen(/FC=1/);
+        expect(out).toMatch(/\x1b\[36m\d\d:\d\d:\d\d web\.1  \| \x1b\[0mFC=1/);
+        term.stdin.write('\x03');
+        const code = await new Promise((r) => term.on('close', r));
+        expect(out).toContain('stopping all processes (received SIGINT)');
+        expect(code).toBe(130);
+        await expectAllDead(pidsIn(out));
+      } finally {
+        term.kill('SIGKILL');
+      }
+    },
+    20_000,
+  );
 
   it('turns colour on with FORCE_COLOR', async () => {
     const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
