@@ -10,6 +10,7 @@ export interface ChildHandle {
   once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
   once(event: 'close', listener: () => void): unknown;
   once(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 export type SpawnFn = (instance: Instance) => ChildHandle;

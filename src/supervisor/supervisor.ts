@@ -148,10 +148,6 @@ export class Supervisor {
     }
   }
 
-  states(): ReadonlyMap<string, InstanceState> {
-    return new Map(this.entries.map((e) => [e.instance.name, e.state]));
-  }
-
   private launch(entry: Entry): void {
     const { instance } = entry;
     let child: ChildHandle;
@@ -174,7 +170,7 @@ export class Supervisor {
     this.emit({ kind: 'spawned', instance, pid });
     this.pipe(entry, child.stdout, 'stdout');
     this.pipe(entry, child.stderr, 'stderr');
-    child.once('error', () => {
+    child.on('error', () => {
       // After a successful spawn, errors concern signalling a process that is already gone.
     });
     child.once('exit', (code, signal) => this.exited(entry, code, signal));
@@ -191,7 +187,7 @@ export class Supervisor {
   private failed(entry: Entry, error: unknown): void {
     if (entry.state === 'failed') return;
     entry.state = 'failed';
-    const message = error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);
+    const message = error instanceof Error ? error.message : String(error);
     this.emit({ kind: 'spawn-failed', instance: entry.instance, error: message });
     entry.markDone();
     this.stop({ kind: 'spawn-failed', instance: entry.instance });
