@@ -11,7 +11,7 @@ const crash = (error: unknown): void => {
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
-// No top-level await: a bundle whose entry awaits delays every chunk it imports.
+// main resolves to the exit code; it never throws.
 void main(process.argv.slice(2), {
   cwd: process.cwd(),
   env: process.env as Record<string, string>,
