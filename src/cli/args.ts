@@ -75,15 +75,14 @@ function envBoolean(env: Env, name: string): boolean | undefined {
   throw new TfError('option', `${name}=${JSON.stringify(raw)} is not a boolean`, { hint: 'use 1 or 0 (true/false, yes/no, on/off)' });
 }
 
-function number(raw: string, source: string, kind: 'port' | 'step' | 'seconds'): number {
+function number(raw: string, source: string, kind: 'port' | 'seconds'): number {
   const value = Number(raw);
   const ok =
     raw.trim() !== '' &&
     Number.isFinite(value) &&
     (kind === 'seconds' ? value >= 0 : Number.isInteger(value) && value >= 1 && value <= 65535);
   if (!ok) {
-    const expected =
-      kind === 'seconds' ? 'a number of seconds >= 0, e.g. 5 or 0.5' : kind === 'port' ? 'a whole number from 1 to 65535' : 'a whole number from 1 to 65535';
+    const expected = kind === 'seconds' ? 'a number of seconds >= 0, e.g. 5 or 0.5' : 'a whole number from 1 to 65535';
     throw new TfError(source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(raw)} for ${source}`, { hint: `expected ${expected}` });
   }
   return value;
@@ -173,7 +172,7 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     formation: formation?.raw,
     formationSource: formation?.source ?? '--formation',
     port: port === undefined ? undefined : number(port.raw, port.source, 'port'),
-    portStep: step === undefined ? 100 : number(step.raw, step.source, 'step'),
+    portStep: step === undefined ? 100 : number(step.raw, step.source, 'port'),
     timeoutMs: timeout === undefined ? 5000 : number(timeout.raw, timeout.source, 'seconds') * 1000,
     color,
     timestamp,
