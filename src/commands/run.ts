@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { TfError, usageError } from '../errors.js';
@@ -31,6 +30,8 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
         ? shellLaunch(first)
         : { file: first, args: argv.slice(1) };
 
+  // execa is loaded here only: `tf start` never needs it.
+  const { execa } = await import('execa');
   const child = execa(launch.file, [...launch.args], {
     cwd: config.root,
     env: runEnv(config, type),

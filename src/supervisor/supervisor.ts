@@ -47,6 +47,8 @@ export function loadSignalDescriptions(): Promise<void> {
 }
 
 const STREAM_CLOSE_WAIT_MS = 100;
+/** At the very end, how long to wait for pipes still open, so their last bytes are shown. */
+const FINAL_CLOSE_WAIT_MS = 500;
 const KILL_WAIT_MS = 2000;
 const LINGER_POLL_MS = 25;
 
@@ -59,6 +61,9 @@ interface Entry {
   forced: boolean;
   readonly done: Promise<void>;
   markDone(): void;
+  /** Resolves when the child's pipes have closed (or it never had any). */
+  readonly closed: Promise<void>;
+  markClosed(): void;
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -89,7 +94,19 @@ export class Supervisor {
     this.deps = { spawn: spawnInstance, killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps };
     this.entries = instances.map((instance) => {
       const done = deferred();
-      return { instance, state: 'starting', pid: undefined, child: undefined, startedAt: 0, forced: false, done: done.promise, markDone: done.resolve };
+      const closed = deferred();
+      return {
+        instance,
+        state: 'starting',
+        pid: undefined,
+        child: undefined,
+        startedAt: 0,
+        forced: false,
+        done: done.promise,
+        markDone: done.resolve,
+        closed: closed.promise,
+        markClosed: closed.resolve,
+      };
     });
   }
 
@@ -99,6 +116,7 @@ export class Supervisor {
       if (this.reason !== undefined) {
         entry.state = 'exited';
         entry.markDone();
+        entry.markClosed();
         continue;
       }
       this.launch(entry);
@@ -154,14 +172,17 @@ export class Supervisor {
     try {
       child = this.deps.spawn(instance);
     } catch (error) {
+      entry.markClosed();
       this.failed(entry, error);
       return;
     }
     const pid = child.pid;
     if (pid === undefined) {
+      entry.markClosed();
       child.once('error', (error) => this.failed(entry, error));
       return;
     }
+    child.once('close', entry.markClosed);
     entry.child = child;
     entry.pid = pid;
     entry.state = 'running';
@@ -269,6 +290,11 @@ export class Supervisor {
 
     await this.reapLingering(grace.promise, groups, strays);
     grace.cancel();
+
+    // Everything is dead now; the last bytes may still be in the pipes.
+    const closing = this.delay(FINAL_CLOSE_WAIT_MS);
+    await Promise.race([Promise.all(this.entries.map((e) => e.closed)), closing.promise]);
+    closing.cancel();
   }
 
   /**

@@ -22,7 +22,7 @@ export const TOOLS = [
   {
     name: 'tf',
     available: () => true,
-    argv: (dir, commands, { timeoutS }) => [node, [path.join(root, 'bin/tf.js'), 'start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
+    argv: (dir, commands, { timeoutS }) => [node, [path.join(root, 'bin/tf.cjs'), 'start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
   },
   {
     name: 'concurrently',

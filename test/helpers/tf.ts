@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const TF_BIN = path.resolve(here, '../../bin/tf.js');
+export const TF_BIN = path.resolve(here, '../../bin/tf.cjs');
 export const FIXTURES = path.resolve(here, '../fixtures');
 /** `node <fixture>` as a Procfile command. */
 export const fixture = (name: string, ...args: string[]): string =>
