@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
 
 /**
  * If tf is SIGKILLed it runs no code, so something outside it must clean up. The watchdog is
@@ -39,33 +38,26 @@ export interface Watchdog {
 export const noWatchdog: Watchdog = { add() {}, remove() {}, release() {} };
 
 /**
- * The watchdog is spawned on the next turn of the event loop, after the instances: it is
- * not needed to start them, and spawning it first would delay every instance's start-up.
+ * Spawned before any instance: a process tf starts must never exist without a watchdog
+ * that knows it (deferring this spawn let a tf killed right after start-up orphan all).
  */
 export function startWatchdog(): Watchdog {
-  let pipe: Writable | undefined;
-  const early: string[] = [];
-  const send = (line: string): void => {
-    if (pipe === undefined) early.push(line);
-    else if (!pipe.destroyed) pipe.write(`${line}\n`);
-  };
-  setImmediate(() => {
-    const child = spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    child.unref();
-    pipe = child.stdin;
-    pipe.on('error', () => {
-      // The watchdog died (someone killed it); tf keeps supervising without it.
-    });
-    (pipe as { unref?: () => void }).unref?.();
-    if (early.length > 0) pipe.write(`${early.join('\n')}\n`);
-    if (early.includes('q')) pipe.end();
+  const child = spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const pipe = child.stdin;
+  child.unref();
+  pipe.on('error', () => {
+    // The watchdog died (someone killed it); tf keeps supervising without it.
   });
+  (pipe as { unref?: () => void }).unref?.();
+  const send = (line: string): void => {
+    if (!pipe.destroyed) pipe.write(`${line}\n`);
+  };
   return {
     add: (pgid) => send(`+${pgid}`),
     remove: (pgid) => send(`-${pgid}`),
     release: () => {
       send('q');
-      pipe?.end();
+      pipe.end();
     },
   };
 }

@@ -96,6 +96,17 @@ describe('tf start: stopping', () => {
     await expectAllDead(pids, 1500);
   }, 20_000);
 
+  it('leaves nothing running when tf is SIGKILLed the moment its processes are up', async () => {
+    const procfile = ['a', 'b', 'c'].map((n) => `${n}: sleep 1000 & echo "READY pid=$! pid=$$"; wait\n`).join('');
+    const tf = runTf(['start'], { cwd: app({ Procfile: procfile }) });
+    await tf.waitFor(/(READY[^\n]*\n[^]*){3}/);
+    tf.signal('SIGKILL');
+    await tf.exited;
+    const pids = pidsIn(tf.output());
+    expect(pids.length, 'three shells and their three sleeps').toBe(6);
+    await expectAllDead(pids, 1500);
+  }, 20_000);
+
   it('stops everything cleanly when its reader goes away (tf start | head -3)', async () => {
     const dir = app({ Procfile: `web: ${fixture('chatter.mjs', 'w', '100000')}\nworker: ${fixture('ready.mjs')}\n` });
     const shell = spawn('/bin/sh', ['-c', `"${process.execPath}" "${TF_BIN}" start --no-timestamp | head -3; echo "status=\${PIPESTATUS:-done}"`], {
