@@ -35,10 +35,11 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
   });
   const output = new Output(await formatFor(invocation, color, width), writer);
-  const warnings = [...plan.warnings, ...(await busyPortWarnings(plan.instances))];
-  for (const warning of warnings) output.handle({ kind: 'warning', warning });
-
+  // The port probes are asynchronous: they run while the watchdog starts.
+  const busyPorts = busyPortWarnings(plan.instances);
   const watchdog = startWatchdog();
+  for (const warning of [...plan.warnings, ...(await busyPorts)]) output.handle({ kind: 'warning', warning });
+
   supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs }, (event) => output.handle(event), { watchdog });
   const running = supervisor;
   if (writer.closed) running.stop({ kind: 'output-closed' });

@@ -1,31 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Instance, Warning } from '../domain.js';
-
-/**
- * TCP ports in LISTEN state, read from /proc (Linux): one synchronous read instead of a
- * bind attempt per port. Undefined where /proc/net is not available.
- */
-function listeningPorts(): Set<number> | undefined {
-  const ports = new Set<number>();
-  let found = false;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'latin1');
-    } catch {
-      continue;
-    }
-    found = true;
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // local_address is HEXIP:HEXPORT; state 0A is LISTEN.
-      if (fields[3] === '0A') ports.add(parseInt((fields[1] ?? '').split(':')[1] ?? '', 16));
-    }
-  }
-  return found ? ports : undefined;
-}
 
 /** Resolves true when something on this machine already listens on the port. */
 export function portInUse(port: number): Promise<boolean> {
@@ -52,9 +27,7 @@ export function portHolder(port: number): string | undefined {
 
 /** Ports of the plan that something else already listens on, as warnings. */
 export async function busyPortWarnings(instances: readonly Instance[]): Promise<Warning[]> {
-  const listening = listeningPorts();
-  const inUse = (port: number): boolean | Promise<boolean> => (listening === undefined ? portInUse(port) : listening.has(port));
-  const busy = await Promise.all(instances.map(async (instance) => ((await inUse(instance.port)) ? instance : undefined)));
+  const busy = await Promise.all(instances.map(async (instance) => ((await portInUse(instance.port)) ? instance : undefined)));
   return busy
     .filter((i): i is Instance => i !== undefined)
     .map((instance) => {
