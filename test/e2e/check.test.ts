@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixture, runTf, tempApps } from '../helpers/tf.js';
+import { fixture, runTf, tempApps, withBusyPort } from '../helpers/tf.js';
 
 const app = tempApps();
 
@@ -14,20 +14,14 @@ describe('tf check', () => {
   }, 20_000);
 
   it('warns about a program that is not on PATH and a port in use, but exits 0', async () => {
-    const { createServer } = await import('node:net');
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, r));
-    const port = (server.address() as { port: number }).port;
-    try {
-      const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nbroken: no-such-program-tf --serve\n` });
-      const tf = runTf(['check', '-p', String(port)], { cwd: dir });
-      expect((await tf.exited).code).toBe(0);
-      expect(tf.output()).toContain('warning: Procfile:2: broken: program "no-such-program-tf" not found on PATH');
-      expect(tf.output()).toContain(`warning: port ${port} for web.1 is already in use`);
-      expect(tf.output()).toMatch(/ok, with 2 warnings\n$/);
-    } finally {
-      server.close();
-    }
+    await withBusyPort(async (port) => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nbroken: no-such-program-tf --serve\n` });
+    const tf = runTf(['check', '-p', String(port)], { cwd: dir });
+    expect((await tf.exited).code).toBe(0);
+    expect(tf.output()).toContain('warning: Procfile:2: broken: program "no-such-program-tf" not found on PATH');
+    expect(tf.output()).toContain(`warning: port ${port} for web.1 is already in use`);
+    expect(tf.output()).toMatch(/ok, with 2 warnings\n$/);
+    });
   }, 20_000);
 
   it('warns about env file lines dotenv would skip, naming file and line', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectAllDead, fixture, pidsIn, runTf, tempApps, type TfProcess } from '../helpers/tf.js';
+import { expectAllDead, fixture, pidsIn, runTf, tempApps, type TfProcess, withBusyPort } from '../helpers/tf.js';
 
 const app = tempApps();
 
@@ -100,20 +100,14 @@ describe('tf start: instances, ports and environment', () => {
   }, 20_000);
 
   it('warns about a port that is already in use, naming the instance', async () => {
-    const { createServer } = await import('node:net');
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, r));
-    const port = (server.address() as { port: number }).port;
-    try {
-      const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
-      const tf = runTf(['start', '-p', String(port)], { cwd: dir });
-      await tf.waitFor(/READY/);
-      tf.signal('SIGTERM');
-      await tf.exited;
-      expect(tf.output()).toMatch(new RegExp(`system +\\| warning: port ${port} for web\\.1 is already in use`));
-      await expectAllDead(pidsIn(tf.output()));
-    } finally {
-      server.close();
-    }
+    await withBusyPort(async (port) => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start', '-p', String(port)], { cwd: dir });
+    await tf.waitFor(/READY/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    expect(tf.output()).toMatch(new RegExp(`system +\\| warning: port ${port} for web\\.1 is already in use`));
+    await expectAllDead(pidsIn(tf.output()));
+    });
   }, 20_000);
 });

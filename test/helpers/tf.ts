@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -207,3 +208,14 @@ export function pidsIn(output: string): number[] {
 /** Lines of tf's output without the time column, for exact assertions. */
 export const plainLines = (output: string): string[] =>
   output.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
+
+/** Runs `fn` while this test process listens on a free port, which it is given. */
+export async function withBusyPort<T>(fn: (port: number) => Promise<T>): Promise<T> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, resolve));
+  try {
+    return await fn((server.address() as { port: number }).port);
+  } finally {
+    server.close();
+  }
+}
