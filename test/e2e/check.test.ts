@@ -15,12 +15,12 @@ describe('tf check', () => {
 
   it('warns about a program that is not on PATH and a port in use, but exits 0', async () => {
     await withBusyPort(async (port) => {
-    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nbroken: no-such-program-tf --serve\n` });
-    const tf = runTf(['check', '-p', String(port)], { cwd: dir });
-    expect((await tf.exited).code).toBe(0);
-    expect(tf.output()).toContain('warning: Procfile:2: broken: program "no-such-program-tf" not found on PATH');
-    expect(tf.output()).toContain(`warning: port ${port} for web.1 is already in use`);
-    expect(tf.output()).toMatch(/ok, with 2 warnings\n$/);
+      const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nbroken: no-such-program-tf --serve\n` });
+      const tf = runTf(['check', '-p', String(port)], { cwd: dir });
+      expect((await tf.exited).code).toBe(0);
+      expect(tf.output()).toContain('warning: Procfile:2: broken: program "no-such-program-tf" not found on PATH');
+      expect(tf.output()).toContain(`warning: port ${port} for web.1 is already in use`);
+      expect(tf.output()).toMatch(/ok, with 2 warnings\n$/);
     });
   }, 20_000);
 

@@ -101,13 +101,13 @@ describe('tf start: instances, ports and environment', () => {
 
   it('warns about a port that is already in use, naming the instance', async () => {
     await withBusyPort(async (port) => {
-    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
-    const tf = runTf(['start', '-p', String(port)], { cwd: dir });
-    await tf.waitFor(/READY/);
-    tf.signal('SIGTERM');
-    await tf.exited;
-    expect(tf.output()).toMatch(new RegExp(`system +\\| warning: port ${port} for web\\.1 is already in use`));
-    await expectAllDead(pidsIn(tf.output()));
+      const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
+      const tf = runTf(['start', '-p', String(port)], { cwd: dir });
+      await tf.waitFor(/READY/);
+      tf.signal('SIGTERM');
+      await tf.exited;
+      expect(tf.output()).toMatch(new RegExp(`system +\\| warning: port ${port} for web\\.1 is already in use`));
+      await expectAllDead(pidsIn(tf.output()));
     });
   }, 20_000);
 });
