@@ -37,11 +37,12 @@ export class PrettyFormat implements Format {
     this.clock = options.clock ?? new SecondsClock();
   }
 
-  private prefixes(name: string, style: string): Prefixes {
+  /** `color` is the type's palette index, or 'system'; the style string is built only on a rebuild. */
+  private prefixes(name: string, color: number | 'system'): Prefixes {
     const time = this.options.timestamp ? this.clock.tick() : '';
     const cached = this.cache.get(name);
     if (cached !== undefined && (cached.epoch === this.clock.epoch || !this.options.timestamp)) return cached;
-    const on = this.options.color ? style : '';
+    const on = !this.options.color ? '' : color === 'system' ? SYSTEM_STYLE : styleFor(color);
     const off = this.options.color ? RESET : '';
     const label = `${on}${time}${name.padEnd(this.options.width)}`;
     const text = Buffer.from(`${label} | ${off}`).toString('latin1');
@@ -51,21 +52,21 @@ export class PrettyFormat implements Format {
   }
 
   lines(instance: Instance, _stream: OutputStream, pieces: readonly Piece[]): Buffer {
-    const { line, continued } = this.prefixes(instance.name, styleFor(instance.color));
+    const { line, continued } = this.prefixes(instance.name, instance.color);
+    // A child's colour codes must not bleed into the next prefix: pieces holding ESC get a reset.
+    const coloured = pieces.map((piece) => piece.bytes.indexOf(ESC) !== -1);
     let size = 0;
-    for (const piece of pieces) {
-      size += (piece.continued ? continued.length : line.length) + piece.bytes.length + 1;
-      // A child's colour codes must not bleed into the next prefix.
-      if (piece.bytes.indexOf(ESC) !== -1) size += RESET_BYTES.length;
-    }
+    pieces.forEach((piece, i) => {
+      size += (piece.continued ? continued.length : line.length) + piece.bytes.length + 1 + (coloured[i] ? RESET_BYTES.length : 0);
+    });
     const out = Buffer.allocUnsafe(size);
     let at = 0;
-    for (const piece of pieces) {
+    pieces.forEach((piece, i) => {
       at += (piece.continued ? continued : line).copy(out, at);
       at += piece.bytes.copy(out, at);
-      if (piece.bytes.indexOf(ESC) !== -1) at += RESET_BYTES.copy(out, at);
+      if (coloured[i]) at += RESET_BYTES.copy(out, at);
       out[at++] = NEWLINE;
-    }
+    });
     return out;
   }
 
@@ -74,7 +75,7 @@ export class PrettyFormat implements Format {
    * not a loop of small copies; the latin1 round trip keeps every byte as it was.
    */
   block(instance: Instance, _stream: OutputStream, lines: string): Buffer {
-    const prefix = this.prefixes(instance.name, styleFor(instance.color)).text;
+    const prefix = this.prefixes(instance.name, instance.color).text;
     let body = lines;
     if (body.includes('\r')) body = body.replaceAll('\r\n', '\n');
     if (body.includes('\x1b')) {
@@ -89,7 +90,7 @@ export class PrettyFormat implements Format {
   }
 
   notice(notice: Notice): Buffer {
-    const { line } = this.prefixes('system', SYSTEM_STYLE);
+    const { line } = this.prefixes('system', 'system');
     return Buffer.concat([line, Buffer.from(`${notice.text}\n`)]);
   }
 }

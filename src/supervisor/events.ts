@@ -32,8 +32,6 @@ export type SupervisorEvent =
   | { readonly kind: 'forwarded'; readonly signal: NodeJS.Signals; readonly count: number }
   | { readonly kind: 'warning'; readonly warning: Warning };
 
-export type EventKind = SupervisorEvent['kind'];
-
 /** tf's exit code for a stop reason: the policy table in the README. */
 export function exitCodeFor(reason: StopReason, signalNumber: (s: NodeJS.Signals) => number): number {
   switch (reason.kind) {
