@@ -1,5 +1,5 @@
 import type { Instance, OutputStream } from '../domain.js';
-import type { Piece } from './lines.js';
+import type { Block, Piece } from './lines.js';
 import type { Notice } from './notices.js';
 
 /** Turns pieces of output and notices into the bytes written to stdout. */
@@ -8,8 +8,12 @@ export interface Format {
   lines(instance: Instance, stream: OutputStream, pieces: readonly Piece[]): Buffer | string;
   notice(notice: Notice): Buffer | string;
   /**
-   * Optional fast path: complete lines as one latin1 string, each ending in `\n`
-   * (see LineSplitter.pushBlock). Formats without it get pieces.
+   * Optional fast path: a chunk's complete lines at once (see LineSplitter.pushBlock),
+   * written through `write` with bytes the format reuses afterwards. Formats without it get
+   * pieces.
    */
-  block?(instance: Instance, stream: OutputStream, lines: string): Buffer;
+  block?(instance: Instance, stream: OutputStream, lines: Block, write: BorrowedWrite): void;
 }
+
+/** Writes bytes the caller will reuse; true when the stream kept them (they must stay as they are). */
+export type BorrowedWrite = (bytes: Buffer) => boolean;

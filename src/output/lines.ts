@@ -5,6 +5,12 @@ export interface Piece {
   readonly continued: boolean;
 }
 
+/** Complete lines: `head` (bytes held from earlier chunks) then `body`, which ends in `\n`. */
+export interface Block {
+  readonly head: Buffer | undefined;
+  readonly body: Buffer;
+}
+
 export const MAX_LINE_BYTES = 64 * 1024;
 
 const LF = 0x0a;
@@ -67,37 +73,34 @@ export class LineSplitter {
   }
 
   /**
-   * The fast path, for a chunk as a whole: its complete lines come back as one latin1 string
-   * (one char per byte, so any bytes survive), each line ending in `\n`, for the formatter to
-   * prefix in bulk instead of line by line. Returns undefined, having pushed pieces to `out`,
-   * when the chunk needs per-line care: it continues a line already shown, or may hold a line
-   * longer than the limit.
+   * The fast path, for a chunk as a whole: its complete lines come back as one block, for
+   * the formatter to prefix in bulk instead of line by line, without copying the chunk.
+   * Returns undefined, having pushed pieces to `out`, when the chunk needs per-line care: it
+   * continues a line already shown, completes no line, or may hold a line over the limit.
    */
-  pushBlock(chunk: Buffer, out: Piece[]): string | undefined {
-    if (this.started) {
+  pushBlock(chunk: Buffer, out: Piece[]): Block | undefined {
+    const last = this.started ? -1 : chunk.lastIndexOf(LF);
+    const head = this.pending;
+    if (last === -1 || this.mayHoldLongLine(head === undefined ? 0 : head.length, chunk, last)) {
       this.push(chunk, out);
       return undefined;
     }
-    const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    const last = buf.lastIndexOf(LF);
-    if (last === -1 || this.mayHoldLongLine(buf, last)) {
-      this.pending = undefined;
-      this.push(buf, out);
-      return undefined;
-    }
-    this.pending = last + 1 < buf.length ? buf.subarray(last + 1) : undefined;
-    return buf.toString('latin1', 0, last + 1);
+    this.pending = last + 1 < chunk.length ? chunk.subarray(last + 1) : undefined;
+    return { head, body: chunk.subarray(0, last + 1) };
   }
 
   /**
-   * A line longer than the limit spans a whole aligned half-limit window without a newline,
-   * so checking a few windows (not every line) is enough; false alarms take the slow path.
+   * The first line also holds the pending bytes. After it, a line longer than the limit
+   * spans a whole aligned half-limit window without a newline, so checking a few windows
+   * (not every line) is enough; false alarms take the slow path.
    */
-  private mayHoldLongLine(buf: Buffer, last: number): boolean {
-    if (last < this.maxLine) return false;
+  private mayHoldLongLine(headLength: number, chunk: Buffer, last: number): boolean {
+    const first = chunk.indexOf(LF);
+    if (headLength + first > this.maxLine) return true;
+    if (last - first <= this.maxLine) return false;
     const half = this.maxLine >> 1;
-    for (let from = 0; from + half <= last; from += half) {
-      const nl = buf.indexOf(LF, from);
+    for (let from = first + 1; from + half <= last; from += half) {
+      const nl = chunk.indexOf(LF, from);
       if (nl === -1 || nl >= from + half) return true;
     }
     return false;

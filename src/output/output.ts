@@ -1,7 +1,7 @@
 import type { Instance, OutputStream } from '../domain.js';
 import type { SupervisorEvent } from '../supervisor/events.js';
-import type { Format } from './format.js';
-import { LineSplitter, type Piece } from './lines.js';
+import type { BorrowedWrite, Format } from './format.js';
+import { LineSplitter, type Block, type Piece } from './lines.js';
 import { noticeFor } from './notices.js';
 import type { Writer } from './writer.js';
 
@@ -33,12 +33,14 @@ export class Output {
   private readonly streams = new WeakMap<Instance, Record<OutputStream, StreamState>>();
   private readonly pieces: Piece[] = [];
   private readonly block: Format['block'];
+  private readonly borrowed: BorrowedWrite;
 
   constructor(
     private readonly format: Format,
     private readonly writer: Writer,
   ) {
     this.block = format.block?.bind(format);
+    this.borrowed = (bytes) => writer.writeBorrowed(bytes);
   }
 
   handle(event: SupervisorEvent): void {
@@ -74,12 +76,12 @@ export class Output {
     const hadPending = state.splitter.hasPending;
     state.lastChunkAt = now;
     state.bulk = chunk.length >= BULK_CHUNK_BYTES;
-    let lines: string | undefined;
+    let lines: Block | undefined;
     if (this.block === undefined) state.splitter.push(chunk, this.pieces);
     else lines = state.splitter.pushBlock(chunk, this.pieces);
     // The pending partial line is a new one when this chunk completed a line (or none was pending).
-    if (this.pieces.length > 0 || Boolean(lines) || !hadPending) state.partialSince = now;
-    if (lines && this.block !== undefined) this.writer.write(this.block(instance, stream, lines));
+    if (this.pieces.length > 0 || lines !== undefined || !hadPending) state.partialSince = now;
+    if (lines !== undefined && this.block !== undefined) this.block(instance, stream, lines, this.borrowed);
     else this.emit(instance, stream);
     if (state.splitter.hasPending && state.timer === undefined) this.arm(instance, stream, state);
   }

@@ -1,8 +1,9 @@
 import type { Instance, OutputStream } from '../domain.js';
 import { SecondsClock } from './clock.js';
 import { RESET, SYSTEM_STYLE, styleFor } from './colors.js';
-import type { Format } from './format.js';
-import type { Piece } from './lines.js';
+import type { BorrowedWrite, Format } from './format.js';
+import type { Block, Piece } from './lines.js';
+import { LinePrefixer } from './prefixer.js';
 import type { Notice } from './notices.js';
 
 export interface PrettyOptions {
@@ -21,8 +22,6 @@ interface Prefixes {
   epoch: number;
   line: Buffer;
   continued: Buffer;
-  /** `line` as a latin1 string, for the block path. */
-  text: string;
 }
 
 /**
@@ -32,6 +31,7 @@ interface Prefixes {
 export class PrettyFormat implements Format {
   private readonly clock: SecondsClock;
   private readonly cache = new Map<string, Prefixes>();
+  private readonly prefixer = new LinePrefixer();
 
   constructor(private readonly options: PrettyOptions) {
     this.clock = options.clock ?? new SecondsClock();
@@ -45,8 +45,7 @@ export class PrettyFormat implements Format {
     const on = !this.options.color ? '' : color === 'system' ? SYSTEM_STYLE : styleFor(color);
     const off = this.options.color ? RESET : '';
     const label = `${on}${time}${name.padEnd(this.options.width)}`;
-    const text = Buffer.from(`${label} | ${off}`).toString('latin1');
-    const built = { epoch: this.clock.epoch, line: Buffer.from(text, 'latin1'), continued: Buffer.from(`${label} + ${off}`), text };
+    const built = { epoch: this.clock.epoch, line: Buffer.from(`${label} | ${off}`), continued: Buffer.from(`${label} + ${off}`) };
     this.cache.set(name, built);
     return built;
   }
@@ -70,23 +69,9 @@ export class PrettyFormat implements Format {
     return out;
   }
 
-  /**
-   * The hot path: prefixing every line of a chunk is one native replaceAll over the chunk,
-   * not a loop of small copies; the latin1 round trip keeps every byte as it was.
-   */
-  block(instance: Instance, _stream: OutputStream, lines: string): Buffer {
-    const prefix = this.prefixes(instance.name, instance.color).text;
-    let body = lines;
-    if (body.includes('\r')) body = body.replaceAll('\r\n', '\n');
-    if (body.includes('\x1b')) {
-      // A child's colour codes must not bleed into the next prefix.
-      body = body
-        .split('\n')
-        .map((line) => (line.includes('\x1b') ? line + RESET : line))
-        .join('\n');
-    }
-    const text = prefix + body.replaceAll('\n', `\n${prefix}`);
-    return Buffer.from(text.slice(0, text.length - prefix.length), 'latin1');
+  /** The hot path: a chunk's complete lines, prefixed in bulk (see prefixer.ts). */
+  block(instance: Instance, _stream: OutputStream, lines: Block, write: BorrowedWrite): void {
+    this.prefixer.prefix(this.prefixes(instance.name, instance.color).line, lines.head, lines.body, write);
   }
 
   notice(notice: Notice): Buffer {

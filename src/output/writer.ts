@@ -44,6 +44,22 @@ export class Writer {
     }
   }
 
+  /**
+   * Writes bytes the caller will overwrite afterwards, without copying them where the stream
+   * takes them at once (a file, a terminal, a pipe with room). A stream that is still busy
+   * would queue them as they are, so it gets a copy; true when the stream kept them anyway
+   * (part of a write left waiting for the reader), and the caller must leave them be.
+   */
+  writeBorrowed(data: Buffer): boolean {
+    if (this.isClosed || data.length === 0) return false;
+    if (this.stream.writableLength > 0) {
+      this.write(Buffer.from(data));
+      return false;
+    }
+    this.write(data);
+    return this.stream.writableLength > 0;
+  }
+
   /** Resolves once everything written has reached the OS (or the reader is gone). */
   flushed(): Promise<void> {
     if (this.isClosed || this.stream.writableLength === 0) return Promise.resolve();

@@ -12,7 +12,7 @@ function pipeline() {
   const written: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      written.push(chunk);
+      written.push(Buffer.from(chunk)); // a stream that has called back is done with the bytes
       callback();
     },
   });
@@ -112,5 +112,37 @@ describe('partial lines', () => {
       await vi.advanceTimersByTimeAsync(40);
     }
     expect(p.bytes().toString()).toMatch(/^web\.1 \| \.{20,}\n$/);
+  });
+});
+
+describe('Writer.writeBorrowed (bytes the caller reuses)', () => {
+  const hooks = { onBlocked() {}, onDrained() {}, onClosed() {} };
+
+  it('hands bytes to a stream that takes them at once, and reports them free to reuse', () => {
+    const seen: Buffer[] = [];
+    const writer = new Writer(new Writable({ write: (chunk: Buffer, _e, done) => (seen.push(Buffer.from(chunk)), done()) }), hooks);
+    const bytes = Buffer.from('one\n');
+    expect(writer.writeBorrowed(bytes)).toBe(false);
+    bytes.write('two\n');
+    expect(writer.writeBorrowed(bytes)).toBe(false);
+    expect(Buffer.concat(seen).toString()).toBe('one\ntwo\n');
+  });
+
+  it('reports bytes a busy stream kept, and copies what it would only queue', async () => {
+    const pending: { chunk: Buffer; done: () => void }[] = [];
+    const writer = new Writer(new Writable({ write: (chunk: Buffer, _e, done) => void pending.push({ chunk, done }) }), hooks);
+    const first = Buffer.from('first\n');
+    expect(writer.writeBorrowed(first)).toBe(true); // the stream holds `first` itself
+    const second = Buffer.from('second\n');
+    expect(writer.writeBorrowed(second)).toBe(false); // queued as a copy
+    second.write('XXXXXX\n');
+    const written: string[] = [];
+    while (pending.length > 0) {
+      const next = pending.shift() as { chunk: Buffer; done: () => void };
+      written.push(next.chunk.toString());
+      next.done();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(written.join('')).toBe('first\nsecond\n');
   });
 });

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { LinePrefixer } from '../../src/output/prefixer.js';
+import { PREFIX_WASM } from '../../src/output/prefix-wasm.js';
+// @ts-expect-error: a plain .mjs tool without types
+import { assemble } from '../tools/assemble-wasm.mjs';
+
+/** What the module must do, the slow and obvious way. */
+function reference(prefix: Buffer, input: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let nl = input.indexOf(10); nl !== -1; nl = input.indexOf(10, start)) {
+    const end = nl > start && input[nl - 1] === 13 ? nl - 1 : nl;
+    const line = input.subarray(start, end);
+    out.push(prefix, line, line.includes(0x1b) ? Buffer.from('\x1b[0m') : Buffer.alloc(0), Buffer.from('\n'));
+    start = nl + 1;
+  }
+  return Buffer.concat(out);
+}
+
+/** A seeded generator, so a failure can be replayed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state / 0x80000000;
+  };
+}
+
+/** Lines of every length around the 8-byte words, made of bytes that matter and bytes that do not. */
+function lines(next: () => number, count: number): Buffer {
+  const alphabet = [0x61, 0x0d, 0x1b, 0x0a - 1, 0x0a + 1, 0x1b + 1, 0x80, 0xff, 0x00, 0x01];
+  const parts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = Math.floor(next() * 40);
+    for (let j = 0; j < length; j++) parts.push(alphabet[Math.floor(next() * alphabet.length)] as number);
+    if (next() < 0.3) parts.push(0x0d);
+    parts.push(0x0a);
+  }
+  return Buffer.from(parts);
+}
+
+/** Runs the prefixer, copying what it writes (a stream that took the bytes at once). */
+function prefixed(prefixer: LinePrefixer, prefix: Buffer, head: Buffer | undefined, body: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  prefixer.prefix(prefix, head, body, (bytes) => (parts.push(Buffer.from(bytes)), false));
+  return Buffer.concat(parts);
+}
+
+describe('LinePrefixer (prefix.wat)', () => {
+  it('is built from the committed source (else run `npm run wasm`)', async () => {
+    expect(PREFIX_WASM).toBe(await assemble());
+  });
+
+  it('matches the reference on random lines: every length, \\r, ESC, NUL and high bytes, with and without a head', () => {
+    const prefixer = new LinePrefixer();
+    for (let seed = 1; seed <= 300; seed++) {
+      const next = random(seed);
+      const prefix = Buffer.from('p'.repeat(seed % 23));
+      const input = lines(next, 1 + (seed % 40));
+      const cut = Math.floor(next() * (input.indexOf(10) + 1));
+      const head = cut > 0 ? input.subarray(0, cut) : undefined;
+      expect(prefixed(prefixer, prefix, head, input.subarray(cut)).toString('latin1'), `seed ${seed}`).toBe(reference(prefix, input).toString('latin1'));
+    }
+  });
+
+  it('handles output larger than one call’s room (many empty lines, long prefix) and input that grows the memory', () => {
+    const prefixer = new LinePrefixer();
+    const prefix = Buffer.from(`${'n'.repeat(200)} | `);
+    const empty = Buffer.alloc(20_000, 0x0a);
+    expect(prefixed(prefixer, prefix, undefined, empty).equals(reference(prefix, empty))).toBe(true);
+    const big = lines(random(7), 200_000);
+    expect(prefixed(prefixer, prefix, Buffer.from('head '), big).equals(reference(prefix, Buffer.concat([Buffer.from('head '), big])))).toBe(true);
+    const small = Buffer.from('a\r\nb\x1b[1m\n');
+    expect(prefixed(prefixer, Buffer.from('> '), undefined, small).toString('latin1')).toBe('> a\n> b\x1b[1m\x1b[0m\n');
+  });
+
+  it('never writes again into bytes a stream kept (a queued write), even in the middle of a block', () => {
+    const prefixer = new LinePrefixer();
+    const prefix = Buffer.from(`${'n'.repeat(100)} | `);
+    const kept: Buffer[] = [];
+    const keep = (bytes: Buffer): boolean => (kept.push(bytes), true);
+    const first = Buffer.alloc(5_000, 0x0a); // more output than one call's room: kept mid-block
+    const second = Buffer.from('second\n');
+    prefixer.prefix(prefix, undefined, first, keep);
+    prefixer.prefix(prefix, undefined, second, keep);
+    prefixed(prefixer, prefix, undefined, Buffer.from('third\n'));
+    expect(kept.length).toBeGreaterThan(2);
+    expect(Buffer.concat(kept).equals(Buffer.concat([reference(prefix, first), reference(prefix, second)]))).toBe(true);
+  });
+});
