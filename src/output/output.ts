@@ -3,6 +3,7 @@ import type { SupervisorEvent } from '../supervisor/events.js';
 import type { BorrowedWrite, Format } from './format.js';
 import { LineSplitter, type Block, type Piece } from './lines.js';
 import { noticeFor } from './notices.js';
+import { ReadReclaimer } from './reclaim.js';
 import type { Writer } from './writer.js';
 
 /** A partial line is shown once its stream has been quiet this long (checked at this period). */
@@ -34,6 +35,7 @@ export class Output {
   private readonly pieces: Piece[] = [];
   private readonly block: Format['block'];
   private readonly borrowed: BorrowedWrite;
+  private readonly reclaimer = new ReadReclaimer();
 
   constructor(
     private readonly format: Format,
@@ -72,6 +74,7 @@ export class Output {
 
   private chunk(instance: Instance, stream: OutputStream, chunk: Buffer): void {
     const state = this.state(instance, stream);
+    this.reclaimer.noteRead(chunk.length);
     const now = Date.now();
     const hadPending = state.splitter.hasPending;
     state.lastChunkAt = now;
