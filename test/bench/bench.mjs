@@ -1,20 +1,21 @@
-// `npm run bench [-- --quick] [-- --runs N] [-- --only NAME,...]`: tf against a raw pipe and its
+// `npm run bench [-- --quick] [-- --runs N] [-- --only NAME,...] [-- --tools NAME,...] [-- --keep-ca-certs]`: tf against a raw pipe and its
 // peers, interleaved run by run, printed as medians with ratios. Nothing here asserts a time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { launch, median, now } from './measure.mjs';
+import { keepCaCerts, launch, median, now } from './measure.mjs';
 import * as S from './scenarios.mjs';
 import { TOOLS } from './tools.mjs';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, tools: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, tools: { type: 'string' }, 'keep-ca-certs': { type: 'boolean' } },
 });
 const quick = values.quick === true;
 const runs = Number(values.runs ?? (quick ? 1 : 5));
 // --quick is for a look while developing (about a minute); report numbers from a full run.
 if (quick) S.setPatience(2000);
+keepCaCerts(values['keep-ca-certs'] === true);
 
 const SCENARIOS = {
   throughput: quick ? S.throughput(4, 50_000) : S.throughput(4, 250_000),
@@ -91,6 +92,10 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'tf-bench-'));
 const started = now();
 console.log(`# tf benchmark (${quick ? 'quick' : 'full'}): ${runs} interleaved runs; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}`);
 console.log(`tools: ${tools.map((t) => t.name).join(', ')}${TOOLS.length > tools.length ? ` (not found: ${TOOLS.filter((t) => !tools.includes(t)).map((t) => t.name).join(', ')})` : ''}\n`);
+if (process.env.NODE_EXTRA_CA_CERTS) {
+  const kept = values['keep-ca-certs'] === true;
+  console.log(`NODE_EXTRA_CA_CERTS is set here: ${kept ? 'kept (--keep-ca-certs), so every Node process parses it at start-up' : 'left out of every run (all tools alike; --keep-ca-certs keeps it)'}.\n`);
+}
 let counter = 0;
 try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {

@@ -48,12 +48,25 @@ export function killAll(pids) {
 }
 
 /**
+ * The environment every run gets, tools and floors alike. NODE_EXTRA_CA_CERTS makes every Node
+ * process parse that file of certificates before running any code (this machine sets it:
+ * `node -e 0` takes ~100 ms with it, ~35 ms without); it is left out unless asked for, as it
+ * measures the machine's certificate bundle, not the tools.
+ */
+let runEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+export function keepCaCerts(keep) {
+  runEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  if (!keep) delete runEnv.NODE_EXTRA_CA_CERTS;
+}
+keepCaCerts(false);
+
+/**
  * Starts a supervisor with stdout piped to us. `onData(chunk)` sees every chunk; peak RSS is
  * sampled every 25 ms while it runs (VmHWM only grows, so the last sample is the peak).
  */
 export function launch([file, args], { cwd, onData, readable, detached = false, stdout = 'pipe' } = {}) {
   const started = now();
-  const child = spawn(file, args, { cwd, detached, stdio: ['ignore', stdout, 'ignore'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+  const child = spawn(file, args, { cwd, detached, stdio: ['ignore', stdout, 'ignore'], env: runEnv });
   let rss;
   const sample = () => {
     const value = peakRssMb(child.pid);

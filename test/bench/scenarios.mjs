@@ -20,6 +20,7 @@ function markerCounter(marker, count) {
   };
   return {
     reached,
+    seen: () => seen,
     feed(chunk) {
       const edge = Buffer.concat([tail, chunk.subarray(0, needle.length - 1)]);
       seen += scan(edge) + scan(chunk);
@@ -33,30 +34,30 @@ function markerCounter(marker, count) {
 }
 
 /**
- * Waits until `file` holds `count` markers: the supervisor writes straight to the file, as
- * `tf start > out.txt` would, and the bench reads only the bytes added since its last look,
- * every 2 ms (so a time is at most that late).
+ * Waits until `files` hold `count` markers in all: the supervisor writes straight to a file,
+ * as `tf start > out.txt` would, and the bench reads only the bytes added since its last look,
+ * every 2 ms (so a time is at most that late). The raw pipe is timed the same way, on its files.
  */
-async function fileMarkers(file, marker, count, ms) {
-  const fd = openSync(file, 'r');
-  const counter = markerCounter(marker, count);
+async function fileMarkers(files, marker, count, ms) {
+  const watched = files.map((file) => ({ fd: openSync(file, 'r'), offset: 0, markers: markerCounter(marker, Infinity) }));
   const buf = Buffer.allocUnsafe(1 << 20);
-  let offset = 0;
-  let at;
-  void counter.reached.then((t) => (at = t));
   const deadline = now() + ms;
   try {
-    while (at === undefined && now() < deadline) {
-      const n = readSync(fd, buf, 0, buf.length, offset);
-      if (n > 0) {
-        offset += n;
-        counter.feed(buf.subarray(0, n));
-        await Promise.resolve();
-      } else await sleep(2);
+    while (now() < deadline) {
+      let grew = false;
+      for (const file of watched) {
+        const n = readSync(file.fd, buf, 0, buf.length, file.offset);
+        if (n === 0) continue;
+        grew = true;
+        file.offset += n;
+        file.markers.feed(buf.subarray(0, n));
+      }
+      if (watched.reduce((sum, file) => sum + file.markers.seen(), 0) >= count) return now();
+      await (grew ? Promise.resolve() : sleep(2));
     }
-    return at;
+    return undefined;
   } finally {
-    closeSync(fd);
+    for (const file of watched) closeSync(file.fd);
   }
 }
 
@@ -152,7 +153,7 @@ export function throughput(producers, count) {
       const fd = openSync(file, 'w');
       const run = launch(tool.argv(dir, commands, { timeoutS: 5 }), { cwd: dir, stdout: fd });
       closeSync(fd);
-      const finished = await fileMarkers(file, 'DONE P', producers, 300_000);
+      const finished = await fileMarkers([file], 'DONE P', producers, 300_000);
       const rss = run.sampleRss();
       await stop(tool, run);
       const check = await verify([file], producers, count);
@@ -161,13 +162,18 @@ export function throughput(producers, count) {
   };
 }
 
-/** The floor: each producer through its own pipe and `cat` into its own file, no supervisor. */
+/**
+ * The floor: each producer through its own pipe and `cat` into its own file, no supervisor;
+ * timed like the supervisors, until every producer's DONE line is in its file.
+ */
 async function rawPipes(dir, producers, count, produce) {
   const files = Array.from({ length: producers }, (_, i) => `${dir}/raw-${i + 1}.txt`);
-  const script = `${files.map((f, i) => `( ${produce(i + 1)} | cat > ${f} ) &`).join(' ')} wait`;
+  for (const file of files) closeSync(openSync(file, 'w'));
+  const script = `${files.map((f, i) => `( ${produce(i + 1)}; echo DONE P${i + 1} ) | cat >> ${f} &`).join(' ')} wait`;
   const run = launch(['/bin/sh', ['-c', script]], { cwd: dir });
-  const exit = await run.exited;
-  return { value: exit.at - run.started, rss: run.sampleRss(), ok: correctness(await verify(files, producers, count)) };
+  const finished = await fileMarkers(files, 'DONE P', producers, 300_000);
+  await run.exited;
+  return { value: finished === undefined ? undefined : finished - run.started, rss: run.sampleRss(), ok: correctness(await verify(files, producers, count)) };
 }
 
 export function startup(k) {
