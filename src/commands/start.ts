@@ -35,10 +35,9 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
   });
   const output = new Output(await formatFor(invocation, color, width), writer);
-  // The port probes are asynchronous: they run while the watchdog starts.
-  const busyPorts = busyPortWarnings(plan.instances);
   const watchdog = startWatchdog();
-  for (const warning of [...plan.warnings, ...(await busyPorts)]) output.handle({ kind: 'warning', warning });
+  // Probed right before the instances start, so a warning tells what they will meet.
+  for (const warning of [...plan.warnings, ...busyPortWarnings(plan.instances)]) output.handle({ kind: 'warning', warning });
 
   supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs }, (event) => output.handle(event), { watchdog });
   const running = supervisor;

@@ -2,14 +2,21 @@ import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { Instance, Warning } from '../domain.js';
 
-/** Resolves true when something on this machine already listens on the port. */
-export function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
-    server.listen({ port, exclusive: true }, () => server.close(() => resolve(false)));
+/**
+ * True when something on this machine already holds the port. The probe binds and closes at
+ * once: a bind's outcome is known when listen() returns (an error only arrives later, and
+ * leaves the server not listening) and closing frees the port before close() returns, so
+ * nothing waits for the event loop and the instance that gets the port starts sooner.
+ */
+export function portInUse(port: number): boolean {
+  const server = createServer();
+  server.on('error', () => {
+    // Reported through `listening` below.
   });
+  server.listen({ port, exclusive: true });
+  const free = server.listening;
+  server.close();
+  return !free;
 }
 
 /** Who holds a port, where the OS lets us see it (lsof, then ss); undefined otherwise. */
@@ -26,10 +33,9 @@ export function portHolder(port: number): string | undefined {
 }
 
 /** Ports of the plan that something else already listens on, as warnings. */
-export async function busyPortWarnings(instances: readonly Instance[]): Promise<Warning[]> {
-  const busy = await Promise.all(instances.map(async (instance) => ((await portInUse(instance.port)) ? instance : undefined)));
-  return busy
-    .filter((i): i is Instance => i !== undefined)
+export function busyPortWarnings(instances: readonly Instance[]): Warning[] {
+  return instances
+    .filter((instance) => portInUse(instance.port))
     .map((instance) => {
       const holder = portHolder(instance.port);
       return { message: `port ${instance.port} for ${instance.name} is already in use${holder === undefined ? '' : ` by ${holder}`}` };
