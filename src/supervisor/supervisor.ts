@@ -35,8 +35,9 @@ export const signalNumber = (signal: NodeJS.Signals): number => constants.signal
 type SignalTable = Readonly<Record<string, { readonly description: string } | undefined>>;
 let signalTable: SignalTable | undefined;
 /**
- * human-signals (readable descriptions, "Termination" for SIGTERM) is loaded after the
- * instances are spawned, off the start-up path; an exit before that just lacks the text.
+ * human-signals (readable descriptions, "Termination" for SIGTERM) is loaded off the
+ * start-up path, a little after the instances are spawned; an exit by signal before that
+ * waits for it.
  */
 export function loadSignalDescriptions(): Promise<void> {
   if (signalTable !== undefined) return Promise.resolve();
@@ -46,6 +47,7 @@ export function loadSignalDescriptions(): Promise<void> {
   );
 }
 
+const SIGNAL_TABLE_DELAY_MS = 200;
 const STREAM_CLOSE_WAIT_MS = 100;
 /** At the very end, how long to wait for pipes still open, so their last bytes are shown. */
 const FINAL_CLOSE_WAIT_MS = 500;
@@ -121,7 +123,7 @@ export class Supervisor {
       }
       this.launch(entry);
     }
-    void loadSignalDescriptions();
+    this.deps.clock.setTimeout(() => void loadSignalDescriptions(), SIGNAL_TABLE_DELAY_MS);
     await this.stopRequested.promise;
     await this.shutdown();
     return exitCodeFor(this.reason as StopReason, signalNumber);
@@ -221,7 +223,9 @@ export class Supervisor {
       if (settled) return;
       settled = true;
       this.deps.clock.clearTimeout(timer);
-      this.settleExit(entry, code, signal, stoppedByTf);
+      // An exit by signal right after start-up comes before the descriptions are loaded.
+      if (signal !== null && signalTable === undefined) void loadSignalDescriptions().then(() => this.settleExit(entry, code, signal, stoppedByTf));
+      else this.settleExit(entry, code, signal, stoppedByTf);
     };
     // Report the exit after the last output: wait for the pipes to close, but not for a
     // descendant that keeps them open after the leader is gone.

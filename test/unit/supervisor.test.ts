@@ -35,7 +35,7 @@ const instance = (name: string): Instance => ({
 });
 
 /** A world of fake processes: how each reacts to SIGTERM is up to the test. */
-function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = () => 'exit') {
+function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = () => 'exit', Impl: typeof Supervisor = Supervisor) {
   const children = new Map<string, FakeChild>();
   const byPid = new Map<number, string>();
   const calls: string[] = [];
@@ -65,7 +65,7 @@ function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = ()
     stillAlive: () => ({ groups: [], pids: [] }),
     escapees: () => [],
   };
-  const supervisor = new Supervisor(names.map(instance), { timeoutMs: 5000 }, (e) => events.push(e), {
+  const supervisor = new Impl(names.map(instance), { timeoutMs: 5000 }, (e) => events.push(e), {
     spawn,
     killer,
     watchdog: { add: () => {}, remove: () => {}, release: () => {} },
@@ -77,6 +77,18 @@ function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = ()
 }
 
 const tick = () => vi.advanceTimersByTimeAsync(0);
+
+describe('signal descriptions (human-signals, loaded off the start-up path)', () => {
+  it('describes the signal of an instance that dies right after start-up', async () => {
+    vi.resetModules();
+    const fresh = (await import('../../src/supervisor/supervisor.js')).Supervisor;
+    const w = world(['web.1'], () => 'exit', fresh);
+    const done = w.supervisor.run();
+    w.children.get('web.1')?.finish(null, 'SIGKILL');
+    expect(await done).toBe(137);
+    expect(w.events.find((e) => e.kind === 'exited')).toMatchObject({ exit: { signal: 'SIGKILL', signalDescription: 'Forced termination' } });
+  });
+});
 
 describe('Supervisor', () => {
   beforeAll(() => loadSignalDescriptions());
