@@ -80,7 +80,8 @@ export class Output {
     state.lastChunkAt = now;
     state.bulk = chunk.length >= BULK_CHUNK_BYTES;
     let lines: Block | undefined;
-    if (this.block === undefined) state.splitter.push(chunk, this.pieces);
+    // Small chunks (a prompt, a log line) go line by line: the bulk path pays off on floods.
+    if (this.block === undefined || !state.bulk) state.splitter.push(chunk, this.pieces);
     else lines = state.splitter.pushBlock(chunk, this.pieces);
     // The pending partial line is a new one when this chunk completed a line (or none was pending).
     if (this.pieces.length > 0 || lines !== undefined || !hadPending) state.partialSince = now;
