@@ -61,6 +61,12 @@ describe('output hot path (split, prefix, write)', () => {
     expect(out.slice(16)).toEqual(['web.1 | next', '']);
   });
 
+  it.each([4096, 4099, 10_000, 65_536])('gives the same bytes through the bulk path with chunks of %i bytes', (size) => {
+    const lines = Array.from({ length: 3000 }, (_, i) => `${['', 'plain', 'crlf', '\x1b[32mgreen', 'γάμμα €', 'x'.repeat(i % 97)][i % 6]} ${i}${i % 6 === 2 ? '\r' : ''}`);
+    const bulk = Buffer.from(`${lines.join('\n')}\n`);
+    expect(run(chunked(bulk, size)).equals(run(chunked(bulk, 1)))).toBe(true);
+  });
+
   it('keeps many short lines in one chunk, in order', () => {
     const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}`);
     const out = run(chunked(Buffer.from(`${lines.join('\n')}\n`), 65536)).toString('latin1');
