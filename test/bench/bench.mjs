@@ -103,7 +103,9 @@ try {
     const participants = [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [NODE_PUMP] : []), ...tools];
     const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], rss: [], ok: [] }]));
     if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], rss: [], ok: [] });
-    for (let run = 0; run < runs; run++) {
+    // Start-up runs are short and the machine's noise is of their size: they get three times the runs.
+    const scenarioRuns = scenario.floor ? runs * 3 : runs;
+    for (let run = 0; run < scenarioRuns; run++) {
       if (scenario.floor) rows.get('node -e 0').values.push(await nodeFloor());
       for (const tool of participants) {
         const marker = `1000.${process.pid}${++counter}`;
