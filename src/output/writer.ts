@@ -38,7 +38,9 @@ export class Writer {
 
   write(data: Buffer | string): void {
     if (this.isClosed || data.length === 0) return;
-    if (!this.stream.write(data) && !this.isBlocked) {
+    // write() says false for any chunk over the high-water mark, even one a file or a pipe
+    // with room took whole at once; only bytes still waiting mean the reader is behind.
+    if (!this.stream.write(data) && this.stream.writableLength > 0 && !this.isBlocked) {
       this.isBlocked = true;
       this.hooks.onBlocked();
     }

@@ -124,6 +124,16 @@ describe('partial lines', () => {
 describe('Writer.writeBorrowed (bytes the caller reuses)', () => {
   const hooks = { onBlocked() {}, onDrained() {}, onClosed() {} };
 
+  it('reports backpressure only when bytes are left waiting, not for every chunk over the high-water mark', () => {
+    const big = Buffer.alloc(64 * 1024, 0x61);
+    let blocked = 0;
+    const counting = { ...hooks, onBlocked: () => void blocked++ };
+    new Writer(new Writable({ write: (_c, _e, done) => done() }), counting).write(big);
+    expect(blocked).toBe(0);
+    new Writer(new Writable({ write: () => undefined }), counting).write(big);
+    expect(blocked).toBe(1);
+  });
+
   it('hands bytes to a stream that takes them at once, and reports them free to reuse', () => {
     const seen: Buffer[] = [];
     const writer = new Writer(new Writable({ write: (chunk: Buffer, _e, done) => (seen.push(Buffer.from(chunk)), done()) }), hooks);
