@@ -16,6 +16,13 @@ export const MAX_LINE_BYTES = 64 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 
+/**
+ * A copy of the held bytes of a partial line: a view would keep the whole chunk it came from
+ * alive (64 KiB for a 50-byte tail) until the line completes, long enough under a flood for
+ * V8 to move it to the old generation, where it is freed only by a full collection.
+ */
+const keep = (bytes: Buffer): Buffer => Buffer.from(bytes);
+
 /** Bytes at the end of `buf` that start a UTF-8 sequence the buffer does not finish. */
 function incompleteUtf8Tail(buf: Buffer, end: number): number {
   for (let back = 1; back <= 3 && back <= end; back++) {
@@ -69,7 +76,7 @@ export class LineSplitter {
       this.cut(buf, start, out);
       start += this.pieceEnd(buf, start);
     }
-    if (start < length) this.pending = buf.subarray(start);
+    if (start < length) this.pending = keep(buf.subarray(start));
   }
 
   /**
@@ -85,7 +92,7 @@ export class LineSplitter {
       this.push(chunk, out);
       return undefined;
     }
-    this.pending = last + 1 < chunk.length ? chunk.subarray(last + 1) : undefined;
+    this.pending = last + 1 < chunk.length ? keep(chunk.subarray(last + 1)) : undefined;
     return { head, body: chunk.subarray(0, last + 1) };
   }
 

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Output read before the first collection: a session that prints less never pays for this. */
-const START_AFTER_BYTES = 4 << 20;
+const START_AFTER_BYTES = 2 << 20;
 const EVERY_BYTES = 2 << 20;
 
 type Collect = (options: { type: 'minor' }) => void;
@@ -10,9 +10,9 @@ type Collect = (options: { type: 'minor' }) => void;
 /**
  * Node hands every read from a child's pipe to JavaScript in a new buffer outside V8's heap,
  * and V8 collects such memory only once about 64 MB of it has piled up: under a flood of
- * output tf would carry ~64 MB of dead read buffers (the benchmark's node pump peaks at 80 MB,
- * against 54 MB collecting every 2 MB). A young-generation collection after every few MB read frees
- * them; it costs well under a millisecond, as the live young objects are few.
+ * output tf would carry tens of MB of dead read buffers (the benchmark's node pump peaks at
+ * 80 MB, against 54 MB collecting every 2 MB). A young-generation collection after every few
+ * MB read frees them; it costs well under a millisecond, as the live young objects are few.
  *
  * The collector is reached the way jest's leak detector does: the flag makes V8 install
  * `gc` in contexts created after it, and only in those; nothing else changes.
