@@ -36,8 +36,8 @@ type SignalTable = Readonly<Record<string, { readonly description: string } | un
 let signalTable: SignalTable | undefined;
 /**
  * human-signals (readable descriptions, "Termination" for SIGTERM) is loaded off the
- * start-up path, a little after the instances are spawned; an exit by signal before that
- * waits for it.
+ * start-up path and off the stop path: 50 ms after the instances are spawned, once their
+ * first output is through. An exit by signal before that waits for it.
  */
 export function loadSignalDescriptions(): Promise<void> {
   if (signalTable !== undefined) return Promise.resolve();
@@ -47,7 +47,7 @@ export function loadSignalDescriptions(): Promise<void> {
   );
 }
 
-const SIGNAL_TABLE_DELAY_MS = 200;
+const SIGNAL_TABLE_DELAY_MS = 50;
 const STREAM_CLOSE_WAIT_MS = 100;
 /** At the very end, how long to wait for pipes still open, so their last bytes are shown. */
 const FINAL_CLOSE_WAIT_MS = 500;
