@@ -15,5 +15,8 @@ export interface Format {
   block?(instance: Instance, stream: OutputStream, lines: Block, write: BorrowedWrite): void;
 }
 
-/** Writes bytes the caller will reuse; true when the stream kept them (they must stay as they are). */
-export type BorrowedWrite = (bytes: Buffer) => boolean;
+/**
+ * Writes bytes the caller will reuse; true when the stream kept them: they must stay as they
+ * are until `released` is called.
+ */
+export type BorrowedWrite = (bytes: Buffer, released: () => void) => boolean;

@@ -42,7 +42,7 @@ export class Output {
     private readonly writer: Writer,
   ) {
     this.block = format.block?.bind(format);
-    this.borrowed = (bytes) => writer.writeBorrowed(bytes);
+    this.borrowed = (bytes, released) => writer.writeBorrowed(bytes, released);
   }
 
   handle(event: SupervisorEvent): void {

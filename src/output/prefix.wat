@@ -3,7 +3,7 @@
 ;; (a 100-byte line cost ~150 ns there); this loop moves 8 bytes at a time and finds the
 ;; newline (and escape codes) in each word with bit tricks, ~4x less CPU per megabyte.
 ;;
-;; Memory, laid out by prefixer.ts for each call: the prefix at 0, the lines at [from, end)
+;; Memory, laid out by prefixer.ts for each call: the prefix at `pre`, the lines at [from, end)
 ;; (the last byte is \n, and 8 readable bytes follow), the output from `out` up to `limit`.
 ;; Per line it writes: prefix, the line without its \n (and without the \r of a \r\n), the
 ;; colour reset ESC[0m if the line holds an ESC (so a child's colour cannot bleed into the
@@ -17,7 +17,7 @@
   (global $next (export "next") (mut i32) (i32.const 0))
 
   ;; Returns the number of bytes written at `out`.
-  (func (export "fmt") (param $s i32) (param $end i32) (param $plen i32) (param $out i32) (param $limit i32) (result i32)
+  (func (export "fmt") (param $s i32) (param $end i32) (param $pre i32) (param $plen i32) (param $out i32) (param $limit i32) (result i32)
     (local $o i32) (local $k i32) (local $line i32) (local $coloured i32)
     (local $v i64) (local $nl i64) (local $esc i64)
     (local.set $o (local.get $out))
@@ -31,7 +31,7 @@
             (local.get $limit)))
         (local.set $k (i32.const 0))
         (loop $prefix
-          (i64.store (i32.add (local.get $o) (local.get $k)) (i64.load (local.get $k)))
+          (i64.store (i32.add (local.get $o) (local.get $k)) (i64.load (i32.add (local.get $pre) (local.get $k))))
           (local.set $k (i32.add (local.get $k) (i32.const 8)))
           (br_if $prefix (i32.lt_u (local.get $k) (local.get $plen))))
         (local.set $o (i32.add (local.get $o) (local.get $plen)))

@@ -36,11 +36,11 @@ export class Writer {
     return this.isClosed;
   }
 
-  write(data: Buffer | string): void {
-    if (this.isClosed || data.length === 0) return;
+  write(data: Buffer | string, done?: () => void): void {
+    if (this.isClosed || data.length === 0) return done?.();
     // write() says false for any chunk over the high-water mark, even one a file or a pipe
     // with room took whole at once; only bytes still waiting mean the reader is behind.
-    if (!this.stream.write(data) && this.stream.writableLength > 0 && !this.isBlocked) {
+    if (!this.stream.write(data, done) && this.stream.writableLength > 0 && !this.isBlocked) {
       this.isBlocked = true;
       this.hooks.onBlocked();
     }
@@ -49,17 +49,20 @@ export class Writer {
   /**
    * Writes bytes the caller will overwrite afterwards, without copying them where the stream
    * takes them at once (a file, a terminal, a pipe with room). A stream that is still busy
-   * would queue them as they are, so it gets a copy; true when the stream kept them anyway
-   * (part of a write left waiting for the reader), and the caller must leave them be.
+   * would queue them as they are, so it gets a copy. Returns true when the stream kept them
+   * anyway (part of a write left waiting for the reader): the caller must leave them be
+   * until `released` is called.
    */
-  writeBorrowed(data: Buffer): boolean {
+  writeBorrowed(data: Buffer, released: () => void): boolean {
     if (this.isClosed || data.length === 0) return false;
     if (this.stream.writableLength > 0) {
       this.write(Buffer.from(data));
       return false;
     }
-    this.write(data);
-    return this.stream.writableLength > 0;
+    let kept = false;
+    this.write(data, () => kept && released());
+    kept = this.stream.writableLength > 0;
+    return kept;
   }
 
   /** Resolves once everything written has reached the OS (or the reader is gone). */

@@ -138,9 +138,9 @@ describe('Writer.writeBorrowed (bytes the caller reuses)', () => {
     const seen: Buffer[] = [];
     const writer = new Writer(new Writable({ write: (chunk: Buffer, _e, done) => (seen.push(Buffer.from(chunk)), done()) }), hooks);
     const bytes = Buffer.from('one\n');
-    expect(writer.writeBorrowed(bytes)).toBe(false);
+    expect(writer.writeBorrowed(bytes, () => undefined)).toBe(false);
     bytes.write('two\n');
-    expect(writer.writeBorrowed(bytes)).toBe(false);
+    expect(writer.writeBorrowed(bytes, () => undefined)).toBe(false);
     expect(Buffer.concat(seen).toString()).toBe('one\ntwo\n');
   });
 
@@ -148,10 +148,12 @@ describe('Writer.writeBorrowed (bytes the caller reuses)', () => {
     const pending: { chunk: Buffer; done: () => void }[] = [];
     const writer = new Writer(new Writable({ write: (chunk: Buffer, _e, done) => void pending.push({ chunk, done }) }), hooks);
     const first = Buffer.from('first\n');
-    expect(writer.writeBorrowed(first)).toBe(true); // the stream holds `first` itself
+    let released = false;
+    expect(writer.writeBorrowed(first, () => (released = true))).toBe(true); // the stream holds `first` itself
     const second = Buffer.from('second\n');
-    expect(writer.writeBorrowed(second)).toBe(false); // queued as a copy
+    expect(writer.writeBorrowed(second, () => undefined)).toBe(false); // queued as a copy
     second.write('XXXXXX\n');
+    expect(released).toBe(false);
     const written: string[] = [];
     while (pending.length > 0) {
       const next = pending.shift() as { chunk: Buffer; done: () => void };
@@ -160,5 +162,6 @@ describe('Writer.writeBorrowed (bytes the caller reuses)', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(written.join('')).toBe('first\nsecond\n');
+    expect(released).toBe(true);
   });
 });

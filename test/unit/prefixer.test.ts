@@ -78,7 +78,7 @@ describe('LinePrefixer (prefix.wat)', () => {
     const prefixer = new LinePrefixer();
     const prefix = Buffer.from(`${'n'.repeat(100)} | `);
     const kept: Buffer[] = [];
-    const keep = (bytes: Buffer): boolean => (kept.push(bytes), true);
+    const keep = (bytes: Buffer): boolean => (kept.push(bytes), true); // and never released
     const first = Buffer.alloc(5_000, 0x0a); // more output than one call's room: kept mid-block
     const second = Buffer.from('second\n');
     prefixer.prefix(prefix, undefined, first, keep);
@@ -86,5 +86,27 @@ describe('LinePrefixer (prefix.wat)', () => {
     prefixed(prefixer, prefix, undefined, Buffer.from('third\n'));
     expect(kept.length).toBeGreaterThan(2);
     expect(Buffer.concat(kept).equals(Buffer.concat([reference(prefix, first), reference(prefix, second)]))).toBe(true);
+  });
+
+  it('lends its memory to a stream that keeps a write, writes copies meanwhile, and reuses it once released', () => {
+    const prefixer = new LinePrefixer();
+    const prefix = Buffer.from('p | ');
+    const seen: { bytes: Buffer; text: string }[] = [];
+    let release: (() => void) | undefined;
+    const first = (bytes: Buffer, released: () => void): boolean => {
+      seen.push({ bytes, text: bytes.toString() });
+      release = released;
+      return true;
+    };
+    const later = (bytes: Buffer): boolean => (seen.push({ bytes, text: bytes.toString() }), false);
+    prefixer.prefix(prefix, undefined, Buffer.from('one\n'), first);
+    prefixer.prefix(prefix, undefined, Buffer.from('two\n'), later);
+    expect(seen[1]?.bytes.buffer).not.toBe(seen[0]?.bytes.buffer); // a copy: the memory is lent
+    release?.();
+    prefixer.prefix(prefix, undefined, Buffer.from('three\n'), later);
+    expect(seen[2]?.bytes.buffer).toBe(seen[0]?.bytes.buffer); // the module's memory again
+    expect(seen[2]?.bytes.byteOffset).toBe(seen[0]?.bytes.byteOffset);
+    expect(seen.map((s) => s.text).join('')).toBe('p | one\np | two\np | three\n');
+    expect(seen[0]?.bytes.toString()).toBe('p | three\n'.slice(0, 8)); // overwritten: it was released
   });
 });
