@@ -23,6 +23,7 @@ export interface ExitFacts {
 /** Everything the supervisor reports; output/ has one formatter per kind. */
 export type SupervisorEvent =
   | { readonly kind: 'spawned'; readonly instance: Instance; readonly pid: number }
+  /** `chunk` is lent: its buffer takes the next read, so a handler copies what it keeps. */
   | { readonly kind: 'output'; readonly instance: Instance; readonly stream: OutputStream; readonly chunk: Buffer }
   | { readonly kind: 'output-end'; readonly instance: Instance; readonly stream: OutputStream }
   | { readonly kind: 'exited'; readonly instance: Instance; readonly pid: number; readonly exit: ExitFacts }

@@ -2,7 +2,8 @@ import { constants } from 'node:os';
 import type { Instance, InstanceState, OutputStream } from '../domain.js';
 import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
-import { spawnInstance, type ChildHandle, type SpawnFn } from './spawn.js';
+import type { OutputPipe } from './pipes.js';
+import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
 
 export interface Clock {
@@ -93,7 +94,7 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
-    this.deps = { spawn: spawnInstance, killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps };
+    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length) };
     this.entries = instances.map((instance) => {
       const done = deferred();
       const closed = deferred();
@@ -199,12 +200,14 @@ export class Supervisor {
     child.once('exit', (code, signal) => this.exited(entry, code, signal));
   }
 
-  private pipe(entry: Entry, stream: NodeJS.ReadableStream | null, name: OutputStream): void {
-    if (stream === null) return;
+  private pipe(entry: Entry, pipe: OutputPipe | null, name: OutputStream): void {
+    if (pipe === null) return;
     const { instance } = entry;
-    stream.on('data', (chunk: Buffer) => this.emit({ kind: 'output', instance, stream: name, chunk }));
-    stream.once('end', () => this.emit({ kind: 'output-end', instance, stream: name }));
-    if (this.paused) stream.pause();
+    pipe.read({
+      chunk: (chunk) => this.emit({ kind: 'output', instance, stream: name, chunk }),
+      end: () => this.emit({ kind: 'output-end', instance, stream: name }),
+    });
+    if (this.paused) pipe.pause();
   }
 
   private failed(entry: Entry, error: unknown): void {

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --runs N] [-- --only NAME,...] [-- --tools NAME,...] [-- --keep-ca-certs]`: tf against a raw pipe and its
+// `npm run bench [-- --quick] [-- --runs N] [-- --only NAME,...] [-- --tools NAME,...] [-- --compare NAME=DIR] [-- --keep-ca-certs]`: tf against a raw pipe and its
 // peers, interleaved run by run, printed as medians with ratios. Nothing here asserts a time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -6,10 +6,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { keepCaCerts, launch, median, now } from './measure.mjs';
 import * as S from './scenarios.mjs';
-import { TOOLS } from './tools.mjs';
+import { TOOLS, tfAt } from './tools.mjs';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, tools: { type: 'string' }, 'keep-ca-certs': { type: 'boolean' } },
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, tools: { type: 'string' }, compare: { type: 'string', multiple: true }, 'keep-ca-certs': { type: 'boolean' } },
 });
 const quick = values.quick === true;
 const runs = Number(values.runs ?? (quick ? 1 : 5));
@@ -54,7 +54,13 @@ async function nodeFloor() {
 }
 
 const wanted = (list, name) => list === undefined || list.split(',').includes(name);
-const tools = TOOLS.filter((t) => t.available() && wanted(values.tools, t.name));
+// Another build of tf (a checkout of main, say) in the same interleaved runs: ratios between
+// builds mean something on this noisy machine, times from separate runs do not.
+const compared = (values.compare ?? []).map((spec) => {
+  const [name, dir] = spec.includes('=') ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [`tf@${path.basename(spec)}`, spec];
+  return tfAt(name, path.resolve(dir));
+});
+const tools = [...TOOLS.filter((t) => t.available() && wanted(values.tools, t.name)), ...compared];
 const fmt = (value, unit) =>
   value === undefined ? '–' : unit === 'ms' ? `${value.toFixed(value < 100 ? 1 : 0)} ms` : unit === 'MB' ? `${value.toFixed(1)} MB` : unit === 's' ? `${value.toFixed(3)} s` : String(value);
 

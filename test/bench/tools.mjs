@@ -18,12 +18,15 @@ const procfile = (dir, commands) => {
  * Each tool turns (commands, options) into [file, args]. `killOthers`: stop everything when one
  * command exits (the behaviour under test in the crash scenario; tf and foreman always do it).
  */
+/** tf from a checkout at `home` (built there); `--compare NAME=DIR` adds another build to a run. */
+export const tfAt = (name, home) => ({
+  name,
+  available: () => true,
+  argv: (dir, commands, { timeoutS }) => [node, [path.join(home, 'bin/tf.cjs'), 'start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
+});
+
 export const TOOLS = [
-  {
-    name: 'tf',
-    available: () => true,
-    argv: (dir, commands, { timeoutS }) => [node, [path.join(root, 'bin/tf.cjs'), 'start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
-  },
+  tfAt('tf', root),
   {
     name: 'concurrently',
     available: () => true,

@@ -4,19 +4,23 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vite
 import type { Instance } from '../../src/domain.js';
 import type { SupervisorEvent } from '../../src/supervisor/events.js';
 import type { Killer } from '../../src/supervisor/kill.js';
+import { StreamPipe } from '../../src/supervisor/pipes.js';
 import type { ChildHandle } from '../../src/supervisor/spawn.js';
 import { loadSignalDescriptions, Supervisor } from '../../src/supervisor/supervisor.js';
 
 class FakeChild extends EventEmitter implements ChildHandle {
-  readonly stdout = new PassThrough();
-  readonly stderr = new PassThrough();
+  /** What the child writes; the supervisor reads it as the fallback (Node stream) pipes. */
+  readonly out = new PassThrough();
+  readonly err = new PassThrough();
+  readonly stdout = new StreamPipe(this.out);
+  readonly stderr = new StreamPipe(this.err);
   constructor(readonly pid: number | undefined) {
     super();
   }
   /** The process ends: exit first, then its pipes close, as Node reports it. */
   finish(code: number | null, signal: NodeJS.Signals | null = null): void {
-    this.stdout.end();
-    this.stderr.end();
+    this.out.end();
+    this.err.end();
     this.emit('exit', code, signal);
     setImmediate(() => this.emit('close'));
   }
@@ -149,8 +153,8 @@ describe('Supervisor', () => {
     const done = w.supervisor.run();
     await tick();
     const child = w.children.get('web.1') as FakeChild;
-    child.stdout.write('hello\n');
-    child.stderr.write('oops');
+    child.out.write('hello\n');
+    child.err.write('oops');
     await tick();
     child.finish(0);
     await vi.advanceTimersByTimeAsync(10);
@@ -163,9 +167,9 @@ describe('Supervisor', () => {
     void w.supervisor.run();
     await tick();
     w.supervisor.pauseOutput();
-    for (const child of w.children.values()) expect([child.stdout.isPaused(), child.stderr.isPaused()]).toEqual([true, true]);
+    for (const child of w.children.values()) expect([child.out.isPaused(), child.err.isPaused()]).toEqual([true, true]);
     w.supervisor.resumeOutput();
-    for (const child of w.children.values()) expect([child.stdout.isPaused(), child.stderr.isPaused()]).toEqual([false, false]);
+    for (const child of w.children.values()) expect([child.out.isPaused(), child.err.isPaused()]).toEqual([false, false]);
     w.supervisor.signal('SIGTERM');
     await vi.advanceTimersByTimeAsync(10);
   });

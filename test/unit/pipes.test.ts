@@ -1,0 +1,157 @@
+import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Instance } from '../../src/domain.js';
+import { FifoMaker, runMkfifo, StreamPipe, type OutputPipe, type PipeReader } from '../../src/supervisor/pipes.js';
+import { instanceSpawner, type ChildHandle } from '../../src/supervisor/spawn.js';
+
+const instance = (script: string): Instance => ({
+  name: 'web.1',
+  type: 'web',
+  index: 1,
+  command: script,
+  launch: { file: '/bin/sh', args: ['-c', script] },
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  port: 5000,
+  cwd: tmpdir(),
+  color: 0,
+});
+
+/** What one pipe delivered: copies of the lent chunks, and whether it ended. */
+function collect(pipe: OutputPipe | null): { text: () => string; chunks: Buffer[]; ended: Promise<void> } {
+  const chunks: Buffer[] = [];
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  const reader: PipeReader = { chunk: (bytes) => void chunks.push(Buffer.from(bytes)), end: () => end() };
+  pipe?.read(reader);
+  return { text: () => Buffer.concat(chunks).toString(), chunks, ended };
+}
+
+const event = (child: ChildHandle, name: 'exit' | 'close'): Promise<unknown[]> => new Promise((resolve) => child.once(name as 'close', (...args: unknown[]) => resolve(args)));
+
+const started: number[] = [];
+afterEach(() => {
+  for (const pid of started.splice(0)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
+function spawnWith(spawner: ReturnType<typeof instanceSpawner>, script: string): ChildHandle {
+  const child = spawner(instance(script));
+  if (child.pid !== undefined) started.push(child.pid);
+  return child;
+}
+
+const leftovers = (): string[] => [tmpdir(), '/dev/shm', process.env.XDG_RUNTIME_DIR ?? ''].filter((d) => d !== '' && existsSync(d)).flatMap((d) => readdirSync(d)).filter((name) => name.startsWith('tf-pipes-'));
+
+describe('FifoMaker', () => {
+  it('makes a batch with one mkfifo run, opens both ends and leaves no name on disk', () => {
+    const runs: number[] = [];
+    const before = leftovers();
+    const maker = new FifoMaker(3, (paths) => {
+      runs.push(paths.length);
+      return runMkfifo(paths);
+    });
+    const ends = [maker.take(), maker.take(), maker.take()];
+    expect(runs).toEqual([3]);
+    expect(leftovers()).toEqual(before);
+    for (const pair of ends) {
+      expect(pair).toBeDefined();
+      const { read, write } = pair as { read: number; write: number };
+      expect(writeSync(write, 'x')).toBe(1);
+      closeSync(read);
+      closeSync(write);
+    }
+    // A fourth (a restart, later) makes one more.
+    const more = maker.take();
+    expect(runs).toEqual([3, 1]);
+    closeSync(more!.read);
+    closeSync(more!.write);
+  });
+
+  it('gives nothing, once and for all, where FIFOs cannot be made', () => {
+    let runs = 0;
+    const maker = new FifoMaker(2, () => (runs++, false));
+    expect(maker.take()).toBeUndefined();
+    expect(maker.take()).toBeUndefined();
+    expect(runs).toBe(1);
+    expect(leftovers()).toEqual([]);
+  });
+});
+
+describe('instanceSpawner', () => {
+  it('reads a child through FIFOs: every byte of stdout and stderr, then "close" after the exit', async () => {
+    const child = spawnWith(instanceSpawner(1), 'head -c 300000 /dev/zero | tr "\\0" a; echo; echo oops >&2; exit 3');
+    expect(child.stdout).not.toBeInstanceOf(StreamPipe);
+    const out = collect(child.stdout);
+    const err = collect(child.stderr);
+    const exit = event(child, 'exit');
+    const closed = event(child, 'close');
+    await Promise.all([out.ended, err.ended, closed]);
+    expect(await exit).toEqual([3, null]);
+    expect(out.text()).toBe(`${'a'.repeat(300000)}\n`);
+    expect(err.text()).toBe('oops\n');
+    // The chunks came through one reused buffer: each fits in it.
+    expect(Math.max(...out.chunks.map((c) => c.length))).toBeLessThanOrEqual(64 * 1024);
+  }, 10_000);
+
+  it('waits for a descendant that still holds the pipe before "close"', async () => {
+    const child = spawnWith(instanceSpawner(1), '(sleep 0.3; echo late) & echo early');
+    const out = collect(child.stdout);
+    collect(child.stderr);
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    await event(child, 'close');
+    expect(exited).toBe(true);
+    expect(out.text()).toBe('early\nlate\n');
+  }, 10_000);
+
+  it('pauses reading for backpressure and delivers everything on resume', async () => {
+    const spawner = instanceSpawner(2);
+    const child = spawnWith(spawner, 'echo one; echo two');
+    const out = collect(child.stdout);
+    child.stdout?.pause();
+    collect(child.stderr);
+    // A control child, not paused: once its output has ended, the paused one's would have too.
+    const control = spawnWith(spawner, 'echo one; echo two');
+    const seen = collect(control.stdout);
+    collect(control.stderr);
+    await Promise.all([event(child, 'exit'), event(control, 'close'), seen.ended]);
+    expect(seen.text()).toBe('one\ntwo\n');
+    expect(out.chunks).toEqual([]);
+    child.stdout?.resume();
+    await out.ended;
+    expect(out.text()).toBe('one\ntwo\n');
+  }, 10_000);
+
+  it("falls back to Node's pipes where FIFOs cannot be made", async () => {
+    const child = spawnWith(instanceSpawner(1, new FifoMaker(2, () => false)), 'echo through node');
+    expect(child.stdout).toBeInstanceOf(StreamPipe);
+    const out = collect(child.stdout);
+    collect(child.stderr);
+    await event(child, 'close');
+    expect(out.text()).toBe('through node\n');
+  }, 10_000);
+
+  it('closes the pipes of a child that cannot start, and reports the error', async () => {
+    const spawner = instanceSpawner(2);
+    // The batch is made on the first spawn; count descriptors from there.
+    const first = spawnWith(spawner, 'true');
+    const fds = openDescriptors();
+    const child = spawner({ ...instance('true'), cwd: '/nonexistent/dir' });
+    const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+    expect(child.pid).toBeUndefined();
+    expect(error.message).toMatch(/ENOENT/);
+    // Its two FIFOs (four descriptors, made with the batch) are closed.
+    expect(openDescriptors()).toBe(fds - 4);
+    collect(first.stdout);
+    collect(first.stderr);
+    await event(first, 'close');
+  }, 10_000);
+});
+
+const openDescriptors = (): number => readdirSync(existsSync('/proc/self/fd') ? '/proc/self/fd' : '/dev/fd').length;
