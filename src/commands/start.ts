@@ -52,6 +52,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     for (const signal of STOP_SIGNALS) process.off(signal, onStop);
     for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
     watchdog.release();
+    output.flush();
     await writer.flushed();
   }
 }

@@ -8,11 +8,12 @@ export interface Format {
   lines(instance: Instance, stream: OutputStream, pieces: readonly Piece[]): Buffer | string;
   notice(notice: Notice): Buffer | string;
   /**
-   * Optional fast path: a chunk's complete lines at once (see LineSplitter.pushBlock),
-   * written through `write` with bytes the format reuses afterwards. Formats without it get
-   * pieces.
+   * Optional fast path: a chunk's complete lines at once (see LineSplitter.pushBlock). The
+   * format may hold them back to write many blocks at once, through `write` with bytes it
+   * reuses afterwards; `flush` writes what it holds. Formats without it get pieces.
    */
   block?(instance: Instance, stream: OutputStream, lines: Block, write: BorrowedWrite): void;
+  flush?(write: BorrowedWrite): void;
 }
 
 /**

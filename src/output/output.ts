@@ -3,7 +3,6 @@ import type { SupervisorEvent } from '../supervisor/events.js';
 import type { BorrowedWrite, Format } from './format.js';
 import { LineSplitter, type Block, type Piece } from './lines.js';
 import { noticeFor } from './notices.js';
-import { ReadReclaimer } from './reclaim.js';
 import type { Writer } from './writer.js';
 
 /** A partial line is shown once its stream has been quiet this long (checked at this period). */
@@ -35,7 +34,13 @@ export class Output {
   private readonly pieces: Piece[] = [];
   private readonly block: Format['block'];
   private readonly borrowed: BorrowedWrite;
-  private readonly reclaimer = new ReadReclaimer();
+  /** Blocks the format holds back are written at the end of this turn of the event loop. */
+  private staged = false;
+  private readonly flushStaged = (): void => {
+    if (!this.staged) return;
+    this.staged = false;
+    this.format.flush?.(this.borrowed);
+  };
 
   constructor(
     private readonly format: Format,
@@ -52,8 +57,14 @@ export class Output {
       case 'output-end':
         return this.end(event.instance, event.stream);
       default:
+        this.flushStaged();
         this.writer.write(this.format.notice(noticeFor(event)));
     }
+  }
+
+  /** Writes whatever is held back; everything handled so far is then with the writer. */
+  flush(): void {
+    this.flushStaged();
   }
 
   private state(instance: Instance, stream: OutputStream): StreamState {
@@ -68,13 +79,13 @@ export class Output {
 
   private emit(instance: Instance, stream: OutputStream): void {
     if (this.pieces.length === 0) return;
+    this.flushStaged();
     this.writer.write(this.format.lines(instance, stream, this.pieces));
     this.pieces.length = 0;
   }
 
   private chunk(instance: Instance, stream: OutputStream, chunk: Buffer): void {
     const state = this.state(instance, stream);
-    this.reclaimer.noteRead(chunk.length);
     const now = Date.now();
     const hadPending = state.splitter.hasPending;
     state.lastChunkAt = now;
@@ -85,9 +96,16 @@ export class Output {
     else lines = state.splitter.pushBlock(chunk, this.pieces);
     // The pending partial line is a new one when this chunk completed a line (or none was pending).
     if (this.pieces.length > 0 || lines !== undefined || !hadPending) state.partialSince = now;
-    if (lines !== undefined && this.block !== undefined) this.block(instance, stream, lines, this.borrowed);
+    if (lines !== undefined && this.block !== undefined) this.stage(instance, stream, lines, this.block);
     else this.emit(instance, stream);
     if (state.splitter.hasPending && state.timer === undefined) this.arm(instance, stream, state);
+  }
+
+  private stage(instance: Instance, stream: OutputStream, lines: Block, block: NonNullable<Format['block']>): void {
+    block(instance, stream, lines, this.borrowed);
+    if (this.staged) return;
+    this.staged = true;
+    setImmediate(this.flushStaged);
   }
 
   /**

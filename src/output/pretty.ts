@@ -69,9 +69,13 @@ export class PrettyFormat implements Format {
     return out;
   }
 
-  /** The hot path: a chunk's complete lines, prefixed in bulk (see prefixer.ts). */
+  /** The hot path: a chunk's complete lines, prefixed in bulk and staged (see prefixer.ts). */
   block(instance: Instance, _stream: OutputStream, lines: Block, write: BorrowedWrite): void {
     this.prefixer.prefix(this.prefixes(instance.name, instance.color).line, lines.head, lines.body, write);
+  }
+
+  flush(write: BorrowedWrite): void {
+    this.prefixer.flush(write);
   }
 
   notice(notice: Notice): Buffer {

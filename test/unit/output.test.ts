@@ -20,7 +20,11 @@ function pipeline() {
   return {
     feed: (chunk: Buffer) => output.handle({ kind: 'output', instance: web, stream: 'stdout', chunk }),
     end: () => output.handle({ kind: 'output-end', instance: web, stream: 'stdout' }),
+    /** The end of a turn of the event loop: what the format held back is written. */
+    turn: () => output.flush(),
+    notice: () => output.handle({ kind: 'exited', instance: web, pid: 1, exit: { code: 0, signal: null, signalDescription: undefined, forced: false, stoppedByTf: false, durationMs: 5 } }),
     bytes: () => Buffer.concat(written),
+    writes: () => written.length,
   };
 }
 
@@ -28,6 +32,7 @@ function run(chunks: Buffer[]): Buffer {
   const p = pipeline();
   for (const chunk of chunks) p.feed(chunk);
   p.end();
+  p.turn();
   return p.bytes();
 }
 
@@ -67,6 +72,25 @@ describe('output hot path (split, prefix, write)', () => {
     expect(run(chunked(bulk, size)).equals(run(chunked(bulk, 1)))).toBe(true);
   });
 
+  it('holds a flood back only until the end of the event loop turn, and writes it in one go', async () => {
+    const p = pipeline();
+    const block = Buffer.from('x'.repeat(99).concat('\n').repeat(100));
+    p.feed(block);
+    p.feed(block);
+    expect(p.writes()).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(p.writes()).toBe(1);
+    expect(p.bytes().toString()).toBe(`web.1 | ${'x'.repeat(99)}\n`.repeat(200));
+  });
+
+  it('never lets a notice or a line by line write pass what is held back', () => {
+    const p = pipeline();
+    p.feed(Buffer.from('bulk\n'.repeat(1000)));
+    p.notice();
+    p.feed(Buffer.from('small\n'));
+    expect(p.bytes().toString()).toBe(`${'web.1 | bulk\n'.repeat(1000)}system | web.1 exited with code 0\nweb.1 | small\n`);
+  });
+
   it('keeps many short lines in one chunk, in order', () => {
     const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}`);
     const out = run(chunked(Buffer.from(`${lines.join('\n')}\n`), 65536)).toString('latin1');
@@ -104,7 +128,9 @@ describe('partial lines', () => {
     const p = pipeline();
     const bulk = `${'x'.repeat(99)}\n`.repeat(50);
     p.feed(Buffer.from(`${bulk}half a li`));
+    p.turn();
     const shown = p.bytes().toString();
+    expect(shown).toBe(`web.1 | ${'x'.repeat(99)}\n`.repeat(50));
     await vi.advanceTimersByTimeAsync(500);
     expect(p.bytes().toString(), 'a starved producer is not a prompt').toBe(shown);
     await vi.advanceTimersByTimeAsync(550);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LinePrefixer } from '../../src/output/prefixer.js';
+import type { BorrowedWrite } from '../../src/output/format.js';
+import { LinePrefixer, STAGE_BYTES } from '../../src/output/prefixer.js';
 import { PREFIX_WASM } from '../../src/output/prefix-wasm.js';
 // @ts-expect-error: a plain .mjs tool without types
 import { assemble } from '../tools/assemble-wasm.mjs';
@@ -39,10 +40,12 @@ function lines(next: () => number, count: number): Buffer {
   return Buffer.from(parts);
 }
 
-/** Runs the prefixer, copying what it writes (a stream that took the bytes at once). */
+/** Runs the prefixer and flushes it, copying what it writes (a stream that took the bytes at once). */
 function prefixed(prefixer: LinePrefixer, prefix: Buffer, head: Buffer | undefined, body: Buffer): Buffer {
   const parts: Buffer[] = [];
-  prefixer.prefix(prefix, head, body, (bytes) => (parts.push(Buffer.from(bytes)), false));
+  const write = (bytes: Buffer): boolean => (parts.push(Buffer.from(bytes)), false);
+  prefixer.prefix(prefix, head, body, write);
+  prefixer.flush(write);
   return Buffer.concat(parts);
 }
 
@@ -74,39 +77,74 @@ describe('LinePrefixer (prefix.wat)', () => {
     expect(prefixed(prefixer, Buffer.from('> '), undefined, small).toString('latin1')).toBe('> a\n> b\x1b[1m\x1b[0m\n');
   });
 
+  it('stages blocks and writes them at once on flush, or as soon as a staging area is full', () => {
+    const prefixer = new LinePrefixer();
+    const prefix = Buffer.from('web.1 | ');
+    const writes: Buffer[] = [];
+    const write = (bytes: Buffer): boolean => (writes.push(Buffer.from(bytes)), false);
+    const blocks = Array.from({ length: 50 }, (_, i) => Buffer.from(`line ${i}\n`));
+    for (const block of blocks) prefixer.prefix(prefix, undefined, block, write);
+    expect(writes).toEqual([]);
+    prefixer.flush(write);
+    expect(writes.map((w) => w.toString())).toEqual([reference(prefix, Buffer.concat(blocks)).toString()]);
+    prefixer.flush(write);
+    expect(writes).toHaveLength(1);
+
+    const flood = lines(random(3), 60_000);
+    writes.length = 0;
+    prefixer.prefix(prefix, undefined, flood, write);
+    prefixer.flush(write);
+    expect(writes.length).toBeGreaterThan(2);
+    expect(writes.every((w) => w.length <= STAGE_BYTES)).toBe(true);
+    expect(Buffer.concat(writes).equals(reference(prefix, flood))).toBe(true);
+  });
+
   it('never writes again into bytes a stream kept (a queued write), even in the middle of a block', () => {
     const prefixer = new LinePrefixer();
     const prefix = Buffer.from(`${'n'.repeat(100)} | `);
-    const kept: Buffer[] = [];
-    const keep = (bytes: Buffer): boolean => (kept.push(bytes), true); // and never released
-    const first = Buffer.alloc(5_000, 0x0a); // more output than one call's room: kept mid-block
+    const kept: { bytes: Buffer; copy: Buffer }[] = [];
+    const keep = (bytes: Buffer): boolean => (kept.push({ bytes, copy: Buffer.from(bytes) }), true); // and never released
+    const first = lines(random(5), 30_000); // more output than a staging area: kept mid-block
     const second = Buffer.from('second\n');
     prefixer.prefix(prefix, undefined, first, keep);
     prefixer.prefix(prefix, undefined, second, keep);
+    prefixer.flush(keep);
     prefixed(prefixer, prefix, undefined, Buffer.from('third\n'));
     expect(kept.length).toBeGreaterThan(2);
-    expect(Buffer.concat(kept).equals(Buffer.concat([reference(prefix, first), reference(prefix, second)]))).toBe(true);
+    for (const { bytes, copy } of kept) expect(bytes.equals(copy)).toBe(true);
+    expect(Buffer.concat(kept.map((k) => k.bytes)).equals(Buffer.concat([reference(prefix, first), reference(prefix, second)]))).toBe(true);
   });
 
-  it('lends its memory to a stream that keeps a write, writes copies meanwhile, and reuses it once released', () => {
+  it('lends a staging area to a stream that keeps a write, stages in the other, and reuses it once released', () => {
     const prefixer = new LinePrefixer();
     const prefix = Buffer.from('p | ');
     const seen: { bytes: Buffer; text: string }[] = [];
-    let release: (() => void) | undefined;
-    const first = (bytes: Buffer, released: () => void): boolean => {
+    const releases: (() => void)[] = [];
+    const keep = (bytes: Buffer, released: () => void): boolean => {
       seen.push({ bytes, text: bytes.toString() });
-      release = released;
+      releases.push(released);
       return true;
     };
-    const later = (bytes: Buffer): boolean => (seen.push({ bytes, text: bytes.toString() }), false);
-    prefixer.prefix(prefix, undefined, Buffer.from('one\n'), first);
-    prefixer.prefix(prefix, undefined, Buffer.from('two\n'), later);
-    expect(seen[1]?.bytes.buffer).not.toBe(seen[0]?.bytes.buffer); // a copy: the memory is lent
-    release?.();
-    prefixer.prefix(prefix, undefined, Buffer.from('three\n'), later);
-    expect(seen[2]?.bytes.buffer).toBe(seen[0]?.bytes.buffer); // the module's memory again
-    expect(seen[2]?.bytes.byteOffset).toBe(seen[0]?.bytes.byteOffset);
-    expect(seen.map((s) => s.text).join('')).toBe('p | one\np | two\np | three\n');
-    expect(seen[0]?.bytes.toString()).toBe('p | three\n'.slice(0, 8)); // overwritten: it was released
+    const take = (bytes: Buffer): boolean => (seen.push({ bytes, text: bytes.toString() }), false);
+    const step = (text: string, write: BorrowedWrite): void => {
+      prefixer.prefix(prefix, undefined, Buffer.from(`${text}\n`), write);
+      prefixer.flush(write);
+    };
+    const sameMemory = (a: number, b: number): boolean => seen[a]?.bytes.buffer === seen[b]?.bytes.buffer;
+    step('one', keep); // area A, kept
+    step('two', take); // area B
+    expect(sameMemory(1, 0)).toBe(true);
+    expect(seen[1]?.bytes.byteOffset).not.toBe(seen[0]?.bytes.byteOffset);
+    step('three', keep); // B kept too; A is still held
+    expect(seen[0]?.bytes.toString()).toBe('p | one\n'); // untouched while held
+    releases[0]?.();
+    step('four', take); // A again, now that it is released
+    expect(sameMemory(3, 0)).toBe(true);
+    expect(seen[3]?.bytes.byteOffset).toBe(seen[0]?.bytes.byteOffset);
+    step('five', keep); // A kept while B is held: both are the stream's now
+    step('six', take); // so a fresh instance writes this
+    expect(sameMemory(5, 0)).toBe(false);
+    expect([seen[2]?.bytes.toString(), seen[4]?.bytes.toString()]).toEqual(['p | three\n', 'p | five\n']);
+    expect(seen.map((x) => x.text).join('')).toBe('p | one\np | two\np | three\np | four\np | five\np | six\n');
   });
 });
