@@ -14,7 +14,7 @@ interface PrefixExports {
  * flood arrives in reads of 4-64 KiB.
  */
 export const STAGE_BYTES = 256 * 1024;
-/** fmt's 8-byte stores run up to 7 bytes past what they copy. */
+/** fmt's 16-byte stores run up to 15 bytes past what they copy. */
 const SLACK = 64;
 const STAGE_AREA = STAGE_BYTES + SLACK;
 /** The prefix and the lines of one call go after both staging areas. */
@@ -49,7 +49,7 @@ export class LinePrefixer {
     const input = (head === undefined ? 0 : head.length) + body.length;
     const from = INPUT_AT + align8(prefix.length) + 8;
     const end = from + input;
-    const wasm = this.room(end + 16, write);
+    const wasm = this.room(end + 32, write);
     const memory = this.memory;
     memory.set(prefix, INPUT_AT);
     if (head !== undefined) memory.set(head, from);

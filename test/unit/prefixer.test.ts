@@ -32,7 +32,7 @@ function lines(next: () => number, count: number): Buffer {
   const alphabet = [0x61, 0x0d, 0x1b, 0x0a - 1, 0x0a + 1, 0x1b + 1, 0x80, 0xff, 0x00, 0x01];
   const parts: number[] = [];
   for (let i = 0; i < count; i++) {
-    const length = Math.floor(next() * 40);
+    const length = Math.floor(next() * 70);
     for (let j = 0; j < length; j++) parts.push(alphabet[Math.floor(next() * alphabet.length)] as number);
     if (next() < 0.3) parts.push(0x0d);
     parts.push(0x0a);
