@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -149,11 +149,12 @@ export class FifoMaker {
       this.spare = made.reverse();
       // Later batches (restarts) come one at a time.
       this.batch = 1;
+      // Every name is unlinked: the directory is empty (rmSync would load more of Node's fs).
+      rmdirSync(dir);
     } catch {
       this.broken = true;
       for (const ends of made) closeQuietly(ends);
       this.spare = [];
-    } finally {
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     }
   }
