@@ -123,5 +123,3 @@ export class LinePrefixer {
     return wasm;
   }
 }
-
-const ignore = (): void => undefined;

@@ -141,8 +141,12 @@ export class FifoMaker {
       if (!this.mkfifo(paths)) throw new Error('mkfifo failed');
       for (const fifo of paths) {
         const read = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-        made.push({ read, write: -1 });
-        made[made.length - 1] = { read, write: openSync(fifo, constants.O_WRONLY) };
+        try {
+          made.push({ read, write: openSync(fifo, constants.O_WRONLY) });
+        } catch (error) {
+          closeSync(read);
+          throw error;
+        }
         unlinkSync(fifo);
       }
       // Popped from the end: reversed, instances get them in order (easier to trace).
@@ -189,7 +193,6 @@ export function runMkfifo(paths: readonly string[]): boolean {
 
 export function closeQuietly(ends: PipeEnds): void {
   for (const fd of [ends.read, ends.write]) {
-    if (fd < 0) continue;
     try {
       closeSync(fd);
     } catch {
