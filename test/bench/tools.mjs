@@ -14,10 +14,6 @@ const procfile = (dir, commands) => {
   return file;
 };
 
-/**
- * Each tool turns (commands, options) into [file, args]. `killOthers`: stop everything when one
- * command exits (the behaviour under test in the crash scenario; tf and foreman always do it).
- */
 /** tf from a checkout at `home` (built there); `--compare NAME=DIR` adds another build to a run. */
 export const tfAt = (name, home) => ({
   name,
@@ -25,6 +21,10 @@ export const tfAt = (name, home) => ({
   argv: (dir, commands, { timeoutS }) => [node, [path.join(home, 'bin/tf.cjs'), 'start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
 });
 
+/**
+ * Each tool turns (commands, options) into [file, args]. `killOthers`: stop everything when one
+ * command exits (the behaviour under test in the crash scenario; tf and foreman always do it).
+ */
 export const TOOLS = [
   tfAt('tf', root),
   {
