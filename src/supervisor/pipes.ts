@@ -45,7 +45,7 @@ let readBuffer: Buffer | undefined;
  * Under a flood that default costs a third of a bare Node pump's CPU and leaves tens of MB
  * of dead buffers for V8 to collect late. A child_process 'pipe' cannot take `onread`.
  */
-class FifoPipe implements OutputPipe {
+export class FifoPipe implements OutputPipe {
   private socket: Socket | undefined;
   private discarded = false;
   private paused = false;
@@ -115,8 +115,6 @@ export class StreamPipe implements OutputPipe {
  * FIFO), both ends opened at once and the names unlinked, so nothing stays on disk. The read
  * end is non-blocking (Node polls it); the write end is blocking, as a child expects its
  * stdout to be. Node opens files close-on-exec, so no child inherits another's ends.
- * Returns undefined where FIFOs cannot be made (no mkfifo, a temporary directory that is not
- * writable): the caller falls back to Node's pipes.
  */
 export class FifoMaker {
   private spare: PipeEnds[] = [];
@@ -127,6 +125,7 @@ export class FifoMaker {
     private readonly mkfifo: (paths: readonly string[]) => boolean = runMkfifo,
   ) {}
 
+  /** A FIFO, or undefined where none can be made (no mkfifo, no writable directory): use Node's pipes. */
   take(): PipeEnds | undefined {
     if (this.spare.length === 0 && !this.broken) this.make(Math.max(1, this.batch));
     return this.spare.pop();
@@ -199,18 +198,4 @@ export function closeQuietly(ends: PipeEnds): void {
       // Already closed.
     }
   }
-}
-
-/**
- * The read ends of one child's FIFOs. `closed` is called once both have closed: everything
- * the child (or a descendant holding them) wrote has been read. The third element closes
- * pipes that will never be read (the child did not start).
- */
-export function fifoPipes(stdout: number, stderr: number, closed: () => void): [OutputPipe, OutputPipe, () => void] {
-  let open = 2;
-  const onClose = (): void => {
-    if (--open === 0) closed();
-  };
-  const pipes = [new FifoPipe(stdout, onClose), new FifoPipe(stderr, onClose)] as const;
-  return [...pipes, () => pipes.forEach((p) => p.discard())];
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { Instance } from '../domain.js';
-import { closeQuietly, FifoMaker, fifoPipes, StreamPipe, type OutputPipe, type PipeEnds } from './pipes.js';
+import { closeQuietly, FifoMaker, FifoPipe, StreamPipe, type OutputPipe, type PipeEnds } from './pipes.js';
 
 /** The part of a child process the supervisor uses; spawned children have it, and so do test fakes. */
 export interface ChildHandle {
@@ -70,16 +70,15 @@ class FifoChild extends EventEmitter implements ChildHandle {
   constructor(child: ChildProcess, ends: readonly [PipeEnds, PipeEnds]) {
     super();
     this.pid = child.pid;
-    let waiting = 2; // the exit, and both pipes closed
+    let waiting = 3; // the exit, and each pipe closed
     const settle = (): void => {
       if (--waiting === 0) this.emit('close');
     };
-    const [stdout, stderr, discard] = fifoPipes(ends[0].read, ends[1].read, settle);
-    this.stdout = stdout;
-    this.stderr = stderr;
+    const pipes = ends.map((e) => new FifoPipe(e.read, settle));
+    [this.stdout, this.stderr] = pipes as [FifoPipe, FifoPipe];
     child.on('error', (error) => {
       // A child that never started leaves pipes nobody will read.
-      if (this.pid === undefined) discard();
+      if (this.pid === undefined) for (const pipe of pipes) pipe.discard();
       this.emit('error', error);
     });
     child.once('exit', (code, signal) => {
