@@ -36,11 +36,6 @@ export class Output {
   private readonly borrowed: BorrowedWrite;
   /** Blocks the format holds back are written at the end of this turn of the event loop. */
   private staged = false;
-  private readonly flushStaged = (): void => {
-    if (!this.staged) return;
-    this.staged = false;
-    this.format.flush?.(this.borrowed);
-  };
 
   constructor(
     private readonly format: Format,
@@ -57,15 +52,17 @@ export class Output {
       case 'output-end':
         return this.end(event.instance, event.stream);
       default:
-        this.flushStaged();
+        this.flush();
         this.writer.write(this.format.notice(noticeFor(event)));
     }
   }
 
   /** Writes whatever is held back; everything handled so far is then with the writer. */
-  flush(): void {
-    this.flushStaged();
-  }
+  readonly flush = (): void => {
+    if (!this.staged) return;
+    this.staged = false;
+    this.format.flush?.(this.borrowed);
+  };
 
   private state(instance: Instance, stream: OutputStream): StreamState {
     let pair = this.streams.get(instance);
@@ -79,7 +76,7 @@ export class Output {
 
   private emit(instance: Instance, stream: OutputStream): void {
     if (this.pieces.length === 0) return;
-    this.flushStaged();
+    this.flush();
     this.writer.write(this.format.lines(instance, stream, this.pieces));
     this.pieces.length = 0;
   }
@@ -105,7 +102,7 @@ export class Output {
     block(instance, stream, lines, this.borrowed);
     if (this.staged) return;
     this.staged = true;
-    setImmediate(this.flushStaged);
+    setImmediate(this.flush);
   }
 
   /**
