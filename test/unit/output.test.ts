@@ -1,3 +1,6 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Instance } from '../../src/domain.js';
@@ -189,5 +192,54 @@ describe('Writer.writeBorrowed (bytes the caller reuses)', () => {
     }
     expect(written.join('')).toBe('first\nsecond\n');
     expect(released).toBe(true);
+  });
+});
+
+describe('Writer to a file (written with writeSync, past the stream)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tf-writer-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A stream like Node's stdout on a file: it has the descriptor, and counts what it was asked to write. */
+  const fileStream = (fd: number) => {
+    const stream = Object.assign(new Writable({ write: (_c, _e, done) => (stream.calls++, done()) }), { fd, calls: 0 });
+    return stream;
+  };
+
+  it('writes every byte in order, never keeps borrowed bytes, and leaves the stream alone', async () => {
+    const file = path.join(dir, 'out.txt');
+    const fd = openSync(file, 'w');
+    try {
+      const stream = fileStream(fd);
+      const writer = new Writer(stream, { onBlocked() {}, onDrained() {}, onClosed() {} });
+      const bytes = Buffer.from('one\n');
+      expect(writer.writeBorrowed(bytes, () => undefined)).toBe(false);
+      bytes.write('two\n'); // free to reuse at once: the bytes are already in the file
+      expect(writer.writeBorrowed(bytes, () => undefined)).toBe(false);
+      writer.write('three\n');
+      await writer.flushed();
+      expect(readFileSync(file, 'utf8')).toBe('one\ntwo\nthree\n');
+      expect(stream.calls).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('treats a failed write as output closed, once, and writes nothing more', () => {
+    const file = path.join(dir, 'read-only.txt');
+    writeFileSync(file, '');
+    const fd = openSync(file, 'r'); // write(2) fails with EBADF, as it would on a full disk with ENOSPC
+    try {
+      let closed = 0;
+      const writer = new Writer(fileStream(fd), { onBlocked() {}, onDrained() {}, onClosed: () => void closed++ });
+      writer.write('lost\n');
+      writer.write('also lost\n');
+      expect(closed).toBe(1);
+      expect(writer.closed).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
   });
 });
