@@ -239,7 +239,10 @@ export class Supervisor {
   private settleExit(entry: Entry, code: number | null, signal: NodeJS.Signals | null, stoppedByTf: boolean): void {
     const pid = entry.pid as number;
     entry.state = 'exited';
-    if (this.deps.killer.stillAlive([pid], []).groups.length === 0) this.deps.watchdog.remove(pid);
+    // Only the cheap check: a group that still answers may hold just zombies, and telling
+    // those apart reads the whole process table (~2.5 ms, once per exit). The stop that
+    // follows every exit settles the rest (reapLingering).
+    if (!this.deps.killer.group(pid, 0)) this.deps.watchdog.remove(pid);
     const exit = {
       code,
       signal,
@@ -312,9 +315,13 @@ export class Supervisor {
     const { killer, watchdog } = this.deps;
     let over = false;
     void Promise.race([graceOver, this.hurried.promise]).then(() => (over = true));
-    let alive = killer.stillAlive(groups, strays);
-    while (alive.groups.length + alive.pids.length > 0 && !over) {
-      await this.delay(LINGER_POLL_MS).promise;
+    // kill(0) answers for zombies too, and telling them apart reads the whole process table
+    // (milliseconds; a `ps` run on macOS). A zombie left by an exiting leader is reaped by
+    // init within a millisecond, so only what still answers after the first short wait is
+    // looked at closely; real survivors are then polled at up to LINGER_POLL_MS.
+    let alive = { groups: groups.filter((pgid) => killer.group(pgid, 0)), pids: strays.filter((pid) => killer.pid(pid, 0)) };
+    for (let wait = 1; alive.groups.length + alive.pids.length > 0 && !over; wait = Math.min(2 * wait, LINGER_POLL_MS)) {
+      await this.delay(wait).promise;
       alive = killer.stillAlive(alive.groups, alive.pids);
     }
     for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');

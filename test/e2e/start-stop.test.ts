@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TF_BIN, cleanEnv, expectAllDead, fixture, isAlive, pidsIn, runTf, tempApps } from '../helpers/tf.js';
 
@@ -79,6 +81,20 @@ describe('tf start: stopping', () => {
     tf.signal('SIGTERM');
     expect((await tf.exited).code, tf.output()).toBe(143);
     await expectAllDead(pids);
+  }, 20_000);
+
+  it('waits for a group member that outlives its leader and has closed its output, then exits', async () => {
+    // The member ignores SIGTERM and lets go of tf's pipes, so only the poll for lingering
+    // processes can tell that it is still there; it notes in a file that it finished by itself.
+    const member = `sh -c 'trap "" TERM; echo "LINGER pid=$$"; exec >/dev/null 2>&1; sleep 0.6; echo finished > done.txt'`;
+    const dir = app({ Procfile: `leader: ${member} & echo READY; wait\n` });
+    const tf = runTf(['start', '-t', '10'], { cwd: dir });
+    await tf.waitFor(/LINGER pid=\d+[^]*READY|READY[^]*LINGER pid=\d+/);
+    const lingering = Number(/LINGER pid=(\d+)/.exec(tf.output())?.[1]);
+    tf.signal('SIGTERM');
+    expect((await tf.exited).code, tf.output()).toBe(143);
+    expect(isAlive(lingering), 'the member was still running when tf exited').toBe(false);
+    expect(existsSync(path.join(dir, 'done.txt')), 'the member was killed instead of waited for').toBe(true);
   }, 20_000);
 
   it('leaves nothing running when tf itself is killed with SIGKILL', async () => {
