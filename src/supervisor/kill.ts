@@ -171,7 +171,7 @@ export function killTree(pid: number, signal: NodeJS.Signals): void {
 /** Every way the supervisor touches other processes; tests pass a fake. */
 export interface Killer {
   group(pgid: number, signal: NodeJS.Signals | 0): boolean;
-  pid(pid: number, signal: NodeJS.Signals | 0): boolean;
+  pid(pid: number, signal: NodeJS.Signals): boolean;
   tree(pid: number, signal: NodeJS.Signals): void;
   stillAlive(groups: readonly number[], pids: readonly number[]): { groups: number[]; pids: number[] };
   escapees(leaders: readonly number[]): number[];

@@ -315,11 +315,9 @@ export class Supervisor {
     const { killer, watchdog } = this.deps;
     let over = false;
     void Promise.race([graceOver, this.hurried.promise]).then(() => (over = true));
-    // kill(0) answers for zombies too, and telling them apart reads the whole process table
-    // (milliseconds; a `ps` run on macOS). A zombie left by an exiting leader is reaped by
-    // init within a millisecond, so only what still answers after the first short wait is
-    // looked at closely; real survivors are then polled at up to LINGER_POLL_MS.
-    let alive = { groups: groups.filter((pgid) => killer.group(pgid, 0)), pids: strays.filter((pid) => killer.pid(pid, 0)) };
+    // What still runs after the leaders is often about to exit too (a child finishing its
+    // own cleanup): poll soon, then less often, up to LINGER_POLL_MS.
+    let alive = killer.stillAlive(groups, strays);
     for (let wait = 1; alive.groups.length + alive.pids.length > 0 && !over; wait = Math.min(2 * wait, LINGER_POLL_MS)) {
       await this.delay(wait).promise;
       alive = killer.stillAlive(alive.groups, alive.pids);
