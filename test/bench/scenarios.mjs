@@ -1,5 +1,6 @@
 // The benchmark scenarios. Each runs one tool once and returns what it measured.
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { cpuSeconds, killAll, launch, now, orphans, sleep } from './measure.mjs';
 
@@ -192,21 +193,48 @@ export function startup(k) {
   };
 }
 
-export function gracefulStop(k) {
+/**
+ * A child for the stop scenario: bash, so that on SIGTERM it can note the time of its exit
+ * ($EPOCHREALTIME, no fork) in `exits` before it goes; it stops its own sleep, so a tool that
+ * signals only its direct children leaves nothing behind on account of the test.
+ */
+const noteExit = (exits, marker) =>
+  `exec bash -c 'trap "kill \\$s 2>/dev/null; echo \\$EPOCHREALTIME >> ${exits}; exit 0" TERM; sleep ${marker} & s=$!; echo ${READY}; wait'`;
+
+/** When bash can note its exit time: `$EPOCHREALTIME` is bash 5's. */
+const bashClock = (() => {
+  const probe = spawnSync('bash', ['-c', 'echo $EPOCHREALTIME'], { encoding: 'utf8' });
+  return probe.status === 0 && /^\d+[.,]\d+$/.test(probe.stdout.trim());
+})();
+
+/**
+ * `from`: 'last-exit' times from the last child's exit (what the supervisor alone adds;
+ * needs bash 5 to note the exits, else it falls back to 'signal'), 'signal' from the SIGTERM
+ * sent to the supervisor (what a user waits for, the children's own exits included).
+ */
+export function gracefulStop(k, from) {
+  const fromExit = from === 'last-exit' && bashClock;
+  const span = fromExit ? "from the last child's exit" : `from SIGTERM${from === 'last-exit' ? " (no bash 5 here to note the children's exits)" : ''}`;
   return {
-    title: `Graceful stop: ${k} children that exit at once on SIGTERM; SIGTERM to the supervisor until it exits`,
+    title: `Graceful stop: ${k} children that exit at once on SIGTERM; SIGTERM to the supervisor, ${span} until it exits`,
     unit: 'ms',
     async run(tool, { dir, marker }) {
       const ready = markerCounter(READY, k);
-      const run = launch(tool.argv(dir, sleepers(k, marker), { timeoutS: 5 }), { cwd: dir, onData: (c) => ready.feed(c) });
+      const exits = `${dir}/exits-${tool.name.replace(/\W/g, '_')}.txt`;
+      writeFileSync(exits, '');
+      const commands = Array.from({ length: k }, (_, i) => ({ name: `p${i + 1}`, cmd: bashClock ? noteExit(exits, marker) : sleeper(marker) }));
+      const run = launch(tool.argv(dir, commands, { timeoutS: 5 }), { cwd: dir, onData: (c) => ready.feed(c) });
       await within(ready.reached, 20_000);
       const rss = run.sampleRss();
       const sent = now();
       const exit = await stop(tool, run, 'SIGTERM', patienceMs);
+      const noted = readFileSync(exits, 'utf8').split('\n').filter(Boolean).map((t) => Number(t.replace(',', '.')) * 1000 - performance.timeOrigin);
+      const start = fromExit ? Math.max(...noted) : sent;
+      const notes = [exit === undefined ? `did not exit within ${patienceMs / 1000} s` : undefined, bashClock && noted.length < k ? `${k - noted.length} children did not exit on SIGTERM` : undefined];
       return {
-        value: exit === undefined ? undefined : exit.at - sent,
+        value: exit === undefined || (fromExit && noted.length === 0) ? undefined : exit.at - start,
         rss,
-        ok: correctness({ orphans: await leftovers(marker), note: exit === undefined ? `did not exit within ${patienceMs / 1000} s` : undefined }),
+        ok: correctness({ orphans: await leftovers(marker), note: notes.filter(Boolean).join(', ') || undefined }),
       };
     },
   };
