@@ -39,6 +39,9 @@ const BASELINE = {
   argv: (_dir, commands) => ['/bin/sh', ['-c', `( ${commands.map((c) => `( ${c.cmd} ) &`).join(' ')} wait ) | cat`]],
 };
 
+/** All producers through one pipe and one `cat` into one file: a supervisor's shape, without a supervisor. */
+const ONE_READER = { name: 'raw pipe, one reader', baseline: true, oneReader: true, reference: true, available: () => true };
+
 /** The Node floor for throughput: copies the producers' pipes to a file, nothing else. */
 const NODE_PUMP = {
   name: 'node pump (floor)',
@@ -87,7 +90,7 @@ function table(scenario, rows, reference) {
       reference === undefined || r === reference ? '' : ratio(reference.median),
       r.name === 'tf' ? '' : ratio(tf?.median),
       r.rss.length === 0 ? '–' : `${median(r.rss).toFixed(1)} MB`,
-      r.reference ? '(reference: no line handling)' : summarise(r.ok),
+      r.reference ? `reference, no line handling: ${summarise(r.ok)}` : summarise(r.ok),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
@@ -107,7 +110,7 @@ let counter = 0;
 try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     if (!wanted(values.only, name)) continue;
-    const participants = [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [NODE_PUMP] : []), ...tools];
+    const participants = [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP] : []), ...tools];
     const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], rss: [], ok: [] }]));
     if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], rss: [], ok: [] });
     // Start-up runs are short and the machine's noise is of their size: they get three times the runs.

@@ -4,8 +4,9 @@
 import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
 
-for (const command of process.argv.slice(2)) {
-  const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'ignore'] });
-  child.stdout.on('data', (chunk) => writeSync(1, chunk));
-}
-process.on('SIGTERM', () => process.exit(0));
+const children = process.argv.slice(2).map((command) => spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'ignore'] }));
+for (const child of children) child.stdout.on('data', (chunk) => writeSync(1, chunk));
+process.on('SIGTERM', () => {
+  for (const child of children) child.kill('SIGTERM');
+  process.exit(0);
+});

@@ -148,7 +148,7 @@ export function throughput(producers, count) {
     baseline: true,
     pumpFloor: true,
     async run(tool, { dir, marker }) {
-      if (tool.baseline) return rawPipes(dir, producers, count, produce);
+      if (tool.baseline) return rawPipes(dir, producers, count, produce, tool.oneReader === true);
       const commands = Array.from({ length: producers }, (_, i) => ({ name: `p${i + 1}`, cmd: `${produce(i + 1)}; echo DONE P${i + 1}; exec sleep ${marker}` }));
       const file = `${dir}/out-${tool.name}.txt`;
       const fd = openSync(file, 'w');
@@ -165,12 +165,16 @@ export function throughput(producers, count) {
 
 /**
  * The floor: each producer through its own pipe and `cat` into its own file, no supervisor;
- * timed like the supervisors, until every producer's DONE line is in its file.
+ * timed like the supervisors, until every producer's DONE line is in its file. With
+ * `oneReader`, all producers share one pipe, one `cat` and one file, the shape of a
+ * supervisor's job (one reader, one output), and lines from different producers tear.
  */
-async function rawPipes(dir, producers, count, produce) {
-  const files = Array.from({ length: producers }, (_, i) => `${dir}/raw-${i + 1}.txt`);
+async function rawPipes(dir, producers, count, produce, oneReader) {
+  const files = oneReader ? [`${dir}/raw-all.txt`] : Array.from({ length: producers }, (_, i) => `${dir}/raw-${i + 1}.txt`);
   for (const file of files) closeSync(openSync(file, 'w'));
-  const script = `${files.map((f, i) => `( ${produce(i + 1)}; echo DONE P${i + 1} ) | cat >> ${f} &`).join(' ')} wait`;
+  const each = (i) => `( ${produce(i + 1)}; echo DONE P${i + 1} )`;
+  const all = Array.from({ length: producers }, (_, i) => i);
+  const script = oneReader ? `( ${all.map((i) => `${each(i)} &`).join(' ')} wait ) | cat >> ${files[0]}` : `${all.map((i) => `${each(i)} | cat >> ${files[i]} &`).join(' ')} wait`;
   const run = launch(['/bin/sh', ['-c', script]], { cwd: dir });
   const finished = await fileMarkers(files, 'DONE P', producers, 300_000);
   await run.exited;
