@@ -24,6 +24,18 @@ describe('tf start: output', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
+  it('lets a process write to /dev/stdout and /dev/stderr by name, as servers configured to log there do', async () => {
+    // A socket (Node's own child pipes) cannot be opened through /dev/stdout (ENXIO); FIFOs can.
+    const dir = app({ Procfile: 'web: echo to-stdout > /dev/stdout && echo to-stderr > /dev/stderr && echo READY; exec sleep 30\n' });
+    const tf = runTf(['start', '--no-color'], { cwd: dir });
+    await tf.waitFor(/READY/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    expect(tf.output()).toMatch(/web\.1 +\| to-stdout\n/);
+    expect(tf.output()).toMatch(/web\.1 +\| to-stderr\n/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
   it('keeps every line of several chatty processes, once, in order and untorn', async () => {
     const count = 20_000;
     const ids = ['a', 'b', 'c', 'd'];
