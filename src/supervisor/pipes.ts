@@ -119,10 +119,13 @@ export class StreamPipe implements OutputPipe {
 export class FifoMaker {
   private spare: PipeEnds[] = [];
   private broken = false;
+  /** Why FIFOs cannot be made here, once that is known. */
+  failure: string | undefined;
 
   constructor(
     private batch: number,
-    private readonly mkfifo: (paths: readonly string[]) => boolean = runMkfifo,
+    /** Makes the FIFOs; says why not when it cannot. */
+    private readonly mkfifo: (paths: readonly string[]) => string | undefined = runMkfifo,
   ) {}
 
   /** A FIFO, or undefined where none can be made (no mkfifo, no writable directory): use Node's pipes. */
@@ -137,7 +140,8 @@ export class FifoMaker {
     try {
       dir = mkdtempSync(path.join(fifoHome(), 'tf-pipes-'));
       const paths = Array.from({ length: count }, (_, i) => path.join(dir as string, String(i)));
-      if (!this.mkfifo(paths)) throw new Error('mkfifo failed');
+      const failed = this.mkfifo(paths);
+      if (failed !== undefined) throw new Error(failed);
       for (const fifo of paths) {
         const read = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
         try {
@@ -154,8 +158,9 @@ export class FifoMaker {
       this.batch = 1;
       // Every name is unlinked: the directory is empty (rmSync would load more of Node's fs).
       rmdirSync(dir);
-    } catch {
+    } catch (error) {
       this.broken = true;
+      this.failure = error instanceof Error ? error.message : String(error);
       for (const ends of made) closeQuietly(ends);
       this.spare = [];
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -185,9 +190,12 @@ function writable(dir: string): boolean {
   }
 }
 
-export function runMkfifo(paths: readonly string[]): boolean {
+/** One `mkfifo` run for all `paths`: undefined when it made them, else why not. */
+export function runMkfifo(paths: readonly string[]): string | undefined {
   const result = spawnSync('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore' });
-  return result.status === 0;
+  if (result.status === 0) return undefined;
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'mkfifo is not on PATH';
+  return `mkfifo failed in ${path.dirname(paths[0] ?? '')}`;
 }
 
 export function closeQuietly(ends: PipeEnds): void {

@@ -38,14 +38,18 @@ function spawnDetached(instance: Instance, stdout: number | 'pipe', stderr: numb
 /**
  * A spawner for `expected` instances: each child writes into FIFOs that tf reads with a
  * reused buffer (see pipes.ts), made for all of them in one go. Where FIFOs cannot be made,
- * children get Node's own pipes, which work the same at a higher cost per read.
+ * children get Node's own pipes, which work the same at a higher cost per read, except that a
+ * socket cannot be opened by name (/dev/stdout): `onFallback` hears why, once.
  */
-export function instanceSpawner(expected: number, fifos = new FifoMaker(expected * 2)): SpawnFn {
+export function instanceSpawner(expected: number, fifos = new FifoMaker(expected * 2), onFallback: (reason: string) => void = () => {}): SpawnFn {
+  let told = false;
   return (instance) => {
     const out = fifos.take();
     const err = out === undefined ? undefined : fifos.take();
     if (out === undefined || err === undefined) {
       if (out !== undefined) closeQuietly(out);
+      if (!told) onFallback(fifos.failure ?? 'unknown reason');
+      told = true;
       return nodePiped(spawnDetached(instance, 'pipe', 'pipe'));
     }
     let child: ChildProcess;

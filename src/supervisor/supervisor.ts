@@ -94,7 +94,7 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
-    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length) };
+    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, undefined, (reason) => this.fifosUnavailable(reason)) };
     this.entries = instances.map((instance) => {
       const done = deferred();
       const closed = deferred();
@@ -254,6 +254,12 @@ export class Supervisor {
     this.emit({ kind: 'exited', instance: entry.instance, pid, exit });
     entry.markDone();
     this.stop({ kind: 'exited', instance: entry.instance, exitCode: code ?? 128 + signalNumber(signal as NodeJS.Signals) });
+  }
+
+  /** The output still arrives; only a program that opens /dev/stdout by name is affected. */
+  private fifosUnavailable(reason: string): void {
+    const message = `no FIFOs for the processes' output (${reason}): using socket pairs, which a program cannot open as /dev/stdout or /dev/stderr; make mkfifo available and $XDG_RUNTIME_DIR or /dev/shm writable`;
+    this.emit({ kind: 'warning', warning: { message } });
   }
 
   private delay(ms: number): { promise: Promise<void>; cancel(): void } {

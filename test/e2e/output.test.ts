@@ -36,6 +36,18 @@ describe('tf start: output', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
+  it('says so, once, when FIFOs cannot be made (no mkfifo on PATH), and still shows all output', async () => {
+    const dir = app({ Procfile: 'a: echo READY-a; exec sleep 30\nb: echo READY-b; exec sleep 30\n' });
+    const tf = runTf(['start', '--no-color'], { cwd: dir, env: { PATH: path.join(dir, 'empty') } });
+    await tf.waitFor(/READY-a[^]*READY-b|READY-b[^]*READY-a/);
+    tf.signal('SIGTERM');
+    expect((await tf.exited).code, tf.output()).toBe(143);
+    const warnings = tf.output().split('\n').filter((l) => /system +\| .*no FIFOs/.test(l));
+    expect(warnings, tf.output()).toHaveLength(1);
+    expect(warnings[0]).toMatch(/\(mkfifo is not on PATH\): using socket pairs.*\/dev\/stdout/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
   it('keeps every line of several chatty processes, once, in order and untorn', async () => {
     const count = 20_000;
     const ids = ['a', 'b', 'c', 'd'];

@@ -73,9 +73,13 @@ describe('FifoMaker', () => {
     closeSync(more!.write);
   });
 
+  it('says why mkfifo could not make the FIFOs', () => {
+    expect(runMkfifo(['/nonexistent-tf-dir/0'])).toBe('mkfifo failed in /nonexistent-tf-dir');
+  });
+
   it('gives nothing, once and for all, where FIFOs cannot be made', () => {
     let runs = 0;
-    const maker = new FifoMaker(2, () => (runs++, false));
+    const maker = new FifoMaker(2, () => (runs++, 'no FIFOs here'));
     expect(maker.take()).toBeUndefined();
     expect(maker.take()).toBeUndefined();
     expect(runs).toBe(1);
@@ -128,13 +132,16 @@ describe('instanceSpawner', () => {
     expect(out.text()).toBe('one\ntwo\n');
   }, 10_000);
 
-  it("falls back to Node's pipes where FIFOs cannot be made", async () => {
-    const child = spawnWith(instanceSpawner(1, new FifoMaker(2, () => false)), 'echo through node');
-    expect(child.stdout).toBeInstanceOf(StreamPipe);
-    const out = collect(child.stdout);
-    collect(child.stderr);
-    await event(child, 'close');
-    expect(out.text()).toBe('through node\n');
+  it("falls back to Node's pipes where FIFOs cannot be made, and says why once", async () => {
+    const reasons: string[] = [];
+    const spawner = instanceSpawner(2, new FifoMaker(4, () => 'no FIFOs here'), (reason) => reasons.push(reason));
+    const children = [spawnWith(spawner, 'echo through node'), spawnWith(spawner, 'echo again')];
+    expect(children[0]?.stdout).toBeInstanceOf(StreamPipe);
+    const outs = children.map((child) => (collect(child.stderr), collect(child.stdout)));
+    await Promise.all(children.map((child) => event(child, 'close')));
+    expect(outs.map((out) => out.text())).toEqual(['through node\n', 'again\n']);
+    expect(reasons).toHaveLength(1);
+    expect(reasons).toEqual(['no FIFOs here']);
   }, 10_000);
 
   it('closes the pipes of a child that cannot start, and reports the error', async () => {
