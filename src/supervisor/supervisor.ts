@@ -258,7 +258,7 @@ export class Supervisor {
 
   /** The output still arrives; only a program that opens /dev/stdout by name is affected. */
   private fifosUnavailable(reason: string): void {
-    const message = `no FIFOs for the processes' output (${reason}): using socket pairs, which a program cannot open as /dev/stdout or /dev/stderr; make mkfifo available and $XDG_RUNTIME_DIR or /dev/shm writable`;
+    const message = `no FIFOs for the processes' output (${reason}): using socket pairs, which a program cannot open as /dev/stdout or /dev/stderr; make mkfifo available and $XDG_RUNTIME_DIR, /dev/shm or $TMPDIR writable`;
     this.emit({ kind: 'warning', warning: { message } });
   }
 
