@@ -101,7 +101,8 @@ function table(scenario, rows, reference) {
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tf-bench-'));
 const started = now();
 console.log(`# tf benchmark (${quick ? 'quick' : 'full'}): ${runs} interleaved runs; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}`);
-console.log(`tools: ${tools.map((t) => t.name).join(', ')}${TOOLS.length > tools.length ? ` (not found: ${TOOLS.filter((t) => !tools.includes(t)).map((t) => t.name).join(', ')})` : ''}\n`);
+const missing = TOOLS.filter((t) => !t.available()).map((t) => t.name);
+console.log(`tools: ${tools.map((t) => t.name).join(', ')}${missing.length > 0 ? ` (not found: ${missing.join(', ')})` : ''}\n`);
 if (process.env.NODE_EXTRA_CA_CERTS) {
   const kept = values['keep-ca-certs'] === true;
   console.log(`NODE_EXTRA_CA_CERTS is set here: ${kept ? 'kept (--keep-ca-certs), so every Node process parses it at start-up' : 'left out of every run (all tools alike; --keep-ca-certs keeps it)'}.\n`);
