@@ -118,8 +118,7 @@ export class StreamPipe implements OutputPipe {
  */
 export class FifoMaker {
   private spare: PipeEnds[] = [];
-  private broken = false;
-  /** Why FIFOs cannot be made here, once that is known. */
+  /** Why FIFOs cannot be made here, once that is known: then none is tried again. */
   failure: string | undefined;
 
   constructor(
@@ -130,7 +129,7 @@ export class FifoMaker {
 
   /** A FIFO, or undefined where none can be made (no mkfifo, no writable directory): use Node's pipes. */
   take(): PipeEnds | undefined {
-    if (this.spare.length === 0 && !this.broken) this.make(Math.max(1, this.batch));
+    if (this.spare.length === 0 && this.failure === undefined) this.make(Math.max(1, this.batch));
     return this.spare.pop();
   }
 
@@ -159,7 +158,6 @@ export class FifoMaker {
       // Every name is unlinked: the directory is empty (rmSync would load more of Node's fs).
       rmdirSync(dir);
     } catch (error) {
-      this.broken = true;
       this.failure = error instanceof Error ? error.message : String(error);
       for (const ends of made) closeQuietly(ends);
       this.spare = [];
