@@ -119,7 +119,7 @@ export class StreamPipe implements OutputPipe {
 export class FifoMaker {
   private spare: PipeEnds[] = [];
   /** Why FIFOs cannot be made here, once that is known: then none is tried again. */
-  failure: string | undefined;
+  private whyNot: string | undefined;
 
   constructor(
     private batch: number,
@@ -127,9 +127,13 @@ export class FifoMaker {
     private readonly mkfifo: (paths: readonly string[]) => string | undefined = runMkfifo,
   ) {}
 
+  get failure(): string | undefined {
+    return this.whyNot;
+  }
+
   /** A FIFO, or undefined where none can be made (no mkfifo, no writable directory): use Node's pipes. */
   take(): PipeEnds | undefined {
-    if (this.spare.length === 0 && this.failure === undefined) this.make(Math.max(1, this.batch));
+    if (this.spare.length === 0 && this.whyNot === undefined) this.make(Math.max(1, this.batch));
     return this.spare.pop();
   }
 
@@ -158,7 +162,7 @@ export class FifoMaker {
       // Every name is unlinked: the directory is empty (rmSync would load more of Node's fs).
       rmdirSync(dir);
     } catch (error) {
-      this.failure = error instanceof Error ? error.message : String(error);
+      this.whyNot = error instanceof Error ? error.message : String(error);
       for (const ends of made) closeQuietly(ends);
       this.spare = [];
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
