@@ -27,7 +27,7 @@ const SCENARIOS = {
   'stop-from-signal': S.gracefulStop(10, 'signal'),
   escalation: S.escalation(quick ? 0.5 : 2),
   crash: S.crash(),
-  'slow-reader': quick ? S.slowReader(10, 20) : S.slowReader(200, 20),
+  'slow-reader': quick ? S.slowReader(10, 20, 5_000) : S.slowReader(200, 20, 30_000),
   idle: quick ? S.idle(50, 1) : S.idle(50, 10),
   killed: S.killed(5),
 };
@@ -64,7 +64,9 @@ const compared = (values.compare ?? []).map((spec) => {
   const [name, dir] = spec.includes('=') ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [`tf@${path.basename(spec)}`, spec];
   return tfAt(name, path.resolve(dir));
 });
-const tools = [...TOOLS.filter((t) => t.available() && wanted(values.tools, t.name)), ...compared];
+// --quick leaves out the peers found on PATH (foreman alone adds a minute); --tools names them back.
+const skippedInQuick = (t) => quick && values.tools === undefined && t.fromPath === true;
+const tools = [...TOOLS.filter((t) => t.available() && wanted(values.tools, t.name) && !skippedInQuick(t)), ...compared];
 const fmt = (value, unit) =>
   value === undefined ? '–' : unit === 'ms' ? `${value.toFixed(value < 100 ? 1 : 0)} ms` : unit === 'MB' ? `${value.toFixed(1)} MB` : unit === 's' ? `${value.toFixed(3)} s` : String(value);
 
@@ -102,7 +104,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'tf-bench-'));
 const started = now();
 console.log(`# tf benchmark (${quick ? 'quick' : 'full'}): ${runs} interleaved runs; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}`);
 const missing = TOOLS.filter((t) => !t.available()).map((t) => t.name);
-console.log(`tools: ${tools.map((t) => t.name).join(', ')}${missing.length > 0 ? ` (not found: ${missing.join(', ')})` : ''}\n`);
+const leftOut = TOOLS.filter((t) => t.available() && skippedInQuick(t)).map((t) => t.name);
+console.log(`tools: ${tools.map((t) => t.name).join(', ')}${missing.length > 0 ? ` (not found: ${missing.join(', ')})` : ''}${leftOut.length > 0 ? ` (on PATH, left out of --quick: ${leftOut.join(', ')}; --tools adds them)` : ''}\n`);
 if (process.env.NODE_EXTRA_CA_CERTS) {
   const kept = values['keep-ca-certs'] === true;
   console.log(`NODE_EXTRA_CA_CERTS is set here: ${kept ? 'kept (--keep-ca-certs), so every Node process parses it at start-up' : 'left out of every run (all tools alike; --keep-ca-certs keeps it)'}.\n`);

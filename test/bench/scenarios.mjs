@@ -286,7 +286,8 @@ export function crash() {
   };
 }
 
-export function slowReader(megabytes, rateMbPerS) {
+/** `slackMs`: how long past the reader's own pace a supervisor may take before it is reported as not finishing. */
+export function slowReader(megabytes, rateMbPerS, slackMs) {
   return {
     title: `Slow reader: one producer writes ${megabytes} MB, the reader takes ${rateMbPerS} MB/s; peak RSS of the supervisor`,
     unit: 'MB',
@@ -311,7 +312,7 @@ export function slowReader(megabytes, rateMbPerS) {
           }, 10);
         },
       });
-      const finished = await within(done.reached, (megabytes / rateMbPerS) * 3000 + 30_000);
+      const finished = await within(done.reached, (megabytes / rateMbPerS) * 3000 + slackMs);
       clearInterval(timer);
       const rss = run.sampleRss();
       run.child.stdout.resume();

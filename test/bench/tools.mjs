@@ -50,16 +50,19 @@ export const TOOLS = [
   },
   {
     name: 'foreman',
+    fromPath: true,
     available: () => onPath('foreman'),
     argv: (dir, commands, { timeoutS }) => ['foreman', ['start', '-f', procfile(dir, commands), '-t', String(timeoutS)]],
   },
   {
     name: 'hivemind',
+    fromPath: true,
     available: () => onPath('hivemind'),
     argv: (dir, commands, { timeoutS }) => ['hivemind', ['--timeout', String(timeoutS), procfile(dir, commands)]],
   },
   {
     name: 'overmind',
+    fromPath: true,
     available: () => onPath('overmind') && onPath('tmux'),
     argv: (dir, commands, { timeoutS }) => ['overmind', ['start', '-f', procfile(dir, commands), '-t', String(timeoutS), '-s', path.join(dir, 'overmind.sock')]],
   },
