@@ -297,26 +297,39 @@ export function slowReader(megabytes, rateMbPerS, slackMs) {
       const commands = [{ name: 'p1', cmd: `head -c ${bytes} /dev/zero | tr '\\0' x | fold -w 99; echo DONE P1; exec sleep ${marker}` }];
       const done = markerCounter('DONE P1', 1);
       let timer;
+      let reading;
+      let consumed = 0;
       const run = launch(tool.argv(dir, commands, { timeoutS: 5 }), {
         cwd: dir,
         detached: tool.baseline,
+        // A token bucket refilled every 10 ms, spent whenever bytes arrive: reading only on the
+        // tick took one pipe's worth (64 KiB) per tick, ~6.5 MB/s whatever the rate asked.
         readable: (stream) => {
-          stream.pause();
           const perTick = (rateMbPerS * 1_000_000) / 100;
-          timer = setInterval(() => {
-            let budget = perTick;
-            for (let chunk = stream.read(); chunk !== null; chunk = budget > 0 ? stream.read() : null) {
-              budget -= chunk.length;
+          let tokens = 0;
+          reading = () => {
+            for (let chunk = tokens > 0 ? stream.read() : null; chunk !== null; chunk = tokens > 0 ? stream.read() : null) {
+              tokens -= chunk.length;
+              consumed += chunk.length;
               done.feed(chunk);
             }
+          };
+          stream.on('readable', reading);
+          timer = setInterval(() => {
+            tokens = Math.min(tokens + perTick, perTick);
+            reading();
           }, 10);
         },
       });
+      const started = now();
       const finished = await within(done.reached, (megabytes / rateMbPerS) * 3000 + slackMs);
       clearInterval(timer);
       const rss = run.sampleRss();
+      run.child.stdout.off('readable', reading);
       run.child.stdout.resume();
       await stop(tool, run);
+      // TF_BENCH_PACE=1 shows the pace the reader kept (start-up included), to check the bucket.
+      if (process.env.TF_BENCH_PACE) console.error(`${tool.name}: read ${(consumed / 1e6).toFixed(1)} MB at ${(consumed / 1000 / (now() - started)).toFixed(1)} MB/s`);
       return { value: rss, rss, ok: correctness({ orphans: await leftovers(marker), note: finished === undefined ? 'did not finish' : undefined }) };
     },
   };
