@@ -62,16 +62,23 @@ function processTable(): ProcessRow[] {
   }
   for (const name of names) {
     if (name.charCodeAt(0) > 57) continue;
-    try {
-      const stat = readProc(`/proc/${name}/stat`);
-      // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      rows.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), zombie: fields[0] === 'Z' });
-    } catch {
-      // The process ended while we looked.
-    }
+    const row = procRow(Number(name));
+    // Undefined: the process ended while we looked.
+    if (row !== undefined) rows.push(row);
   }
   return rows;
+}
+
+/** One process's row from /proc/PID/stat; undefined once it is gone. */
+function procRow(pid: number): ProcessRow | undefined {
+  try {
+    const stat = readProc(`/proc/${pid}/stat`);
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { pid, ppid: Number(fields[1]), pgid: Number(fields[2]), zombie: fields[0] === 'Z' };
+  } catch {
+    return undefined;
+  }
 }
 
 /** What is still alive of the groups and single processes given; zombies do not count. */
@@ -107,16 +114,6 @@ function procChildren(pid: number): number[] | undefined {
   return children;
 }
 
-function procGroup(pid: number): { pgid: number; zombie: boolean } | undefined {
-  try {
-    const stat = readProc(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pgid: Number(fields[2]), zombie: fields[0] === 'Z' };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Descendants of the given group leaders that left their leader's group (setsid, a new
  * process group): a signal to the group does not reach them, so they are signalled one by one.
@@ -133,7 +130,7 @@ export function escapees(leaders: readonly number[]): number[] {
   }
   for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
     const [pid, leader] = item;
-    const info = procGroup(pid);
+    const info = procRow(pid);
     if (info === undefined) continue;
     if (info.pgid !== leader && !info.zombie) found.push(pid);
     for (const child of procChildren(pid) ?? []) queue.push([child, leader]);
