@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [-- --runs N] [-- --only NAME,...] [-- --tools NAME,...] [-- --compare NAME=DIR] [-- --keep-ca-certs]`: tf against a raw pipe and its
-// peers, interleaved run by run, printed as medians with ratios. Nothing here asserts a time.
+// peers, interleaved run by run, printed as medians, with ratios paired run by run. Nothing here asserts a time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -80,17 +80,38 @@ function summarise(verdicts) {
   return `ok in ${clean}/${verdicts.length} runs; worst: ${worst}`;
 }
 
+/**
+ * The median of per-run ratios: run r of a tool is set against run r of the base, which ran
+ * seconds before it. This machine's load drifts over minutes, by more than the margins the
+ * targets leave, and a pair shares its spell; a ratio of medians taken from different runs
+ * does not.
+ */
+function pairedRatio(row, base) {
+  const ratios = row.byRun.flatMap((v, r) => (v === undefined || base.byRun[r] === undefined || base.byRun[r] === 0 ? [] : [v / base.byRun[r]]));
+  return ratios.length === 0 ? undefined : median(ratios);
+}
+
+/** The same, as a difference: what a tool adds to the floor (start-up against `node -e 0`). */
+function pairedExcess(row, base) {
+  const deltas = row.byRun.flatMap((v, r) => (v === undefined || base.byRun[r] === undefined ? [] : [v - base.byRun[r]]));
+  return deltas.length === 0 ? undefined : median(deltas);
+}
+
 function table(scenario, rows, reference) {
   const tf = rows.find((r) => r.name === 'tf');
-  const header = ['tool', 'median (min–max)', `× ${reference?.name ?? 'baseline'}`, '× tf', 'peak RSS', 'correctness'];
+  const overFloor = scenario.floor === true;
+  const header = ['tool', 'median (min–max)', `× ${reference?.name ?? 'baseline'}${overFloor ? ' (+ ms)' : ''}`, '× tf', 'peak RSS', 'correctness'];
   const body = rows.map((r) => {
-    const m = r.median;
-    const ratio = (base) => (m === undefined || base === undefined || base === 0 ? '–' : `${(m / base).toFixed(2)}`);
+    const ratio = (base) => {
+      const value = base === undefined ? undefined : pairedRatio(r, base);
+      return value === undefined ? '–' : value.toFixed(2);
+    };
+    const excess = overFloor && reference !== undefined ? pairedExcess(r, reference) : undefined;
     return [
       r.name,
-      r.values.length === 0 ? '–' : `${fmt(m, scenario.unit)} (${fmt(Math.min(...r.values), scenario.unit)}–${fmt(Math.max(...r.values), scenario.unit)})`,
-      reference === undefined || r === reference ? '' : ratio(reference.median),
-      r.name === 'tf' ? '' : ratio(tf?.median),
+      r.values.length === 0 ? '–' : `${fmt(r.median, scenario.unit)} (${fmt(Math.min(...r.values), scenario.unit)}–${fmt(Math.max(...r.values), scenario.unit)})`,
+      reference === undefined || r === reference ? '' : `${ratio(reference)}${excess === undefined ? '' : ` (${excess >= 0 ? '+' : ''}${excess.toFixed(1)} ms)`}`,
+      r.name === 'tf' ? '' : ratio(tf),
       r.rss.length === 0 ? '–' : `${median(r.rss).toFixed(1)} MB`,
       r.reference ? `reference, no line handling: ${summarise(r.ok)}` : summarise(r.ok),
     ];
@@ -115,17 +136,21 @@ try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     if (!wanted(values.only, name)) continue;
     const participants = [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP] : []), ...tools];
-    const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], rss: [], ok: [] }]));
-    if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], rss: [], ok: [] });
+    // byRun[r] is run r's value (a hole where a run gave none): ratios pair runs by index.
+    const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], byRun: [], rss: [], ok: [] }]));
+    if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], byRun: [], rss: [], ok: [] });
     // Start-up runs are short and the machine's noise is of their size: they get three times the runs.
     const scenarioRuns = scenario.floor ? runs * 3 : runs;
     for (let run = 0; run < scenarioRuns; run++) {
-      if (scenario.floor) rows.get('node -e 0').values.push(await nodeFloor());
+      if (scenario.floor) {
+        const floor = rows.get('node -e 0');
+        floor.values.push((floor.byRun[run] = await nodeFloor()));
+      }
       for (const tool of participants) {
         const marker = `1000.${process.pid}${++counter}`;
         const result = await scenario.run(tool, { dir, marker });
         const row = rows.get(tool.name);
-        if (result.value !== undefined) row.values.push(result.value);
+        if (result.value !== undefined) row.values.push((row.byRun[run] = result.value));
         if (result.rss !== undefined) row.rss.push(result.rss);
         row.ok.push(result.ok);
       }
