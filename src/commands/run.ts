@@ -1,4 +1,5 @@
 import type { Invocation } from '../cli/args.js';
+import { importPackage } from '../cli/packages.js';
 import { loadConfig } from '../config/load.js';
 import { TfError, usageError } from '../errors.js';
 import { shellLaunch } from '../plan/launch.js';
@@ -31,7 +32,7 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
         : { file: first, args: argv.slice(1) };
 
   // execa is loaded here only: `tf start` never needs it.
-  const { execa } = await import('execa');
+  const { execa } = await importPackage<typeof import('execa')>('execa');
   const child = execa(launch.file, [...launch.args], {
     cwd: config.root,
     env: runEnv(config, type),
