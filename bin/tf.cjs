@@ -5,7 +5,7 @@
 //
 // The build also runs tf once and keeps what V8 compiled, dist/tf.code-cache: a V8 code cache
 // taken after that run holds the bytecode of every function it ran, not only the top level.
-// Compiling them again is about 6 ms of each start. Node 20's own loader takes no code cache,
+// Compiling them again is 3-6 ms of each start. Node 20's own loader takes no code cache,
 // so the bundle is compiled here, with the same wrapper Node gives a CommonJS module.
 const fs = require('node:fs');
 const path = require('node:path');

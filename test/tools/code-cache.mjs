@@ -1,6 +1,6 @@
 // Makes dist/tf.code-cache; `npm run build` runs it after esbuild. It runs `tf start` once on a
 // small Procfile and keeps the bytecode V8 compiled for that run. bin/tf.cjs then loads it
-// instead of compiling again, which saves ~6 ms of each start. Without it the build still
+// instead of compiling again, which saves 3-6 ms of each start. Without it the build still
 // succeeds: tf works, it only starts slower.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ if (process.argv[2] === '--run') {
     const run = spawnSync(process.execPath, [self, '--run', procfile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
     if (!existsSync(launcher.CODE_CACHE)) {
       const why = run.error?.message ?? `tf exited with ${run.status ?? run.signal}: ${run.stderr.toString().trim().split('\n')[0]}`;
-      console.warn(`tf build: no code cache made (${why}); tf works, but starts ~6 ms slower`);
+      console.warn(`tf build: no code cache made (${why}); tf works, but starts a few ms slower`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
