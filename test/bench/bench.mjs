@@ -81,21 +81,21 @@ function summarise(verdicts) {
 }
 
 /**
- * The median of per-run ratios: run r of a tool is set against run r of the base, which ran
- * seconds before it. This machine's load drifts over minutes, by more than the margins the
- * targets leave, and a pair shares its spell; a ratio of medians taken from different runs
- * does not.
+ * The median over runs of `op(run r of row, run r of base)`, runs where either gave nothing (or
+ * `op` gives undefined) left out. Run r of a tool is set against run r of the base, which ran
+ * seconds before it: this machine's load drifts over minutes, by more than the margins the
+ * targets leave, and a pair shares its spell; a ratio of medians from different runs does not.
  */
-function pairedRatio(row, base) {
-  const ratios = row.byRun.flatMap((v, r) => (v === undefined || base.byRun[r] === undefined || base.byRun[r] === 0 ? [] : [v / base.byRun[r]]));
-  return ratios.length === 0 ? undefined : median(ratios);
+function paired(row, base, op) {
+  const values = row.byRun.flatMap((v, r) => {
+    const value = v === undefined || base.byRun[r] === undefined ? undefined : op(v, base.byRun[r]);
+    return value === undefined ? [] : [value];
+  });
+  return values.length === 0 ? undefined : median(values);
 }
-
-/** The same, as a difference: what a tool adds to the floor (start-up against `node -e 0`). */
-function pairedExcess(row, base) {
-  const deltas = row.byRun.flatMap((v, r) => (v === undefined || base.byRun[r] === undefined ? [] : [v - base.byRun[r]]));
-  return deltas.length === 0 ? undefined : median(deltas);
-}
+const pairedRatio = (row, base) => paired(row, base, (v, b) => (b === 0 ? undefined : v / b));
+/** What a tool adds to the floor (start-up against `node -e 0`). */
+const pairedExcess = (row, base) => paired(row, base, (v, b) => v - b);
 
 function table(scenario, rows, reference) {
   const tf = rows.find((r) => r.name === 'tf');
