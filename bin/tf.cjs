@@ -47,4 +47,15 @@ function runBundle(script) {
 globalThis[Symbol.for('tf.importPackage')] = (specifier) => import(specifier);
 
 module.exports = { BUNDLE, CODE_CACHE, compileBundle, runBundle };
-if (require.main === module) runBundle(compileBundle(true));
+if (require.main === module) {
+  let script;
+  try {
+    script = compileBundle(true);
+  } catch (error) {
+    // No stack trace for an install without a build (a clone before `npm ci`, a failed build).
+    const missing = error?.code === 'ENOENT';
+    process.stderr.write(missing ? `tf: ${BUNDLE} is missing; build it with "npm run build" (npm ci runs it)\n` : `tf: cannot load ${BUNDLE}: ${error?.message ?? error}\n`);
+    process.exit(missing ? 1 : 70);
+  }
+  runBundle(script);
+}

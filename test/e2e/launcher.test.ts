@@ -59,6 +59,16 @@ describe('the launcher and its code cache', () => {
     expect(run.stdout).toMatch(/a\.1 +\| hi\n/);
   }, 20_000);
 
+  it('says in one line how to build when the bundle is missing', () => {
+    const dir = app({});
+    mkdirSync(path.join(dir, 'bin'));
+    copyFileSync(TF_BIN, path.join(dir, 'bin', 'tf.cjs'));
+    const run = spawnSync(process.execPath, [path.join(dir, 'bin', 'tf.cjs'), '--version'], { cwd: dir, encoding: 'utf8', timeout: 15_000 });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`tf: ${path.join(dir, 'dist', 'tf.cjs')} is missing; build it with "npm run build" (npm ci runs it)\n`);
+  }, 20_000);
+
   it('runs tf as usual when the cache is corrupt, empty or missing', () => {
     const dir = app({ 'app/Procfile': 'a: echo hi\n' });
     const { bin, bundle, cache } = copyBuild(dir);
