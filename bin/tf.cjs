@@ -36,6 +36,13 @@ function compileBundle(useCache) {
   return new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
 }
 
+/** For TF_LOG=debug: whether this start skipped compiling, and if not, why. */
+function codeCacheState(script) {
+  if (script.cachedDataRejected === false) return `compiled from ${CODE_CACHE}`;
+  if (script.cachedDataRejected === true) return `V8 rejected ${CODE_CACHE} (made by another Node or under other V8 flags); compiled without it`;
+  return `no usable ${CODE_CACHE} (missing, or older than the bundle); compiled without it`;
+}
+
 function runBundle(script) {
   const bundleModule = { exports: {} };
   script.runInThisContext().call(bundleModule.exports, bundleModule.exports, createRequire(BUNDLE), bundleModule, BUNDLE, path.dirname(BUNDLE));
@@ -57,5 +64,6 @@ if (require.main === module) {
     process.stderr.write(missing ? `tf: ${BUNDLE} is missing; build it with "npm run build" (npm ci runs it)\n` : `tf: cannot load ${BUNDLE}: ${error?.message ?? error}\n`);
     process.exit(missing ? 1 : 70);
   }
+  if (process.env.TF_LOG === 'debug') process.stderr.write(`tf: debug: ${codeCacheState(script)}\n`);
   runBundle(script);
 }

@@ -20,8 +20,8 @@ function copyBuild(dir: string): { bin: string; bundle: string; cache: string } 
 }
 
 /** `tf start` through the given launcher on a Procfile whose one process prints and exits, so tf exits too. */
-function startOnce(bin: string, cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, [bin, 'start'], { cwd, env: cleanEnv(), encoding: 'utf8', timeout: 15_000, killSignal: 'SIGKILL' });
+function startOnce(bin: string, cwd: string, env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [bin, 'start'], { cwd, env: cleanEnv(env), encoding: 'utf8', timeout: 15_000, killSignal: 'SIGKILL' });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -42,6 +42,8 @@ describe('the launcher and its code cache', () => {
     const facts = JSON.parse(run.stdout) as { rejected: boolean | undefined; cache: number; topLevel: number };
     expect(facts.rejected).toBe(false);
     expect(facts.cache).toBeGreaterThan(2 * facts.topLevel);
+    const told = spawnSync(process.execPath, [TF_BIN, '--version'], { env: cleanEnv({ TF_LOG: 'debug' }), encoding: 'utf8', timeout: 15_000 });
+    expect(told.stderr).toBe(`tf: debug: compiled from ${path.join(HOME, 'dist', 'tf.code-cache')}\n`);
   }, 20_000);
 
   it('does not run stale code from a cache older than the bundle', () => {
@@ -78,6 +80,8 @@ describe('the launcher and its code cache', () => {
     expect(corrupt.code, corrupt.stderr).toBe(0);
     expect(corrupt.stdout).toMatch(/a\.1 +\| hi\n/);
     expect(corrupt.stderr).toBe('');
+    const told = startOnce(bin, path.join(dir, 'app'), { TF_LOG: 'debug' });
+    expect(told.stderr).toBe(`tf: debug: V8 rejected ${cache} (made by another Node or under other V8 flags); compiled without it\n`);
 
     writeFileSync(cache, '');
     const empty = startOnce(bin, path.join(dir, 'app'));
@@ -85,8 +89,9 @@ describe('the launcher and its code cache', () => {
     expect(empty.stdout).toMatch(/a\.1 +\| hi\n/);
 
     rmSync(cache);
-    const missing = startOnce(bin, path.join(dir, 'app'));
+    const missing = startOnce(bin, path.join(dir, 'app'), { TF_LOG: 'debug' });
     expect(missing.code, missing.stderr).toBe(0);
     expect(missing.stdout).toMatch(/a\.1 +\| hi\n/);
+    expect(missing.stderr).toBe(`tf: debug: no usable ${cache} (missing, or older than the bundle); compiled without it\n`);
   }, 20_000);
 });
