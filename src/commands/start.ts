@@ -39,7 +39,8 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   // Probed right before the instances start, so a warning tells what they will meet.
   for (const warning of [...plan.warnings, ...busyPortWarnings(plan.instances)]) output.handle({ kind: 'warning', warning });
 
-  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs }, (event) => output.handle(event), { watchdog });
+  const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
+  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug }, (event) => output.handle(event), { watchdog });
   const running = supervisor;
   if (writer.closed) running.stop({ kind: 'output-closed' });
   const onStop = (signal: NodeJS.Signals): void => running.signal(signal);

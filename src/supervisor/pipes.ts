@@ -4,6 +4,7 @@ import { Socket, type SocketConstructorOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import type { GrowablePipe, PipeCapacity } from '../host/pipe-capacity.js';
 
 /**
  * Takes what a child writes. `chunk` gets a view of a buffer that is reused for the next
@@ -45,15 +46,23 @@ let readBuffer: Buffer | undefined;
  * Under a flood that default costs a third of a bare Node pump's CPU and leaves tens of MB
  * of dead buffers for V8 to collect late. A child_process 'pipe' cannot take `onread`.
  */
-export class FifoPipe implements OutputPipe {
+export class FifoPipe implements OutputPipe, GrowablePipe {
   private socket: Socket | undefined;
   private discarded = false;
   private paused = false;
+  private closed = false;
+  private growing = false;
 
   constructor(
-    private readonly fd: number,
+    readonly fd: number,
     private readonly onClose: () => void,
+    /** Where a pipe that comes back full asks for a bigger buffer. */
+    private readonly capacity?: PipeCapacity,
   ) {}
+
+  get open(): boolean {
+    return !this.closed && !this.discarded;
+  }
 
   read(reader: PipeReader): void {
     readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
@@ -61,12 +70,23 @@ export class FifoPipe implements OutputPipe {
       fd: this.fd,
       readable: true,
       writable: false,
-      onread: { buffer: readBuffer, callback: (n, buffer) => void reader.chunk((buffer as Buffer).subarray(0, n)) },
+      onread: {
+        buffer: readBuffer,
+        callback: (n, buffer) => {
+          // A read that fills the buffer emptied a full pipe: the child was (or soon is) blocked on us.
+          if (n === READ_BUFFER_BYTES && !this.growing) this.grow();
+          reader.chunk((buffer as Buffer).subarray(0, n));
+          return undefined;
+        },
+      },
     };
     const socket = new Socket(options);
     this.socket = socket;
     socket.once('end', () => reader.end());
-    socket.once('close', this.onClose);
+    socket.once('close', () => {
+      this.closed = true;
+      this.onClose();
+    });
     socket.on('error', () => {
       // A read error ends the pipe as EOF does; 'close' follows.
     });
@@ -81,6 +101,11 @@ export class FifoPipe implements OutputPipe {
   resume(): void {
     this.paused = false;
     this.socket?.resume();
+  }
+
+  private grow(): void {
+    this.growing = true;
+    this.capacity?.grow(this);
   }
 
   /** A pipe nobody will read (its child did not start): closes the descriptor. */

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { Instance } from '../domain.js';
+import type { PipeCapacity } from '../host/pipe-capacity.js';
 import { closeQuietly, FifoMaker, FifoPipe, StreamPipe, type OutputPipe, type PipeEnds } from './pipes.js';
 
 /** The part of a child process the supervisor uses; spawned children have it, and so do test fakes. */
@@ -35,13 +36,22 @@ function spawnDetached(instance: Instance, stdout: number | 'pipe', stderr: numb
   });
 }
 
+export interface SpawnerOptions {
+  /** Makes the FIFOs; by default, for all `expected` instances in one go. */
+  readonly fifos?: FifoMaker;
+  /** Hears once why FIFOs cannot be made, when they cannot. */
+  readonly onFallback?: (reason: string) => void;
+  /** Grows the FIFOs that a child fills faster than tf reads them. */
+  readonly capacity?: PipeCapacity;
+}
+
 /**
  * A spawner for `expected` instances: each child writes into FIFOs that tf reads with a
  * reused buffer (see pipes.ts), made for all of them in one go. Where FIFOs cannot be made,
  * children get Node's own pipes, which work the same at a higher cost per read, except that a
  * socket cannot be opened by name (/dev/stdout): `onFallback` hears why, once.
  */
-export function instanceSpawner(expected: number, fifos = new FifoMaker(expected * 2), onFallback: (reason: string) => void = () => {}): SpawnFn {
+export function instanceSpawner(expected: number, { fifos = new FifoMaker(expected * 2), onFallback = () => {}, capacity }: SpawnerOptions = {}): SpawnFn {
   let told = false;
   return (instance) => {
     const out = fifos.take();
@@ -61,7 +71,7 @@ export function instanceSpawner(expected: number, fifos = new FifoMaker(expected
     }
     // The child has its own copies now; tf holding a write end would keep the pipe from EOF.
     for (const ends of [out, err]) closeSync(ends.write);
-    return new FifoChild(child, [out, err]);
+    return new FifoChild(child, [out, err], capacity);
   };
 }
 
@@ -71,14 +81,14 @@ class FifoChild extends EventEmitter implements ChildHandle {
   readonly stdout: OutputPipe;
   readonly stderr: OutputPipe;
 
-  constructor(child: ChildProcess, ends: readonly [PipeEnds, PipeEnds]) {
+  constructor(child: ChildProcess, ends: readonly [PipeEnds, PipeEnds], capacity: PipeCapacity | undefined) {
     super();
     this.pid = child.pid;
     let waiting = 3; // the exit, and each pipe closed
     const settle = (): void => {
       if (--waiting === 0) this.emit('close');
     };
-    const pipes = ends.map((e) => new FifoPipe(e.read, settle));
+    const pipes = ends.map((e) => new FifoPipe(e.read, settle, capacity));
     [this.stdout, this.stderr] = pipes as [FifoPipe, FifoPipe];
     child.on('error', (error) => {
       // A child that never started leaves pipes nobody will read.

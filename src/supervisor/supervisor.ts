@@ -3,6 +3,7 @@ import type { Instance, InstanceState, OutputStream } from '../domain.js';
 import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
 import type { OutputPipe } from './pipes.js';
+import { PipeCapacity } from '../host/pipe-capacity.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
 
@@ -29,6 +30,8 @@ export interface SupervisorDeps {
 export interface SupervisorOptions {
   /** Grace period between SIGTERM and SIGKILL. */
   readonly timeoutMs: number;
+  /** Diagnostics about tf itself (TF_LOG=debug), one line each. */
+  readonly debug?: (line: string) => void;
 }
 
 export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
@@ -94,7 +97,7 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
-    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, undefined, (reason) => this.fifosUnavailable(reason)) };
+    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), capacity: new PipeCapacity({ report: options.debug }) }) };
     this.entries = instances.map((instance) => {
       const done = deferred();
       const closed = deferred();

@@ -26,8 +26,8 @@ export interface TfProcess {
   /** The same, as the bytes tf wrote. */
   outputBytes(): Buffer;
   stderr(): string;
-  /** Resolves with the first match of `pattern` in stdout; rejects (with the output) on timeout or exit. */
-  waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the first match of `pattern` in stdout (or stderr); rejects (with the output) on timeout or exit. */
+  waitFor(pattern: RegExp, ms?: number, stream?: 'stdout' | 'stderr'): Promise<RegExpMatchArray>;
   signal(signal: NodeJS.Signals): void;
   readonly exited: Promise<Exit>;
 }
@@ -67,7 +67,10 @@ export function runTf(args: readonly string[], options: { cwd: string; env?: Rec
     out += decoder.decode(d, { stream: true });
     for (const l of listeners) l();
   });
-  child.stderr?.on('data', (d: string) => (err += d));
+  child.stderr?.on('data', (d: string) => {
+    err += d;
+    for (const l of listeners) l();
+  });
   const exited = new Promise<Exit>((resolve) =>
     child.on('close', (code, signal) => {
       started.delete(child);
@@ -88,10 +91,10 @@ export function runTf(args: readonly string[], options: { cwd: string; env?: Rec
     signal: (signal) => {
       child.kill(signal);
     },
-    waitFor(pattern, ms = 10_000) {
+    waitFor(pattern, ms = 10_000, stream = 'stdout') {
       return new Promise((resolve, reject) => {
         const check = (): void => {
-          const match = out.match(pattern);
+          const match = (stream === 'stdout' ? out : err).match(pattern);
           if (match !== null) {
             finish();
             resolve(match);

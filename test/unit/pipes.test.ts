@@ -2,7 +2,8 @@ import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Instance } from '../../src/domain.js';
-import { FifoMaker, runMkfifo, StreamPipe, type OutputPipe, type PipeReader } from '../../src/supervisor/pipes.js';
+import { PipeCapacity } from '../../src/host/pipe-capacity.js';
+import { FifoMaker, FifoPipe, runMkfifo, StreamPipe, type OutputPipe, type PipeReader } from '../../src/supervisor/pipes.js';
 import { instanceSpawner, type ChildHandle } from '../../src/supervisor/spawn.js';
 
 const instance = (script: string): Instance => ({
@@ -103,6 +104,26 @@ describe('instanceSpawner', () => {
     expect(Math.max(...out.chunks.map((c) => c.length))).toBeLessThanOrEqual(64 * 1024);
   }, 10_000);
 
+  it('asks for a bigger pipe once when a read comes back full, and not for a pipe that never fills', async () => {
+    const asked: number[] = [];
+    const capacity = new PipeCapacity({
+      setCapacity: (fds) => {
+        asked.push(...fds);
+        return Promise.resolve(undefined);
+      },
+    });
+    const spawner = instanceSpawner(1, { capacity });
+    // One 1 MiB write: the pipe is full before tf reads it, and stays full for many reads.
+    const child = spawnWith(spawner, 'dd if=/dev/zero bs=1048576 count=1 2>/dev/null; echo quiet >&2');
+    const out = collect(child.stdout);
+    const err = collect(child.stderr);
+    await Promise.all([out.ended, err.ended, event(child, 'close')]);
+    expect(out.chunks.filter((c) => c.length === 64 * 1024).length, 'full reads').toBeGreaterThan(1);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toBe((child.stdout as FifoPipe).fd);
+    expect(err.text()).toBe('quiet\n');
+  }, 10_000);
+
   it('waits for a descendant that still holds the pipe before "close"', async () => {
     const child = spawnWith(instanceSpawner(1), '(sleep 0.3; echo late) & echo early');
     const out = collect(child.stdout);
@@ -134,7 +155,7 @@ describe('instanceSpawner', () => {
 
   it("falls back to Node's pipes where FIFOs cannot be made, and says why once", async () => {
     const reasons: string[] = [];
-    const spawner = instanceSpawner(2, new FifoMaker(4, () => 'no FIFOs here'), (reason) => reasons.push(reason));
+    const spawner = instanceSpawner(2, { fifos: new FifoMaker(4, () => 'no FIFOs here'), onFallback: (reason) => reasons.push(reason) });
     const children = [spawnWith(spawner, 'echo through node'), spawnWith(spawner, 'echo again')];
     expect(children[0]?.stdout).toBeInstanceOf(StreamPipe);
     const outs = children.map((child) => (collect(child.stderr), collect(child.stdout)));

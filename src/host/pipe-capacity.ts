@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * Grows the kernel buffer of pipes that a child fills faster than tf reads them.
+ *
+ * A Linux pipe holds 64 KiB. A child that floods its output fills that in a moment and
+ * then blocks until tf has read it, so tf reads in small pieces, one event-loop turn each,
+ * and the child and tf take turns instead of running side by side on two cores. With 1 MiB
+ * the child runs ahead, tf's reads come back full, and a flood of 100 MB took ~15 % less
+ * wall time and ~30 % less of tf's CPU (see the README's Performance section).
+ *
+ * Node has no fcntl, so `perl` sets F_SETPIPE_SZ on descriptors it inherits: one short run
+ * per batch of pipes, off the hot path, only for pipes that have come back full. Where
+ * there is no perl, or the kernel refuses (the user's pipe pages are over
+ * /proc/sys/fs/pipe-user-pages-soft), pipes keep their size and tf works as before.
+ * Other systems have no such call: macOS pipes grow to 64 KiB by themselves.
+ */
+export const GROWN_PIPE_BYTES = 1024 * 1024;
+
+/**
+ * At most this many pipes are grown, 8 MiB in all: the kernel charges a pipe's capacity to
+ * its user, and past the soft limit (64 MiB by default) every new pipe of that user gets
+ * only two pages; floods come from a few processes, not from dozens.
+ */
+export const MAX_GROWN_PIPES = 8;
+
+/** F_SETPIPE_SZ from <fcntl.h> (Linux); perl's Fcntl module does not export it everywhere. */
+const F_SETPIPE_SZ = 1031;
+
+/**
+ * Exits 0 when every descriptor from 3 on took the new size, 1 when any did not. The
+ * numbers are made numeric: given a string, perl's fcntl passes a pointer to it.
+ */
+const PERL_SCRIPT = `my ($bytes, $count) = map { 0 + $_ } @ARGV; my $failed = 0;
+for my $fd (3 .. $count + 2) { my $h; (open($h, '<&=', $fd) && fcntl($h, ${F_SETPIPE_SZ}, $bytes)) or $failed++ }
+exit($failed ? 1 : 0);`;
+
+/** A pipe that may be grown: its read end, while tf still has it open. */
+export interface GrowablePipe {
+  readonly fd: number;
+  readonly open: boolean;
+}
+
+/** Sets the capacity of `fds`; resolves with why not, or undefined when all took it. */
+export type CapacitySetter = (fds: readonly number[], bytes: number) => Promise<string | undefined>;
+
+export interface PipeCapacityOptions {
+  /** How capacities are set; null where the system has no way (the default off Linux). */
+  readonly setCapacity?: CapacitySetter | null;
+  /** Hears one line per batch, for TF_LOG=debug. */
+  readonly report?: (line: string) => void;
+}
+
+export class PipeCapacity {
+  private queued: GrowablePipe[] = [];
+  private granted = 0;
+  private running = false;
+  private whyNot: string | undefined;
+  private readonly setCapacity: CapacitySetter | null;
+  private readonly report: (line: string) => void;
+
+  constructor({ setCapacity = process.platform === 'linux' ? perlSetCapacity : null, report = () => {} }: PipeCapacityOptions = {}) {
+    this.setCapacity = setCapacity;
+    this.report = report;
+    if (setCapacity === null) this.whyNot = `${process.platform} has no F_SETPIPE_SZ`;
+  }
+
+  /** Asks for `pipe` to be grown; one batch runs at a time, and what arrives meanwhile waits for the next. */
+  grow(pipe: GrowablePipe): void {
+    if (this.whyNot !== undefined || this.granted >= MAX_GROWN_PIPES) return;
+    this.granted++;
+    this.queued.push(pipe);
+    if (!this.running) this.runBatch();
+  }
+
+  private runBatch(): void {
+    // A pipe closed while it waited may have lent its number to another file.
+    const fds = this.queued.splice(0).filter((pipe) => pipe.open).map((pipe) => pipe.fd);
+    if (fds.length === 0 || this.setCapacity === null) return;
+    this.running = true;
+    void this.setCapacity(fds, GROWN_PIPE_BYTES).then((failure) => {
+      this.running = false;
+      const what = `${fds.length} pipe${fds.length === 1 ? '' : 's'} (fd ${fds.join(', ')})`;
+      if (failure !== undefined) {
+        // The kernel or the host said no; asking again would only cost another run.
+        this.whyNot = failure;
+        this.queued = [];
+        this.report(`could not grow ${what}: ${failure}; pipes keep their size`);
+        return;
+      }
+      this.report(`grew ${what} to ${GROWN_PIPE_BYTES / 1024} KiB`);
+      this.runBatch();
+    });
+  }
+}
+
+/** One perl run that inherits `fds` as its descriptors 3, 4, ... and sets their capacity. */
+export function perlSetCapacity(fds: readonly number[], bytes: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    // Only PATH: PERL5OPT or PERL5LIB from the app's environment have no business here.
+    const env: NodeJS.ProcessEnv = {};
+    if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn('perl', ['-e', PERL_SCRIPT, String(bytes), String(fds.length)], { stdio: ['ignore', 'ignore', 'ignore', ...fds], env });
+    } catch (error) {
+      resolve(`perl: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    // A few milliseconds of work: it must not hold tf's exit.
+    child.unref();
+    child.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ENOENT' ? 'perl is not on PATH' : `perl: ${error.message}`));
+    child.once('exit', (code, signal) => resolve(code === 0 ? undefined : `the kernel refused F_SETPIPE_SZ (perl exited ${code ?? signal})`));
+  });
+}

@@ -1,0 +1,128 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GROWN_PIPE_BYTES, MAX_GROWN_PIPES, PipeCapacity, perlSetCapacity, type CapacitySetter, type GrowablePipe } from '../../src/host/pipe-capacity.js';
+import { runMkfifo } from '../../src/supervisor/pipes.js';
+
+const canGrow = process.platform === 'linux' && spawnSync('perl', ['-e', '1']).status === 0;
+
+const opened: number[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const fd of opened.splice(0)) closeSync(fd);
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A real FIFO with both ends open, the write end non-blocking so that filling it stops at its capacity. */
+function fifo(): { read: number; write: number } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tf-capacity-'));
+  dirs.push(dir);
+  const name = path.join(dir, 'pipe');
+  expect(runMkfifo([name])).toBeUndefined();
+  const read = openSync(name, constants.O_RDONLY | constants.O_NONBLOCK);
+  const write = openSync(name, constants.O_WRONLY | constants.O_NONBLOCK);
+  opened.push(read, write);
+  return { read, write };
+}
+
+/** Bytes the pipe takes before a write would block: its capacity. */
+function capacityOf(write: number): number {
+  const page = Buffer.alloc(4096, 'x');
+  let total = 0;
+  for (;;) {
+    try {
+      total += writeSync(write, page);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return total;
+      throw error;
+    }
+  }
+}
+
+/** A setter that records its batches and settles each when the test says so. */
+function heldSetter(): { setter: CapacitySetter; batches: number[][]; settle(failure?: string): Promise<void> } {
+  const batches: number[][] = [];
+  const pending: ((failure: string | undefined) => void)[] = [];
+  return {
+    batches,
+    setter: (fds) => {
+      batches.push([...fds]);
+      return new Promise((resolve) => pending.push(resolve));
+    },
+    async settle(failure) {
+      pending.shift()?.(failure);
+      // Lets the setter's promise callbacks run.
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+const pipe = (fd: number, open = true): GrowablePipe => ({ fd, open });
+
+describe.skipIf(!canGrow)('perlSetCapacity on a real FIFO', () => {
+  it('grows it from the default 64 KiB to 1 MiB, and leaves other pipes alone', async () => {
+    const grown = fifo();
+    const other = fifo();
+    expect(await perlSetCapacity([grown.read], GROWN_PIPE_BYTES)).toBeUndefined();
+    expect(capacityOf(grown.write)).toBe(GROWN_PIPE_BYTES);
+    expect(capacityOf(other.write)).toBe(64 * 1024);
+  }, 10_000);
+
+  it('says why when the kernel refuses (a size over /proc/sys/fs/pipe-max-size)', async () => {
+    const { read, write } = fifo();
+    expect(await perlSetCapacity([read], 1024 * 1024 * 1024)).toMatch(/^the kernel refused F_SETPIPE_SZ/);
+    expect(capacityOf(write)).toBe(64 * 1024);
+  }, 10_000);
+});
+
+describe('perlSetCapacity without perl', () => {
+  it('says perl is not on PATH, and throws nothing', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = path.join(tmpdir(), 'tf-no-such-dir');
+    try {
+      expect(await perlSetCapacity([0], GROWN_PIPE_BYTES)).toBe('perl is not on PATH');
+    } finally {
+      process.env.PATH = saved;
+    }
+  }, 10_000);
+});
+
+describe('PipeCapacity', () => {
+  it('runs one batch at a time: what asks meanwhile waits, and a pipe closed meanwhile is left out', async () => {
+    const held = heldSetter();
+    const lines: string[] = [];
+    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line) });
+    capacity.grow(pipe(10));
+    capacity.grow(pipe(11));
+    capacity.grow(pipe(12, false));
+    expect(held.batches).toEqual([[10]]);
+    await held.settle();
+    expect(held.batches).toEqual([[10], [11]]);
+    await held.settle();
+    expect(lines).toEqual(['grew 1 pipe (fd 10) to 1024 KiB', 'grew 1 pipe (fd 11) to 1024 KiB']);
+  });
+
+  it(`grows at most ${MAX_GROWN_PIPES} pipes`, async () => {
+    const held = heldSetter();
+    const capacity = new PipeCapacity({ setCapacity: held.setter });
+    for (let fd = 10; fd < 10 + MAX_GROWN_PIPES + 3; fd++) capacity.grow(pipe(fd));
+    await held.settle();
+    await held.settle();
+    expect(held.batches.flat()).toEqual(Array.from({ length: MAX_GROWN_PIPES }, (_, i) => 10 + i));
+    expect(held.batches).toHaveLength(2);
+  });
+
+  it('stops asking after a refusal, and reports it once', async () => {
+    const held = heldSetter();
+    const lines: string[] = [];
+    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line) });
+    capacity.grow(pipe(10));
+    capacity.grow(pipe(11));
+    await held.settle('perl is not on PATH');
+    capacity.grow(pipe(12));
+    expect(held.batches).toEqual([[10]]);
+    expect(lines).toEqual(['could not grow 1 pipe (fd 10): perl is not on PATH; pipes keep their size']);
+  });
+});
