@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /**
  * Grows the kernel buffer of pipes that a child fills faster than tf reads them.
@@ -10,19 +11,49 @@ import { spawn } from 'node:child_process';
  * wall time and ~30 % less of tf's CPU (see the README's Performance section).
  *
  * Node has no fcntl, so `perl` sets F_SETPIPE_SZ on descriptors it inherits: one short run
- * per batch of pipes, off the hot path, only for pipes that have come back full. Where
- * there is no perl, or the kernel refuses (the user's pipe pages are over
- * /proc/sys/fs/pipe-user-pages-soft), pipes keep their size and tf works as before.
- * Other systems have no such call: macOS pipes grow to 64 KiB by themselves.
+ * per batch of pipes, off the hot path, only for pipes that have come back full, and within
+ * a budget (pipeBudget). Where there is no perl, or the kernel refuses (the user's pipe
+ * pages are over /proc/sys/fs/pipe-user-pages-soft), pipes keep their size and tf works as
+ * before. Other systems have no such call: macOS pipes grow to 64 KiB by themselves.
  */
 export const GROWN_PIPE_BYTES = 1024 * 1024;
 
+/** How big a grown pipe is, and how many may be grown. */
+export interface PipeBudget {
+  readonly bytes: number;
+  readonly pipes: number;
+}
+
 /**
- * At most this many pipes are grown, 8 MiB in all: the kernel charges a pipe's capacity to
- * its user, and past the soft limit (64 MiB by default) every new pipe of that user gets
- * only two pages; floods come from a few processes, not from dozens.
+ * What tf may take: 1 MiB a pipe (less if /proc/sys/fs/pipe-max-size, the most an
+ * unprivileged user may ask, is lower), and a quarter of pipe-user-pages-soft in all (16 MiB,
+ * so 16 pipes, by default). The kernel charges a pipe's capacity to its user whether it
+ * is used or not, and past the soft limit every new pipe of that user gets two pages, in
+ * every program; a quarter leaves the rest of the user's session, and a second tf, room.
+ * A soft limit of 0 means none: then 16 pipes.
  */
-export const MAX_GROWN_PIPES = 8;
+export function pipeBudget(maxSizeBytes: number, softLimitPages: number): PipeBudget {
+  const bytes = Math.min(GROWN_PIPE_BYTES, maxSizeBytes);
+  const allowance = softLimitPages === 0 ? 16 * bytes : (softLimitPages * PAGE_BYTES) / 4;
+  return { bytes, pipes: bytes < 2 * DEFAULT_PIPE_BYTES ? 0 : Math.floor(allowance / bytes) };
+}
+
+/** The budget on this machine, from /proc/sys/fs; the kernel's defaults where a file cannot be read. */
+export function kernelPipeBudget(): PipeBudget {
+  return pipeBudget(readNumber('/proc/sys/fs/pipe-max-size') ?? 1024 * 1024, readNumber('/proc/sys/fs/pipe-user-pages-soft') ?? 16384);
+}
+
+const PAGE_BYTES = 4096;
+const DEFAULT_PIPE_BYTES = 64 * 1024;
+
+function readNumber(file: string): number | undefined {
+  try {
+    const value = Number(readFileSync(file, 'latin1').trim());
+    return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** F_SETPIPE_SZ from <fcntl.h> (Linux); perl's Fcntl module does not export it everywhere. */
 const F_SETPIPE_SZ = 1031;
@@ -49,6 +80,8 @@ export interface PipeCapacityOptions {
   readonly setCapacity?: CapacitySetter | null;
   /** Hears one line per batch, for TF_LOG=debug. */
   readonly report?: (line: string) => void;
+  /** The kernel's limits, read at the first request (not at start-up, where most runs never need them). */
+  readonly budget?: () => PipeBudget;
 }
 
 export class PipeCapacity {
@@ -58,16 +91,21 @@ export class PipeCapacity {
   private whyNot: string | undefined;
   private readonly setCapacity: CapacitySetter | null;
   private readonly report: (line: string) => void;
+  private readonly readBudget: () => PipeBudget;
+  private budget: PipeBudget | undefined;
 
-  constructor({ setCapacity = process.platform === 'linux' ? perlSetCapacity : null, report = () => {} }: PipeCapacityOptions = {}) {
+  constructor({ setCapacity = process.platform === 'linux' ? perlSetCapacity : null, report = () => {}, budget = kernelPipeBudget }: PipeCapacityOptions = {}) {
     this.setCapacity = setCapacity;
     this.report = report;
+    this.readBudget = budget;
     if (setCapacity === null) this.whyNot = `${process.platform} has no F_SETPIPE_SZ`;
   }
 
   /** Asks for `pipe` to be grown; one batch runs at a time, and what arrives meanwhile waits for the next. */
   grow(pipe: GrowablePipe): void {
-    if (this.whyNot !== undefined || this.granted >= MAX_GROWN_PIPES) return;
+    if (this.whyNot !== undefined) return;
+    this.budget ??= this.readBudget();
+    if (this.granted >= this.budget.pipes) return;
     this.granted++;
     this.queued.push(pipe);
     if (!this.running) this.runBatch();
@@ -76,9 +114,10 @@ export class PipeCapacity {
   private runBatch(): void {
     // A pipe closed while it waited may have lent its number to another file.
     const fds = this.queued.splice(0).filter((pipe) => pipe.open).map((pipe) => pipe.fd);
-    if (fds.length === 0 || this.setCapacity === null) return;
+    const bytes = this.budget?.bytes;
+    if (fds.length === 0 || this.setCapacity === null || bytes === undefined) return;
     this.running = true;
-    void this.setCapacity(fds, GROWN_PIPE_BYTES).then((failure) => {
+    void this.setCapacity(fds, bytes).then((failure) => {
       this.running = false;
       const what = `${fds.length} pipe${fds.length === 1 ? '' : 's'} (fd ${fds.join(', ')})`;
       if (failure !== undefined) {
@@ -88,7 +127,7 @@ export class PipeCapacity {
         this.report(`could not grow ${what}: ${failure}; pipes keep their size`);
         return;
       }
-      this.report(`grew ${what} to ${GROWN_PIPE_BYTES / 1024} KiB`);
+      this.report(`grew ${what} to ${bytes / 1024} KiB`);
       this.runBatch();
     });
   }

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GROWN_PIPE_BYTES, MAX_GROWN_PIPES, PipeCapacity, perlSetCapacity, type CapacitySetter, type GrowablePipe } from '../../src/host/pipe-capacity.js';
+import { GROWN_PIPE_BYTES, kernelPipeBudget, PipeCapacity, pipeBudget, perlSetCapacity, type CapacitySetter, type GrowablePipe } from '../../src/host/pipe-capacity.js';
 import { runMkfifo } from '../../src/supervisor/pipes.js';
 
 const canGrow = process.platform === 'linux' && spawnSync('perl', ['-e', '1']).status === 0;
@@ -60,6 +60,7 @@ function heldSetter(): { setter: CapacitySetter; batches: number[][]; settle(fai
 }
 
 const pipe = (fd: number, open = true): GrowablePipe => ({ fd, open });
+const budget = (pipes: number) => () => ({ bytes: GROWN_PIPE_BYTES, pipes });
 
 describe.skipIf(!canGrow)('perlSetCapacity on a real FIFO', () => {
   it('grows it from the default 64 KiB to 1 MiB, and leaves other pipes alone', async () => {
@@ -93,7 +94,7 @@ describe('PipeCapacity', () => {
   it('runs one batch at a time: what asks meanwhile waits, and a pipe closed meanwhile is left out', async () => {
     const held = heldSetter();
     const lines: string[] = [];
-    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line) });
+    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line), budget: budget(8) });
     capacity.grow(pipe(10));
     capacity.grow(pipe(11));
     capacity.grow(pipe(12, false));
@@ -104,25 +105,58 @@ describe('PipeCapacity', () => {
     expect(lines).toEqual(['grew 1 pipe (fd 10) to 1024 KiB', 'grew 1 pipe (fd 11) to 1024 KiB']);
   });
 
-  it(`grows at most ${MAX_GROWN_PIPES} pipes`, async () => {
+  it('grows no more pipes than the budget allows, to the size it allows', async () => {
     const held = heldSetter();
-    const capacity = new PipeCapacity({ setCapacity: held.setter });
-    for (let fd = 10; fd < 10 + MAX_GROWN_PIPES + 3; fd++) capacity.grow(pipe(fd));
+    const sizes: number[] = [];
+    const capacity = new PipeCapacity({
+      setCapacity: (fds, bytes) => (sizes.push(bytes), held.setter(fds, bytes)),
+      budget: () => ({ bytes: 512 * 1024, pipes: 5 }),
+    });
+    for (let fd = 10; fd < 18; fd++) capacity.grow(pipe(fd));
     await held.settle();
     await held.settle();
-    expect(held.batches.flat()).toEqual(Array.from({ length: MAX_GROWN_PIPES }, (_, i) => 10 + i));
-    expect(held.batches).toHaveLength(2);
+    expect(held.batches).toEqual([[10], [11, 12, 13, 14]]);
+    expect(sizes).toEqual([512 * 1024, 512 * 1024]);
+  });
+
+  it('reads the budget once, at the first request', () => {
+    let reads = 0;
+    const capacity = new PipeCapacity({ setCapacity: heldSetter().setter, budget: () => (reads++, { bytes: GROWN_PIPE_BYTES, pipes: 8 }) });
+    expect(reads).toBe(0);
+    capacity.grow(pipe(10));
+    capacity.grow(pipe(11));
+    expect(reads).toBe(1);
   });
 
   it('stops asking after a refusal, and reports it once', async () => {
     const held = heldSetter();
     const lines: string[] = [];
-    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line) });
+    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line), budget: budget(8) });
     capacity.grow(pipe(10));
     capacity.grow(pipe(11));
     await held.settle('perl is not on PATH');
     capacity.grow(pipe(12));
     expect(held.batches).toEqual([[10]]);
     expect(lines).toEqual(['could not grow 1 pipe (fd 10): perl is not on PATH; pipes keep their size']);
+  });
+});
+
+describe('pipeBudget', () => {
+  it.each([
+    // pipe-max-size, pipe-user-pages-soft: bytes a pipe, pipes
+    [1024 * 1024, 16384, GROWN_PIPE_BYTES, 16], // the kernel's defaults: 16 MiB, a quarter of 64 MiB
+    [4 * 1024 * 1024, 16384, GROWN_PIPE_BYTES, 16], // a higher maximum: still 1 MiB, enough to matter
+    [256 * 1024, 16384, 256 * 1024, 64], // a lower maximum: smaller pipes, more of them
+    [1024 * 1024, 1024, GROWN_PIPE_BYTES, 1], // a tight soft limit (4 MiB): one pipe
+    [1024 * 1024, 0, GROWN_PIPE_BYTES, 16], // no soft limit: still 16
+    [64 * 1024, 16384, 64 * 1024, 0], // pipes cannot grow past the default: none
+  ])('max %i bytes, soft limit %i pages -> %i bytes x %i pipes', (maxSize, soft, bytes, pipes) => {
+    expect(pipeBudget(maxSize, soft)).toEqual({ bytes, pipes });
+  });
+
+  it.skipIf(process.platform !== 'linux')("reads this machine's limits from /proc/sys/fs", () => {
+    const max = Number(readFileSync('/proc/sys/fs/pipe-max-size', 'latin1'));
+    const soft = Number(readFileSync('/proc/sys/fs/pipe-user-pages-soft', 'latin1'));
+    expect(kernelPipeBudget()).toEqual(pipeBudget(max, soft));
   });
 });
