@@ -41,7 +41,8 @@ describe('tf start: output', () => {
   }, 20_000);
 
   it('says so, once, when FIFOs cannot be made (no mkfifo on PATH), and still shows all output', async () => {
-    const dir = app({ Procfile: 'a: echo READY-a; exec sleep 30\nb: echo READY-b; exec sleep 30\n' });
+    // PATH has no mkfifo, and no sleep either: the children name theirs in full.
+    const dir = app({ Procfile: 'a: echo READY-a; exec /bin/sleep 30\nb: echo READY-b; exec /bin/sleep 30\n' });
     const tf = runTf(['start', '--no-color'], { cwd: dir, env: { PATH: path.join(dir, 'empty') } });
     await tf.waitFor(/READY-a[^]*READY-b|READY-b[^]*READY-a/);
     tf.signal('SIGTERM');
