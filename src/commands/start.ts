@@ -31,7 +31,11 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   let supervisor: Supervisor | undefined;
   const writer = new Writer(context.stdout, {
     onBlocked: () => supervisor?.pauseOutput(),
-    onDrained: () => supervisor?.resumeOutput(),
+    onDrained: () => {
+      supervisor?.resumeOutput();
+      // What the last turn staged while stdout was blocked (Output's endOfTurn); this may block again, and pause.
+      output.flush();
+    },
     onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
   });
   const output = new Output(await formatFor(invocation, color, width), writer);

@@ -64,6 +64,17 @@ export class Output {
     this.format.flush?.(this.borrowed);
   };
 
+  /**
+   * The end of a turn: writes what the turn staged, unless stdout is blocked. A blocked
+   * stream would have to be handed a copy (it queues what it is given, and the staging area
+   * is reused), and tf reads nothing more until it drains; so the bytes stay staged until
+   * then, and the drain flushes them (see start). Copying them cost a slow reader's run
+   * ~25 MB of short-lived buffers over 200 MB, +7 MB of peak RSS.
+   */
+  private readonly endOfTurn = (): void => {
+    if (!this.writer.blocked) this.flush();
+  };
+
   private state(instance: Instance, stream: OutputStream): StreamState {
     let pair = this.streams.get(instance);
     if (pair === undefined) {
@@ -102,7 +113,7 @@ export class Output {
     block(instance, stream, lines, this.borrowed);
     if (this.staged) return;
     this.staged = true;
-    setImmediate(this.flush);
+    setImmediate(this.endOfTurn);
   }
 
   /**

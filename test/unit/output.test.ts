@@ -195,6 +195,40 @@ describe('Writer.writeBorrowed (bytes the caller reuses)', () => {
   });
 });
 
+describe('Output with a blocked stdout (a slow reader)', () => {
+  it('keeps what a turn staged while stdout is blocked, and writes it on the drain, in order', async () => {
+    const pending: { chunk: Buffer; done: () => void }[] = [];
+    const seen: Buffer[] = [];
+    const sink = new Writable({
+      highWaterMark: 1024,
+      write: (chunk: Buffer, _e, done) => void pending.push({ chunk, done }),
+    });
+    let output!: Output;
+    const writer = new Writer(sink, { onBlocked() {}, onDrained: () => output.flush(), onClosed() {} });
+    output = new Output(new PrettyFormat({ color: false, timestamp: false, width: 5 }), writer);
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const block = (from: number): Buffer => Buffer.from(Array.from({ length: 500 }, (_, i) => `line ${from + i}\n`).join(''));
+    const feed = (chunk: Buffer): void => output.handle({ kind: 'output', instance: web, stream: 'stdout', chunk });
+
+    feed(block(0));
+    await turn();
+    expect(pending, 'the first turn is written').toHaveLength(1);
+    expect(writer.blocked).toBe(true);
+    const queued = sink.writableLength;
+    feed(block(500));
+    await turn();
+    expect(sink.writableLength, 'the second turn waits, staged, for the drain: nothing more is queued').toBe(queued);
+    while (pending.length > 0) {
+      const next = pending.shift() as { chunk: Buffer; done: () => void };
+      seen.push(Buffer.from(next.chunk));
+      next.done();
+      await turn();
+    }
+    expect(writer.blocked).toBe(false);
+    expect(Buffer.concat(seen).toString()).toBe(Array.from({ length: 1000 }, (_, i) => `web.1 | line ${i}\n`).join(''));
+  });
+});
+
 describe('Writer to a file (written with writeSync, past the stream)', () => {
   let dir: string;
   beforeEach(() => {
