@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
  * then blocks until tf has read it, so tf reads in small pieces, one event-loop turn each,
  * and the child and tf take turns instead of running side by side on two cores. With 1 MiB
  * the child runs ahead, tf's reads come back full, and a flood of 100 MB took ~15 % less
- * wall time and ~30 % less of tf's CPU (see the README's Performance section).
+ * wall time and ~25 % less of tf's CPU (see the README's Performance section).
  *
  * Node has no fcntl, so `perl` sets F_SETPIPE_SZ on descriptors it inherits: one short run
  * per batch of pipes, off the hot path, only for pipes that have come back full, and within
@@ -17,6 +17,10 @@ import { readFileSync } from 'node:fs';
  * before. Other systems have no such call: macOS pipes grow to 64 KiB by themselves.
  */
 export const GROWN_PIPE_BYTES = 1024 * 1024;
+
+const DEFAULT_PIPE_BYTES = 64 * 1024;
+/** The unit of pipe-user-pages-soft (a page is larger on some machines: the budget is then smaller than it could be). */
+const PAGE_BYTES = 4096;
 
 /** How big a grown pipe is, and how many may be grown. */
 export interface PipeBudget {
@@ -30,7 +34,8 @@ export interface PipeBudget {
  * so 16 pipes, by default). The kernel charges a pipe's capacity to its user whether it
  * is used or not, and past the soft limit every new pipe of that user gets two pages, in
  * every program; a quarter leaves the rest of the user's session, and a second tf, room.
- * A soft limit of 0 means none: then 16 pipes.
+ * A soft limit of 0 means none: then 16 pipes. A maximum under twice the default size is
+ * not worth a perl run: then none.
  */
 export function pipeBudget(maxSizeBytes: number, softLimitPages: number): PipeBudget {
   const bytes = Math.min(GROWN_PIPE_BYTES, maxSizeBytes);
@@ -42,9 +47,6 @@ export function pipeBudget(maxSizeBytes: number, softLimitPages: number): PipeBu
 export function kernelPipeBudget(): PipeBudget {
   return pipeBudget(readNumber('/proc/sys/fs/pipe-max-size') ?? 1024 * 1024, readNumber('/proc/sys/fs/pipe-user-pages-soft') ?? 16384);
 }
-
-const PAGE_BYTES = 4096;
-const DEFAULT_PIPE_BYTES = 64 * 1024;
 
 function readNumber(file: string): number | undefined {
   try {
