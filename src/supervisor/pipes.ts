@@ -48,8 +48,8 @@ let readBuffer: Buffer | undefined;
  */
 export class FifoPipe implements OutputPipe, GrowablePipe {
   private socket: Socket | undefined;
-  private discarded = false;
   private paused = false;
+  /** Its descriptor is closed: by the socket, after EOF or an error, or by `discard`. */
   private closed = false;
   private growing = false;
 
@@ -61,7 +61,7 @@ export class FifoPipe implements OutputPipe, GrowablePipe {
   ) {}
 
   get open(): boolean {
-    return !this.closed && !this.discarded;
+    return !this.closed;
   }
 
   read(reader: PipeReader): void {
@@ -110,8 +110,8 @@ export class FifoPipe implements OutputPipe, GrowablePipe {
 
   /** A pipe nobody will read (its child did not start): closes the descriptor. */
   discard(): void {
-    if (this.socket !== undefined || this.discarded) return;
-    this.discarded = true;
+    if (this.socket !== undefined || this.closed) return;
+    this.closed = true;
     closeSync(this.fd);
     this.onClose();
   }
