@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { toolEnv } from './tool-env.js';
 
 /**
  * Grows the kernel buffer of pipes that a child fills faster than tf reads them.
@@ -138,12 +139,9 @@ export class PipeCapacity {
 /** One perl run that inherits `fds` as its descriptors 3, 4, ... and sets their capacity. */
 export function perlSetCapacity(fds: readonly number[], bytes: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    // Only PATH: PERL5OPT or PERL5LIB from the app's environment have no business here.
-    const env: NodeJS.ProcessEnv = {};
-    if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn('perl', ['-e', PERL_SCRIPT, String(bytes), String(fds.length)], { stdio: ['ignore', 'ignore', 'ignore', ...fds], env });
+      child = spawn('perl', ['-e', PERL_SCRIPT, String(bytes), String(fds.length)], { stdio: ['ignore', 'ignore', 'ignore', ...fds], env: toolEnv() });
     } catch (error) {
       resolve(`perl: ${error instanceof Error ? error.message : String(error)}`);
       return;

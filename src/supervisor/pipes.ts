@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { GrowablePipe, PipeCapacity } from '../host/pipe-capacity.js';
+import { toolEnv } from '../host/tool-env.js';
 
 /**
  * Takes what a child writes. `chunk` gets a view of a buffer that is reused for the next
@@ -221,9 +222,7 @@ function writable(dir: string): boolean {
 export function runMkfifo(paths: readonly string[]): string | undefined {
   // Its messages are not shown, so it needs no locale: under a UTF-8 LANG, mkfifo maps a
   // dozen locale files before doing anything, about a third of its run.
-  const env: NodeJS.ProcessEnv = { LC_ALL: 'C' };
-  if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
-  const result = spawnSync('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore', env });
+  const result = spawnSync('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore', env: toolEnv({ LC_ALL: 'C' }) });
   if (result.status === 0) return undefined;
   if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'mkfifo is not on PATH';
   return `mkfifo failed in ${path.dirname(paths[0] ?? '')}`;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GROWN_PIPE_BYTES, kernelPipeBudget, PipeCapacity, pipeBudget, perlSetCapacity, type CapacitySetter, type GrowablePipe } from '../../src/host/pipe-capacity.js';
+import { toolEnv } from '../../src/host/tool-env.js';
 import { runMkfifo } from '../../src/supervisor/pipes.js';
 
 const canGrow = process.platform === 'linux' && spawnSync('perl', ['-e', '1']).status === 0;
@@ -158,5 +159,22 @@ describe('pipeBudget', () => {
     const max = Number(readFileSync('/proc/sys/fs/pipe-max-size', 'latin1'));
     const soft = Number(readFileSync('/proc/sys/fs/pipe-user-pages-soft', 'latin1'));
     expect(kernelPipeBudget()).toEqual(pipeBudget(max, soft));
+  });
+});
+
+describe('toolEnv (the environment of mkfifo and perl)', () => {
+  it("keeps tf's PATH and what tf adds, and nothing else of the environment", () => {
+    const saved = { PATH: process.env.PATH, PERL5OPT: process.env.PERL5OPT };
+    process.env.PATH = '/tools/bin';
+    process.env.PERL5OPT = '-Mstrict';
+    try {
+      expect(toolEnv({ LC_ALL: 'C' })).toEqual({ LC_ALL: 'C', PATH: '/tools/bin' });
+      delete process.env.PATH;
+      expect(toolEnv()).toEqual({});
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.PERL5OPT === undefined) delete process.env.PERL5OPT;
+      else process.env.PERL5OPT = saved.PERL5OPT;
+    }
   });
 });
