@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { portInUse } from '../../src/host/ports.js';
 
 const listening = (host?: string): Promise<Server> =>
@@ -31,5 +31,16 @@ describe('portInUse (the probe runs without waiting for the event loop)', () => 
       again.listen({ port, exclusive: true }, resolve);
     });
     again.close();
+  });
+});
+
+describe('portInUse', () => {
+  it('binds through _listen2, skipping the cluster module that listen() loads first', () => {
+    const server = createServer();
+    const listen = vi.spyOn(server, 'listen');
+    const step = vi.spyOn(server as unknown as { _listen2: () => void }, '_listen2');
+    portInUse(0, server);
+    expect(step).toHaveBeenCalledOnce();
+    expect(listen).not.toHaveBeenCalled();
   });
 });
