@@ -229,11 +229,14 @@ export function runMkfifo(paths: readonly string[]): string | undefined {
 }
 
 export function closeQuietly(ends: PipeEnds): void {
-  for (const fd of [ends.read, ends.write]) {
-    try {
-      closeSync(fd);
-    } catch {
-      // Already closed.
-    }
+  closeFdQuietly(ends.read);
+  closeFdQuietly(ends.write);
+}
+
+export function closeFdQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
   }
 }
