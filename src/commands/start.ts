@@ -8,8 +8,6 @@ import { PrettyFormat } from '../output/pretty.js';
 import { Writer } from '../output/writer.js';
 import { buildPlan } from '../plan/plan.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { FifoMaker } from '../supervisor/pipes.js';
-import { fifoCount } from '../supervisor/spawn.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import type { CommandContext } from './context.js';
 
@@ -41,14 +39,12 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
   });
   const output = new Output(await formatFor(invocation, color, width), writer);
-  // One mkfifo run makes the instances' FIFOs and the watchdog's.
-  const fifos = new FifoMaker(fifoCount(plan.instances.length) + 1);
-  const watchdog = startWatchdog(fifos.take());
+  const watchdog = startWatchdog();
   // Probed right before the instances start, so a warning tells what they will meet.
   for (const warning of [...plan.warnings, ...busyPortWarnings(plan.instances)]) output.handle({ kind: 'warning', warning });
 
   const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
-  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, fifos }, (event) => output.handle(event), { watchdog });
+  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug }, (event) => output.handle(event), { watchdog });
   const running = supervisor;
   if (writer.closed) running.stop({ kind: 'output-closed' });
   const onStop = (signal: NodeJS.Signals): void => running.signal(signal);

@@ -229,14 +229,11 @@ export function runMkfifo(paths: readonly string[]): string | undefined {
 }
 
 export function closeQuietly(ends: PipeEnds): void {
-  closeFdQuietly(ends.read);
-  closeFdQuietly(ends.write);
-}
-
-export function closeFdQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already closed.
+  for (const fd of [ends.read, ends.write]) {
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed.
+    }
   }
 }

@@ -36,9 +36,6 @@ function spawnDetached(instance: Instance, stdout: number | 'pipe', stderr: numb
   });
 }
 
-/** FIFOs for `instances` instances: each has its stdout and its stderr. */
-export const fifoCount = (instances: number): number => instances * 2;
-
 export interface SpawnerOptions {
   /** Makes the FIFOs; by default, for all `expected` instances in one go. */
   readonly fifos?: FifoMaker;
@@ -54,7 +51,7 @@ export interface SpawnerOptions {
  * children get Node's own pipes, which work the same at a higher cost per read, except that a
  * socket cannot be opened by name (/dev/stdout): `onFallback` hears why, once.
  */
-export function instanceSpawner(expected: number, { fifos = new FifoMaker(fifoCount(expected)), onFallback = () => {}, capacity }: SpawnerOptions = {}): SpawnFn {
+export function instanceSpawner(expected: number, { fifos = new FifoMaker(expected * 2), onFallback = () => {}, capacity }: SpawnerOptions = {}): SpawnFn {
   let told = false;
   return (instance) => {
     const out = fifos.take();

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import type { Instance, InstanceState, OutputStream } from '../domain.js';
 import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
-import type { FifoMaker, OutputPipe } from './pipes.js';
+import type { OutputPipe } from './pipes.js';
 import { PipeCapacity } from '../host/pipe-capacity.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
@@ -32,8 +32,6 @@ export interface SupervisorOptions {
   readonly timeoutMs: number;
   /** Diagnostics about tf itself (TF_LOG=debug), one line each. */
   readonly debug?: (line: string) => void;
-  /** Where the instances' FIFOs come from; by default a batch for them alone. */
-  readonly fifos?: FifoMaker;
 }
 
 export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
@@ -99,7 +97,7 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
-    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { fifos: options.fifos, onFallback: (reason) => this.fifosUnavailable(reason), capacity: new PipeCapacity({ report: options.debug }) }) };
+    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), capacity: new PipeCapacity({ report: options.debug }) }) };
     this.entries = instances.map((instance) => {
       const done = deferred();
       const closed = deferred();

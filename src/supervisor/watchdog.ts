@@ -1,7 +1,4 @@
 import { spawn } from 'node:child_process';
-import { writeSync } from 'node:fs';
-import type { Writable } from 'node:stream';
-import { closeFdQuietly, type PipeEnds } from './pipes.js';
 
 /**
  * If tf is SIGKILLed it runs no code, so something outside it must clean up. The watchdog is
@@ -40,75 +37,27 @@ export interface Watchdog {
 
 export const noWatchdog: Watchdog = { add() {}, remove() {}, release() {} };
 
-/** How tf talks to the watchdog: lines down a pipe whose EOF means tf is gone. */
-interface Line {
-  send(line: string): void;
-  end(): void;
-}
-
 /**
  * Spawned before any instance: a process tf starts must never exist without a watchdog
  * that knows it (deferring this spawn let a tf killed right after start-up orphan all).
- * `fifo`: a FIFO from the instances' batch, read by the watchdog. Without one, a Node pipe:
- * a socket pair with a stream around it, ~1 ms more of start-up.
  */
-export function startWatchdog(fifo?: PipeEnds): Watchdog {
-  let line: Line;
-  if (fifo === undefined) {
-    const child = spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    child.unref();
-    line = streamLine(child.stdin);
-  } else {
-    try {
-      // The child gets the read end as a blocking stdin (Node's spawn clears O_NONBLOCK on 0-2).
-      spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: [fifo.read, 'ignore', 'ignore'] }).unref();
-    } finally {
-      // tf must hold only the write end, or the watchdog would never see EOF.
-      closeFdQuietly(fifo.read);
-    }
-    line = fifoLine(fifo.write);
-  }
-  return {
-    add: (pgid) => line.send(`+${pgid}`),
-    remove: (pgid) => line.send(`-${pgid}`),
-    release: () => {
-      line.send('q');
-      line.end();
-    },
-  };
-}
-
-function streamLine(pipe: Writable): Line {
+export function startWatchdog(): Watchdog {
+  const child = spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const pipe = child.stdin;
+  child.unref();
   pipe.on('error', () => {
     // The watchdog died (someone killed it); tf keeps supervising without it.
   });
   (pipe as { unref?: () => void }).unref?.();
-  return {
-    send: (line) => void (pipe.destroyed || pipe.write(`${line}\n`)),
-    end: () => pipe.end(),
-  };
-}
-
-/**
- * Lines of a few bytes, each written whole at once (under PIPE_BUF): the watchdog reads as
- * they come, so a write would wait only if it stopped reading for thousands of them.
- */
-function fifoLine(fd: number): Line {
-  let open = true;
-  const close = (): void => {
-    if (open) closeFdQuietly(fd);
-    open = false;
+  const send = (line: string): void => {
+    if (!pipe.destroyed) pipe.write(`${line}\n`);
   };
   return {
-    send: (line) => {
-      if (!open) return;
-      try {
-        writeSync(fd, `${line}\n`);
-      } catch {
-        // EPIPE: the watchdog died (someone killed it); tf keeps supervising without it.
-        close();
-      }
+    add: (pgid) => send(`+${pgid}`),
+    remove: (pgid) => send(`-${pgid}`),
+    release: () => {
+      send('q');
+      pipe.end();
     },
-    end: close,
   };
 }
