@@ -261,6 +261,23 @@ describe('Writer to a file (written with writeSync, past the stream)', () => {
     }
   });
 
+  it('writes past the stream to a device such as /dev/null, but leaves a terminal (isTTY, as Node sets it) to its stream', async () => {
+    const fd = openSync('/dev/null', 'w');
+    try {
+      const device = fileStream(fd);
+      const terminal = Object.assign(fileStream(fd), { isTTY: true });
+      for (const stream of [device, terminal]) {
+        const writer = new Writer(stream, { onBlocked() {}, onDrained() {}, onClosed() {} });
+        writer.write('x\n');
+        await writer.flushed();
+      }
+      expect(device.calls).toBe(0);
+      expect(terminal.calls).toBe(1);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   it('treats a failed write as output closed, once, and writes nothing more', () => {
     const file = path.join(dir, 'read-only.txt');
     writeFileSync(file, '');
