@@ -91,11 +91,16 @@ describe('perlSetCapacity without perl', () => {
   }, 10_000);
 });
 
+/** A capacity whose batches wait for the test (held) and whose report lines are kept, with room for 8 pipes. */
+function reporting(): { held: ReturnType<typeof heldSetter>; lines: string[]; capacity: PipeCapacity } {
+  const held = heldSetter();
+  const lines: string[] = [];
+  return { held, lines, capacity: new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line), budget: budget(8) }) };
+}
+
 describe('PipeCapacity', () => {
   it('runs one batch at a time: what asks meanwhile waits, and a pipe closed meanwhile is left out', async () => {
-    const held = heldSetter();
-    const lines: string[] = [];
-    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line), budget: budget(8) });
+    const { held, lines, capacity } = reporting();
     capacity.grow(pipe(10));
     capacity.grow(pipe(11));
     capacity.grow(pipe(12, false));
@@ -130,9 +135,7 @@ describe('PipeCapacity', () => {
   });
 
   it('stops asking after a refusal, and reports it once', async () => {
-    const held = heldSetter();
-    const lines: string[] = [];
-    const capacity = new PipeCapacity({ setCapacity: held.setter, report: (line) => lines.push(line), budget: budget(8) });
+    const { held, lines, capacity } = reporting();
     capacity.grow(pipe(10));
     capacity.grow(pipe(11));
     await held.settle('perl is not on PATH');
