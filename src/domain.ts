@@ -46,6 +46,44 @@ export interface Launch {
   readonly args: readonly string[];
 }
 
+/** What happens when an instance exits on its own, without tf asking it to. */
+export type RestartPolicy =
+  /** Never restarted (the default): unless the type may die, tf stops everything. */
+  | 'no'
+  /** Restarted after a non-zero exit or a signal; an exit with code 0 leaves it stopped. */
+  | 'on-failure'
+  /** Restarted after every exit. */
+  | 'always';
+
+/** When an instance counts as ready. A probe only reports: it never kills or restarts. */
+export type ReadySpec =
+  /** Ready once started. */
+  | { readonly kind: 'none' }
+  /** A TCP connect to its PORT succeeds. */
+  | { readonly kind: 'port' }
+  /** An HTTP GET of `path` on its PORT answers with a status below 500. */
+  | { readonly kind: 'http'; readonly path: string }
+  /** It printed a line containing `text`. */
+  | { readonly kind: 'log'; readonly text: string };
+
+/** How tf treats the instances of one process type: from flags, TF_* variables and tf.yaml. */
+export interface TypePolicy {
+  readonly restart: RestartPolicy;
+  /** It may exit, with any code, without stopping the rest (overmind's can-die). */
+  readonly canDie: boolean;
+  /** Sent on stop, restart and scale-down; SIGKILL still follows after the grace period. */
+  readonly stopSignal: NodeJS.Signals;
+  readonly ready: ReadySpec;
+}
+
+/** foreman's behaviour: any exit stops everything; `web` is probed on its port (Heroku's convention). */
+export const defaultPolicy = (type: string): TypePolicy => ({
+  restart: 'no',
+  canDie: false,
+  stopSignal: 'SIGTERM',
+  ready: type === 'web' ? { kind: 'port' } : { kind: 'none' },
+});
+
 /** One running copy of a process type: all the supervisor ever needs. */
 export interface Instance {
   /** `web.1` */
@@ -60,6 +98,7 @@ export interface Instance {
   readonly cwd: string;
   /** Index into the output palette; one per process type. */
   readonly color: number;
+  readonly policy: TypePolicy;
 }
 
 export interface Plan {

@@ -1,4 +1,4 @@
-import type { Config, Env, Instance, Plan, ProcessType } from '../domain.js';
+import { defaultPolicy, type Config, type Env, type Instance, type Plan, type ProcessType } from '../domain.js';
 import { TfError } from '../errors.js';
 import { shellLaunch } from './launch.js';
 
@@ -50,6 +50,7 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
         port,
         cwd: config.root,
         color: type.index,
+        policy: defaultPolicy(type.name),
       });
     }
   }

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Instance } from '../../src/domain.js';
+import { defaultPolicy, type Instance } from '../../src/domain.js';
 import { PipeCapacity } from '../../src/host/pipe-capacity.js';
 import { FifoMaker, FifoPipe, runMkfifo, StreamPipe, type OutputPipe, type PipeReader } from '../../src/supervisor/pipes.js';
 import { instanceSpawner, type ChildHandle } from '../../src/supervisor/spawn.js';
@@ -16,6 +16,7 @@ const instance = (script: string): Instance => ({
   port: 5000,
   cwd: tmpdir(),
   color: 0,
+  policy: defaultPolicy('web'),
 });
 
 /** What one pipe delivered: copies of the lent chunks, and whether it ended. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Instance } from '../../src/domain.js';
+import { defaultPolicy, type Instance } from '../../src/domain.js';
 import { SecondsClock } from '../../src/output/clock.js';
 import { useColor } from '../../src/output/colors.js';
 import { PrettyFormat } from '../../src/output/pretty.js';
@@ -14,6 +14,7 @@ const instance = (name: string, color = 0): Instance => ({
   port: 5000,
   cwd: '/',
   color,
+  policy: defaultPolicy('x'),
 });
 const piece = (text: string | Buffer, continued = false) => ({ bytes: Buffer.isBuffer(text) ? text : Buffer.from(text), continued });
 

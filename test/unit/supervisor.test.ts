@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Instance } from '../../src/domain.js';
+import { defaultPolicy, type Instance } from '../../src/domain.js';
 import type { SupervisorEvent } from '../../src/supervisor/events.js';
 import type { Killer } from '../../src/supervisor/kill.js';
 import { StreamPipe } from '../../src/supervisor/pipes.js';
@@ -36,6 +36,7 @@ const instance = (name: string): Instance => ({
   port: 5000,
   cwd: '/',
   color: 0,
+  policy: defaultPolicy('x'),
 });
 
 /** A world of fake processes: how each reacts to SIGTERM is up to the test. */
