@@ -27,6 +27,9 @@ export interface Warning {
   readonly line?: number;
 }
 
+/** Where a variable of the environment came from: the shell tf was started in, or a line of an env file. */
+export type EnvOrigin = { readonly kind: 'shell' } | { readonly kind: 'file'; readonly file: string; readonly line: number };
+
 /** Everything `config/` resolved from argv, TF_* variables and files. */
 export interface Config {
   readonly root: string;
@@ -34,6 +37,10 @@ export interface Config {
   /** The environment every instance starts from (shell + env files, layered). */
   readonly env: Env;
   readonly envFiles: readonly string[];
+  /** Where each variable of `env` came from. */
+  readonly envOrigins: ReadonlyMap<string, EnvOrigin>;
+  /** Keys an env file sets that the shell's value replaces (names only; values are never shown). */
+  readonly shadowed: readonly string[];
   readonly formation: Formation;
   readonly basePort: number;
   readonly portStep: number;
