@@ -130,8 +130,9 @@ export function parseEnvFile(source: EnvSource): ParsedEnvFile {
     }
     kept.push(entry);
   }
-  if (source.text.includes('\0')) {
-    const line = normalise(source.text).slice(0, normalise(source.text).indexOf('\0')).split('\n').length;
+  const text = normalise(source.text);
+  if (text.includes('\0')) {
+    const line = text.slice(0, text.indexOf('\0')).split('\n').length;
     throw new TfError('envfile', 'contains a NUL byte, which is not text', { file: source.file, line, hint: 're-save the file as UTF-8 text' });
   }
   warnings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
