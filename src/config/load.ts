@@ -99,13 +99,16 @@ function envFileList(options: ConfigOptions, cwd: string, root: string): EnvFile
   return [{ file: path.join(root, '.env'), required: false, hint: rootHint('.env') }];
 }
 
-/** The root must be a directory: every process runs in it. */
+/**
+ * A root that exists must be a directory: every process runs in it. A missing one is left to
+ * fail at spawn, per instance, like any other cwd that vanished.
+ */
 function checkRoot(root: string, shown: string): void {
   let isDirectory: boolean;
   try {
     isDirectory = statSync(root).isDirectory();
   } catch {
-    throw new TfError('option', `app root ${shown} does not exist`, { hint: 'pass the app\'s directory with -d DIR' });
+    return;
   }
   if (!isDirectory) throw new TfError('option', `app root ${shown} is not a directory`, { hint: "-d/--root takes the app's directory; pass a Procfile with -f PATH" });
 }
