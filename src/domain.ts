@@ -7,7 +7,7 @@ export interface ProcessType {
   /** 1-based line in the Procfile, for error messages. */
   readonly line: number;
   /** 0-based position among the Procfile's entries; drives the port formula. */
-  readonly index: number;
+  readonly position: number;
 }
 
 export interface Procfile {
@@ -96,8 +96,8 @@ export interface Instance {
   /** `web.1` */
   readonly name: string;
   readonly type: string;
-  /** 1-based instance number within its type. */
-  readonly index: number;
+  /** 1-based instance number within its type: the N of `web.N`. */
+  readonly number: number;
   readonly command: string;
   readonly launch: Launch;
   readonly env: Env;

@@ -58,7 +58,7 @@ export function parseProcfile(text: string, file: string): Procfile {
       });
     }
     seen.set(name, line);
-    types.push({ name, command, line, index: types.length });
+    types.push({ name, command, line, position: types.length });
   });
 
   if (types.length === 0) {

@@ -8,8 +8,8 @@ export interface PlanOptions {
 }
 
 /** foreman's formula: types in Procfile order, `step` ports apart, instances consecutive. */
-export const portFor = (config: Pick<Config, 'basePort' | 'portStep'>, type: ProcessType, index: number): number =>
-  config.basePort + config.portStep * type.index + (index - 1);
+export const portFor = (config: Pick<Config, 'basePort' | 'portStep'>, type: ProcessType, number: number): number =>
+  config.basePort + config.portStep * type.position + (number - 1);
 
 /**
  * The defaults every child gets unless the environment already says otherwise: a value from
@@ -39,12 +39,12 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
   const widest = Math.max(0, ...config.formation.values());
   for (const type of config.procfile.types) {
     const count = config.formation.get(type.name) ?? 0;
-    for (let index = 1; index <= count; index++) {
-      const port = portFor(config, type, index);
+    for (let number = 1; number <= count; number++) {
+      const port = portFor(config, type, number);
       if (port > 65535) {
-        throw new TfError('formation', `port ${port} for ${type.name}.${index} is above 65535`, { hint: 'lower the base port (-p) or --port-step' });
+        throw new TfError('formation', `port ${port} for ${type.name}.${number} is above 65535`, { hint: 'lower the base port (-p) or --port-step' });
       }
-      const name = `${type.name}.${index}`;
+      const name = `${type.name}.${number}`;
       const owner = owners.get(port);
       if (owner !== undefined) {
         // Two instances on one port: the second would fail to bind, or worse, both would half-work.
@@ -56,13 +56,13 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
       instances.push({
         name,
         type: type.name,
-        index,
+        number,
         command: type.command,
         launch: shellLaunch(type.command),
         env: childEnv(config.env, { PORT: String(port), PS: name }, options),
         port,
         cwd: config.root,
-        color: type.index,
+        color: type.position,
         policy: defaultPolicy(type.name),
       });
     }

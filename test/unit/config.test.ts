@@ -28,7 +28,7 @@ describe('parseProcfile', () => {
   ] as const)('parses %j', (text, expected) => {
     const procfile = parseProcfile(text, 'Procfile');
     expect(procfile.types.map((t) => [t.name, t.command, t.line])).toEqual(expected);
-    expect(procfile.types.map((t) => t.index)).toEqual(expected.map((_, i) => i));
+    expect(procfile.types.map((t) => t.position)).toEqual(expected.map((_, i) => i));
   });
 
   it.each([

@@ -24,7 +24,7 @@ function config(procfile: string, spec?: string, extra: Partial<Config> = {}): C
 }
 
 describe('buildPlan', () => {
-  it('names instances type.N and assigns base + step × type index + N − 1', () => {
+  it('names instances type.N and assigns base + step × type position + N − 1', () => {
     const plan = buildPlan(config('web: a\nworker: b\nclock: c\n', 'web=2,clock=2'), { childColor: false });
     expect(plan.instances.map((i) => [i.name, i.port, i.env.PORT, i.env.PS, i.color])).toEqual([
       ['web.1', 5000, '5000', 'web.1', 0],
