@@ -7,7 +7,7 @@ export interface ProcessType {
   /** 1-based line in the Procfile, for error messages. */
   readonly line: number;
   /** 0-based position among the Procfile's entries; drives the port formula. */
-  readonly index: number;
+  readonly position: number;
 }
 
 export interface Procfile {
@@ -27,6 +27,9 @@ export interface Warning {
   readonly line?: number;
 }
 
+/** Where a variable of the environment came from: the shell tf was started in, or a line of an env file. */
+export type EnvOrigin = { readonly kind: 'shell' } | { readonly kind: 'file'; readonly file: string; readonly line: number };
+
 /** Everything `config/` resolved from argv, TF_* variables and files. */
 export interface Config {
   readonly root: string;
@@ -34,6 +37,10 @@ export interface Config {
   /** The environment every instance starts from (shell + env files, layered). */
   readonly env: Env;
   readonly envFiles: readonly string[];
+  /** Where each variable of `env` came from. */
+  readonly envOrigins: ReadonlyMap<string, EnvOrigin>;
+  /** Keys an env file sets that the shell's value replaces (names only; values are never shown). */
+  readonly shadowed: readonly string[];
   readonly formation: Formation;
   readonly basePort: number;
   readonly portStep: number;
@@ -89,8 +96,8 @@ export interface Instance {
   /** `web.1` */
   readonly name: string;
   readonly type: string;
-  /** 1-based instance number within its type. */
-  readonly index: number;
+  /** 1-based instance number within its type: the N of `web.N`. */
+  readonly number: number;
   readonly command: string;
   readonly launch: Launch;
   readonly env: Env;

@@ -7,7 +7,6 @@ import { findProgram, programOf } from '../host/which.js';
 import { buildPlan } from '../plan/plan.js';
 import type { CommandContext } from './context.js';
 
-
 /** `tf check`: everything `start` would do short of starting, printed; non-zero on any error. */
 export async function check(invocation: Invocation, context: CommandContext): Promise<number> {
   const config = loadConfig({ options: invocation.options, only: invocation.rest }, { cwd: context.cwd, shellEnv: context.env });
@@ -15,9 +14,9 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
 
   const warnings: Warning[] = [...plan.warnings];
   for (const type of config.procfile.types) {
-    const program = programOf(type.command);
-    if (program !== undefined && !findProgram(program, config.root, config.env.PATH)) {
-      warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: program "${program}" not found on PATH (seen from ${config.root})` });
+    const lookup = programOf(type.command, config.env);
+    if (lookup !== undefined && !findProgram(lookup.program, config.root, lookup.pathVar)) {
+      warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: program "${lookup.program}" not found on PATH (seen from ${config.root})` });
     }
   }
   warnings.push(...busyPortWarnings(plan.instances));
@@ -27,6 +26,8 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
     `procfile: ${config.procfile.path}`,
     `root: ${config.root}`,
     `env files: ${config.envFiles.length === 0 ? '(none)' : config.envFiles.join(', ')}`,
+    // Names only: a value may be a secret.
+    ...(config.shadowed.length === 0 ? [] : [`shadowed by the shell: ${config.shadowed.join(', ')} (the shell's values win; --env-override lets the files win)`]),
     `instances:`,
     ...plan.instances.map((i) => `  ${i.name.padEnd(width)}  PORT=${i.port}  ${i.command}`),
     ...warnings.map((w) => `warning: ${describePlace(w.file, w.line, w.message)}`),

@@ -1,5 +1,5 @@
-import { parse } from 'dotenv';
-import type { Env, Warning } from '../domain.js';
+import type { Env, EnvOrigin, Warning } from '../domain.js';
+import { TfError } from '../errors.js';
 
 /** One env file's text with the name to show the user. */
 export interface EnvSource {
@@ -7,93 +7,223 @@ export interface EnvSource {
   readonly text: string;
 }
 
+/** How a value was written; it decides which escapes and expansions apply. */
+export type Quoting = 'none' | 'single' | 'double' | 'backtick';
+
+/** One `KEY=value` assignment as written in a file. */
+export interface EnvEntry {
+  readonly key: string;
+  /** 1-based line of the key, for provenance and messages. */
+  readonly line: number;
+  readonly quoting: Quoting;
+  /** The value between its quotes (or the unquoted value), escapes and references not yet applied. */
+  readonly raw: string;
+}
+
 export interface ParsedEnvFile {
   readonly file: string;
-  /** Values as dotenv parsed them, in file order, not yet expanded. */
-  readonly vars: Record<string, string>;
-  /** Keys whose value was single-quoted: taken literally, as a shell would. */
-  readonly literal: ReadonlySet<string>;
+  /** Assignments in file order; a later one of the same key wins. */
+  readonly entries: readonly EnvEntry[];
   readonly warnings: Warning[];
 }
 
-const ASSIGNMENT = /^\s*(?:export\s+)?([\w.-]+)(?:\s*=|:\s)\s*(.*)$/;
-const QUOTES = new Set(['"', "'", '`']);
-
-interface Scan {
-  skipped: number[];
-  literal: Set<string>;
-}
-
 /**
- * dotenv parses; this scan only finds what dotenv does not tell: the lines it would skip
- * without a word (a typo such as `FOO BAR=1` is then reported with its file and line
- * instead of vanishing), and which values were single-quoted.
+ * dotenv's own line pattern (dotenv 17), with its groups captured and indices on, so that the
+ * lines read are exactly the lines dotenv reads: the property test in test/unit/config.test.ts
+ * holds the two together. What differs is only how a value is read from the matched text:
+ * an unquoted `#` starts a comment only after whitespace, and double quotes take the shell's
+ * escapes (see `evaluate`).
  */
-export function scanEnvText(text: string): Scan {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const scan: Scan = { skipped: [], literal: new Set() };
-  let openQuote: string | undefined;
-  lines.forEach((line, i) => {
-    if (openQuote !== undefined) {
-      if (line.includes(openQuote)) openQuote = undefined;
-      return;
-    }
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    const match = ASSIGNMENT.exec(line);
-    if (match === null) {
-      scan.skipped.push(i + 1);
-      return;
-    }
-    const key = match[1] ?? '';
-    const value = match[2] ?? '';
-    const quote = value[0];
-    if (quote === "'") scan.literal.add(key);
-    else scan.literal.delete(key);
-    if (quote !== undefined && QUOTES.has(quote) && value.indexOf(quote, 1) === -1) openQuote = quote;
-  });
-  return scan;
+const LINE =
+  /^(\s*(?:export\s+)?)([\w.-]+)(\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?$/dgm;
+/** dotenv strips one pair of matching quotes around the trimmed value. */
+const QUOTED = /^(['"`])([\s\S]*)\1$/;
+const QUOTING: Record<string, Quoting> = { "'": 'single', '"': 'double', '`': 'backtick' };
+/** What a shell accepts as a variable name; dash drops every other name from a child's environment. */
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Text as dotenv sees it: one line break form, no byte-order mark. */
+const normalise = (text: string): string => text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+
+/** The value of an unquoted assignment: the rest of its line, up to a `#` that follows whitespace (as sh). */
+function unquotedValue(text: string, from: number): string {
+  const end = text.indexOf('\n', from);
+  const rest = text.slice(from, end === -1 ? text.length : end);
+  const comment = /[ \t]#/.exec(rest);
+  return (comment === null ? rest : rest.slice(0, comment.index)).trim();
 }
 
+export interface Scan {
+  readonly entries: EnvEntry[];
+  /** Lines with text on them that no assignment covers: dotenv skips them without a word. */
+  readonly skipped: number[];
+}
+
+/** Finds every assignment of an env file with its line, and the lines no assignment reads. */
+export function scanEnvText(source: string): Scan {
+  const text = normalise(source);
+  const lineStarts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const lineAt = (offset: number): number => {
+    let low = 0;
+    let high = lineStarts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if ((lineStarts[mid] ?? 0) <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return low + 1;
+  };
+
+  const entries: EnvEntry[] = [];
+  const covered = new Set<number>();
+  for (const match of text.matchAll(LINE)) {
+    const indices = match.indices;
+    if (indices === undefined) continue;
+    const key = match[2] ?? '';
+    const start = (match.index ?? 0) + (match[0].length - match[0].trimStart().length);
+    const end = (match.index ?? 0) + match[0].length;
+    for (let line = lineAt(start); line <= lineAt(Math.max(start, end - 1)); line++) covered.add(line);
+
+    const group = (match[4] ?? '').trim();
+    const quoted = QUOTED.exec(group);
+    const line = lineAt(indices[2]?.[0] ?? start);
+    if (quoted !== null) {
+      entries.push({ key, line, quoting: QUOTING[quoted[1] ?? ''] ?? 'none', raw: quoted[2] ?? '' });
+    } else {
+      const valueStart = indices[4]?.[0] ?? indices[3]?.[1] ?? end;
+      entries.push({ key, line, quoting: 'none', raw: unquotedValue(text, valueStart) });
+    }
+  }
+  const skipped: number[] = [];
+  text.split('\n').forEach((content, i) => {
+    const trimmed = content.trim();
+    if (trimmed !== '' && !trimmed.startsWith('#') && !covered.has(i + 1)) skipped.push(i + 1);
+  });
+  return { entries, skipped };
+}
+
+/** Reads one env file: its assignments, and warnings for what it holds that no process will see. */
 export function parseEnvFile(source: EnvSource): ParsedEnvFile {
-  const { skipped, literal } = scanEnvText(source.text);
-  const warnings = skipped.map(
-    (line): Warning => ({ file: source.file, line, message: 'not a KEY=value line, so it was ignored; fix it or comment it out with "#"' }),
-  );
-  return { file: source.file, vars: parse(source.text), literal, warnings };
+  const { entries, skipped } = scanEnvText(source.text);
+  const warnings: Warning[] = skipped.map((line) => ({
+    file: source.file,
+    line,
+    message: 'not a KEY=value line, so it was ignored; fix it or comment it out with "#"',
+  }));
+  const kept: EnvEntry[] = [];
+  for (const entry of entries) {
+    if (entry.raw.includes('\0')) {
+      throw new TfError('envfile', `the value of ${entry.key} contains a NUL byte, which no process environment can hold`, {
+        file: source.file,
+        line: entry.line,
+        hint: 're-save the file as UTF-8 text without NUL bytes',
+      });
+    }
+    if (!SHELL_NAME.test(entry.key)) {
+      warnings.push({
+        file: source.file,
+        line: entry.line,
+        message: `"${entry.key}" is not a variable name a shell passes on, so it was ignored; use letters, digits and "_", not starting with a digit`,
+      });
+      continue;
+    }
+    kept.push(entry);
+  }
+  const text = normalise(source.text);
+  if (text.includes('\0')) {
+    const line = text.slice(0, text.indexOf('\0')).split('\n').length;
+    throw new TfError('envfile', 'contains a NUL byte, which is not text', { file: source.file, line, hint: 're-save the file as UTF-8 text' });
+  }
+  warnings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  return { file: source.file, entries: kept, warnings };
 }
 
-// $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}; `\$` stays a literal dollar.
-const REFERENCE = /\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+// $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}.
+const NAMED = String.raw`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)`;
+// Unquoted, `\$` stays a literal dollar.
+const REFERENCE = new RegExp(String.raw`\\\$|${NAMED}`, 'g');
+// In double quotes the shell's escapes come first: \" \\ \$ \` (and dotenv's \n and \r).
+const DOUBLE_QUOTED = new RegExp(String.raw`\\(["\\$` + '`' + String.raw`nr])|${NAMED}`, 'g');
+const ESCAPED: Record<string, string> = { n: '\n', r: '\r' };
 
-/** Expands references in one value; `lookup` returns undefined for an unset name. */
-export function expandValue(value: string, lookup: (name: string) => string | undefined): string {
-  return value.replace(REFERENCE, (whole, braced?: string, op?: string, fallback?: string, bare?: string) => {
-    if (whole === '\\$') return '$';
-    const current = lookup(braced ?? bare ?? '');
-    if (op === undefined) return current ?? '';
-    const useDefault = op === ':-' ? current === undefined || current === '' : current === undefined;
-    return useDefault ? expandValue(fallback ?? '', lookup) : (current ?? '');
+type Lookup = (name: string) => string | undefined;
+
+function reference(lookup: Lookup, braced?: string, op?: string, fallback?: string, bare?: string): string {
+  const current = lookup(braced ?? bare ?? '');
+  if (op === undefined) return current ?? '';
+  const useDefault = op === ':-' ? current === undefined || current === '' : current === undefined;
+  return useDefault ? expandValue(fallback ?? '', lookup) : (current ?? '');
+}
+
+/** Expands references in one unquoted value; `lookup` returns undefined for an unset name. */
+export function expandValue(value: string, lookup: Lookup): string {
+  return value.replace(REFERENCE, (whole, braced?: string, op?: string, fallback?: string, bare?: string) =>
+    whole === '\\$' ? '$' : reference(lookup, braced, op, fallback, bare),
+  );
+}
+
+/** The value an entry gives a process: single quotes literal, double quotes with the shell's escapes. */
+export function evaluate(entry: EnvEntry, lookup: Lookup): string {
+  if (entry.quoting === 'single') return entry.raw;
+  if (entry.quoting !== 'double') return expandValue(entry.raw, lookup);
+  return entry.raw.replace(DOUBLE_QUOTED, (_whole, escaped?: string, braced?: string, op?: string, fallback?: string, bare?: string) =>
+    escaped !== undefined ? (ESCAPED[escaped] ?? escaped) : reference(lookup, braced, op, fallback, bare),
+  );
+}
+
+/** Whether an entry's value builds on the variable it sets (`PATH=./bin:$PATH`). */
+export function extendsItself(entry: EnvEntry): boolean {
+  if (entry.quoting === 'single') return false;
+  let found = false;
+  evaluate(entry, (name) => {
+    if (name === entry.key) found = true;
+    return undefined;
   });
+  return found;
+}
+
+export interface ResolvedEnv {
+  readonly env: Env;
+  /** Where each variable's value came from. */
+  readonly origins: ReadonlyMap<string, EnvOrigin>;
+  /** Keys set by a file whose value the shell's replaced (names only: values are never shown). */
+  readonly shadowed: readonly string[];
 }
 
 /**
  * Layers env files (each file overriding the ones before it) and expands references
  * against the keys defined so far and the shell. The shell wins over the files unless
- * `filesWin`; either way a file may build on the value it replaces (`PATH=./bin:$PATH`).
+ * `filesWin`; either way a line that extends the variable it sets (`PATH=./bin:$PATH`)
+ * applies on top of the value it extends, since that is the only reason to write it.
  *
  * Expansion is done here rather than with dotenv-expand: that library lets its target
  * environment win over the values it expands, which breaks file layering, and it cannot
  * let a file extend the shell variable it overrides.
  */
-export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin: boolean): Env {
+export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin: boolean): ResolvedEnv {
   const layered: Record<string, string> = {};
+  const fileOrigin = new Map<string, EnvOrigin>();
+  /** Keys whose file value applies even though the shell has them. */
+  const applied = new Set<string>();
   const lookup = (name: string): string | undefined =>
-    filesWin ? (layered[name] ?? shell[name]) : (shell[name] ?? layered[name]);
+    filesWin || applied.has(name) ? (layered[name] ?? shell[name]) : (shell[name] ?? layered[name]);
   for (const file of files) {
-    for (const [key, raw] of Object.entries(file.vars)) {
-      layered[key] = file.literal.has(key) ? raw : expandValue(raw, lookup);
+    for (const entry of file.entries) {
+      layered[entry.key] = evaluate(entry, lookup);
+      fileOrigin.set(entry.key, { kind: 'file', file: file.file, line: entry.line });
+      if (extendsItself(entry)) applied.add(entry.key);
+      else applied.delete(entry.key);
     }
   }
-  return filesWin ? { ...shell, ...layered } : { ...layered, ...shell };
+  const env: Record<string, string> = { ...layered };
+  const origins = new Map<string, EnvOrigin>(fileOrigin);
+  const shadowed: string[] = [];
+  for (const [key, value] of Object.entries(shell)) {
+    if (fileOrigin.has(key) && (filesWin || applied.has(key))) continue;
+    if (fileOrigin.has(key)) shadowed.push(key);
+    env[key] = value;
+    origins.set(key, { kind: 'shell' });
+  }
+  return { env, origins, shadowed };
 }

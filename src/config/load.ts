@@ -1,11 +1,28 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, Env, Procfile, Warning } from '../domain.js';
 import { TfError } from '../errors.js';
-import type { Options } from '../cli/args.js';
 import { parseEnvFile, resolveEnv, type ParsedEnvFile } from './env.js';
 import { resolveFormation } from './formation.js';
 import { parseProcfile } from './procfile.js';
+import { decodeConfigText, readConfigFile, type ConfigFile } from './read.js';
+
+/**
+ * What config reads from the command line. The field names are the CLI's, so that its
+ * parsed options can be passed as they are; config never depends on how they were parsed.
+ */
+export interface ConfigOptions {
+  readonly procfile: string | undefined;
+  readonly root: string | undefined;
+  readonly envFiles: readonly string[];
+  readonly envName: string | undefined;
+  readonly envOverride: boolean;
+  readonly formation: string | undefined;
+  /** `--formation` or `TF_FORMATION`, for messages. */
+  readonly formationSource: string;
+  readonly port: number | undefined;
+  readonly portStep: number;
+}
 
 /** Where config is read from; tests pass their own. */
 export interface ConfigSources {
@@ -14,7 +31,7 @@ export interface ConfigSources {
 }
 
 export interface ConfigRequest {
-  readonly options: Options;
+  readonly options: ConfigOptions;
   /** Types named on the command line (`tf start web`). */
   readonly only?: readonly string[];
   /** `tf run` works without a Procfile unless one was named explicitly. */
@@ -27,25 +44,73 @@ const display = (cwd: string, file: string): string => {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 };
 
-function readText(file: string, shown: string, kind: 'procfile' | 'envfile', hint: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    const what = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code ?? String(error)})`;
-    throw new TfError(kind, `${what}`, { file: shown, hint, cause: error });
-  }
+function readText(file: ConfigFile): string | undefined {
+  const bytes = readConfigFile(file);
+  return bytes === undefined ? undefined : decodeConfigText(bytes, file);
 }
 
-function envFileList(options: Options, cwd: string, root: string): { file: string; required: boolean }[] {
-  const named =
-    options.envName === undefined
-      ? []
-      : ['.env', '.env.local', `.env.${options.envName}`, `.env.${options.envName}.local`].map((f) => ({ file: path.join(root, f), required: false }));
-  const explicit = options.envFiles.map((f) => ({ file: path.resolve(cwd, f), required: true }));
+interface EnvFileChoice {
+  readonly file: string;
+  readonly required: boolean;
+  /** How the user chose it, for the hint of an error about it. */
+  readonly hint: string;
+}
+
+/** The named environments that exist: `.env.NAME` and `.env.NAME.local` files in the root. */
+function environmentsIn(root: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const found = new Set<string>();
+  for (const name of names) {
+    const match = /^\.env\.(.+?)(?:\.local)?$/.exec(name);
+    if (match?.[1] !== undefined && match[1] !== 'local') found.add(match[1]);
+  }
+  return [...found].sort();
+}
+
+const exists = (file: string): boolean => {
+  try {
+    statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function envFileList(options: ConfigOptions, cwd: string, root: string): EnvFileChoice[] {
+  const rootHint = (f: string): string => `the app root's ${f} must be a readable file; fix or remove it`;
+  let named: EnvFileChoice[] = [];
+  if (options.envName !== undefined) {
+    const own = [`.env.${options.envName}`, `.env.${options.envName}.local`];
+    if (!own.some((f) => exists(path.join(root, f)))) {
+      const known = environmentsIn(root);
+      throw new TfError('envfile', `no environment "${options.envName}": neither ${own.join(' nor ')} exists in ${display(cwd, root) || '.'}`, {
+        hint: known.length === 0 ? 'create one of them, or drop --env' : `environments here: ${known.join(', ')}`,
+      });
+    }
+    named = ['.env', '.env.local', ...own].map((f) => ({ file: path.join(root, f), required: false, hint: rootHint(f) }));
+  }
+  const explicit = options.envFiles.map((f) => ({ file: path.resolve(cwd, f), required: true, hint: 'check the path given with -e/--env-file' }));
   if (named.length > 0 || explicit.length > 0) return [...named, ...explicit];
-  return [{ file: path.join(root, '.env'), required: false }];
+  return [{ file: path.join(root, '.env'), required: false, hint: rootHint('.env') }];
+}
+
+/**
+ * A root that exists must be a directory: every process runs in it. A missing one is left to
+ * fail at spawn, per instance, like any other cwd that vanished.
+ */
+function checkRoot(root: string, shown: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(root).isDirectory();
+  } catch {
+    return;
+  }
+  if (!isDirectory) throw new TfError('option', `app root ${shown} is not a directory`, { hint: "-d/--root takes the app's directory; pass a Procfile with -f PATH" });
 }
 
 /** Reads and validates everything `start`, `run` and `check` need. The only reader of config files. */
@@ -56,8 +121,9 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
   const procfilePath = options.procfile !== undefined ? path.resolve(cwd, options.procfile) : path.join(rootFromFlag ?? cwd, 'Procfile');
   const root = rootFromFlag ?? path.dirname(procfilePath);
   const procfileShown = display(cwd, procfilePath);
+  if (rootFromFlag !== undefined) checkRoot(rootFromFlag, display(cwd, rootFromFlag) || '.');
 
-  const procfileText = readText(procfilePath, procfileShown, 'procfile', 'pass the right file with -f PATH');
+  const procfileText = readText({ path: procfilePath, shown: procfileShown, kind: 'procfile', hint: 'pass the right file with -f PATH' });
   let procfile: Procfile;
   if (procfileText === undefined) {
     if (!(request.procfileOptional === true && options.procfile === undefined)) {
@@ -71,11 +137,11 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
   const warnings: Warning[] = [];
   const parsed: ParsedEnvFile[] = [];
   const envFiles: string[] = [];
-  for (const { file, required } of envFileList(options, cwd, root)) {
+  for (const { file, required, hint } of envFileList(options, cwd, root)) {
     const shown = display(cwd, file);
-    const text = readText(file, shown, 'envfile', 'check the path given with -e/--env-file');
+    const text = readText({ path: file, shown, kind: 'envfile', hint });
     if (text === undefined) {
-      if (required) throw new TfError('envfile', 'no such env file', { file: shown, hint: 'check the path given with -e/--env-file' });
+      if (required) throw new TfError('envfile', 'no such env file', { file: shown, hint });
       continue;
     }
     const env = parseEnvFile({ file: shown, text });
@@ -83,13 +149,16 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     parsed.push(env);
     envFiles.push(shown);
   }
-  const env = resolveEnv(sources.shellEnv, parsed, options.envOverride);
+  const { env, origins, shadowed } = resolveEnv(sources.shellEnv, parsed, options.envOverride);
 
   let basePort = options.port;
   if (basePort === undefined && env.PORT !== undefined && env.PORT !== '') {
     const fromEnv = Number(env.PORT);
-    if (!Number.isInteger(fromEnv) || fromEnv < 1 || fromEnv > 65535) {
-      throw new TfError('option', `PORT=${JSON.stringify(env.PORT)} in the environment is not a port`, { hint: 'set it to a whole number from 1 to 65535, or pass -p N' });
+    if (!/^\d+$/.test(env.PORT) || fromEnv < 1 || fromEnv > 65535) {
+      // Named with where it came from, never echoed: the same rule as every other value.
+      const origin = origins.get('PORT');
+      const where = origin?.kind === 'file' ? `from ${origin.file}:${origin.line}` : 'from the shell environment';
+      throw new TfError('option', `PORT ${where} is not a port number (1-65535)`, { hint: 'set it to a whole number from 1 to 65535, or pass -p N' });
     }
     basePort = fromEnv;
   }
@@ -104,6 +173,8 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     procfile,
     env,
     envFiles,
+    envOrigins: origins,
+    shadowed,
     formation,
     basePort: basePort ?? 5000,
     portStep: options.portStep,

@@ -43,6 +43,9 @@ export function parseProcfile(text: string, file: string): Procfile {
         hint: `"${name}=N" in --formation means every type; rename this entry`,
       });
     }
+    if (raw.includes('\0')) {
+      throw new TfError('procfile', `process type "${name}" contains a NUL byte, which no command can hold`, { file, line, hint: 're-save the file as UTF-8 text' });
+    }
     if (command === '') {
       throw new TfError('procfile', `process type "${name}" has no command`, { file, line, hint: 'write "name: command" on one line' });
     }
@@ -55,7 +58,7 @@ export function parseProcfile(text: string, file: string): Procfile {
       });
     }
     seen.set(name, line);
-    types.push({ name, command, line, index: types.length });
+    types.push({ name, command, line, position: types.length });
   });
 
   if (types.length === 0) {

@@ -1,25 +1,82 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'shell-quote';
+import type { Env } from '../domain.js';
 import { SHELL_WORDS } from '../plan/launch.js';
 
-/** Words that run the next word as the program. */
-const WRAPPERS = new Set(['exec', 'command', 'nohup', 'env', 'time', 'nice']);
-const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+/** A word that runs the words after it: its options (and the ones that take a value), then positional words. */
+interface Wrapper {
+  /** Options that consume the next word (`nice -n 5`). */
+  readonly withValue: ReadonlySet<string>;
+  /** Words after the options that are not the program (`timeout 5 cmd`: the duration). */
+  readonly positional: number;
+}
 
-/** The program a command line starts, skipping `FOO=1` prefixes and wrappers such as `exec`. */
-export function programOf(command: string): string | undefined {
+const wrapper = (withValue: string[] = [], positional = 0): Wrapper => ({ withValue: new Set(withValue), positional });
+const WRAPPERS: ReadonlyMap<string, Wrapper> = new Map([
+  ['exec', wrapper(['-a'])],
+  ['command', wrapper()],
+  ['nohup', wrapper()],
+  ['time', wrapper(['-f', '-o'])],
+  ['nice', wrapper(['-n'])],
+  ['env', wrapper(['-u', '-C', '-S'])],
+  ['timeout', wrapper(['-s', '-k'], 1)],
+  ['setsid', wrapper()],
+  ['stdbuf', wrapper(['-i', '-o', '-e'])],
+]);
+const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
+
+/** The program a command line starts, and the PATH it is looked up in. */
+export interface ProgramLookup {
+  readonly program: string;
+  readonly pathVar: string | undefined;
+}
+
+/** `$NAME` and `${NAME}` against the environment, enough for a `PATH=./bin:$PATH` prefix. */
+const expand = (value: string, env: Env): string => value.replace(/\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)/g, (_w, a?: string, b?: string) => env[a ?? b ?? ''] ?? '');
+
+/**
+ * The program a command line starts, skipping `FOO=1` prefixes and wrappers such as
+ * `exec -a name` or `nice -n 5` with their options. A `PATH=...` prefix (or `env PATH=...`)
+ * changes where the shell looks, so it is used for the lookup. Undefined when the program
+ * cannot be known without running a shell (a builtin, a variable, an operator).
+ */
+export function programOf(command: string, env: Env = {}): ProgramLookup | undefined {
   let tokens: ReturnType<typeof parse>;
   try {
     tokens = parse(command, (name) => `$${name}`);
   } catch {
     return undefined;
   }
-  for (const token of tokens) {
-    if (typeof token !== 'string') return undefined;
-    if (ASSIGNMENT.test(token) || WRAPPERS.has(token) || token.startsWith('-')) continue;
-    if (SHELL_WORDS.has(token) || token.includes('$')) return undefined;
-    return token;
+  let pathVar = env.PATH;
+  let i = 0;
+  const word = (at: number): string | undefined => {
+    const token = tokens[at];
+    return typeof token === 'string' ? token : undefined;
+  };
+  while (i < tokens.length) {
+    const token = word(i);
+    if (token === undefined) return undefined;
+    const assignment = ASSIGNMENT.exec(token);
+    if (assignment !== null) {
+      if (assignment[1] === 'PATH') pathVar = expand(assignment[2] ?? '', env);
+      i++;
+      continue;
+    }
+    const wrap = WRAPPERS.get(token);
+    if (wrap !== undefined) {
+      i++;
+      for (let option = word(i); option !== undefined && option.startsWith('-') && option !== '-'; option = word(i)) {
+        i++;
+        if (option === '--') break;
+        if (wrap.withValue.has(option)) i++;
+      }
+      if (word(i) === '-') i++;
+      i += wrap.positional;
+      continue;
+    }
+    if (SHELL_WORDS.has(token) || token.includes('$') || token.startsWith('-')) return undefined;
+    return { program: token, pathVar };
   }
   return undefined;
 }

@@ -8,10 +8,13 @@ export interface PlanOptions {
 }
 
 /** foreman's formula: types in Procfile order, `step` ports apart, instances consecutive. */
-export const portFor = (config: Pick<Config, 'basePort' | 'portStep'>, type: ProcessType, index: number): number =>
-  config.basePort + config.portStep * type.index + (index - 1);
+export const portFor = (config: Pick<Config, 'basePort' | 'portStep'>, type: ProcessType, number: number): number =>
+  config.basePort + config.portStep * type.position + (number - 1);
 
-/** The defaults every child gets unless the environment already says otherwise. */
+/**
+ * The defaults every child gets unless the environment already says otherwise: a value from
+ * the env files or the shell, even empty or "0", is never replaced.
+ */
 function childEnv(base: Env, extra: Record<string, string>, options: PlanOptions): Env {
   const env: Record<string, string> = { ...base };
   // A pipe makes Python block-buffer its output; users expect lines as they are printed.
@@ -32,24 +35,34 @@ export function runEnv(config: Config, type: ProcessType | undefined): Env {
  */
 export function buildPlan(config: Config, options: PlanOptions): Plan {
   const instances: Instance[] = [];
+  const owners = new Map<number, string>();
+  const widest = Math.max(0, ...config.formation.values());
   for (const type of config.procfile.types) {
     const count = config.formation.get(type.name) ?? 0;
-    for (let index = 1; index <= count; index++) {
-      const port = portFor(config, type, index);
+    for (let number = 1; number <= count; number++) {
+      const port = portFor(config, type, number);
       if (port > 65535) {
-        throw new TfError('formation', `port ${port} for ${type.name}.${index} is above 65535`, { hint: 'lower the base port (-p) or --port-step' });
+        throw new TfError('formation', `port ${port} for ${type.name}.${number} is above 65535`, { hint: 'lower the base port (-p) or --port-step' });
       }
-      const name = `${type.name}.${index}`;
+      const name = `${type.name}.${number}`;
+      const owner = owners.get(port);
+      if (owner !== undefined) {
+        // Two instances on one port: the second would fail to bind, or worse, both would half-work.
+        throw new TfError('formation', `${owner} and ${name} would both get port ${port}`, {
+          hint: `run fewer instances of ${owner.slice(0, owner.lastIndexOf('.'))} or pass --port-step ${widest} or more`,
+        });
+      }
+      owners.set(port, name);
       instances.push({
         name,
         type: type.name,
-        index,
+        number,
         command: type.command,
         launch: shellLaunch(type.command),
         env: childEnv(config.env, { PORT: String(port), PS: name }, options),
         port,
         cwd: config.root,
-        color: type.index,
+        color: type.position,
         policy: defaultPolicy(type.name),
       });
     }

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fixture, runTf, tempApps, withBusyPort } from '../helpers/tf.js';
 
 const app = tempApps();
@@ -51,16 +54,68 @@ describe('tf check', () => {
     ['an unknown flag', { Procfile: 'web: a\n' }, ['--bogus'], /^tf: unknown option '--bogus'; see "tf --help"\n$/, 2],
     ['a bad --timeout', { Procfile: 'web: a\n' }, ['-t', 'soon'], /^tf: bad value "soon" for --timeout; expected a number of seconds/, 2],
     ['a bad --port', { Procfile: 'web: a\n' }, ['-p', '70000'], /^tf: bad value "70000" for --port; expected a whole number from 1 to 65535\n$/, 2],
-    ['a bad PORT in .env', { Procfile: 'web: a\n', '.env': 'PORT=http\n' }, [], /^tf: PORT="http" in the environment is not a port/, 1],
+    ['a bad PORT in .env', { Procfile: 'web: a\n', '.env': 'A=1\n\nPORT=http\n' }, [], /^tf: PORT from \.env:3 is not a port number \(1-65535\); set it to a whole number/, 1],
+    ['a bad PORT in the shell', { Procfile: 'web: a\n' }, [], /^tf: PORT from the shell environment is not a port number \(1-65535\)/, 1, { PORT: '80x' }],
+    ['a NUL byte in an env value', { Procfile: 'web: a\n', '.env': 'A=1\nSECRET=s3cr\0et\n' }, [], /^tf: \.env:2: the value of SECRET contains a NUL byte, which no process environment can hold; re-save the file as UTF-8 text without NUL bytes\n$/, 1],
+    ['a UTF-16 env file', { Procfile: 'web: a\n', '.env': '\ufeffA=1\n' }, ['-e', 'utf16.env'], /^tf: utf16\.env:1: is encoded as UTF-16 LE \(with a byte-order mark\), not UTF-8; re-save it as UTF-8\n$/, 1],
+    ['a named environment with no file', { Procfile: 'web: a\n', '.env': 'A=1\n', '.env.production': 'A=2\n', '.env.staging.local': 'A=3\n', '.env.local': 'A=4\n' }, ['--env', 'prodution'], /^tf: no environment "prodution": neither \.env\.prodution nor \.env\.prodution\.local exists in [^;]+; environments here: production, staging\n$/, 1],
+    ['tf\'s own ports colliding', { Procfile: 'web: a\nworker: b\n' }, ['-m', 'web=150,worker=1'], /^tf: web\.101 and worker\.1 would both get port 5100; run fewer instances of web or pass --port-step 150 or more\n$/, 1],
+    ['a .env that is a directory', { Procfile: 'web: a\n', '.env/x': '' }, [], /^tf: \.env: is a directory; the app root's \.env must be a readable file; fix or remove it\n$/, 1],
+    ['-e /dev/zero', { Procfile: 'web: a\n' }, ['-e', '/dev/zero'], /^tf: \/dev\/zero: is a device; check the path given with -e\/--env-file\n$/, 1],
+    ['-f /dev/zero', {}, ['-f', '/dev/zero'], /^tf: \/dev\/zero: is a device; pass the right file with -f PATH\n$/, 1],
+    ['-d given a file', { Procfile: 'web: a\n' }, ['-d', 'Procfile'], /^tf: app root Procfile is not a directory; -d\/--root takes the app's directory; pass a Procfile with -f PATH\n$/, 1],
+    ['an env file over 1 MiB', { Procfile: 'web: a\n', 'big.env': `A=${'x'.repeat(1024 * 1024)}\n` }, ['-e', 'big.env'], /^tf: big\.env: is larger than 1 MiB, too large for a config file; check the path given with -e\/--env-file\n$/, 1],
     ['a bad TF_COLOR', { Procfile: 'web: a\n' }, [], /^tf: TF_COLOR="maybe" is not a boolean/, 1, { TF_COLOR: 'maybe' }],
   ] as [string, Record<string, string>, string[], RegExp, number, Record<string, string>?][])('rejects %s with one line and the right exit code', async (_name, files, flags, message, code, env = {}) => {
     for (const command of ['check', 'start']) {
-      const tf = runTf([command, ...flags], { cwd: app(files), env });
+      const dir = app(files);
+      if (flags.includes('utf16.env')) writeFileSync(path.join(dir, 'utf16.env'), Buffer.from('\ufeffSECRET=s3cret\n', 'utf16le'));
+      const tf = runTf([command, ...flags], { cwd: dir, env });
       const exit = await tf.exited;
       expect(tf.stderr(), command).toMatch(message);
       expect(exit.code, command).toBe(code);
       expect(tf.output(), 'nothing started').toBe('');
+      expect(tf.stderr(), 'no value echoed').not.toMatch(/s3cr|http|80x/);
     }
+  }, 20_000);
+
+  it('refuses a FIFO as an env file at once instead of blocking on it', async () => {
+    const dir = app({ Procfile: 'web: a\n' });
+    execFileSync('mkfifo', [path.join(dir, 'fifo.env')]);
+    const tf = runTf(['check', '-e', 'fifo.env'], { cwd: dir });
+    expect((await tf.exited).code).toBe(1);
+    expect(tf.stderr()).toBe('tf: fifo.env: is a named pipe (FIFO); check the path given with -e/--env-file\n');
+  }, 20_000);
+
+  it('warns about keys no shell can pass on, with file and line, and lists keys the shell shadows by name only', async () => {
+    const dir = app({ Procfile: 'web: node x.js\n', '.env': 'GOOD=1\n-foo=1\n1A=x\nSHADOWED=file-secret\nPATH=./bin:$PATH\n' });
+    const tf = runTf(['check'], { cwd: dir, env: { SHADOWED: 'shell-secret' } });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    expect(tf.output()).toContain('warning: .env:2: "-foo" is not a variable name a shell passes on, so it was ignored');
+    expect(tf.output()).toContain('warning: .env:3: "1A" is not a variable name a shell passes on, so it was ignored');
+    expect(tf.output()).toContain("shadowed by the shell: SHADOWED (the shell's values win; --env-override lets the files win)\n");
+    expect(tf.output()).not.toMatch(/secret/);
+    const override = runTf(['check', '--env-override'], { cwd: dir, env: { SHADOWED: 'shell-secret' } });
+    expect((await override.exited).code).toBe(0);
+    expect(override.output()).not.toContain('shadowed');
+  }, 20_000);
+
+  it('finds the program behind wrappers and their options, and through a PATH= prefix', async () => {
+    const dir = app({
+      Procfile: ['a: nice -n 5 echo hi', 'b: exec -a name echo hi', 'c: PATH=./bin:$PATH x', 'd: env -u HOME timeout -s KILL 5 x2', 'e: timeout 5 no-such-program-tf'].join('\n'),
+    });
+    mkdirSync(path.join(dir, 'bin'));
+    for (const name of ['x', 'x2']) {
+      writeFileSync(path.join(dir, 'bin', name), '#!/bin/sh\n');
+      chmodSync(path.join(dir, 'bin', name), 0o755);
+    }
+    const tf = runTf(['check'], { cwd: dir, env: { PATH: `${path.join(dir, 'bin').replace('/bin', '/nope')}:${process.env.PATH ?? ''}` } });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    const warnings = tf.output().split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warnings).toEqual([
+      expect.stringContaining('Procfile:4: d: program "x2" not found on PATH'),
+      expect.stringContaining('Procfile:5: e: program "no-such-program-tf" not found on PATH'),
+    ]);
   }, 20_000);
 
   it('accepts CRLF line ends, a BOM, comments and blank lines', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expandValue, parseEnvFile, resolveEnv, scanEnvText } from '../../src/config/env.js';
+import { parse as dotenvParse } from 'dotenv';
+import { evaluate, expandValue, parseEnvFile, resolveEnv, scanEnvText } from '../../src/config/env.js';
 import { parseFormationSpec, resolveFormation } from '../../src/config/formation.js';
 import { parseProcfile } from '../../src/config/procfile.js';
 import { TfError } from '../../src/errors.js';
@@ -27,7 +28,7 @@ describe('parseProcfile', () => {
   ] as const)('parses %j', (text, expected) => {
     const procfile = parseProcfile(text, 'Procfile');
     expect(procfile.types.map((t) => [t.name, t.command, t.line])).toEqual(expected);
-    expect(procfile.types.map((t) => t.index)).toEqual(expected.map((_, i) => i));
+    expect(procfile.types.map((t) => t.position)).toEqual(expected.map((_, i) => i));
   });
 
   it.each([
@@ -59,10 +60,52 @@ describe('env files', () => {
     expect(scanEnvText(text).skipped).toEqual(skipped);
   });
 
-  it('parses with dotenv and marks single-quoted values literal', () => {
-    const file = parseEnvFile({ file: '.env', text: "A=1\nB='$A'\nC=\"$A\"\n" });
-    expect(file.vars).toEqual({ A: '1', B: '$A', C: '$A' });
-    expect([...file.literal]).toEqual(['B']);
+  const values = (text: string, lookup: Record<string, string> = {}): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const entry of parseEnvFile({ file: '.env', text }).entries) out[entry.key] = evaluate(entry, (n) => lookup[n]);
+    return out;
+  };
+
+  it('takes single-quoted values literally and expands the others', () => {
+    expect(values("A=1\nB='$A'\nC=\"$A\"\nD=$A\n", { A: 'x' })).toEqual({ A: '1', B: '$A', C: 'x', D: 'x' });
+  });
+
+  it.each([
+    ['DB_PASSWORD=abc#123', 'abc#123'], // sh and foreman keep a # inside a word; dotenv cut it
+    ['COLOR=#ff0000', '#ff0000'],
+    ['A=b # note', 'b'], // after whitespace, # starts a comment
+    ['A=b\t# note', 'b'],
+    ['A= # only a comment', ''],
+    ['A="x # y"', 'x # y'],
+    ['A="x" # note', 'x'],
+    ['OTHER="escaped\\"quote"', 'escaped"quote'], // sh, foreman, honcho; dotenv kept the backslash
+    ['A="back\\\\slash"', 'back\\slash'],
+    ['A="\\$HOME and \\`x\\`"', '$HOME and `x`'],
+    ['A="line\\nbreak"', 'line\nbreak'], // dotenv's \n, which users rely on
+    ['A="keep \\q"', 'keep \\q'], // any other backslash stays, as in sh
+    ["A='single \\\" #x'", 'single \\" #x'],
+  ] as const)('reads %j as the shell does', (text, expected) => {
+    expect(Object.values(values(text))).toEqual([expected]);
+  });
+
+  it('keeps the line of every key, including after a multi-line value', () => {
+    const file = parseEnvFile({ file: '.env', text: '# head\nA=1\r\nB="two\nlines"\n\nexport C=3\n' });
+    expect(file.entries.map((e) => [e.key, e.line])).toEqual([['A', 2], ['B', 3], ['C', 6]]);
+  });
+
+  it('warns about a key no shell can pass on, drops it, and says so truthfully', () => {
+    const file = parseEnvFile({ file: '.env', text: 'GOOD=1\n-foo=1\n1A=x\na.b=2\n' });
+    expect(file.entries.map((e) => e.key)).toEqual(['GOOD']);
+    expect(file.warnings.map((w) => [w.line, w.message])).toEqual(
+      [2, 3, 4].map((line, i) => [line, `"${['-foo', '1A', 'a.b'][i]}" is not a variable name a shell passes on, so it was ignored; use letters, digits and "_", not starting with a digit`]),
+    );
+  });
+
+  it('refuses a NUL byte at load, naming the key and line but never the value', () => {
+    const error = errorOf(() => parseEnvFile({ file: '.env', text: 'A=1\nSECRET=s3cr\0et\n' }));
+    expect(error.describe()).toBe('.env:2: the value of SECRET contains a NUL byte, which no process environment can hold; re-save the file as UTF-8 text without NUL bytes');
+    expect(error.describe()).not.toContain('s3cr');
+    expect(errorOf(() => parseEnvFile({ file: '.env', text: 'A=1\n\0\n' })).line).toBe(2);
   });
 
   it.each([
@@ -82,17 +125,66 @@ describe('env files', () => {
   const file = (text: string) => parseEnvFile({ file: 'f', text });
 
   it('layers files in order and lets the shell win by default', () => {
-    const env = resolveEnv({ S: 'shell', PATH: '/bin' }, [file('A=1\nB=1\nS=file1\n'), file('B=2\nC=${A}${B}\n')], false);
+    const { env } = resolveEnv({ S: 'shell', PATH: '/bin' }, [file('A=1\nB=1\nS=file1\n'), file('B=2\nC=${A}${B}\n')], false);
     expect(env).toMatchObject({ A: '1', B: '2', C: '12', S: 'shell', PATH: '/bin' });
   });
 
   it('lets files win with filesWin, still able to extend what they replace', () => {
-    const env = resolveEnv({ S: 'shell', PATH: '/bin' }, [file('S=file\nPATH=./node_modules/.bin:$PATH\n')], true);
+    const { env } = resolveEnv({ S: 'shell', PATH: '/bin' }, [file('S=file\nPATH=./node_modules/.bin:$PATH\n')], true);
     expect(env).toMatchObject({ S: 'file', PATH: './node_modules/.bin:/bin' });
   });
 
   it('expands references to the shell when the shell wins', () => {
-    expect(resolveEnv({ HOST: 'shellhost' }, [file('HOST=filehost\nURL=http://$HOST/\n')], false).URL).toBe('http://shellhost/');
+    expect(resolveEnv({ HOST: 'shellhost' }, [file('HOST=filehost\nURL=http://$HOST/\n')], false).env.URL).toBe('http://shellhost/');
+  });
+
+  it('applies a line that extends the variable it sets on top of the shell, even when the shell wins', () => {
+    const shell = { PATH: '/bin', HOST: 'shellhost', LIBS: 'l' };
+    const resolved = resolveEnv(shell, [file('PATH=./bin:$PATH\nHOST=filehost\nLIBS=${LIBS}:x\n'), file('PATH=./more:${PATH}\n')], false);
+    expect(resolved.env).toMatchObject({ PATH: './more:./bin:/bin', HOST: 'shellhost', LIBS: 'l:x' });
+    expect(resolved.shadowed).toEqual(['HOST']);
+    expect(resolved.origins.get('PATH')).toEqual({ kind: 'file', file: 'f', line: 1 });
+    expect(resolved.origins.get('HOST')).toEqual({ kind: 'shell' });
+  });
+
+  it('shadows nothing when files win, and a plain reassignment after an extension lets the shell win again', () => {
+    expect(resolveEnv({ A: 's' }, [file('A=f\n')], true).shadowed).toEqual([]);
+    expect(resolveEnv({ A: 's' }, [file('A=x$A\n'), file('A=plain\n')], false)).toMatchObject({ env: { A: 's' }, shadowed: ['A'] });
+  });
+});
+
+describe('the env-file scanner against dotenv', () => {
+  // A small seeded generator, so a failure names a file that can be replayed.
+  const random = (seed: number) => () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const KEYS = ['A', 'B_1', 'x.y', '-foo', '1A', 'export A', 'export', '  C', 'D\t'];
+  const SEPARATORS = ['=', ' = ', ': ', ':', '= ', '=\t', ' '];
+  const VALUES = ['', 'v', 'a b', 'abc#123', '#ff0000', 'x # note', '"q"', "'s'", '`b`', '"esc\\"q"', '"multi', "'open", 'line"', '"a\\nb"', '  spaced  ', '"x" # c', "'it''s'", '"#"', '\\', '"a" "b"', '=='];
+  const LINES = ['', '# comment', 'BAD LINE', '   ', '\t# x', '"', "'", '#', '=1'];
+
+  it('never disagrees with dotenv on which keys are read, nor on values outside the documented differences', () => {
+    const next = random(12);
+    const pick = <T,>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
+    for (let run = 0; run < 3000; run++) {
+      const lines = Array.from({ length: 1 + Math.floor(next() * 8) }, () => (next() < 0.2 ? pick(LINES) : `${pick(KEYS)}${pick(SEPARATORS)}${pick(VALUES)}`));
+      const text = lines.join(next() < 0.8 ? '\n' : '\r\n');
+      const reference = dotenvParse(text);
+      const scan = scanEnvText(text);
+      const mine: Record<string, string> = {};
+      const raw: Record<string, string> = {};
+      for (const entry of scan.entries) {
+        mine[entry.key] = evaluate(entry, () => undefined);
+        raw[entry.key] = entry.raw;
+      }
+      expect(Object.keys(mine).sort(), JSON.stringify(text)).toEqual(Object.keys(reference).sort());
+      for (const [key, value] of Object.entries(reference)) {
+        // Documented differences: `#` (a comment only after whitespace) and backslash escapes in double quotes.
+        if (/[#\\]/.test(raw[key] ?? '') || /[#\\]/.test(value)) continue;
+        expect(mine[key], `${key} in ${JSON.stringify(text)}`).toBe(value);
+      }
+    }
   });
 });
 

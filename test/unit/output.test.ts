@@ -8,7 +8,7 @@ import { IDLE_FLUSH_MS, Output } from '../../src/output/output.js';
 import { PrettyFormat } from '../../src/output/pretty.js';
 import { Writer } from '../../src/output/writer.js';
 
-const web: Instance = { name: 'web.1', type: 'web', index: 1, command: 'x', launch: { file: '/bin/sh', args: [] }, env: {}, port: 5000, cwd: '/', color: 0, policy: defaultPolicy('web') };
+const web: Instance = { name: 'web.1', type: 'web', number: 1, command: 'x', launch: { file: '/bin/sh', args: [] }, env: {}, port: 5000, cwd: '/', color: 0, policy: defaultPolicy('web') };
 
 /** The real hot path (Output + PrettyFormat + Writer) writing into memory. */
 function pipeline() {

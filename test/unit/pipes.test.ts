@@ -9,7 +9,7 @@ import { instanceSpawner, type ChildHandle } from '../../src/supervisor/spawn.js
 const instance = (script: string): Instance => ({
   name: 'web.1',
   type: 'web',
-  index: 1,
+  number: 1,
   command: script,
   launch: { file: '/bin/sh', args: ['-c', script] },
   env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },

@@ -13,6 +13,8 @@ function config(procfile: string, spec?: string, extra: Partial<Config> = {}): C
     procfile: parsed,
     env: { PATH: '/bin' },
     envFiles: [],
+    envOrigins: new Map(),
+    shadowed: [],
     formation: resolveFormation(parsed.types, { spec }),
     basePort: 5000,
     portStep: 100,
@@ -22,7 +24,7 @@ function config(procfile: string, spec?: string, extra: Partial<Config> = {}): C
 }
 
 describe('buildPlan', () => {
-  it('names instances type.N and assigns base + step × type index + N − 1', () => {
+  it('names instances type.N and assigns base + step × type position + N − 1', () => {
     const plan = buildPlan(config('web: a\nworker: b\nclock: c\n', 'web=2,clock=2'), { childColor: false });
     expect(plan.instances.map((i) => [i.name, i.port, i.env.PORT, i.env.PS, i.color])).toEqual([
       ['web.1', 5000, '5000', 'web.1', 0],
@@ -30,6 +32,27 @@ describe('buildPlan', () => {
       ['clock.1', 5200, '5200', 'clock.1', 2],
       ['clock.2', 5201, '5201', 'clock.2', 2],
     ]);
+  });
+
+  it('refuses two instances on one port, naming both and the fix', () => {
+    expect(() => buildPlan(config('web: a\nworker: b\n', 'web=150,worker=1'), { childColor: false })).toThrow(
+      'web.101 and worker.1 would both get port 5100',
+    );
+    let hint = '';
+    try {
+      buildPlan(config('web: a\nworker: b\n', 'web=150,worker=1'), { childColor: false });
+    } catch (error) {
+      hint = (error as { hint?: string }).hint ?? '';
+    }
+    expect(hint).toBe('run fewer instances of web or pass --port-step 150 or more');
+    expect(buildPlan(config('web: a\nworker: b\n', 'web=150,worker=1', { portStep: 150 }), { childColor: false }).instances).toHaveLength(151);
+  });
+
+  it('never replaces a value the env files or the shell gave, even an empty one or "0"', () => {
+    for (const value of ['0', '']) {
+      const instance = buildPlan(config('web: a\n', undefined, { env: { PYTHONUNBUFFERED: value } }), { childColor: true }).instances[0];
+      expect(instance?.env.PYTHONUNBUFFERED).toBe(value);
+    }
   });
 
   it('sets PYTHONUNBUFFERED and, for a colour terminal, FORCE_COLOR, unless the environment has them', () => {

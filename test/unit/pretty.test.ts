@@ -7,7 +7,7 @@ import { PrettyFormat } from '../../src/output/pretty.js';
 const instance = (name: string, color = 0): Instance => ({
   name,
   type: name.split('.')[0] as string,
-  index: 1,
+  number: 1,
   command: 'x',
   launch: { file: '/bin/sh', args: [] },
   env: {},

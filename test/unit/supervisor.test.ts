@@ -29,7 +29,7 @@ class FakeChild extends EventEmitter implements ChildHandle {
 const instance = (name: string): Instance => ({
   name,
   type: name.split('.')[0] as string,
-  index: 1,
+  number: 1,
   command: 'x',
   launch: { file: '/bin/sh', args: ['-c', 'x'] },
   env: {},
