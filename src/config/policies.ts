@@ -140,7 +140,7 @@ const SHAPES: Record<Field, string> = {
   restart: 'expected TYPE=POLICY, e.g. "web=on-failure,worker=always" or "all=always"',
   canDie: 'expected process type names, e.g. "release,assets" or "all"',
   stopSignal: 'expected TYPE=SIGNAL, e.g. "worker=QUIT" or "all=INT"',
-  ready: 'expected TYPE=PROBE, e.g. "web=http:/health,worker=log:Ready"',
+  ready: 'expected TYPE=PROBE, e.g. "web=http:/health,worker=log:Ready"; write a comma inside log:TEXT as \\,',
 };
 
 /** Parses one flag or TF_* spec into values by type name (`all` kept as a name). */

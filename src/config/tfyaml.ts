@@ -83,7 +83,7 @@ class Reader {
         : error.code === 'MULTIPLE_DOCS'
           ? 'keep one document: remove the "---" separator'
           : 'fix the YAML syntax';
-    const message = error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+    const message = error.code === 'MULTIPLE_DOCS' ? 'more than one document' : error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
     throw this.fail(this.lineAt(error.pos[0]), `invalid YAML: ${message}`, hint);
   }
 
