@@ -212,3 +212,8 @@ export function describeReadySpec(spec: ReadySpec): string {
       return `log:${spec.text}`;
   }
 }
+
+/** `restart=on-failure can-die stop=SIGINT ready=http:/health`: one type's policy on one line, for `tf check`. */
+export function describePolicy(policy: TypePolicy): string {
+  return [`restart=${policy.restart}`, ...(policy.canDie ? ['can-die'] : []), `stop=${policy.stopSignal}`, `ready=${describeReadySpec(policy.ready)}`].join(' ');
+}

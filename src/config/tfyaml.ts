@@ -196,6 +196,14 @@ export function parseTfYaml(text: string, file: string, types: readonly string[]
 export const tfYamlPathFor = (procfilePath: string): string => path.join(path.dirname(procfilePath), TF_YAML);
 
 /**
+ * The tf.yaml beside a Procfile, read and validated; undefined when there is none. What
+ * `loadConfig` and `tf check` call: `procfileShown` is the Procfile as the user sees it,
+ * so tf.yaml is named the same way (`app/tf.yaml:3: ...`).
+ */
+export const loadTfYamlBeside = (procfilePath: string, procfileShown: string, types: readonly string[]): TfYaml | undefined =>
+  readTfYaml(tfYamlPathFor(procfilePath), tfYamlPathFor(procfileShown), types);
+
+/**
  * Reads and parses tf.yaml at `file` (shown to the user as `shown`); undefined when there
  * is none. The same call validates it for `tf check`. A FIFO or device would block or
  * stream forever, and a huge file is not a settings file, so both are refused.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeReadySpec, parseReadySpec, parseRestartPolicy, parseStopSignal, resolvePolicies, splitSpec, type PolicyInputs } from '../../src/config/policies.js';
+import { describePolicy, describeReadySpec, parseReadySpec, parseRestartPolicy, parseStopSignal, resolvePolicies, splitSpec, type PolicyInputs } from '../../src/config/policies.js';
 import { parseTfYaml } from '../../src/config/tfyaml.js';
 import { defaultPolicy } from '../../src/domain.js';
 import { TfError } from '../../src/errors.js';
@@ -73,7 +73,7 @@ describe('value parsers', () => {
     ['log: spaced ', { kind: 'log', text: ' spaced ' }], // the text is verbatim
   ] as const)('probe %j', (value, expected) => {
     expect(parseReadySpec(value)).toEqual(expected);
-    expect(describeReadySpec(expected)).toBe(value === 'http:/' ? 'http' : value);
+    expect(describeReadySpec(expected)).toBe(value); // and back
   });
 
   it.each([
@@ -123,6 +123,11 @@ describe('resolvePolicies', () => {
     expect(policies.get('web')).toEqual({ restart: 'on-failure', canDie: false, stopSignal: 'SIGTERM', ready: { kind: 'http', path: '/health' } });
     expect(policies.get('worker')).toEqual({ restart: 'always', canDie: false, stopSignal: 'SIGQUIT', ready: { kind: 'log', text: 'Ready, set' } });
     expect(policies.get('release')).toEqual({ restart: 'on-failure', canDie: true, stopSignal: 'SIGTERM', ready: { kind: 'none' } });
+  });
+
+  it('describes a policy on one line', () => {
+    expect(describePolicy(defaultPolicy('web'))).toBe('restart=no stop=SIGTERM ready=port');
+    expect(describePolicy({ restart: 'always', canDie: true, stopSignal: 'SIGINT', ready: { kind: 'http', path: '/up' } })).toBe('restart=always can-die stop=SIGINT ready=http:/up');
   });
 
   it('lets can-die all cover every type', () => {

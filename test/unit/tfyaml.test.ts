@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseTfYaml, readTfYaml, tfYamlPathFor, TF_YAML_MAX_BYTES } from '../../src/config/tfyaml.js';
+import { loadTfYamlBeside, parseTfYaml, readTfYaml, tfYamlPathFor, TF_YAML_MAX_BYTES } from '../../src/config/tfyaml.js';
 import { TfError } from '../../src/errors.js';
 
 const errorOf = (fn: () => unknown): TfError => {
@@ -94,6 +94,16 @@ describe('readTfYaml', () => {
 
   it('lives beside the Procfile', () => {
     expect(tfYamlPathFor('/app/config/Procfile.dev')).toBe('/app/config/tf.yaml');
+  });
+
+  it('is found beside the Procfile and named as the Procfile is shown', () => {
+    const app = path.join(dir, 'app');
+    mkdirSync(app);
+    writeFileSync(path.join(app, 'tf.yaml'), 'web:\n  ready: nope\n');
+    expect(errorOf(() => loadTfYamlBeside(path.join(app, 'Procfile'), 'app/Procfile', TYPES)).describe()).toBe(
+      'app/tf.yaml:2: unknown readiness probe "nope" for web; use port, http, http:/PATH, log:TEXT or none',
+    );
+    expect(loadTfYamlBeside(path.join(dir, 'Procfile'), 'Procfile', TYPES)).toBeUndefined();
   });
 
   it('returns undefined when there is no tf.yaml', () => {
