@@ -74,15 +74,18 @@ class Reader {
     return new TfError('option', message, { file: this.file, line, hint });
   }
 
+  /** Syntax errors, and the warnings too: an unknown tag or directive would otherwise change a value silently. */
   syntaxErrors(): void {
-    const error = this.doc.errors[0];
+    const error = this.doc.errors[0] ?? this.doc.warnings[0];
     if (error === undefined) return;
     const hint =
       error.code === 'BLOCK_AS_IMPLICIT_KEY'
         ? 'quote a value that contains ": ", e.g. ready: "log:Listening on: 5000"'
         : error.code === 'MULTIPLE_DOCS'
           ? 'keep one document: remove the "---" separator'
-          : 'fix the YAML syntax';
+          : error.code === 'TAG_RESOLVE_FAILED'
+            ? 'remove the tag: values are plain text, numbers or true/false'
+            : 'fix the YAML syntax';
     const message = error.code === 'MULTIPLE_DOCS' ? 'more than one document' : error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
     throw this.fail(this.lineAt(error.pos[0]), `invalid YAML: ${message}`, hint);
   }
@@ -182,7 +185,12 @@ export function parseTfYaml(text: string, file: string, types: readonly string[]
     for (const item of reader.pairs(block, `the block of ${type}`)) {
       const key = KEYS[item.key];
       if (key === undefined) {
-        const near = KEYS[item.key.replace(/-/g, '_')] === undefined ? '' : `did you mean ${quoted(item.key.replace(/-/g, '_'))}? `;
+        const near =
+          item.key === '<<'
+            ? 'merge keys are not supported; put shared settings in an "all:" block. '
+            : KEYS[item.key.replace(/-/g, '_')] === undefined
+              ? ''
+              : `did you mean ${quoted(item.key.replace(/-/g, '_'))}? `;
         throw reader.fail(item.line, `unknown key ${quoted(item.key)} for ${type}`, `${near}keys are ${KEY_LIST}`);
       }
       settings[key] = setting(reader, key, item.key, type, item.value, item.line);

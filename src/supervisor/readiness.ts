@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns';
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Instance, OutputStream, ReadySpec } from '../domain.js';
 
@@ -163,7 +163,14 @@ function poll(watch: Watch, retry: Retry, attempt: Attempt): void {
 /** Resolves true once a TCP connect to host:port succeeds; the socket is closed at once. */
 function tcpConnects(host: string, port: number, watch: Watch, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket: Socket = connect({ host, port });
+    let socket: Socket;
+    try {
+      socket = connect({ host, port });
+    } catch {
+      // A port out of range throws at once; a probe never rejects, so it just never connects.
+      resolve(false);
+      return;
+    }
     const done = (ok: boolean): void => {
       release();
       socket.destroy();
@@ -207,12 +214,21 @@ function httpGet(host: string, port: number, path: string, watch: Watch, timeout
       req.destroy();
       resolve(result);
     };
-    // No agent: a kept-alive socket would outlive the probe.
-    const req = request({ host, port, path, method: 'GET', agent: false, headers: { host: `localhost:${port}`, connection: 'close' } });
+    let req: ClientRequest;
+    try {
+      // No agent: a kept-alive socket would outlive the probe.
+      req = request({ host, port, path, method: 'GET', agent: false, headers: { host: `localhost:${port}`, connection: 'close' } });
+    } catch {
+      // A port out of range or a path node:http refuses throws at once; never reject.
+      resolve({ kind: 'unreachable' });
+      return;
+    }
     const release = watch.hold(() => finish({ kind: 'unreachable' }));
     req.setTimeout(timeoutMs, () => finish({ kind: 'unreachable' }));
     req.on('error', () => finish({ kind: 'unreachable' }));
     req.once('response', (res) => {
+      // Destroying the request may fail the response stream; nothing here needs its body.
+      res.on('error', () => undefined);
       res.resume();
       finish({ kind: 'answered', status: res.statusCode ?? 0 });
     });

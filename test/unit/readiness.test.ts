@@ -271,6 +271,22 @@ describe('port', { timeout: 10_000 }, () => {
   });
 });
 
+describe('a port no connect can reach', { timeout: 10_000 }, () => {
+  it.each([
+    [{ kind: 'port' }], // net.connect throws at once for a port out of range
+    [{ kind: 'http', path: '/' }], // so does http.request
+  ] as const)('%j keeps probing without rejecting or throwing', async (spec) => {
+    const scheduler = new ManualScheduler();
+    const watch = probeFor(spec, { scheduler, hosts: async () => ['127.0.0.1'] })(instanceOn(70000));
+    await scheduler.timerSet();
+    scheduler.fire();
+    await scheduler.timerSet();
+    expect(await state(watch)).toBe('pending');
+    watch.cancel();
+    expect(scheduler.size).toBe(0);
+  });
+});
+
 describe('http', { timeout: 10_000 }, () => {
   it('waits through a 500 and is ready on the 200, asking the configured path', async () => {
     const seen: string[] = [];

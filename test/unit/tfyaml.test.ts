@@ -79,6 +79,9 @@ describe('parseTfYaml', () => {
     [yaml('web:', '  1: always'), 2, 'the block of web has key "1", which is not a name', 'keys are plain names such as web or restart'], // a number key
     [yaml('web:', '  ready: log: Listening'), 2, 'invalid YAML: Nested mappings are not allowed in compact mappings', 'quote a value that contains ": ", e.g. ready: "log:Listening on: 5000"'], // unquoted ': ' in a value
     [yaml('web:', '  ready: [port'), 3, 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]', 'fix the YAML syntax'], // broken syntax
+    [yaml('web:', '  <<: {restart: always}'), 2, 'unknown key "<<" for web', 'merge keys are not supported; put shared settings in an "all:" block. keys are restart, can_die, stop_signal, ready'], // merge keys
+    [yaml('web:', '  restart: !policy always'), 2, 'invalid YAML: Unresolved tag: !policy', 'remove the tag: values are plain text, numbers or true/false'], // an unknown tag is not ignored
+    [yaml('%YAML 1.3', '---', 'web: {}'), 1, 'invalid YAML: Unsupported YAML version 1.3', 'fix the YAML syntax'], // an unknown version is not ignored
     [yaml('web:', '  restart: always', '---', 'worker: {}'), 3, 'invalid YAML: more than one document', 'keep one document: remove the "---" separator'], // two documents
   ] as const)('refuses %j at line %i', (text, line, message, hint) => {
     const error = errorOf(() => parseTfYaml(text, 'tf.yaml', TYPES));
