@@ -66,8 +66,10 @@ class Reader {
     return this.lines.linePos(offset ?? 0).line;
   }
 
-  lineOf(node: unknown): number {
-    return this.lineAt((node as Node | null)?.range?.[0]);
+  /** The node's line, or `fallback` for a value the parser made up (an empty value has no place of its own). */
+  lineOf(node: unknown, fallback = 1): number {
+    const start = (node as Node | null | undefined)?.range?.[0];
+    return start === undefined ? fallback : this.lineAt(start);
   }
 
   fail(line: number, message: string, hint: string): TfError {
@@ -104,7 +106,7 @@ class Reader {
     const seen = new Map<string, number>();
     return map.items.map((pair) => {
       const keyNode = this.resolve(pair.key);
-      const line = this.lineOf(keyNode ?? pair.value);
+      const line = this.lineOf(keyNode, this.lineOf(pair.value));
       if (!isScalar(keyNode) || typeof keyNode.value !== 'string') {
         const shown = isScalar(keyNode) ? String(keyNode.value) : 'a non-text key';
         throw this.fail(line, `${what} has key ${quoted(shown)}, which is not a name`, 'keys are plain names such as web or restart');
@@ -130,7 +132,7 @@ const shapeOf = (node: unknown): string =>
   isMap(node) ? 'a mapping' : node === null || node === undefined || (isScalar(node) && node.value === null) ? 'nothing' : isScalar(node) ? 'a value' : 'a list';
 
 function setting(reader: Reader, key: Key, name: string, type: string, node: unknown, keyLine: number): Located<unknown> {
-  const line = reader.lineOf(node) || keyLine;
+  const line = reader.lineOf(node, keyLine);
   const expected = EXPECTED[key];
   if (!isScalar(node) || node.value === null || typeof node.value === 'object') {
     throw reader.fail(line, `${name} for ${type} must be ${expected.what}, got ${shapeOf(node)}`, `write one value after the key, e.g. "${name}: ${expected.example}"`);
@@ -179,7 +181,7 @@ export function parseTfYaml(text: string, file: string, types: readonly string[]
       continue;
     }
     if (!isMap(block)) {
-      throw reader.fail(reader.lineOf(block) || entry.line, `the block of ${type} must hold settings such as "restart: on-failure", got a ${isScalar(block) ? 'value' : 'list'}`, `indent its settings under "${type}:"; keys are ${KEY_LIST}`);
+      throw reader.fail(reader.lineOf(block, entry.line), `the block of ${type} must hold settings such as "restart: on-failure", got a ${isScalar(block) ? 'value' : 'list'}`, `indent its settings under "${type}:"; keys are ${KEY_LIST}`);
     }
     const settings: Record<string, Located<unknown>> = {};
     for (const item of reader.pairs(block, `the block of ${type}`)) {

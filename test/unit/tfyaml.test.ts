@@ -70,6 +70,7 @@ describe('parseTfYaml', () => {
     [yaml('web:', '  ready:', '    http: /health'), 3, 'ready for web must be a probe (port, http, http:/PATH, log:TEXT or none), got a mapping', 'write one value after the key, e.g. "ready: http:/health"'], // a mapping
     [yaml('web:', '  restart:'), 2, 'restart for web must be no, on-failure or always, got nothing', 'write one value after the key, e.g. "restart: on-failure"'], // empty
     [yaml('%YAML 1.1', '---', 'web:', '  restart: no'), 4, 'restart for web must be no, on-failure or always, got false', 'quote the value, e.g. restart: "no"'], // YAML 1.1 reads no as false
+    [yaml('# c', 'web: {restart}'), 2, 'restart for web must be no, on-failure or always, got nothing', 'write one value after the key, e.g. "restart: on-failure"'], // a flow key without a value
     [yaml('web:', '  restart: always', '  restart: no'), 3, 'duplicate key "restart" in the block of web (first on line 2)', 'keep one of them'], // duplicate key
     [yaml('web:', '  restart: always', 'worker: {}', 'web:', '  ready: port'), 4, 'duplicate key "web" in tf.yaml (first on line 1)', 'keep one of them'], // duplicate type
     [yaml('web: port'), 1, 'the block of web must hold settings such as "restart: on-failure", got a value', 'indent its settings under "web:"; keys are restart, can_die, stop_signal, ready'], // a value instead of a block
