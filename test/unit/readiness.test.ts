@@ -7,7 +7,7 @@ import { probeFor, watchReadiness, type ProbeScheduler, type ReadinessWatch } fr
 const instanceOn = (port: number, ready: ReadySpec = { kind: 'port' }): Instance => ({
   name: 'web.1',
   type: 'web',
-  index: 1,
+  number: 1,
   command: 'true',
   launch: { file: '/bin/sh', args: ['-c', 'true'] },
   env: {},
