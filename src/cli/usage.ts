@@ -1,4 +1,4 @@
-import { COMMANDS, OPTION_SPECS, takes, type CommandName } from './args.js';
+import { COMMANDS, CONTROL_COMMANDS, OPTION_SPECS, takes, type CommandName } from './args.js';
 
 const COMMAND_HELP: Readonly<Record<string, string>> = {
   start: 'tf start [TYPE...] [options]\n  Run every process type of the Procfile (or only the TYPEs named) at its formation count.',
@@ -12,6 +12,12 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   signal: 'tf signal SIGNAL [TYPE|INSTANCE...] [options]\n  Send a signal to instances of a running tf start. (not implemented yet)',
 };
 
+/** `start, check, control`: the control commands named as one, as the help lists them. */
+function forCommands(commands: readonly CommandName[]): string {
+  const control = CONTROL_COMMANDS.every((c) => commands.includes(c));
+  return [...commands.filter((c) => !control || !CONTROL_COMMANDS.includes(c)), ...(control ? ['control'] : [])].join(', ');
+}
+
 /** The options `command` takes (all of them, with the commands each is for, without one). */
 function optionLines(command: CommandName | undefined): string[] {
   const specs = OPTION_SPECS.filter((spec) => command === undefined || takes(spec, command));
@@ -19,7 +25,7 @@ function optionLines(command: CommandName | undefined): string[] {
     const short = spec.short === undefined ? '    ' : `-${spec.short}, `;
     const left = `${short}--${spec.flag}${spec.arg === undefined ? '' : ` ${spec.arg}`}`;
     const env = spec.env === undefined ? '' : ` [${spec.env}]`;
-    const forWhom = command !== undefined || spec.commands === 'all' ? '' : ` (${spec.commands.join(', ')})`;
+    const forWhom = command !== undefined || spec.commands === 'all' ? '' : ` (${forCommands(spec.commands)})`;
     return { left, right: `${spec.help}${env}${forWhom}` };
   });
   const width = Math.max(...rows.map((r) => r.left.length));
@@ -32,7 +38,14 @@ export function usage(command?: CommandName | string): string {
   const head =
     known !== undefined
       ? [`Usage: ${COMMAND_HELP[known]}`]
-      : ['Usage: tf COMMAND [options]', '', 'Commands:', ...COMMANDS.flatMap((c) => (COMMAND_HELP[c] === undefined ? [] : [`  ${COMMAND_HELP[c]}`])), '', 'Help on one command: tf COMMAND --help.'];
+      : [
+          'Usage: tf COMMAND [options]',
+          '',
+          'Commands:',
+          ...COMMANDS.flatMap((c) => (COMMAND_HELP[c] === undefined ? [] : [`  ${(COMMAND_HELP[c] ?? '').replace('\n', '\n  ')}`])),
+          '',
+          `Help on one command: tf COMMAND --help. The control commands (${CONTROL_COMMANDS.join(', ')}) talk to a running tf start.`,
+        ];
   return [
     ...head,
     '',
