@@ -97,7 +97,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'can-die', env: 'TF_CAN_DIE', type: 'string', arg: 'TYPES', commands: POLICY, help: 'types whose exit, with any code, does not stop the others, e.g. migrate,assets' },
   { flag: 'stop-signal', env: 'TF_STOP_SIGNAL', type: 'string', arg: 'SPEC', commands: POLICY, help: 'signal that asks a type to stop (SIGKILL follows after --timeout), e.g. worker=QUIT (default: TERM)' },
   { flag: 'ready', env: 'TF_READY', type: 'string', arg: 'SPEC', commands: POLICY, help: 'when an instance counts as ready, per type: none, port, an HTTP path or a log line (default: web=port)' },
-  { flag: 'socket', env: 'TF_SOCKET', type: 'string', arg: 'PATH', commands: JSON_OUT, help: 'control socket of a running tf start (default: found from the Procfile)' },
+  { flag: 'socket', env: 'TF_SOCKET', type: 'string', arg: 'PATH', commands: JSON_OUT, help: 'the control socket: where tf start listens and the control commands connect' },
   { flag: 'wait-timeout', env: 'TF_WAIT_TIMEOUT', type: 'string', arg: 'SECONDS', commands: ['start', 'restart', 'stop', 'scale'], help: 'how long to wait for instances to be ready or stopped' },
   { flag: 'split-stderr', env: 'TF_SPLIT_STDERR', type: 'boolean', commands: ['start'], help: "keep stderr in a pipe of its own (a process's stdout and stderr lines then lose their order)" },
   { flag: 'lines', short: 'n', type: 'string', arg: 'N', commands: ['logs'], help: 'lines of history to print' },
