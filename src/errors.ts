@@ -9,6 +9,7 @@ export type TfErrorKind =
   | 'formation'
   | 'option'
   | 'spawn'
+  | 'unsupported' // a command this build names but does not have yet: exit 1
   | 'internal';
 
 export interface TfErrorDetails {

@@ -1,6 +1,6 @@
 import type { CommandContext } from '../commands/context.js';
 import { TfError } from '../errors.js';
-import { parseInvocation, type Invocation } from './args.js';
+import { CONTROL_COMMANDS, parseInvocation, type Invocation } from './args.js';
 import { usage } from './usage.js';
 
 /** Set by the build from package.json. */
@@ -9,8 +9,16 @@ const version = (): string => (typeof TF_BUILD_VERSION === 'string' ? TF_BUILD_V
 
 async function dispatch(invocation: Invocation, context: CommandContext): Promise<number> {
   if (invocation.help || invocation.command === 'help') {
+    if (!invocation.help && !invocation.commandGiven) {
+      // A bare `tf` is a usage error: a script that forgot its command must not pass.
+      context.stderr.write(usage());
+      return 2;
+    }
     context.stdout.write(usage(invocation.command === 'help' ? invocation.rest[0] : invocation.command));
     return 0;
+  }
+  if (CONTROL_COMMANDS.includes(invocation.command)) {
+    throw new TfError('unsupported', `"tf ${invocation.command}" is not implemented yet`, { hint: 'it comes with live control of a running tf start' });
   }
   switch (invocation.command) {
     case 'version':
@@ -22,6 +30,8 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
       return (await import('../commands/run.js')).run(invocation, context);
     case 'check':
       return (await import('../commands/check.js')).check(invocation, context);
+    default:
+      throw new TfError('internal', `no handler for "tf ${invocation.command}"`);
   }
 }
 

@@ -1,36 +1,56 @@
-import { OPTION_SPECS, type CommandName } from './args.js';
+import { COMMANDS, CONTROL_COMMANDS, OPTION_SPECS, takes, type CommandName } from './args.js';
 
-const COMMAND_HELP: Record<string, string> = {
+const COMMAND_HELP: Readonly<Record<string, string>> = {
   start: 'tf start [TYPE...] [options]\n  Run every process type of the Procfile (or only the TYPEs named) at its formation count.',
-  run: 'tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app\'s environment, attached to the terminal.',
+  run: "tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app's environment, attached to the terminal.",
   check: 'tf check [TYPE...] [options]\n  Validate the Procfile and env files and print the plan: instances, ports, commands, warnings.',
+  ps: 'tf ps [options]\n  List the instances of a running tf start and their state. (not implemented yet)',
+  restart: 'tf restart [TYPE|INSTANCE...] [options]\n  Restart instances of a running tf start. (not implemented yet)',
+  stop: 'tf stop [TYPE|INSTANCE...] [options]\n  Stop instances of a running tf start, or all of it. (not implemented yet)',
+  scale: 'tf scale TYPE=COUNT... [options]\n  Change how many instances of a type a running tf start runs. (not implemented yet)',
+  logs: 'tf logs [TYPE|INSTANCE...] [options]\n  Print recent output of a running tf start; -F/--follow keeps printing. (not implemented yet)',
+  signal: 'tf signal SIGNAL [TYPE|INSTANCE...] [options]\n  Send a signal to instances of a running tf start. (not implemented yet)',
 };
 
-function optionLines(): string[] {
-  const rows = OPTION_SPECS.map((spec) => {
+/** `start, check, control`: the control commands named as one, as the help lists them. */
+function forCommands(commands: readonly CommandName[]): string {
+  const control = CONTROL_COMMANDS.every((c) => commands.includes(c));
+  return [...commands.filter((c) => !control || !CONTROL_COMMANDS.includes(c)), ...(control ? ['control'] : [])].join(', ');
+}
+
+/** The options `command` takes (all of them, with the commands each is for, without one). */
+function optionLines(command: CommandName | undefined): string[] {
+  const specs = OPTION_SPECS.filter((spec) => command === undefined || takes(spec, command));
+  const rows = specs.map((spec) => {
     const short = spec.short === undefined ? '    ' : `-${spec.short}, `;
     const left = `${short}--${spec.flag}${spec.arg === undefined ? '' : ` ${spec.arg}`}`;
     const env = spec.env === undefined ? '' : ` [${spec.env}]`;
-    return { left, right: `${spec.help}${env}` };
+    const forWhom = command !== undefined || spec.commands === 'all' ? '' : ` (${forCommands(spec.commands)})`;
+    return { left, right: `${spec.help}${env}${forWhom}` };
   });
   const width = Math.max(...rows.map((r) => r.left.length));
   return rows.map((r) => `  ${r.left.padEnd(width)}  ${r.right}`);
 }
 
+/** Help for one command, or for tf as a whole when `command` is not one with help of its own. */
 export function usage(command?: CommandName | string): string {
-  const head = command !== undefined && COMMAND_HELP[command] !== undefined ? [`Usage: ${COMMAND_HELP[command]}`] : [
-    'Usage: tf COMMAND [options]',
-    '',
-    'Commands:',
-    `  ${COMMAND_HELP.start}`,
-    `  ${COMMAND_HELP.run}`,
-    `  ${COMMAND_HELP.check}`,
-  ];
+  const known = command !== undefined && COMMAND_HELP[command] !== undefined ? (command as CommandName) : undefined;
+  const head =
+    known !== undefined
+      ? [`Usage: ${COMMAND_HELP[known]}`]
+      : [
+          'Usage: tf COMMAND [options]',
+          '',
+          'Commands:',
+          ...COMMANDS.flatMap((c) => (COMMAND_HELP[c] === undefined ? [] : [`  ${(COMMAND_HELP[c] ?? '').replace('\n', '\n  ')}`])),
+          '',
+          `Help on one command: tf COMMAND --help. The control commands (${CONTROL_COMMANDS.join(', ')}) talk to a running tf start.`,
+        ];
   return [
     ...head,
     '',
     'Options (flag, then the TF_* variable in brackets, then the default):',
-    ...optionLines(),
+    ...optionLines(known),
     '',
     'Exit codes: the exit code of the first process to exit (128+N if signal N killed it);',
     '  128+N when tf is stopped by signal N (130 Ctrl-C, 143 SIGTERM); 1 bad Procfile, env file',

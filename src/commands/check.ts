@@ -19,7 +19,7 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
       warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: program "${lookup.program}" not found on PATH (seen from ${config.root})` });
     }
   }
-  warnings.push(...busyPortWarnings(plan.instances));
+  warnings.push(...(await busyPortWarnings(plan.instances)));
 
   const width = Math.max(...plan.instances.map((i) => i.name.length));
   const lines = [

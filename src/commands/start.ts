@@ -41,7 +41,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   const output = new Output(await formatFor(invocation, color, width), writer);
   const watchdog = startWatchdog();
   // Probed right before the instances start, so a warning tells what they will meet.
-  for (const warning of [...plan.warnings, ...busyPortWarnings(plan.instances)]) output.handle({ kind: 'warning', warning });
+  for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
 
   const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
   supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug }, (event) => output.handle(event), { watchdog });

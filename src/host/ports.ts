@@ -1,37 +1,33 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import type { Instance, Warning } from '../domain.js';
 
-/** Node's bind-and-listen step, named `_listen2` and kept as an alias for code that wraps it. */
-type ListenStep = (this: Server, address: null, port: number, addressType: 4) => void;
-
 /**
- * Binds and listens at once. `listen()` first loads Node's cluster module, only to learn that
- * this process is no cluster worker: ~1.5 ms of every start-up, against ~0.1 ms for the bind.
- * Its next step, `_listen2`, takes the same arguments listen() passes it for a port without a
- * host (the unspecified address, IPv6 first); a Node without that alias gets listen() itself.
+ * What a probe learned of a port: something holds it, nothing does, or tf could not tell
+ * (a privileged port refuses tf's bind whether or not it is taken).
  */
-function listenNow(server: Server, port: number): void {
-  const step = (server as unknown as { _listen2?: ListenStep })._listen2;
-  if (typeof step === 'function') step.call(server, null, port, 4);
-  else server.listen({ port, exclusive: true });
-}
+export type PortState = { readonly kind: 'free' } | { readonly kind: 'in-use' } | { readonly kind: 'unknown'; readonly code: string };
 
-/**
- * True when something on this machine already holds the port. The probe binds and closes at
- * once: a bind's outcome is known when listen returns (an error only arrives later, and
- * leaves the server not listening) and closing frees the port before close() returns, so
- * nothing waits for the event loop and the instance that gets the port starts sooner.
- * `server` is for tests.
- */
-export function portInUse(port: number, server: Server = createServer()): boolean {
-  server.on('error', () => {
-    // Reported through `listening` below.
+/** Binds the port on every address and lets it go; rejects with the bind's errno error. */
+export type Bind = (port: number) => Promise<void>;
+
+const bindAndRelease: Bind = (port) =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    // exclusive: a cluster worker would otherwise share the primary's handle and always succeed.
+    server.listen({ port, exclusive: true }, () => server.close(() => resolve()));
   });
-  listenNow(server, port);
-  const free = server.listening;
-  server.close();
-  return !free;
+
+/** `bind` is for tests. */
+export async function probePort(port: number, bind: Bind = bindAndRelease): Promise<PortState> {
+  try {
+    await bind(port);
+    return { kind: 'free' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error';
+    return code === 'EADDRINUSE' ? { kind: 'in-use' } : { kind: 'unknown', code };
+  }
 }
 
 /** Who holds a port, where the OS lets us see it (lsof, then ss); undefined otherwise. */
@@ -47,12 +43,31 @@ export function portHolder(port: number): string | undefined {
   return match === null ? undefined : `${match[1]} (pid ${match[2]})`;
 }
 
-/** Ports of the plan that something else already listens on, as warnings. */
-export function busyPortWarnings(instances: readonly Instance[]): Warning[] {
-  return instances
-    .filter((instance) => portInUse(instance.port))
-    .map((instance) => {
+function warningFor(instance: Instance, state: PortState): Warning | undefined {
+  switch (state.kind) {
+    case 'free':
+      return undefined;
+    case 'in-use': {
       const holder = portHolder(instance.port);
       return { message: `port ${instance.port} for ${instance.name} is already in use${holder === undefined ? '' : ` by ${holder}`}` };
-    });
+    }
+    case 'unknown':
+      return {
+        message:
+          state.code === 'EACCES'
+            ? `port ${instance.port} for ${instance.name} not checked: it is a privileged port that tf may not bind (EACCES); the process needs the right to bind it, or use a port from 1024 up`
+            : `port ${instance.port} for ${instance.name} not checked: binding it failed with ${state.code}`,
+      };
+  }
+}
+
+/** Ports of the plan that something else already listens on, or that tf could not check, as warnings. */
+export async function busyPortWarnings(instances: readonly Instance[], bind: Bind = bindAndRelease): Promise<Warning[]> {
+  const warnings: Warning[] = [];
+  // One at a time: a large formation must not hold a socket per instance at once.
+  for (const instance of instances) {
+    const warning = warningFor(instance, await probePort(instance.port, bind));
+    if (warning !== undefined) warnings.push(warning);
+  }
+  return warnings;
 }
