@@ -2,7 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'shell-quote';
 import type { Env } from '../domain.js';
-import { SHELL_WORDS } from '../plan/launch.js';
+import { SHELL_WORDS } from './shell.js';
 
 /** A word that runs the words after it: its options (and the ones that take a value), then positional words. */
 interface Wrapper {

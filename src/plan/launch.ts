@@ -1,14 +1,7 @@
 import { parse } from 'shell-quote';
 import type { Launch } from '../domain.js';
+import { SHELL_WORDS } from '../host/shell.js';
 
-/** Shell keywords and builtins: `exec` cannot run them (or they need no process of their own). */
-export const SHELL_WORDS = new Set([
-  'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'while', 'until', 'do', 'done', 'function', 'select',
-  '{', '}', '!', '[[', 'time', 'exec', '.', ':', '[', 'alias', 'bg', 'break', 'cd', 'command', 'continue', 'echo',
-  'eval', 'exit', 'export', 'false', 'fg', 'getopts', 'hash', 'jobs', 'kill', 'local', 'printf', 'pwd', 'read',
-  'readonly', 'return', 'set', 'shift', 'source', 'test', 'times', 'trap', 'true', 'type', 'ulimit', 'umask',
-  'unalias', 'unset', 'wait',
-]);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
 /**
