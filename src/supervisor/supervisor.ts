@@ -259,7 +259,7 @@ export class Supervisor {
     const staying = this.slots.filter((s) => s.instance.type === type && !this.leaving(s)).sort((a, b) => a.instance.index - b.instance.index);
     const from = staying.length;
     const acted: string[] = [];
-    for (const slot of staying.slice(count)) {
+    for (const slot of staying.slice(count).reverse()) {
       acted.push(slot.instance.name);
       this.dispatch(slot, this.stopEvent('remove'));
     }
@@ -568,7 +568,9 @@ export class Supervisor {
     const graceOver = Promise.race([grace.promise, this.hurried.promise]);
     await Promise.race([this.whenIdle(), graceOver]);
     if (!this.idle()) {
-      // The slots' own deadlines have SIGKILLed their trees; bound the wait for the exits.
+      // The slots' own deadlines SIGKILL their trees; a second signal (maybe before the
+      // stops above) does it now. Then the wait for the exits is bounded.
+      for (const slot of [...this.slots]) this.dispatch(slot, { kind: 'hurry', at: this.now() });
       const bound = this.delay(KILL_WAIT_MS);
       await Promise.race([this.whenIdle(), bound.promise]);
       bound.cancel();
