@@ -366,4 +366,29 @@ describe('Supervisor slots', () => {
     expect(w.supervisor.snapshot()[0]).toMatchObject({ readyAfterMs: 1200 });
     expect(await end(w, done)).toBe(143);
   });
+
+  it('never signals a run\'s group once its leader has exited, even before the exit is reported', async () => {
+    const w = world(['web.1', 'worker.1'], { policies: { worker: { canDie: true } } });
+    const done = w.supervisor.run();
+    await tick();
+    w.current('worker.1').finish(3);
+    // The exit is known, its report waits for the pipes: a stop or a signal now must not reach the group.
+    expect(w.supervisor.signalSlots('SIGHUP', ['worker.1']).names).toEqual([]);
+    w.supervisor.stopSlots(['worker.1']);
+    w.supervisor.forward('SIGUSR1');
+    await settle();
+    expect(w.calls).toEqual(['SIGUSR1 web.1']);
+    expect(w.states()).toEqual({ 'web.1': 'ready', 'worker.1': 'stopped' });
+    expect(await end(w, done)).toBe(143);
+  });
+
+  it('a stop asked for through control ends tf with 0', async () => {
+    const w = world(['web.1']);
+    const done = w.supervisor.run();
+    await tick();
+    w.supervisor.stop({ kind: 'requested' });
+    await settle();
+    expect(await done).toBe(0);
+    expect(w.calls).toEqual(['SIGTERM web.1']);
+  });
 });
