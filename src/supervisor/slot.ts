@@ -105,8 +105,10 @@ export function exitPolicy(policy: TypePolicy, exit: Pick<ExitFacts, 'code'>): E
   return policy.canDie ? 'stay' : 'stop-all';
 }
 
-export const exitCodeOf = (exit: Pick<ExitFacts, 'code' | 'signal'>): number =>
-  exit.code ?? 128 + (exit.signal === null ? 0 : (constants.signals[exit.signal] ?? 0));
+export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
+
+/** tf's exit code when this exit stops everything: its code, or 128+n for signal n. */
+export const exitCodeOf = (exit: Pick<ExitFacts, 'code' | 'signal'>): number => exit.code ?? 128 + (exit.signal === null ? 0 : signalNumber(exit.signal));
 
 /** A slot is down: no run, nothing pending. */
 export const isDown = (state: SlotState): boolean => state.kind === 'stopped' || state.kind === 'exited' || state.kind === 'failed';

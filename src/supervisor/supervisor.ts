@@ -1,4 +1,3 @@
-import { constants } from 'node:os';
 import type { Instance, OutputStream } from '../domain.js';
 import { defaultBackoff, type BackoffRules } from './backoff.js';
 import { exitCodeFor, type ExitFacts, type StopReason, type SupervisorEvent } from './events.js';
@@ -6,7 +5,7 @@ import { realKiller, type Killer } from './kill.js';
 import type { OutputPipe } from './pipes.js';
 import { PipeCapacity } from '../host/pipe-capacity.js';
 import type { ReadinessProbe, ReadinessWatch } from './readiness.js';
-import { isDown, transition, type Effect, type SlotEvent, type SlotState, type SlotStateName } from './slot.js';
+import { isDown, signalNumber, transition, type Effect, type SlotEvent, type SlotState, type SlotStateName } from './slot.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
 
@@ -41,7 +40,7 @@ export interface SupervisorOptions {
   readonly debug?: (line: string) => void;
 }
 
-export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
+export { signalNumber };
 
 type SignalTable = Readonly<Record<string, { readonly description: string } | undefined>>;
 let signalTable: SignalTable | undefined;
