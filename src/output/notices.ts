@@ -32,6 +32,10 @@ function reasonText(reason: StopReason): string {
       return `${reason.instance.name} failed to start`;
     case 'output-closed':
       return 'output was closed';
+    case 'requested':
+      return 'asked through tf stop';
+    case 'finished':
+      return reason.failed > 0 ? `nothing left running; ${reason.failed} failed` : 'nothing left running';
   }
 }
 
@@ -70,6 +74,52 @@ const NOTICES: { readonly [K in NoticeKind]: (event: EventOf<K>) => Notice } = {
     text: `forwarded ${signal} to ${count} process${count === 1 ? '' : 'es'}`,
     level: 'info',
     fields: { event: 'forwarded', signal },
+  }),
+  ready: ({ instance, pid, afterMs }) => ({
+    text: `${instance.name} ready after ${seconds(afterMs)}`,
+    level: 'info',
+    instance,
+    fields: { event: 'ready', pid, port: instance.port, afterMs },
+  }),
+  backoff: ({ instance, attempt, delayMs }) => ({
+    text: `${instance.name} restarting in ${seconds(delayMs)} (attempt ${attempt})`,
+    level: 'warn',
+    instance,
+    fields: { event: 'backoff', attempt, delayMs },
+  }),
+  failed: ({ instance, reason }) => ({
+    text: `${instance.name} failed: ${reason}; it stays down (tf restart ${instance.name} tries again)`,
+    level: 'error',
+    instance,
+    fields: { event: 'failed', reason },
+  }),
+  restarting: ({ instance }) => ({
+    text: `${instance.name} restarting (asked through tf restart)`,
+    level: 'info',
+    instance,
+    fields: { event: 'restarting' },
+  }),
+  'slot-stopping': ({ instance }) => ({
+    text: `${instance.name} stopping (asked through tf stop)`,
+    level: 'info',
+    instance,
+    fields: { event: 'slot-stopping' },
+  }),
+  scaled: ({ type, from, to }) => ({
+    text: `scaled ${type} from ${from} to ${to}`,
+    level: 'info',
+    fields: { event: 'scaled', type, from, to },
+  }),
+  removed: ({ instance }) => ({
+    text: `${instance.name} removed from the formation`,
+    level: 'info',
+    instance,
+    fields: { event: 'removed' },
+  }),
+  signalled: ({ signal, names }) => ({
+    text: `sent ${signal} to ${names.join(', ')}`,
+    level: 'info',
+    fields: { event: 'signalled', signal, names },
   }),
   warning: ({ warning }) => ({
     text: `warning: ${describePlace(warning.file, warning.line, warning.message)}`,

@@ -1,9 +1,11 @@
-import { constants } from 'node:os';
-import type { Instance, InstanceState, OutputStream } from '../domain.js';
-import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
+import type { Instance, OutputStream } from '../domain.js';
+import { defaultBackoff, type BackoffRules } from './backoff.js';
+import { exitCodeFor, type ExitFacts, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
 import type { OutputPipe } from './pipes.js';
 import { PipeCapacity } from '../host/pipe-capacity.js';
+import type { ReadinessProbe, ReadinessWatch } from './readiness.js';
+import { isDown, signalNumber, transition, type Effect, type SlotEvent, type SlotState, type SlotStateName } from './slot.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
 
@@ -25,16 +27,20 @@ export interface SupervisorDeps {
   readonly killer: Killer;
   readonly watchdog: Watchdog;
   readonly clock: Clock;
+  /** Watches each run until it is ready; without one, every run is ready once spawned. */
+  readonly readiness: ReadinessProbe | undefined;
 }
 
 export interface SupervisorOptions {
-  /** Grace period between SIGTERM and SIGKILL. */
+  /** Grace period between the stop signal and SIGKILL. */
   readonly timeoutMs: number;
+  /** Delays between restarts and when a crash loop gives up; defaultBackoff otherwise. */
+  readonly backoff?: BackoffRules;
   /** Diagnostics about tf itself (TF_LOG=debug), one line each. */
   readonly debug?: (line: string) => void;
 }
 
-export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
+export { signalNumber };
 
 type SignalTable = Readonly<Record<string, { readonly description: string } | undefined>>;
 let signalTable: SignalTable | undefined;
@@ -58,18 +64,55 @@ const FINAL_CLOSE_WAIT_MS = 500;
 const KILL_WAIT_MS = 2000;
 const LINGER_POLL_MS = 25;
 
-interface Entry {
-  readonly instance: Instance;
-  state: InstanceState;
-  pid: number | undefined;
-  child: ChildHandle | undefined;
-  startedAt: number;
-  forced: boolean;
-  readonly done: Promise<void>;
-  markDone(): void;
-  /** Resolves when the child's pipes have closed (or it never had any). */
-  readonly closed: Promise<void>;
-  markClosed(): void;
+/** One process in a slot, with what the supervisor holds of it. */
+interface Run {
+  readonly pid: number;
+  readonly child: ChildHandle;
+  readonly startedAt: number;
+  readonly watch: ReadinessWatch;
+  /** Its leader has exited: its group is never signalled again (its pgid may be reused). */
+  ended: boolean;
+}
+
+/** One planned instance and its current run; see slot.ts. */
+interface Slot {
+  instance: Instance;
+  /** A fresh Instance (re-read config) for its next run. */
+  next: Instance | undefined;
+  state: SlotState;
+  run: Run | undefined;
+  timer: unknown;
+  /** Runs started after the first one. */
+  restarts: number;
+  runs: number;
+  lastExit: ExitFacts | undefined;
+  /** Removed from the formation: late callbacks of its runs are dropped. */
+  gone: boolean;
+}
+
+/** One row of `tf ps`. */
+export interface SlotView {
+  readonly name: string;
+  readonly type: string;
+  readonly state: SlotStateName;
+  readonly pid: number | undefined;
+  readonly port: number;
+  /** When the current run started (the clock's ms), and for how long it has run. */
+  readonly startedAt: number | undefined;
+  readonly uptimeMs: number | undefined;
+  readonly restarts: number;
+  readonly lastExit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | undefined;
+  readonly readyAfterMs: number | undefined;
+  /** In backoff: when the next run starts. */
+  readonly restartAt: number | undefined;
+  /** In failed: why. */
+  readonly reason: string | undefined;
+}
+
+/** What a control call did: the instances it acted on, and the names that matched none. */
+export interface ControlResult {
+  readonly names: readonly string[];
+  readonly unknown: readonly string[];
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -78,18 +121,29 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+const readyAtOnce: ReadinessWatch = { ready: Promise.resolve(), output() {}, cancel() {} };
+
 /**
- * Owns the running instances: spawns them, reports what they do, and stops them all the
- * same way whatever the reason: SIGTERM to every process group, wait for the grace period
- * (or a second signal), SIGKILL what is left with its whole tree.
+ * Owns the slots and their runs: starts them, reports what they do, restarts them as their
+ * policy says, and stops them all the same way whatever the reason: the stop signal to every
+ * process group, wait for the grace period (or a second signal), SIGKILL what is left with
+ * its whole tree. Slot states change only through slot.ts's transition; this class carries
+ * out its effects.
  */
 export class Supervisor {
-  private readonly entries: Entry[];
+  private readonly slots: Slot[];
   private readonly deps: SupervisorDeps;
+  private readonly backoff: BackoffRules;
   private reason: StopReason | undefined;
   private readonly stopRequested = deferred();
   private readonly hurried = deferred();
   private paused = false;
+  private started = false;
+  /** Groups whose leader exited while members lived on: signalled and reaped at the final stop. */
+  private readonly lingering = new Set<number>();
+  /** Pipes of runs not yet closed, so the final stop can wait for their last bytes. */
+  private readonly unclosed = new Set<Promise<void>>();
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     instances: readonly Instance[],
@@ -97,37 +151,27 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
-    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), capacity: new PipeCapacity({ report: options.debug }) }) };
-    this.entries = instances.map((instance) => {
-      const done = deferred();
-      const closed = deferred();
-      return {
-        instance,
-        state: 'starting',
-        pid: undefined,
-        child: undefined,
-        startedAt: 0,
-        forced: false,
-        done: done.promise,
-        markDone: done.resolve,
-        closed: closed.promise,
-        markClosed: closed.resolve,
-      };
-    });
+    this.deps = {
+      killer: realKiller,
+      watchdog: noWatchdog,
+      clock: realClock,
+      readiness: undefined,
+      ...deps,
+      spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), capacity: new PipeCapacity({ report: options.debug }) }),
+    };
+    this.backoff = options.backoff ?? defaultBackoff;
+    this.slots = instances.map((instance) => this.newSlot(instance));
   }
 
   /** Starts everything, waits for a reason to stop, stops everything; resolves to tf's exit code. */
   async run(): Promise<number> {
-    for (const entry of this.entries) {
-      if (this.reason !== undefined) {
-        entry.state = 'exited';
-        entry.markDone();
-        entry.markClosed();
-        continue;
-      }
-      this.launch(entry);
+    this.started = true;
+    for (const slot of [...this.slots]) {
+      if (this.reason !== undefined) break;
+      this.dispatch(slot, { kind: 'start', at: this.now() });
     }
     this.deps.clock.setTimeout(() => void loadSignalDescriptions(), SIGNAL_TABLE_DELAY_MS);
+    this.checkFinished();
     await this.stopRequested.promise;
     await this.shutdown();
     return exitCodeFor(this.reason as StopReason, signalNumber);
@@ -136,9 +180,10 @@ export class Supervisor {
   /** A signal to tf: the first one stops everything, the next one skips the grace period. */
   signal(signal: NodeJS.Signals): void {
     if (this.reason === undefined) this.stop({ kind: 'signal', signal });
-    else this.hurried.resolve();
+    else this.hurry();
   }
 
+  /** Stops the whole supervisor (signal, output closed, `tf stop`, foreman's stop-all). */
   stop(reason: StopReason): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
@@ -148,8 +193,8 @@ export class Supervisor {
 
   /** SIGUSR1/SIGUSR2 and the like: passed to every running instance's group. */
   forward(signal: NodeJS.Signals): void {
-    const live = this.entries.filter((e) => e.pid !== undefined && e.state !== 'exited');
-    for (const entry of live) this.deps.killer.group(entry.pid as number, signal);
+    const live = this.liveRuns(this.slots);
+    for (const run of live) this.deps.killer.group(run.pid, signal);
     this.emit({ kind: 'forwarded', signal, count: live.length });
   }
 
@@ -157,106 +202,329 @@ export class Supervisor {
   pauseOutput(): void {
     if (this.paused) return;
     this.paused = true;
-    for (const entry of this.entries) {
-      entry.child?.stdout?.pause();
-      entry.child?.stderr?.pause();
+    for (const slot of this.slots) {
+      slot.run?.child.stdout?.pause();
+      slot.run?.child.stderr?.pause();
     }
   }
 
   resumeOutput(): void {
     if (!this.paused) return;
     this.paused = false;
-    for (const entry of this.entries) {
-      entry.child?.stdout?.resume();
-      entry.child?.stderr?.resume();
+    for (const slot of this.slots) {
+      slot.run?.child.stdout?.resume();
+      slot.run?.child.stderr?.resume();
     }
   }
 
-  private launch(entry: Entry): void {
-    const { instance } = entry;
+  // --- control: what `tf restart / stop / scale / signal / ps` ask for ---
+
+  /**
+   * Restarts the named instances or types (none: all): a graceful stop with the type's stop
+   * signal, SIGKILL after the grace period, then a new run in the same slot, same name and
+   * PORT. A slot that is down starts at once. `refresh` gives each slot's Instance for its next
+   * run (the config re-read); without it the slot keeps its Instance.
+   */
+  restart(names: readonly string[], refresh?: (current: Instance) => Instance): ControlResult {
+    const { slots, unknown } = this.select(names);
+    if (this.reason !== undefined) return { names: [], unknown };
+    for (const slot of slots) {
+      if (refresh !== undefined) slot.next = refresh(slot.next ?? slot.instance);
+      this.emit({ kind: 'restarting', instance: slot.instance });
+      this.dispatch(slot, this.stopEvent('restart'));
+    }
+    return { names: slots.map((s) => s.instance.name), unknown };
+  }
+
+  /** Stops the named instances or types gracefully; they stay listed as stopped, the rest keep running. */
+  stopSlots(names: readonly string[]): ControlResult {
+    const { slots, unknown } = this.select(names);
+    if (this.reason !== undefined) return { names: [], unknown };
+    const acted = slots.filter((slot) => !isDown(slot.state));
+    for (const slot of acted) {
+      this.emit({ kind: 'slot-stopping', instance: slot.instance });
+      this.dispatch(slot, this.stopEvent('stay'));
+    }
+    return { names: acted.map((s) => s.instance.name), unknown };
+  }
+
+  /**
+   * Sets how many instances of `type` run. New slots get `makeInstance(number)` (the caller
+   * gives them foreman's ports); scaling down stops the highest-numbered gracefully and
+   * removes them once their run has ended.
+   */
+  scale(type: string, count: number, makeInstance: (index: number) => Instance): ControlResult {
+    if (this.reason !== undefined) return { names: [], unknown: [] };
+    const staying = this.slots.filter((s) => s.instance.type === type && !this.leaving(s)).sort((a, b) => a.instance.index - b.instance.index);
+    const from = staying.length;
+    const acted: string[] = [];
+    for (const slot of staying.slice(count).reverse()) {
+      acted.push(slot.instance.name);
+      this.dispatch(slot, this.stopEvent('remove'));
+    }
+    for (let index = from + 1; index <= count; index++) {
+      const instance = makeInstance(index);
+      acted.push(instance.name);
+      const leaving = this.slots.find((s) => s.instance.name === instance.name && !s.gone);
+      if (leaving !== undefined) {
+        // Still being scaled away: it gets its new Instance and runs again once stopped.
+        leaving.next = instance;
+        this.dispatch(leaving, { kind: 'revive', at: this.now() });
+        continue;
+      }
+      const slot = this.newSlot(instance);
+      let last = this.slots.length;
+      for (let i = 0; i < this.slots.length; i++) if ((this.slots[i] as Slot).instance.type === type) last = i + 1;
+      this.slots.splice(last, 0, slot);
+      this.dispatch(slot, { kind: 'start', at: this.now() });
+    }
+    if (count !== from) this.emit({ kind: 'scaled', type, from, to: count });
+    return { names: acted, unknown: [] };
+  }
+
+  /** Sends `signal` to the process groups of the named instances or types (none: all) that run. */
+  signalSlots(signal: NodeJS.Signals, names: readonly string[]): ControlResult {
+    const { slots, unknown } = this.select(names);
+    const reached = slots.filter((slot) => this.alive(slot.run));
+    for (const slot of reached) this.deps.killer.group((slot.run as Run).pid, signal);
+    const acted = reached.map((s) => s.instance.name);
+    if (acted.length > 0) this.emit({ kind: 'signalled', signal, names: acted });
+    return { names: acted, unknown };
+  }
+
+  /** One row per slot, in formation order: what `tf ps` shows. */
+  snapshot(): SlotView[] {
+    const now = this.now();
+    return this.slots.map(({ instance, state, run, restarts, lastExit }) => ({
+      name: instance.name,
+      type: instance.type,
+      state: state.kind,
+      pid: run?.pid,
+      port: instance.port,
+      startedAt: run?.startedAt,
+      uptimeMs: run === undefined ? undefined : now - run.startedAt,
+      restarts,
+      lastExit: lastExit === undefined ? undefined : { code: lastExit.code, signal: lastExit.signal },
+      readyAfterMs: state.kind === 'ready' ? state.readyAfterMs : undefined,
+      restartAt: state.kind === 'backoff' ? state.until : undefined,
+      reason: state.kind === 'failed' ? state.reason : undefined,
+    }));
+  }
+
+  // --- the state machine's interpreter ---
+
+  private newSlot(instance: Instance): Slot {
+    return { instance, next: undefined, state: { kind: 'stopped' }, run: undefined, timer: undefined, restarts: 0, runs: 0, lastExit: undefined, gone: false };
+  }
+
+  private now(): number {
+    return this.deps.clock.now();
+  }
+
+  private stopEvent(then: 'stay' | 'restart' | 'remove'): SlotEvent {
+    const at = this.now();
+    return { kind: 'stop', then, at, deadline: at + this.options.timeoutMs };
+  }
+
+  /** Names and types, in formation order; none means every slot. */
+  private select(names: readonly string[]): { slots: Slot[]; unknown: string[] } {
+    const live = this.slots.filter((s) => !s.gone);
+    if (names.length === 0) return { slots: live, unknown: [] };
+    const unknown = names.filter((n) => !live.some((s) => s.instance.name === n || s.instance.type === n));
+    return { slots: live.filter((s) => names.includes(s.instance.name) || names.includes(s.instance.type)), unknown };
+  }
+
+  private leaving(slot: Slot): boolean {
+    return slot.gone || (slot.state.kind === 'stopping' && slot.state.then === 'remove');
+  }
+
+  private alive(run: Run | undefined): run is Run {
+    return run !== undefined && !run.ended;
+  }
+
+  private liveRuns(slots: readonly Slot[]): Run[] {
+    return slots.flatMap((s) => (this.alive(s.run) ? [s.run] : []));
+  }
+
+  private dispatch(slot: Slot, event: SlotEvent): void {
+    if (slot.gone) return;
+    const { state, effects } = transition(slot.state, event, { instance: slot.instance, backoff: this.backoff });
+    slot.state = state;
+    for (const effect of effects) this.apply(slot, effect);
+    this.changed();
+  }
+
+  private apply(slot: Slot, effect: Effect): void {
+    const { killer } = this.deps;
+    switch (effect.kind) {
+      case 'spawn':
+        return this.launch(slot);
+      case 'signal':
+        if (this.alive(slot.run) && slot.run.pid === effect.pid) killer.group(effect.pid, effect.signal);
+        return;
+      case 'kill':
+        if (this.alive(slot.run) && slot.run.pid === effect.pid) {
+          killer.group(effect.pid, 'SIGKILL');
+          killer.tree(effect.pid, 'SIGKILL');
+        }
+        return;
+      case 'set-timer':
+        this.cancelTimer(slot);
+        slot.timer = this.deps.clock.setTimeout(() => {
+          slot.timer = undefined;
+          this.dispatch(slot, { kind: 'timer', at: this.now() });
+        }, effect.ms);
+        return;
+      case 'cancel-timer':
+        return this.cancelTimer(slot);
+      case 'cancel-probe':
+        slot.run?.watch.cancel();
+        return;
+      case 'emit':
+        return this.emit(effect.event);
+      case 'stop-all':
+        return this.stop(effect.reason);
+      case 'remove': {
+        this.cancelTimer(slot);
+        slot.gone = true;
+        this.slots.splice(this.slots.indexOf(slot), 1);
+        this.emit({ kind: 'removed', instance: slot.instance });
+        return;
+      }
+    }
+  }
+
+  private cancelTimer(slot: Slot): void {
+    if (slot.timer === undefined) return;
+    this.deps.clock.clearTimeout(slot.timer);
+    slot.timer = undefined;
+  }
+
+  private launch(slot: Slot): void {
+    if (slot.next !== undefined) {
+      slot.instance = slot.next;
+      slot.next = undefined;
+    }
+    const { instance } = slot;
+    const failed = (error: unknown): void => this.dispatch(slot, { kind: 'spawn-failed', error: error instanceof Error ? error.message : String(error), at: this.now() });
     let child: ChildHandle;
     try {
       child = this.deps.spawn(instance);
     } catch (error) {
-      entry.markClosed();
-      this.failed(entry, error);
+      failed(error);
       return;
     }
     const pid = child.pid;
     if (pid === undefined) {
-      entry.markClosed();
-      child.once('error', (error) => this.failed(entry, error));
+      child.once('error', failed);
       return;
     }
-    child.once('close', entry.markClosed);
-    entry.child = child;
-    entry.pid = pid;
-    entry.state = 'running';
-    entry.startedAt = this.deps.clock.now();
+    const { readiness } = this.deps;
+    const probed = readiness !== undefined && instance.policy.ready.kind !== 'none';
+    const run: Run = { pid, child, startedAt: this.now(), watch: probed ? readiness(instance) : readyAtOnce, ended: false };
+    const closed = deferred();
+    this.unclosed.add(closed.promise);
+    child.once('close', () => {
+      this.unclosed.delete(closed.promise);
+      closed.resolve();
+    });
+    slot.run = run;
+    if (slot.runs++ > 0) slot.restarts++;
     this.deps.watchdog.add(pid);
-    this.emit({ kind: 'spawned', instance, pid });
-    this.pipe(entry, child.stdout, 'stdout');
-    this.pipe(entry, child.stderr, 'stderr');
+    this.dispatch(slot, { kind: 'spawned', pid, at: run.startedAt });
+    if (probed) void run.watch.ready.then(() => slot.run === run && !run.ended && this.dispatch(slot, { kind: 'ready', at: this.now(), announce: true }));
+    else this.dispatch(slot, { kind: 'ready', at: run.startedAt, announce: false });
+    this.pipe(slot, run, child.stdout, 'stdout');
+    this.pipe(slot, run, child.stderr, 'stderr');
     child.on('error', () => {
       // After a successful spawn, errors concern signalling a process that is already gone.
     });
-    child.once('exit', (code, signal) => this.exited(entry, code, signal));
+    child.once('exit', (code, signal) => this.exited(slot, run, code, signal));
   }
 
-  private pipe(entry: Entry, pipe: OutputPipe | null, name: OutputStream): void {
+  private pipe(slot: Slot, run: Run, pipe: OutputPipe | null, name: OutputStream): void {
     if (pipe === null) return;
-    const { instance } = entry;
+    // The run's own Instance: a restart with a fresh one must not re-label this run's last lines.
+    const { instance } = slot;
     pipe.read({
-      chunk: (chunk) => this.emit({ kind: 'output', instance, stream: name, chunk }),
+      chunk: (chunk) => {
+        run.watch.output(chunk);
+        this.emit({ kind: 'output', instance, stream: name, chunk });
+      },
       end: () => this.emit({ kind: 'output-end', instance, stream: name }),
     });
     if (this.paused) pipe.pause();
   }
 
-  private failed(entry: Entry, error: unknown): void {
-    if (entry.state === 'failed') return;
-    entry.state = 'failed';
-    const message = error instanceof Error ? error.message : String(error);
-    this.emit({ kind: 'spawn-failed', instance: entry.instance, error: message });
-    entry.markDone();
-    this.stop({ kind: 'spawn-failed', instance: entry.instance });
-  }
-
-  private exited(entry: Entry, code: number | null, signal: NodeJS.Signals | null): void {
-    const stoppedByTf = entry.state === 'stopping' || entry.state === 'killing';
+  private exited(slot: Slot, run: Run, code: number | null, signal: NodeJS.Signals | null): void {
+    run.ended = true;
+    run.watch.cancel();
     let settled = false;
     const settle = (): void => {
       if (settled) return;
       settled = true;
       this.deps.clock.clearTimeout(timer);
       // An exit by signal right after start-up comes before the descriptions are loaded.
-      if (signal !== null && signalTable === undefined) void loadSignalDescriptions().then(() => this.settleExit(entry, code, signal, stoppedByTf));
-      else this.settleExit(entry, code, signal, stoppedByTf);
+      if (signal !== null && signalTable === undefined) void loadSignalDescriptions().then(() => this.settleExit(slot, run, code, signal));
+      else this.settleExit(slot, run, code, signal);
     };
     // Report the exit after the last output: wait for the pipes to close, but not for a
     // descendant that keeps them open after the leader is gone.
     const timer = this.deps.clock.setTimeout(settle, STREAM_CLOSE_WAIT_MS);
-    entry.child?.once('close', settle);
+    run.child.once('close', settle);
   }
 
-  private settleExit(entry: Entry, code: number | null, signal: NodeJS.Signals | null, stoppedByTf: boolean): void {
-    const pid = entry.pid as number;
-    entry.state = 'exited';
+  private settleExit(slot: Slot, run: Run, code: number | null, signal: NodeJS.Signals | null): void {
+    const { pid } = run;
     // Only the cheap check: a group that still answers may hold just zombies, and telling
-    // those apart reads the whole process table (~2.5 ms, once per exit). The stop that
-    // follows every exit settles the rest (reapLingering).
-    if (!this.deps.killer.group(pid, 0)) this.deps.watchdog.remove(pid);
-    const exit = {
+    // those apart reads the whole process table. The final stop settles the rest (reapLingering).
+    if (this.deps.killer.group(pid, 0)) this.lingering.add(pid);
+    else this.deps.watchdog.remove(pid);
+    const state = slot.state;
+    const stopping = state.kind === 'stopping' && state.run.pid === pid;
+    const exit: ExitFacts = {
       code,
       signal,
       signalDescription: signal === null ? undefined : signalTable?.[signal]?.description,
-      forced: entry.forced,
-      stoppedByTf,
-      durationMs: this.deps.clock.now() - entry.startedAt,
+      forced: stopping && state.forced,
+      stoppedByTf: stopping,
+      durationMs: this.now() - run.startedAt,
     };
-    this.emit({ kind: 'exited', instance: entry.instance, pid, exit });
-    entry.markDone();
-    this.stop({ kind: 'exited', instance: entry.instance, exitCode: code ?? 128 + signalNumber(signal as NodeJS.Signals) });
+    if (slot.run === run) slot.run = undefined;
+    slot.lastExit = exit;
+    if (slot.gone) return;
+    this.dispatch(slot, { kind: 'exit', pid, exit, at: this.now() });
+  }
+
+  /** After every change: wakes the final stop when nothing runs, and ends tf when nothing is left to supervise. */
+  private changed(): void {
+    if (this.idleWaiters.length > 0 && this.idle()) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    this.checkFinished();
+  }
+
+  /** No run and no spawn pending in any slot. */
+  private idle(): boolean {
+    return this.slots.every((s) => s.run === undefined && s.state.kind !== 'starting');
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.idle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Every slot ended on its own (its policy let it stay down) or failed, and nothing will
+   * start by itself: tf ends, as foreman does once nothing is left. A slot stopped or scaled
+   * away through control keeps tf up: the user parked it and may start it again.
+   */
+  private checkFinished(): void {
+    if (!this.started || this.reason !== undefined || this.slots.length === 0 || !this.idle()) return;
+    if (!this.slots.every((s) => s.state.kind === 'exited' || s.state.kind === 'failed')) return;
+    this.stop({ kind: 'finished', failed: this.slots.filter((s) => s.state.kind === 'failed').length });
   }
 
   /** The output still arrives; only a program that opens /dev/stdout by name is affected. */
@@ -271,48 +539,48 @@ export class Supervisor {
     return { promise, cancel: () => this.deps.clock.clearTimeout(handle) };
   }
 
-  private allDone(): Promise<void> {
-    return Promise.all(this.entries.map((e) => e.done)).then(() => undefined);
+  private hurry(): void {
+    this.hurried.resolve();
+    for (const slot of [...this.slots]) this.dispatch(slot, { kind: 'hurry', at: this.now() });
   }
 
-  /** Straight-line shutdown: TERM every group, wait, KILL every tree that is left. */
+  /**
+   * Straight-line shutdown, composed from per-slot stops: the stop signal to every group at
+   * once, one deadline for all (each slot SIGKILLs its tree then), and the wait for them all.
+   */
   private async shutdown(): Promise<void> {
     const { killer } = this.deps;
-    const started = this.deps.clock.now();
-    const groups = this.entries.flatMap((e) => (e.pid === undefined ? [] : [e.pid]));
-    const live = this.entries.filter((e) => e.state === 'running');
+    const at = this.now();
+    const live = this.liveRuns(this.slots);
     // Read the trees before signalling: once a leader exits, its escaped descendants are
     // re-parented and can no longer be found.
-    const strays = killer.escapees(live.map((e) => e.pid as number));
-    for (const entry of live) entry.state = 'stopping';
-    // Every group, also those whose leader already exited but whose members live on.
-    for (const pgid of groups) killer.group(pgid, 'SIGTERM');
+    const strays = killer.escapees(live.map((run) => run.pid));
+    // Groups whose leader is gone but whose members lived on at its exit: the cheap check
+    // again right before the signal, as the group may have emptied since.
+    const lingering = [...this.lingering].filter((pgid) => killer.group(pgid, 0));
+    const groups = [...live.map((run) => run.pid), ...lingering];
+    for (const slot of [...this.slots]) this.dispatch(slot, { kind: 'stop', then: 'stay', at, deadline: at + this.options.timeoutMs });
+    for (const pgid of lingering) killer.group(pgid, 'SIGTERM');
     for (const pid of strays) killer.pid(pid, 'SIGTERM');
 
     const grace = this.delay(this.options.timeoutMs);
-    await Promise.race([this.allDone(), grace.promise, this.hurried.promise]);
-
-    const left = this.entries.filter((e) => e.state === 'stopping');
-    for (const entry of left) {
-      const pid = entry.pid as number;
-      entry.state = 'killing';
-      entry.forced = true;
-      this.emit({ kind: 'killing', instance: entry.instance, pid, graceMs: this.deps.clock.now() - started });
-      killer.group(pid, 'SIGKILL');
-      killer.tree(pid, 'SIGKILL');
-    }
-    if (left.length > 0) {
+    const graceOver = Promise.race([grace.promise, this.hurried.promise]);
+    await Promise.race([this.whenIdle(), graceOver]);
+    if (!this.idle()) {
+      // The slots' own deadlines SIGKILL their trees; a second signal (maybe before the
+      // stops above) does it now. Then the wait for the exits is bounded.
+      for (const slot of [...this.slots]) this.dispatch(slot, { kind: 'hurry', at: this.now() });
       const bound = this.delay(KILL_WAIT_MS);
-      await Promise.race([this.allDone(), bound.promise]);
+      await Promise.race([this.whenIdle(), bound.promise]);
       bound.cancel();
     }
 
-    await this.reapLingering(grace.promise, groups, strays);
+    await this.reapLingering(graceOver, groups, strays);
     grace.cancel();
 
     // Everything is dead now; the last bytes may still be in the pipes.
     const closing = this.delay(FINAL_CLOSE_WAIT_MS);
-    await Promise.race([Promise.all(this.entries.map((e) => e.closed)), closing.promise]);
+    await Promise.race([Promise.all(this.unclosed), closing.promise]);
     closing.cancel();
   }
 
@@ -323,7 +591,7 @@ export class Supervisor {
   private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly number[]): Promise<void> {
     const { killer, watchdog } = this.deps;
     let over = false;
-    void Promise.race([graceOver, this.hurried.promise]).then(() => (over = true));
+    void graceOver.then(() => (over = true));
     // What still runs after the leaders is often about to exit too (a child finishing its
     // own cleanup): poll soon, then less often, up to LINGER_POLL_MS.
     let alive = killer.stillAlive(groups, strays);
@@ -334,5 +602,6 @@ export class Supervisor {
     for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');
     for (const pid of alive.pids) killer.pid(pid, 'SIGKILL');
     for (const pgid of groups) watchdog.remove(pgid);
+    for (const pgid of this.lingering) watchdog.remove(pgid);
   }
 }

@@ -107,7 +107,8 @@ describe('Supervisor', () => {
     w.children.get('worker.1')?.finish(3);
     await vi.advanceTimersByTimeAsync(10);
     expect(await done).toBe(3);
-    expect(w.calls).toEqual(['SIGTERM web.1', 'SIGTERM worker.1']);
+    // worker.1's group was empty at its exit: its pgid may be reused, so it is never signalled again.
+    expect(w.calls).toEqual(['SIGTERM web.1']);
     expect(w.kinds()).toEqual(['spawned web.1', 'spawned worker.1', 'exited worker.1', 'stopping', 'exited web.1']);
     const exited = w.events.find((e) => e.kind === 'exited' && e.instance.name === 'web.1');
     expect(exited).toMatchObject({ exit: { code: null, signal: 'SIGTERM', signalDescription: 'Termination', stoppedByTf: true, forced: false } });
