@@ -113,21 +113,4 @@ export interface Plan {
   readonly warnings: readonly Warning[];
 }
 
-/**
- * Lifecycle of an instance. One union, so states cannot contradict each other.
- */
-export type InstanceState =
-  /** Spawn requested, pid not yet known to be running. */
-  | 'starting'
-  /** Process is alive and tf has not asked it to stop. */
-  | 'running'
-  /** tf sent SIGTERM and waits for it within the grace period. */
-  | 'stopping'
-  /** tf gave up waiting and sent SIGKILL to its process tree. */
-  | 'killing'
-  /** The process ended (by itself or because tf stopped it). */
-  | 'exited'
-  /** The process could not be started at all. */
-  | 'failed';
-
 export type OutputStream = 'stdout' | 'stderr';

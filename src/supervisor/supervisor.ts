@@ -255,7 +255,7 @@ export class Supervisor {
    */
   scale(type: string, count: number, makeInstance: (index: number) => Instance): ControlResult {
     if (this.reason !== undefined) return { names: [], unknown: [] };
-    const staying = this.slots.filter((s) => s.instance.type === type && !this.leaving(s)).sort((a, b) => a.instance.index - b.instance.index);
+    const staying = this.slots.filter((s) => s.instance.type === type && !this.leaving(s)).sort((a, b) => a.instance.number - b.instance.number);
     const from = staying.length;
     const acted: string[] = [];
     for (const slot of staying.slice(count).reverse()) {

@@ -9,7 +9,7 @@ import { expectAllDead } from '../helpers/tf.js';
 const make = (type: string, index: number, script: string, policy: Partial<TypePolicy> = {}): Instance => ({
   name: `${type}.${index}`,
   type,
-  index,
+  number: index,
   command: script,
   launch: { file: '/bin/sh', args: ['-c', script] },
   env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: String(5000 + index - 1) },

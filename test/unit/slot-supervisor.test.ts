@@ -39,7 +39,7 @@ const instanceOf = (name: string, policies: Record<string, Partial<TypePolicy>>,
   return {
     name,
     type,
-    index,
+    number: index,
     command: 'x',
     launch: { file: '/bin/sh', args: ['-c', 'x'] },
     env: {},

@@ -8,7 +8,7 @@ const policy = (p: Partial<TypePolicy> = {}): TypePolicy => ({ ...defaultPolicy(
 const instance = (p: Partial<TypePolicy> = {}): Instance => ({
   name: 'worker.1',
   type: 'worker',
-  index: 1,
+  number: 1,
   command: 'x',
   launch: { file: '/bin/sh', args: ['-c', 'x'] },
   env: {},
