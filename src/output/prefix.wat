@@ -5,7 +5,7 @@
 ;; not available; both pass the same reference tests.
 ;;
 ;; Memory, laid out by prefixer.ts: the prefix at `pre`, the lines at [from, end) (the last
-;; byte is \n, and 16 readable bytes follow), the output from `out` up to `limit`.
+;; byte is \n, and 16 readable bytes follow), the prefixed lines from `out` up to `limit`.
 ;; Per line it writes: prefix, the line without its \n (and without the \r of a \r\n), with
 ;; `reset` set the colour reset ESC[0m if the line holds an ESC (so a child's colour cannot
 ;; bleed into the next prefix), \n. The 16-byte stores may run up to 15 bytes past the end of
@@ -14,7 +14,7 @@
 ;; Assembled into prefix-wasm.ts by `npm run wasm`; a unit test checks the two agree.
 (module
   (memory (export "memory") 1)
-  ;; Where the next call must start: fmt stops early when the output would pass `limit`.
+  ;; Where the next call must start: fmt stops early when what it writes would pass `limit`.
   (global $next (export "next") (mut i32) (i32.const 0))
 
   ;; Returns the number of bytes written at `out`.

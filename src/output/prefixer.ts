@@ -2,7 +2,7 @@ import type { BorrowedWrite } from './format.js';
 import { PREFIX_WASM } from './prefix-wasm.js';
 
 /**
- * Output is gathered into one of two batches and written when one fills or when `flush` is
+ * Prefixed lines are gathered into one of two batches and written when one fills or when `flush` is
  * called (once per turn of the event loop): one write of up to this many bytes instead of one
  * per chunk read, as a flood arrives in many small reads and every write is a system call.
  */
@@ -73,7 +73,7 @@ export class WasmEngine implements PrefixEngine {
 
 /**
  * The same in plain JavaScript, for where WebAssembly is missing (`node --jitless`) or fails.
- * Input and output share one memory, so every copy is a `copyWithin` (no view or string per
+ * The lines and their prefixed copy share one memory, so every copy is a `copyWithin` (no view or string per
  * line), and the newline and escape searches are `indexOf` over the whole input.
  */
 export class JsEngine implements PrefixEngine {
@@ -113,7 +113,7 @@ export class JsEngine implements PrefixEngine {
   }
 }
 
-/** WebAssembly where it runs, else JavaScript: the output is the same either way. */
+/** WebAssembly where it runs, else JavaScript: the bytes are the same either way. */
 export function bestEngine(): PrefixEngine {
   try {
     return new WasmEngine();

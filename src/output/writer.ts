@@ -11,7 +11,7 @@ export interface WriterHooks {
 
 /**
  * The one place that writes to stdout. Reports backpressure instead of buffering without
- * bound, and turns EPIPE into a clean "output closed" instead of a crash.
+ * bound, and turns EPIPE (the reader went away) into a clean stop instead of a crash.
  */
 export class Writer {
   private isBlocked = false;
