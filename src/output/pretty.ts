@@ -64,34 +64,26 @@ export class PrettyFormat implements Format {
   lines(instance: Instance, stream: OutputStream, pieces: readonly Piece[], terminal = false): Buffer {
     const { line, continued } = this.prefixes(instance.name, instance.color);
     const key = `${instance.name}\0${stream}`;
-    const closing = this.open !== undefined && this.open !== key;
-    let onLine = this.open === key;
-    // A child's colour codes must not bleed into the next prefix: in colour mode, pieces holding ESC get a reset.
-    const reset = pieces.map((piece) => this.options.color && piece.bytes.indexOf(ESC) !== -1);
-    const head = (piece: Piece): Buffer | undefined => {
-      const atStart = !onLine;
-      onLine = terminal && piece.open;
-      if (!atStart) return piece.redraw ? line : undefined;
-      return piece.continued && !piece.redraw ? continued : line;
-    };
-    let size = closing ? 1 : 0;
-    pieces.forEach((piece, i) => {
-      const prefix = head(piece);
-      size += (prefix === undefined ? 0 : prefix.length + 1) + piece.bytes.length + 1 + (reset[i] ? RESET_BYTES.length : 0);
-    });
-    onLine = this.open === key;
+    // Room for the most a piece can take: \r, prefix, text, reset, \n (and a \n ending another's line).
+    let size = 1;
+    for (const piece of pieces) size += 2 + line.length + piece.bytes.length + RESET_BYTES.length;
     const out = Buffer.allocUnsafe(size);
     let at = 0;
-    if (closing) out[at++] = NEWLINE;
-    pieces.forEach((piece, i) => {
-      const wasOnLine = onLine;
-      const prefix = head(piece);
-      if (wasOnLine && prefix !== undefined) out[at++] = CR;
-      if (prefix !== undefined) at += prefix.copy(out, at);
+    let onLine = this.open === key;
+    if (this.open !== undefined && !onLine) out[at++] = NEWLINE;
+    for (const piece of pieces) {
+      if (!onLine) {
+        at += (piece.continued && !piece.redraw ? continued : line).copy(out, at);
+      } else if (piece.redraw) {
+        out[at++] = CR;
+        at += line.copy(out, at);
+      }
       at += piece.bytes.copy(out, at);
-      if (reset[i]) at += RESET_BYTES.copy(out, at);
+      // A child's colour codes must not bleed into the next prefix: in colour mode, a piece holding ESC gets a reset.
+      if (this.options.color && piece.bytes.indexOf(ESC) !== -1) at += RESET_BYTES.copy(out, at);
+      onLine = terminal && piece.open;
       if (!onLine) out[at++] = NEWLINE;
-    });
+    }
     this.open = onLine ? key : undefined;
     return out.subarray(0, at);
   }
