@@ -3,6 +3,13 @@ export interface Piece {
   readonly bytes: Buffer;
   /** This piece continues a line whose start was already emitted (a long or idle-flushed line). */
   readonly continued: boolean;
+  /**
+   * A lone `\r` (a progress bar's redraw) came since the line's last piece: `bytes` is the
+   * line's latest state, the text after that `\r`, and replaces what was shown of the line.
+   */
+  readonly redraw: boolean;
+  /** Shown because the stream paused: the line goes on after it (a prompt, a progress bar). */
+  readonly open: boolean;
 }
 
 /** Complete lines: `head` (bytes held from earlier chunks) then `body`, which ends in `\n`. */
@@ -43,11 +50,18 @@ export class LineSplitter {
   private pending: Buffer | undefined;
   /** The current line already had a piece emitted. */
   private started = false;
+  /** A lone `\r` in the current line since its last piece: the pending bytes are its latest state. */
+  private redrawn = false;
 
   constructor(private readonly maxLine = MAX_LINE_BYTES) {}
 
   get hasPending(): boolean {
     return this.pending !== undefined;
+  }
+
+  /** The pending partial line was redrawn (a progress bar): only its last state matters. */
+  get redrawing(): boolean {
+    return this.pending !== undefined && this.redrawn;
   }
 
   push(chunk: Buffer, out: Piece[]): void {
@@ -58,20 +72,31 @@ export class LineSplitter {
     }
     let start = 0;
     const length = buf.length;
+    // The next \r at or after `start`, searched once per \r rather than once per line.
+    let cr = buf.indexOf(CR);
     while (start < length) {
       const nl = buf.indexOf(LF, start);
       if (nl === -1) break;
+      const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
+      if (cr !== -1 && cr < start) cr = buf.indexOf(CR, start);
+      // Only what follows the last lone \r is still on a terminal's line.
+      while (cr !== -1 && cr < end) {
+        start = cr + 1;
+        this.redrawn = true;
+        cr = buf.indexOf(CR, start);
+      }
       if (nl - start > this.maxLine) {
         this.cut(buf, start, out);
         start += this.pieceEnd(buf, start);
         continue;
       }
-      const end = nl > start && buf[nl - 1] === CR ? nl - 1 : nl;
       // An empty tail of an already emitted line just ends it; a real empty line is kept.
-      if (!(this.started && end === start)) out.push({ bytes: buf.subarray(start, end), continued: this.started });
+      if (!(this.started && end === start && !this.redrawn)) out.push({ bytes: buf.subarray(start, end), continued: this.started, redraw: this.redrawn, open: false });
       this.started = false;
+      this.redrawn = false;
       start = nl + 1;
     }
+    start = this.latestState(buf, start);
     while (length - start > this.maxLine) {
       this.cut(buf, start, out);
       start += this.pieceEnd(buf, start);
@@ -88,12 +113,34 @@ export class LineSplitter {
   pushBlock(chunk: Buffer, out: Piece[]): Block | undefined {
     const last = this.started ? -1 : chunk.lastIndexOf(LF);
     const head = this.pending;
-    if (last === -1 || this.mayHoldLongLine(head === undefined ? 0 : head.length, chunk, last)) {
+    if (last === -1 || this.mayRedraw(head, chunk, last) || this.mayHoldLongLine(head === undefined ? 0 : head.length, chunk, last)) {
       this.push(chunk, out);
       return undefined;
     }
-    this.pending = last + 1 < chunk.length ? keep(chunk.subarray(last + 1)) : undefined;
+    const rest = this.latestState(chunk, last + 1);
+    this.pending = rest < chunk.length ? keep(chunk.subarray(rest)) : undefined;
     return { head, body: chunk.subarray(0, last + 1) };
+  }
+
+  /**
+   * Where the partial line at `start` (no \n follows) is to be kept from: a partial line keeps
+   * only its latest state, so a progress bar never grows the buffer. Its last byte may be the
+   * first half of a \r\n: that \r waits for the next chunk.
+   */
+  private latestState(buf: Buffer, start: number): number {
+    const lone = buf.length - start > 1 ? buf.subarray(start, buf.length - 1).lastIndexOf(CR) : -1;
+    if (lone === -1) return start;
+    this.redrawn = true;
+    return start + lone + 1;
+  }
+
+  /** A lone \r among the complete lines (or ending the held bytes) needs the per-line path. */
+  private mayRedraw(head: Buffer | undefined, chunk: Buffer, last: number): boolean {
+    if (this.redrawn || (head !== undefined && head[head.length - 1] === CR && chunk[0] !== LF)) return true;
+    for (let cr = chunk.indexOf(CR); cr !== -1 && cr < last; cr = chunk.indexOf(CR, cr + 1)) {
+      if (chunk[cr + 1] !== LF) return true;
+    }
+    return false;
   }
 
   /**
@@ -121,7 +168,7 @@ export class LineSplitter {
     const pending = this.pending;
     this.pending = undefined;
     if (pending === undefined) {
-      if (final) this.started = false;
+      if (final) this.started = this.redrawn = false;
       return;
     }
     let end = pending.length;
@@ -129,9 +176,10 @@ export class LineSplitter {
     let textEnd = end;
     // A trailing `\r` is half of a `\r\n` or a redraw: not text either way.
     if (textEnd > 0 && pending[textEnd - 1] === CR && end === pending.length) textEnd -= 1;
-    if (end > 0) {
-      out.push({ bytes: pending.subarray(0, textEnd), continued: this.started });
+    if (end > 0 || this.redrawn) {
+      out.push({ bytes: pending.subarray(0, textEnd), continued: this.started, redraw: this.redrawn, open: !final });
       this.started = !final;
+      this.redrawn = false;
     }
     if (end < pending.length) this.pending = pending.subarray(end);
   }
@@ -145,7 +193,8 @@ export class LineSplitter {
 
   private cut(buf: Buffer, start: number, out: Piece[]): void {
     const size = this.pieceEnd(buf, start);
-    out.push({ bytes: buf.subarray(start, start + size), continued: this.started });
+    out.push({ bytes: buf.subarray(start, start + size), continued: this.started, redraw: this.redrawn, open: false });
     this.started = true;
+    this.redrawn = false;
   }
 }

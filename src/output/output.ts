@@ -28,14 +28,18 @@ interface StreamState {
   bulk: boolean;
 }
 
-/** Consumes supervisor events and writes what they mean: the output stage of the flow. */
+/**
+ * The Output stage of the flow: consumes supervisor events and writes what they mean. Each
+ * stream of an instance ('output' for both through one pipe, or 'stdout' and 'stderr') is
+ * split into lines on its own; the stream's name is only a key here.
+ */
 export class Output {
-  private readonly streams = new WeakMap<Instance, Record<OutputStream, StreamState>>();
+  private readonly streams = new WeakMap<Instance, Map<OutputStream, StreamState>>();
   private readonly pieces: Piece[] = [];
   private readonly block: Format['block'];
   private readonly borrowed: BorrowedWrite;
-  /** Blocks the format holds back are written at the end of this turn of the event loop. */
-  private staged = false;
+  /** The format holds a batch back, to be written at the end of this turn of the event loop. */
+  private batched = false;
 
   constructor(
     private readonly format: Format,
@@ -59,36 +63,40 @@ export class Output {
 
   /** Writes whatever is held back; everything handled so far is then with the writer. */
   readonly flush = (): void => {
-    if (!this.staged) return;
-    this.staged = false;
+    if (!this.batched) return;
+    this.batched = false;
     this.format.flush?.(this.borrowed);
   };
 
   /**
-   * The end of a turn: writes what the turn staged, unless stdout is blocked. A blocked
-   * stream would have to be handed a copy (it queues what it is given, and the staging area
-   * is reused), and tf reads nothing more until it drains; so the bytes stay staged until
-   * then, and the drain flushes them (see start). Copying them cost a slow reader's run
-   * ~25 MB of short-lived buffers over 200 MB, +7 MB of peak RSS.
+   * The end of a turn: writes the turn's batch, unless stdout is blocked. A blocked stream
+   * would have to be handed a copy (it queues what it is given, and the batch's memory is
+   * reused), and tf reads nothing more until it drains; so the batch waits until then, and
+   * the drain flushes it (see start). Copies would be short-lived garbage for every turn of a
+   * slow reader's run, and raise peak memory.
    */
   private readonly endOfTurn = (): void => {
     if (!this.writer.blocked) this.flush();
   };
 
   private state(instance: Instance, stream: OutputStream): StreamState {
-    let pair = this.streams.get(instance);
-    if (pair === undefined) {
-      const fresh = (): StreamState => ({ splitter: new LineSplitter(), timer: undefined, lastChunkAt: 0, partialSince: 0, bulk: false });
-      pair = { stdout: fresh(), stderr: fresh() };
-      this.streams.set(instance, pair);
+    let states = this.streams.get(instance);
+    if (states === undefined) {
+      states = new Map();
+      this.streams.set(instance, states);
     }
-    return pair[stream];
+    let state = states.get(stream);
+    if (state === undefined) {
+      state = { splitter: new LineSplitter(), timer: undefined, lastChunkAt: 0, partialSince: 0, bulk: false };
+      states.set(stream, state);
+    }
+    return state;
   }
 
   private emit(instance: Instance, stream: OutputStream): void {
     if (this.pieces.length === 0) return;
     this.flush();
-    this.writer.write(this.format.lines(instance, stream, this.pieces));
+    this.writer.write(this.format.lines(instance, stream, this.pieces, this.writer.terminal));
     this.pieces.length = 0;
   }
 
@@ -104,26 +112,28 @@ export class Output {
     else lines = state.splitter.pushBlock(chunk, this.pieces);
     // The pending partial line is a new one when this chunk completed a line (or none was pending).
     if (this.pieces.length > 0 || lines !== undefined || !hadPending) state.partialSince = now;
-    if (lines !== undefined && this.block !== undefined) this.stage(instance, stream, lines, this.block);
+    if (lines !== undefined && this.block !== undefined) this.batch(instance, stream, lines, this.block);
     else this.emit(instance, stream);
     if (state.splitter.hasPending && state.timer === undefined) this.arm(instance, stream, state);
   }
 
-  private stage(instance: Instance, stream: OutputStream, lines: Block, block: NonNullable<Format['block']>): void {
+  private batch(instance: Instance, stream: OutputStream, lines: Block, block: NonNullable<Format['block']>): void {
     block(instance, stream, lines, this.borrowed);
-    if (this.staged) return;
-    this.staged = true;
+    if (this.batched) return;
+    this.batched = true;
     setImmediate(this.endOfTurn);
   }
 
   /**
    * Shows a partial line once its stream has been quiet long enough, so a prompt appears
-   * but a line that is still arriving is not torn.
+   * but a line that is still arriving is not torn. A redrawn line (a progress bar) is shown
+   * on a terminal only, where it is redrawn in place; a pipe or file gets its last state
+   * when the line ends, one line per line (the next chunk arms the timer again).
    */
   private arm(instance: Instance, stream: OutputStream, state: StreamState): void {
     state.timer = setTimeout(() => {
       state.timer = undefined;
-      if (!state.splitter.hasPending) return;
+      if (!state.splitter.hasPending || (state.splitter.redrawing && !this.writer.terminal)) return;
       const now = Date.now();
       const quiet = now - state.lastChunkAt >= (state.bulk ? BULK_QUIET_MS : IDLE_FLUSH_MS);
       const overdue = now - state.partialSince >= MAX_PARTIAL_WAIT_MS;

@@ -1,24 +1,24 @@
 ;; The hot path of tf's pretty output, in WebAssembly: it puts the prefix before every line of
-;; a block of complete lines. JavaScript pays for every small copy and every string it makes
-;; (a 100-byte line cost ~150 ns there); this loop moves 16 bytes at a time and finds the
-;; newline (and escape codes) in each vector with one compare each (WebAssembly SIMD, in
-;; every Node since 16.4), ~2x less CPU than the 8-byte bit tricks it replaced.
+;; a block of complete lines. JavaScript pays a call for every copy; this loop moves 16 bytes at
+;; a time and finds the newline (and escape codes) in each vector with one compare each
+;; (WebAssembly SIMD). prefixer.ts holds the plain JavaScript twin used where WebAssembly is
+;; not available; both pass the same reference tests.
 ;;
 ;; Memory, laid out by prefixer.ts: the prefix at `pre`, the lines at [from, end) (the last
-;; byte is \n, and 16 readable bytes follow), the output from `out` up to `limit`.
-;; Per line it writes: prefix, the line without its \n (and without the \r of a \r\n), the
-;; colour reset ESC[0m if the line holds an ESC (so a child's colour cannot bleed into the
-;; next prefix), \n. The 16-byte stores may run up to 15 bytes past the end of what they copy;
-;; the next store overwrites that, and `limit` keeps room for it.
+;; byte is \n, and 16 readable bytes follow), the prefixed lines from `out` up to `limit`.
+;; Per line it writes: prefix, the line without its \n (and without the \r of a \r\n), with
+;; `reset` set the colour reset ESC[0m if the line holds an ESC (so a child's colour cannot
+;; bleed into the next prefix), \n. The 16-byte stores may run up to 15 bytes past the end of
+;; what they copy; the next store overwrites that, and `limit` keeps room for it.
 ;;
 ;; Assembled into prefix-wasm.ts by `npm run wasm`; a unit test checks the two agree.
 (module
   (memory (export "memory") 1)
-  ;; Where the next call must start: fmt stops early when the output would pass `limit`.
+  ;; Where the next call must start: fmt stops early when what it writes would pass `limit`.
   (global $next (export "next") (mut i32) (i32.const 0))
 
   ;; Returns the number of bytes written at `out`.
-  (func (export "fmt") (param $s i32) (param $end i32) (param $pre i32) (param $plen i32) (param $out i32) (param $limit i32) (result i32)
+  (func (export "fmt") (param $s i32) (param $end i32) (param $pre i32) (param $plen i32) (param $out i32) (param $limit i32) (param $reset i32) (result i32)
     (local $o i32) (local $k i32) (local $line i32) (local $coloured i32)
     (local $v v128) (local $nl i32) (local $esc i32)
     (local.set $o (local.get $out))
@@ -62,7 +62,7 @@
               (i32.gt_u (local.get $s) (local.get $line))
               (i32.eq (i32.load8_u (i32.sub (local.get $s) (i32.const 1))) (i32.const 13)))
           (then (local.set $o (i32.sub (local.get $o) (i32.const 1)))))
-        (if (local.get $coloured)
+        (if (i32.and (local.get $reset) (i32.ne (local.get $coloured) (i32.const 0)))
           (then
             (i32.store (local.get $o) (i32.const 0x6d305b1b)) ;; ESC [ 0 m, little-endian
             (local.set $o (i32.add (local.get $o) (i32.const 4)))))

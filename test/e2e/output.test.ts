@@ -156,6 +156,77 @@ describe('tf start: output', () => {
     await expectAllDead(pidsIn(out));
   }, 20_000);
 
+  it('adds no escape sequence of its own with --no-color, not even a reset after a child\'s colour', async () => {
+    const dir = app({ Procfile: `web: ${fixture('colors.mjs')}\n` });
+    const tf = runTf(['start', '--no-color', '--no-timestamp'], { cwd: dir });
+    await tf.waitFor(/plain after red/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    const out = tf.output();
+    expect(out).toContain('web.1  | \x1b[31mred without reset\nweb.1  | plain after red\n');
+    expect(out.replaceAll('\x1b[31m', '')).not.toContain('\x1b');
+    await expectAllDead(pidsIn(out));
+  }, 20_000);
+
+  it('shows a progress bar (lone \\r) in a pipe as one line, its last state', async () => {
+    const dir = app({ Procfile: `prog: ${fixture('progress.mjs', '5')}\n` });
+    const tf = runTf(['start', '--no-color', '--no-timestamp'], { cwd: dir });
+    await tf.waitFor(/prog\.1 \| AFTER\n/);
+    tf.signal('SIGTERM');
+    await tf.exited;
+    expect(tf.output()).not.toContain('\r');
+    const lines = plainLines(tf.output()).filter((l) => l.startsWith('prog.1'));
+    // `label 0%` came before any \r: it may have been shown after a pause, like a prompt.
+    expect(lines.filter((l) => l !== 'prog.1 | label 0%')).toEqual(['prog.1 | label done', 'prog.1 | AFTER']);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script'))('redraws a progress bar in place on a terminal, keeping the prefix', async () => {
+    const dir = app({ Procfile: `prog: ${fixture('progress.mjs', '5')}\n` });
+    const term = spawn('/usr/bin/script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(TF_BIN)} start --no-color --no-timestamp`, '/dev/null'], {
+      cwd: dir,
+      env: cleanEnv({ TERM: 'xterm' }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for AFTER:\n${JSON.stringify(out)}`)), 10_000);
+        term.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (/prog\.1 \| AFTER/.test(out)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      term.stdin.write('\x03');
+      await new Promise((r) => term.on('close', r));
+      // The terminal turns \n into \r\n; every other \r is tf's redraw, followed by the prefix.
+      const redraws = out.split('\r\n').join('\n').split('\r').slice(1);
+      expect(redraws.length, JSON.stringify(out)).toBeGreaterThan(1);
+      for (const redraw of redraws) expect(redraw, JSON.stringify(out)).toMatch(/^prog\.1 \| label (\d+%|done)/);
+      expect(out).toMatch(/\rprog\.1 \| label done\r\nprog\.1 \| AFTER\r\n/);
+      await expectAllDead(pidsIn(out));
+    } finally {
+      term.kill('SIGKILL');
+    }
+  }, 20_000);
+
+  it('prefixes a flood under node --jitless (no WebAssembly) with the JavaScript prefixer, every line in order', async () => {
+    const count = 200_000;
+    const dir = app({ Procfile: `seq: seq 1 ${count}\n` });
+    const tf = runTf(['start', '--no-color', '--no-timestamp'], { cwd: dir, env: { NODE_OPTIONS: '--jitless' } });
+    const exit = await tf.exited;
+    expect(exit.code, tf.stderr()).toBe(0);
+    const lines = plainLines(tf.output()).filter((l) => l.startsWith('seq.1'));
+    expect(lines.length).toBe(count);
+    lines.forEach((line, i) => {
+      if (line !== `seq.1  | ${i + 1}`) expect(line, `line ${i + 1}`).toBe(`seq.1  | ${i + 1}`);
+    });
+    await expectAllDead(pidsIn(tf.output()));
+  }, 60_000);
+
   it.each([
     ['--no-color', [] as string[], {}],
     ['NO_COLOR', [], { NO_COLOR: '1' }],

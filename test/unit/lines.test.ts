@@ -86,6 +86,52 @@ describe('LineSplitter', () => {
     expect(splitter.hasPending).toBe(false);
   });
 
+  it('keeps only the text after the last lone \\r of a line (a progress bar), whatever the chunking', () => {
+    const text = 'get 10%\rget 50%\rget 100%\nplain\r\n\r\rx\r\nend\r';
+    const expected = [
+      ['get 100%', false],
+      ['plain', false],
+      ['x', false],
+      ['end', false],
+    ];
+    const bytes = Buffer.from(text);
+    for (let size = 1; size <= bytes.length; size++) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+      expect(split(chunks), `chunks of ${size}`).toEqual(expected);
+    }
+  });
+
+  it('marks the state after a lone \\r as a redraw of a line already shown, and holds only that state', () => {
+    const splitter = new LineSplitter();
+    const out: Piece[] = [];
+    splitter.push(Buffer.from('10%'), out);
+    splitter.flush(out);
+    expect(splitter.redrawing).toBe(false);
+    for (let i = 0; i < 1000; i++) splitter.push(Buffer.from(`\r${'#'.repeat(100)} ${i}`), out);
+    expect(splitter.redrawing).toBe(true);
+    splitter.flush(out);
+    splitter.push(Buffer.from('\rdone\nnext\n'), out);
+    expect(out.map((p) => [p.bytes.toString(), p.continued, p.redraw, p.open])).toEqual([
+      ['10%', false, false, true],
+      [`${'#'.repeat(100)} 999`, true, true, true],
+      ['done', true, true, false],
+      ['next', false, false, false],
+    ]);
+  });
+
+  it('sends a chunk with a lone \\r among its lines down the per-line path, and one with only \\r\\n the bulk path', () => {
+    const bulk = (text: string): boolean => new LineSplitter().pushBlock(Buffer.from(text), []) !== undefined;
+    expect(bulk('a\r\nb\r\n')).toBe(true);
+    expect(bulk('a\rb\n')).toBe(false);
+    expect(bulk('a\nb\rc')).toBe(true); // the \r is in the held partial line
+    const held = new LineSplitter();
+    const out: Piece[] = [];
+    expect(held.pushBlock(Buffer.from('a\nb\r'), out)).toBeDefined();
+    expect(held.pushBlock(Buffer.from('c\n'), out)).toBeUndefined(); // b\r then c: a lone \r
+    expect(out.map((p) => p.bytes.toString())).toEqual(['c']);
+  });
+
   it('gives the same lines whatever the chunking', () => {
     const text = 'alpha\r\nbeta\n\ngamma €uro\nδέλτα\n';
     const expected = split([text]);

@@ -11,7 +11,7 @@ import { Writer } from '../../src/output/writer.js';
 const web: Instance = { name: 'web.1', type: 'web', number: 1, command: 'x', launch: { file: '/bin/sh', args: [] }, env: {}, port: 5000, cwd: '/', color: 0, policy: defaultPolicy('web') };
 
 /** The real hot path (Output + PrettyFormat + Writer) writing into memory. */
-function pipeline() {
+function pipeline(options: { color?: boolean; terminal?: boolean } = {}) {
   const written: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -19,7 +19,9 @@ function pipeline() {
       callback();
     },
   });
-  const output = new Output(new PrettyFormat({ color: false, timestamp: false, width: 5 }), new Writer(sink, { onBlocked() {}, onDrained() {}, onClosed() {} }));
+  if (options.terminal === true) Object.assign(sink, { isTTY: true }); // as Node marks a terminal's stream
+  const format = new PrettyFormat({ color: options.color ?? false, timestamp: false, width: 5 });
+  const output = new Output(format, new Writer(sink, { onBlocked() {}, onDrained() {}, onClosed() {} }));
   return {
     feed: (chunk: Buffer) => output.handle({ kind: 'output', instance: web, stream: 'stdout', chunk }),
     end: () => output.handle({ kind: 'output-end', instance: web, stream: 'stdout' }),
@@ -31,8 +33,8 @@ function pipeline() {
   };
 }
 
-function run(chunks: Buffer[]): Buffer {
-  const p = pipeline();
+function run(chunks: Buffer[], options: { color?: boolean } = {}): Buffer {
+  const p = pipeline(options);
   for (const chunk of chunks) p.feed(chunk);
   p.end();
   p.turn();
@@ -50,11 +52,21 @@ describe('output hot path (split, prefix, write)', () => {
   const expected = Buffer.concat([
     Buffer.from('web.1 | alpha\nweb.1 | beta\nweb.1 | \nweb.1 | γάμμα €\nweb.1 | '),
     Buffer.from([0xff, 0xc3]),
-    Buffer.from('\nweb.1 | \x1b[31mred\x1b[0m\nweb.1 | last\n'),
+    Buffer.from('\nweb.1 | \x1b[31mred\nweb.1 | last\n'),
   ]);
 
-  it('formats a whole chunk exactly: CRLF, empty line, multi-byte and invalid bytes, colour reset, last line at EOF', () => {
+  it('formats a whole chunk exactly: CRLF, empty line, multi-byte and invalid bytes, a child\'s colour, last line at EOF', () => {
     expect(run([text]).toString('latin1')).toBe(expected.toString('latin1'));
+  });
+
+  it('resets a child\'s colour after its line in colour mode only, on both paths', () => {
+    const colours = Buffer.from(`${'\x1b[32mgreen\nplain\n'.repeat(500)}`);
+    const plain = run([colours]).toString('latin1');
+    expect(plain).toBe('web.1 | \x1b[32mgreen\nweb.1 | plain\n'.repeat(500));
+    expect(run(chunked(colours, 1)).toString('latin1')).toBe(plain);
+    const coloured = run([colours], { color: true }).toString('latin1');
+    expect(coloured).toBe('\x1b[36mweb.1 | \x1b[0m\x1b[32mgreen\x1b[0m\n\x1b[36mweb.1 | \x1b[0mplain\n'.repeat(500));
+    expect(run(chunked(colours, 1), { color: true }).toString('latin1')).toBe(coloured);
   });
 
   it.each([1, 2, 3, 5, 7, 64])('gives the same bytes with chunks of %i bytes (boundaries inside lines, \\r\\n and characters)', (size) => {
@@ -138,6 +150,38 @@ describe('partial lines', () => {
     expect(p.bytes().toString(), 'a starved producer is not a prompt').toBe(shown);
     await vi.advanceTimersByTimeAsync(550);
     expect(p.bytes().toString()).toBe(`${shown}web.1 | half a li\n`);
+  });
+
+  it('in a pipe, shows a progress bar once, in its last state, whatever the pauses', async () => {
+    const p = pipeline();
+    p.feed(Buffer.from('get 0%'));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    expect(p.bytes().toString()).toBe('web.1 | get 0%\n');
+    for (let i = 1; i <= 30; i++) {
+      p.feed(Buffer.from(`\rget ${i}%`));
+      await vi.advanceTimersByTimeAsync(i % 3 === 0 ? 3 * IDLE_FLUSH_MS : 10);
+    }
+    expect(p.bytes().toString(), 'no update is a line of its own').toBe('web.1 | get 0%\n');
+    p.feed(Buffer.from('\rdone\nnext\n'));
+    expect(p.bytes().toString()).toBe('web.1 | get 0%\nweb.1 | done\nweb.1 | next\n');
+  });
+
+  it('on a terminal, redraws a progress bar in place with its prefix, and ends it with the line', async () => {
+    const p = pipeline({ terminal: true });
+    p.feed(Buffer.from('get 0%'));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    expect(p.bytes().toString()).toBe('web.1 | get 0%');
+    p.feed(Buffer.from('\rget 10%'));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    p.feed(Buffer.from(' ...\rget 20%\r'));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    expect(p.bytes().toString()).toBe('web.1 | get 0%\rweb.1 | get 10%\rweb.1 | get 20%');
+    p.feed(Buffer.from('\rdone\n'));
+    expect(p.bytes().toString()).toBe('web.1 | get 0%\rweb.1 | get 10%\rweb.1 | get 20%\rweb.1 | done\n');
+    p.feed(Buffer.from('prompt> '));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    p.notice();
+    expect(p.bytes().toString()).toMatch(/done\nweb\.1 \| prompt> \nsystem \| web\.1 exited with code 0\n$/);
   });
 
   it('shows a line that keeps growing for a second (a progress bar) without waiting for quiet', async () => {

@@ -1,18 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BorrowedWrite } from '../../src/output/format.js';
-import { LinePrefixer, STAGE_BYTES } from '../../src/output/prefixer.js';
+import { BATCH_BYTES, bestEngine, JsEngine, LinePrefixer, WasmEngine, type PrefixEngine } from '../../src/output/prefixer.js';
 import { PREFIX_WASM } from '../../src/output/prefix-wasm.js';
 // @ts-expect-error: a plain .mjs tool without types
 import { assemble } from '../tools/assemble-wasm.mjs';
 
 /** What the module must do, the slow and obvious way. */
-function reference(prefix: Buffer, input: Buffer): Buffer {
+function reference(prefix: Buffer, input: Buffer, reset = true): Buffer {
   const out: Buffer[] = [];
   let start = 0;
   for (let nl = input.indexOf(10); nl !== -1; nl = input.indexOf(10, start)) {
     const end = nl > start && input[nl - 1] === 13 ? nl - 1 : nl;
     const line = input.subarray(start, end);
-    out.push(prefix, line, line.includes(0x1b) ? Buffer.from('\x1b[0m') : Buffer.alloc(0), Buffer.from('\n'));
+    out.push(prefix, line, reset && line.includes(0x1b) ? Buffer.from('\x1b[0m') : Buffer.alloc(0), Buffer.from('\n'));
     start = nl + 1;
   }
   return Buffer.concat(out);
@@ -49,13 +49,30 @@ function prefixed(prefixer: LinePrefixer, prefix: Buffer, head: Buffer | undefin
   return Buffer.concat(parts);
 }
 
-describe('LinePrefixer (prefix.wat)', () => {
+describe('prefix.wat', () => {
   it('is built from the committed source (else run `npm run wasm`)', async () => {
     expect(PREFIX_WASM).toBe(await assemble());
   });
+});
+
+describe('the engine', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('is WebAssembly where it runs, and JavaScript where WebAssembly is missing (node --jitless)', () => {
+    expect(bestEngine()).toBeInstanceOf(WasmEngine);
+    vi.stubGlobal('WebAssembly', undefined);
+    expect(bestEngine()).toBeInstanceOf(JsEngine);
+  });
+});
+
+describe.each([
+  ['WebAssembly', (): PrefixEngine => new WasmEngine()],
+  ['JavaScript', (): PrefixEngine => new JsEngine()],
+])('LinePrefixer with the %s engine', (_name, engine) => {
+  const newPrefixer = (reset = true): LinePrefixer => new LinePrefixer(reset, engine);
 
   it('matches the reference on random lines: every length, \\r, ESC, NUL and high bytes, with and without a head', () => {
-    const prefixer = new LinePrefixer();
+    const prefixer = newPrefixer();
     for (let seed = 1; seed <= 300; seed++) {
       const next = random(seed);
       const prefix = Buffer.from('p'.repeat(seed % 23));
@@ -66,8 +83,15 @@ describe('LinePrefixer (prefix.wat)', () => {
     }
   });
 
+  it('adds no colour reset with colour off: tf writes no escape sequence of its own', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const input = lines(random(seed), 30);
+      expect(prefixed(newPrefixer(false), Buffer.from('p | '), undefined, input).toString('latin1'), `seed ${seed}`).toBe(reference(Buffer.from('p | '), input, false).toString('latin1'));
+    }
+  });
+
   it('handles output larger than one call’s room (many empty lines, long prefix) and input that grows the memory', () => {
-    const prefixer = new LinePrefixer();
+    const prefixer = newPrefixer();
     const prefix = Buffer.from(`${'n'.repeat(200)} | `);
     const empty = Buffer.alloc(20_000, 0x0a);
     expect(prefixed(prefixer, prefix, undefined, empty).equals(reference(prefix, empty))).toBe(true);
@@ -77,8 +101,8 @@ describe('LinePrefixer (prefix.wat)', () => {
     expect(prefixed(prefixer, Buffer.from('> '), undefined, small).toString('latin1')).toBe('> a\n> b\x1b[1m\x1b[0m\n');
   });
 
-  it('stages blocks and writes them at once on flush, or as soon as a staging area is full', () => {
-    const prefixer = new LinePrefixer();
+  it('batches blocks and writes them at once on flush, or as soon as a batch is full', () => {
+    const prefixer = newPrefixer();
     const prefix = Buffer.from('web.1 | ');
     const writes: Buffer[] = [];
     const write = (bytes: Buffer): boolean => (writes.push(Buffer.from(bytes)), false);
@@ -95,16 +119,16 @@ describe('LinePrefixer (prefix.wat)', () => {
     prefixer.prefix(prefix, undefined, flood, write);
     prefixer.flush(write);
     expect(writes.length).toBeGreaterThan(2);
-    expect(writes.every((w) => w.length <= STAGE_BYTES)).toBe(true);
+    expect(writes.every((w) => w.length <= BATCH_BYTES)).toBe(true);
     expect(Buffer.concat(writes).equals(reference(prefix, flood))).toBe(true);
   });
 
   it('never writes again into bytes a stream kept (a queued write), even in the middle of a block', () => {
-    const prefixer = new LinePrefixer();
+    const prefixer = newPrefixer();
     const prefix = Buffer.from(`${'n'.repeat(100)} | `);
     const kept: { bytes: Buffer; copy: Buffer }[] = [];
     const keep = (bytes: Buffer): boolean => (kept.push({ bytes, copy: Buffer.from(bytes) }), true); // and never released
-    const first = lines(random(5), 30_000); // more output than a staging area: kept mid-block
+    const first = lines(random(5), 30_000); // more output than a batch: kept mid-block
     const second = Buffer.from('second\n');
     prefixer.prefix(prefix, undefined, first, keep);
     prefixer.prefix(prefix, undefined, second, keep);
@@ -115,8 +139,8 @@ describe('LinePrefixer (prefix.wat)', () => {
     expect(Buffer.concat(kept.map((k) => k.bytes)).equals(Buffer.concat([reference(prefix, first), reference(prefix, second)]))).toBe(true);
   });
 
-  it('lends a staging area to a stream that keeps a write, stages in the other, and reuses it once released', () => {
-    const prefixer = new LinePrefixer();
+  it('lends a batch to a stream that keeps a write, batches in the other, and reuses it once released', () => {
+    const prefixer = newPrefixer();
     const prefix = Buffer.from('p | ');
     const seen: { bytes: Buffer; text: string }[] = [];
     const releases: (() => void)[] = [];
@@ -142,7 +166,7 @@ describe('LinePrefixer (prefix.wat)', () => {
     expect(sameMemory(3, 0)).toBe(true);
     expect(seen[3]?.bytes.byteOffset).toBe(seen[0]?.bytes.byteOffset);
     step('five', keep); // A kept while B is held: both are the stream's now
-    step('six', take); // so a fresh instance writes this
+    step('six', take); // so a fresh engine writes this
     expect(sameMemory(5, 0)).toBe(false);
     expect([seen[2]?.bytes.toString(), seen[4]?.bytes.toString()]).toEqual(['p | three\n', 'p | five\n']);
     expect(seen.map((x) => x.text).join('')).toBe('p | one\np | two\np | three\np | four\np | five\np | six\n');
