@@ -30,7 +30,7 @@ interface StreamState {
 
 /** Consumes supervisor events and writes what they mean: the output stage of the flow. */
 export class Output {
-  private readonly streams = new WeakMap<Instance, Record<OutputStream, StreamState>>();
+  private readonly streams = new WeakMap<Instance, Partial<Record<OutputStream, StreamState>>>();
   private readonly pieces: Piece[] = [];
   private readonly block: Format['block'];
   private readonly borrowed: BorrowedWrite;
@@ -76,13 +76,12 @@ export class Output {
   };
 
   private state(instance: Instance, stream: OutputStream): StreamState {
-    let pair = this.streams.get(instance);
-    if (pair === undefined) {
-      const fresh = (): StreamState => ({ splitter: new LineSplitter(), timer: undefined, lastChunkAt: 0, partialSince: 0, bulk: false });
-      pair = { stdout: fresh(), stderr: fresh() };
-      this.streams.set(instance, pair);
+    let streams = this.streams.get(instance);
+    if (streams === undefined) {
+      streams = {};
+      this.streams.set(instance, streams);
     }
-    return pair[stream];
+    return (streams[stream] ??= { splitter: new LineSplitter(), timer: undefined, lastChunkAt: 0, partialSince: 0, bulk: false });
   }
 
   private emit(instance: Instance, stream: OutputStream): void {

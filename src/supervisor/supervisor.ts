@@ -3,7 +3,6 @@ import type { Instance, InstanceState, OutputStream } from '../domain.js';
 import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
 import type { OutputPipe } from './pipes.js';
-import { PipeCapacity } from '../host/pipe-capacity.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
 
@@ -90,6 +89,8 @@ export class Supervisor {
   private readonly stopRequested = deferred();
   private readonly hurried = deferred();
   private paused = false;
+  /** A spawn came back without a pid: its error follows, and no more instances are started meanwhile. */
+  private startFailed = false;
 
   constructor(
     instances: readonly Instance[],
@@ -97,7 +98,7 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
-    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), capacity: new PipeCapacity({ report: options.debug }) }) };
+    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason) }) };
     this.entries = instances.map((instance) => {
       const done = deferred();
       const closed = deferred();
@@ -119,7 +120,7 @@ export class Supervisor {
   /** Starts everything, waits for a reason to stop, stops everything; resolves to tf's exit code. */
   async run(): Promise<number> {
     for (const entry of this.entries) {
-      if (this.reason !== undefined) {
+      if (this.reason !== undefined || this.startFailed) {
         entry.state = 'exited';
         entry.markDone();
         entry.markClosed();
@@ -157,19 +158,13 @@ export class Supervisor {
   pauseOutput(): void {
     if (this.paused) return;
     this.paused = true;
-    for (const entry of this.entries) {
-      entry.child?.stdout?.pause();
-      entry.child?.stderr?.pause();
-    }
+    for (const entry of this.entries) for (const { pipe } of entry.child?.pipes ?? []) pipe.pause();
   }
 
   resumeOutput(): void {
     if (!this.paused) return;
     this.paused = false;
-    for (const entry of this.entries) {
-      entry.child?.stdout?.resume();
-      entry.child?.stderr?.resume();
-    }
+    for (const entry of this.entries) for (const { pipe } of entry.child?.pipes ?? []) pipe.resume();
   }
 
   private launch(entry: Entry): void {
@@ -184,6 +179,7 @@ export class Supervisor {
     }
     const pid = child.pid;
     if (pid === undefined) {
+      this.startFailed = true;
       entry.markClosed();
       child.once('error', (error) => this.failed(entry, error));
       return;
@@ -195,16 +191,14 @@ export class Supervisor {
     entry.startedAt = this.deps.clock.now();
     this.deps.watchdog.add(pid);
     this.emit({ kind: 'spawned', instance, pid });
-    this.pipe(entry, child.stdout, 'stdout');
-    this.pipe(entry, child.stderr, 'stderr');
+    for (const { stream, pipe } of child.pipes) this.pipe(entry, pipe, stream);
     child.on('error', () => {
       // After a successful spawn, errors concern signalling a process that is already gone.
     });
     child.once('exit', (code, signal) => this.exited(entry, code, signal));
   }
 
-  private pipe(entry: Entry, pipe: OutputPipe | null, name: OutputStream): void {
-    if (pipe === null) return;
+  private pipe(entry: Entry, pipe: OutputPipe, name: OutputStream): void {
     const { instance } = entry;
     pipe.read({
       chunk: (chunk) => this.emit({ kind: 'output', instance, stream: name, chunk }),
@@ -217,7 +211,8 @@ export class Supervisor {
     if (entry.state === 'failed') return;
     entry.state = 'failed';
     const message = error instanceof Error ? error.message : String(error);
-    this.emit({ kind: 'spawn-failed', instance: entry.instance, error: message });
+    const code = (error as { code?: unknown } | undefined)?.code;
+    this.emit({ kind: 'spawn-failed', instance: entry.instance, error: message, ...(typeof code === 'string' ? { code } : {}) });
     entry.markDone();
     this.stop({ kind: 'spawn-failed', instance: entry.instance });
   }

@@ -14,6 +14,10 @@ class FakeChild extends EventEmitter implements ChildHandle {
   readonly err = new PassThrough();
   readonly stdout = new StreamPipe(this.out);
   readonly stderr = new StreamPipe(this.err);
+  readonly pipes = [
+    { stream: 'stdout', pipe: this.stdout },
+    { stream: 'stderr', pipe: this.stderr },
+  ] as const;
   constructor(readonly pid: number | undefined) {
     super();
   }
