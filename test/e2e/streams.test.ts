@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { TF_BIN, cleanEnv, expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
+import { expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
 
 const app = tempApps();
 
@@ -30,21 +29,5 @@ describe('tf start: the order of stdout and stderr', () => {
     expect((await tf.exited).code, tf.output()).toBe(0);
     expect(linesOf(tf.output(), 'node.1')).toEqual(['a', 'ERR', 'b']);
     await expectAllDead(pidsIn(tf.output()));
-  }, 20_000);
-});
-
-describe.skipIf(process.platform !== 'linux')('tf start: too few file descriptors', () => {
-  it('says so in one line naming the limit and the fix, exits 1 and starts nothing', () => {
-    const dir = app({ Procfile: 'p: exec sleep 30\n' });
-    // The shell lowers the limit on open files, then becomes tf.
-    const run = spawnSync('/bin/sh', ['-c', 'ulimit -n 512 && exec "$0" "$@"', process.execPath, TF_BIN, 'start', '-m', 'all=400'], {
-      cwd: dir,
-      env: cleanEnv(),
-      encoding: 'utf8',
-      timeout: 15_000,
-    });
-    expect(run.stdout).not.toMatch(/started/);
-    expect(run.stderr).toMatch(/^tf: too many open files: 400 instances need about \d+ descriptors, the limit is 512 \(ulimit -n\); raise it or run fewer\n$/);
-    expect(run.status).toBe(1);
   }, 20_000);
 });
