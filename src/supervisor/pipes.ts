@@ -33,8 +33,9 @@ let readBuffer: Buffer | undefined;
  * A named pipe (FIFO) read with `net.Socket`'s `onread` option: every read lands in one
  * buffer shared by all pipes (each read is handled before the next can start), instead of
  * Node's default of a fresh 64 KiB buffer per read pushed through a Readable stream.
- * Under a flood that default costs a third of a bare Node pump's CPU and leaves tens of MB
- * of dead buffers for V8 to collect late. A child_process 'pipe' cannot take `onread`.
+ * Under a flood that default spends much of tf's CPU on allocation and leaves a pile of
+ * dead buffers for V8 to collect late (docs/performance.md has the numbers). A
+ * child_process 'pipe' cannot take `onread`.
  */
 export class FifoPipe implements OutputPipe {
   private socket: Socket | undefined;

@@ -105,10 +105,11 @@ export interface SpawnerOptions {
 export function instanceSpawner(expected: number, options: SpawnerOptions = {}): SpawnFn {
   const streams: readonly OutputStream[] = options.splitStderr === true ? ['stdout', 'stderr'] : ['output'];
   const { fifos = new FifoMaker(expected * streams.length), onFallback = () => {}, fileLimit = openFileLimit } = options;
-  const needed = (): number => (openDescriptorCount() ?? 0) + 2 * expected * streams.length + SPARE_DESCRIPTORS;
+  // Counted before any FIFO is open: what tf holds of its own.
+  const needed = (openDescriptorCount() ?? 0) + 2 * expected * streams.length + SPARE_DESCRIPTORS;
   const limit = expected > 0 ? fileLimit() : undefined;
-  if (limit !== undefined && needed() > limit) throw new TooManyOpenFiles(expected, needed(), limit);
-  const failure = (error: unknown, instance: Instance): SpawnError => spawnError(error, instance, () => ({ instances: expected, needed: needed(), limit: fileLimit() }));
+  if (limit !== undefined && needed > limit) throw new TooManyOpenFiles(expected, needed, limit);
+  const failure = (error: unknown, instance: Instance): SpawnError => spawnError(error, instance, () => ({ instances: expected, needed, limit: fileLimit() }));
 
   let told = false;
   return (instance) => {
