@@ -31,6 +31,8 @@ export interface SupervisorOptions {
   readonly timeoutMs: number;
   /** Diagnostics about tf itself (TF_LOG=debug), one line each. */
   readonly debug?: (line: string) => void;
+  /** stdout and stderr through two pipes instead of one (see instanceSpawner): their relative order is lost. */
+  readonly splitStderr?: boolean;
 }
 
 export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
@@ -98,7 +100,7 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
-    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason) }) };
+    this.deps = { killer: realKiller, watchdog: noWatchdog, clock: realClock, ...deps, spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), splitStderr: options.splitStderr === true }) };
     this.entries = instances.map((instance) => {
       const done = deferred();
       const closed = deferred();
