@@ -141,7 +141,7 @@ export function fifoHome(env: NodeJS.ProcessEnv = process.env): string {
   const runtime = env.XDG_RUNTIME_DIR;
   if (runtime !== undefined && path.isAbsolute(runtime)) {
     const stat = lstatOrUndefined(runtime);
-    if (stat !== undefined && isPrivateDir(stat, 0o777 & ~0o700) && (stat.mode & 0o700) === 0o700) return runtime;
+    if (stat !== undefined && isPrivateDir(stat, 0o077) && (stat.mode & 0o777) === 0o700 && writable(runtime)) return runtime;
   }
   if (lstatOrUndefined('/dev/shm')?.isDirectory() === true && writable('/dev/shm')) return '/dev/shm';
   return tmpdir();
