@@ -113,4 +113,14 @@ export interface Plan {
   readonly warnings: readonly Warning[];
 }
 
-export type OutputStream = 'stdout' | 'stderr';
+/** Which of an instance's pipes some output came through. */
+export type OutputStream =
+  /**
+   * stdout and stderr together, through one pipe that the process has as both (the default):
+   * the kernel keeps the order in which it wrote them, as foreman and hivemind show it.
+   */
+  | 'output'
+  /** stdout alone (split mode, `--split-stderr`): its order against stderr is not kept. */
+  | 'stdout'
+  /** stderr alone (split mode): a line can show before stdout lines written earlier, or after later ones. */
+  | 'stderr';

@@ -35,7 +35,8 @@ export type SupervisorEvent =
   | { readonly kind: 'output'; readonly instance: Instance; readonly stream: OutputStream; readonly chunk: Buffer }
   | { readonly kind: 'output-end'; readonly instance: Instance; readonly stream: OutputStream }
   | { readonly kind: 'exited'; readonly instance: Instance; readonly pid: number; readonly exit: ExitFacts }
-  | { readonly kind: 'spawn-failed'; readonly instance: Instance; readonly error: string }
+  /** `code` is the errno name ('ENOENT', 'EMFILE') or Node's error code, when there is one. */
+  | { readonly kind: 'spawn-failed'; readonly instance: Instance; readonly error: string; readonly code?: string }
   | { readonly kind: 'stopping'; readonly reason: StopReason }
   | { readonly kind: 'killing'; readonly instance: Instance; readonly pid: number; readonly graceMs: number }
   | { readonly kind: 'forwarded'; readonly signal: NodeJS.Signals; readonly count: number }

@@ -54,7 +54,7 @@ export type SlotEvent =
   /** Start a run now: the first start, or a restart of a slot that is down. */
   | { readonly kind: 'start'; readonly at: number }
   | { readonly kind: 'spawned'; readonly pid: number; readonly at: number }
-  | { readonly kind: 'spawn-failed'; readonly error: string; readonly at: number }
+  | { readonly kind: 'spawn-failed'; readonly error: string; readonly code?: string; readonly at: number }
   /** The run's probe passed; `announce` is false for probe `none`, whose readiness is not news. */
   | { readonly kind: 'ready'; readonly at: number; readonly announce: boolean }
   /** The run ended and its output is through. */
@@ -136,7 +136,7 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
       };
 
     case 'spawn-failed': {
-      const reported: Effect = { kind: 'emit', event: { kind: 'spawn-failed', instance, error: event.error } };
+      const reported: Effect = { kind: 'emit', event: { kind: 'spawn-failed', instance, error: event.error, ...(event.code === undefined ? {} : { code: event.code }) } };
       // Stopped while its spawn was still failing: it was asked to be down anyway.
       if (state.kind !== 'starting') return { state, effects: [reported] };
       // Retrying a spawn that failed (no shell, no cwd) would fail the same way.

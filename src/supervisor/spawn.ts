@@ -1,18 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import type { Instance } from '../domain.js';
-import type { PipeCapacity } from '../host/pipe-capacity.js';
-import { closeQuietly, FifoMaker, FifoPipe, StreamPipe, type OutputPipe, type PipeEnds } from './pipes.js';
+import type { Instance, OutputStream } from '../domain.js';
+import { TfError } from '../errors.js';
+import { openDescriptorCount, openFileLimit } from '../host/descriptors.js';
+import { closeQuietly, DescriptorsExhausted, FifoMaker, type PipeEnds } from '../host/fifos.js';
+import { FifoPipe, StreamPipe, type OutputPipe } from './pipes.js';
+
+/** One pipe a child writes into, and which of its streams that is. */
+export interface ChildPipe {
+  readonly stream: OutputStream;
+  readonly pipe: OutputPipe;
+}
 
 /** The part of a child process the supervisor uses; spawned children have it, and so do test fakes. */
 export interface ChildHandle {
   readonly pid?: number | undefined;
-  readonly stdout: OutputPipe | null;
-  readonly stderr: OutputPipe | null;
+  /** One 'output' pipe (stdout and stderr in the order written), or 'stdout' and 'stderr' when split. */
+  readonly pipes: readonly ChildPipe[];
   once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
   /** The child has exited and its pipes are closed: everything it wrote has been read. */
   once(event: 'close', listener: () => void): unknown;
+  /** A child that could not start (no pid) reports why, as a SpawnError. */
   once(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
@@ -20,20 +29,52 @@ export interface ChildHandle {
 export type SpawnFn = (instance: Instance) => ChildHandle;
 
 /**
+ * A process that could not be started, in execa's error shape: `code` is the errno name
+ * ('ENOENT', 'EMFILE') or Node's error code. The message never holds a value of the
+ * environment (Node's own message for a NUL byte quotes the value).
+ */
+export class SpawnError extends Error {
+  readonly code: string | undefined;
+  /** The instance's name (`web.1`). */
+  readonly instance: string;
+
+  constructor(message: string, instance: string, code: string | undefined, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'SpawnError';
+    this.instance = instance;
+    this.code = code;
+  }
+}
+
+/** The descriptors are too few for the instances, found before any was started; facts as fields. */
+export class TooManyOpenFiles extends TfError {
+  constructor(
+    readonly instances: number,
+    readonly needed: number,
+    readonly limit: number,
+  ) {
+    super('spawn', `too many open files: ${instances} instance${instances === 1 ? '' : 's'} need about ${needed} descriptors, the limit is ${limit} (ulimit -n)`, {
+      hint: 'raise it or run fewer',
+    });
+  }
+}
+
+/**
+ * Descriptors tf needs besides its pipes: its own files, the watchdog's pipe, and the pipe
+ * Node opens for a moment in each spawn to learn whether exec worked.
+ */
+const SPARE_DESCRIPTORS = 16;
+
+/**
  * Starts an instance as the leader of its own process group (detached), so one signal to
  * the group reaches its whole tree and a terminal Ctrl-C reaches only tf.
  *
  * Node's spawn rather than execa here: of execa's features a long-running detached child
  * can use none (no buffering, no result promise, and its cleanup does not cover detached
- * groups), while loading it costs about 40 ms of start-up. `tf run` uses execa.
+ * groups), while loading it costs start-up time. `tf run` uses execa.
  */
-function spawnDetached(instance: Instance, stdout: number | 'pipe', stderr: number | 'pipe'): ChildProcess {
-  return spawn(instance.launch.file, [...instance.launch.args], {
-    cwd: instance.cwd,
-    env: instance.env,
-    detached: true,
-    stdio: ['ignore', stdout, stderr],
-  });
+function spawnDetached(instance: Instance, file: string, args: readonly string[], stdio: StdioOptions): ChildProcess {
+  return spawn(file, [...args], { cwd: instance.cwd, env: instance.env, detached: true, stdio });
 }
 
 export interface SpawnerOptions {
@@ -41,59 +82,102 @@ export interface SpawnerOptions {
   readonly fifos?: FifoMaker;
   /** Hears once why FIFOs cannot be made, when they cannot. */
   readonly onFallback?: (reason: string) => void;
-  /** Grows the FIFOs that a child fills faster than tf reads them. */
-  readonly capacity?: PipeCapacity;
+  /**
+   * Two pipes per child, 'stdout' and 'stderr', instead of one for both. tf reads them
+   * separately, so the order between a line on stdout and one on stderr is then not kept.
+   */
+  readonly splitStderr?: boolean;
+  /** This process's limit on open files; undefined where unknown (then EMFILE is met as it comes). */
+  readonly fileLimit?: () => number | undefined;
 }
 
 /**
  * A spawner for `expected` instances: each child writes into FIFOs that tf reads with a
- * reused buffer (see pipes.ts), made for all of them in one go. Where FIFOs cannot be made,
- * children get Node's own pipes, which work the same at a higher cost per read, except that a
- * socket cannot be opened by name (/dev/stdout): `onFallback` hears why, once.
+ * reused buffer (see pipes.ts), made for all of them in one go. By default a child has one
+ * FIFO as both stdout and stderr, so what it writes to either arrives in the order written.
+ * Where FIFOs cannot be made, children get Node's own pipes, which work the same at a higher
+ * cost per read, except that a socket cannot be opened by name (/dev/stdout): `onFallback`
+ * hears why, once.
+ *
+ * Throws TooManyOpenFiles, before anything is started, when the limit on open files is known
+ * and too low for the batch: every FIFO's two ends are open until its child has started.
  */
-export function instanceSpawner(expected: number, { fifos = new FifoMaker(expected * 2), onFallback = () => {}, capacity }: SpawnerOptions = {}): SpawnFn {
+export function instanceSpawner(expected: number, options: SpawnerOptions = {}): SpawnFn {
+  const streams: readonly OutputStream[] = options.splitStderr === true ? ['stdout', 'stderr'] : ['output'];
+  const { fifos = new FifoMaker(expected * streams.length), onFallback = () => {}, fileLimit = openFileLimit } = options;
+  // Counted before any FIFO is open: what tf holds of its own.
+  const needed = (openDescriptorCount() ?? 0) + 2 * expected * streams.length + SPARE_DESCRIPTORS;
+  const limit = expected > 0 ? fileLimit() : undefined;
+  if (limit !== undefined && needed > limit) throw new TooManyOpenFiles(expected, needed, limit);
+  const failure = (error: unknown, instance: Instance): SpawnError => spawnError(error, instance, () => ({ instances: expected, needed, limit: fileLimit() }));
+
   let told = false;
   return (instance) => {
-    const out = fifos.take();
-    const err = out === undefined ? undefined : fifos.take();
-    if (out === undefined || err === undefined) {
-      if (out !== undefined) closeQuietly(out);
+    let ends: PipeEnds[];
+    try {
+      ends = takeAll(fifos, streams.length);
+    } catch (error) {
+      throw failure(error, instance);
+    }
+    if (ends.length < streams.length) {
       if (!told) onFallback(fifos.failure ?? 'unknown reason');
       told = true;
-      return nodePiped(spawnDetached(instance, 'pipe', 'pipe'));
+      return nodePiped(instance, streams, failure);
     }
+    // Merged, the one FIFO is both fd 1 and fd 2, so the kernel keeps the order of writes.
+    const [out, err = out] = ends.map((pair) => pair.write);
     let child: ChildProcess;
     try {
-      child = spawnDetached(instance, out.write, err.write);
+      child = spawnDetached(instance, instance.launch.file, instance.launch.args, ['ignore', out, err]);
     } catch (error) {
-      for (const ends of [out, err]) closeQuietly(ends);
-      throw error;
+      for (const pair of ends) closeQuietly(pair);
+      throw failure(error, instance);
     }
     // The child has its own copies now; tf holding a write end would keep the pipe from EOF.
-    for (const ends of [out, err]) closeSync(ends.write);
-    return new FifoChild(child, [out, err], capacity);
+    for (const pair of ends) closeSync(pair.write);
+    return new FifoChild(child, streams, ends, (error) => failure(error, instance));
   };
 }
 
-/** A child writing into FIFOs: reports 'close' once it has exited and both pipes are closed. */
+/** `count` FIFOs, or fewer where none can be made (the ones taken are closed again then). */
+function takeAll(fifos: FifoMaker, count: number): PipeEnds[] {
+  const ends: PipeEnds[] = [];
+  for (let i = 0; i < count; i++) {
+    let pair: PipeEnds | undefined;
+    try {
+      pair = fifos.take();
+    } catch (error) {
+      for (const taken of ends) closeQuietly(taken);
+      throw error;
+    }
+    if (pair === undefined) {
+      for (const taken of ends) closeQuietly(taken);
+      return [];
+    }
+    ends.push(pair);
+  }
+  return ends;
+}
+
+/** A child writing into FIFOs: reports 'close' once it has exited and every pipe is closed. */
 class FifoChild extends EventEmitter implements ChildHandle {
   readonly pid: number | undefined;
-  readonly stdout: OutputPipe;
-  readonly stderr: OutputPipe;
+  readonly pipes: readonly ChildPipe[];
 
-  constructor(child: ChildProcess, ends: readonly [PipeEnds, PipeEnds], capacity: PipeCapacity | undefined) {
+  constructor(child: ChildProcess, streams: readonly OutputStream[], ends: readonly PipeEnds[], failure: (error: unknown) => SpawnError) {
     super();
     this.pid = child.pid;
-    let waiting = 3; // the exit, and each pipe closed
+    let waiting = 1 + ends.length; // the exit, and each pipe closed
     const settle = (): void => {
       if (--waiting === 0) this.emit('close');
     };
-    const pipes = ends.map((e) => new FifoPipe(e.read, settle, capacity));
-    [this.stdout, this.stderr] = pipes as [FifoPipe, FifoPipe];
+    const readers = ends.map((e) => new FifoPipe(e.read, settle));
+    this.pipes = readers.map((pipe, i) => ({ stream: streams[i] as OutputStream, pipe }));
     child.on('error', (error) => {
+      if (this.pid !== undefined) return this.emit('error', error);
       // A child that never started leaves pipes nobody will read.
-      if (this.pid === undefined) for (const pipe of pipes) pipe.discard();
-      this.emit('error', error);
+      for (const pipe of readers) pipe.discard();
+      this.emit('error', failure(error));
     });
     child.once('exit', (code, signal) => {
       this.emit('exit', code, signal);
@@ -102,13 +186,73 @@ class FifoChild extends EventEmitter implements ChildHandle {
   }
 }
 
-/** The fallback: Node's pipes, read as streams. */
-function nodePiped(child: ChildProcess): ChildHandle {
-  return {
-    pid: child.pid,
-    stdout: child.stdout === null ? null : new StreamPipe(child.stdout),
-    stderr: child.stderr === null ? null : new StreamPipe(child.stderr),
-    once: child.once.bind(child) as ChildHandle['once'],
-    on: child.on.bind(child) as ChildHandle['on'],
-  };
+/**
+ * The fallback: Node's pipes, read as streams. Node cannot give one pipe as two of a
+ * child's descriptors, so for the merged stream a shell in front makes stderr a copy of
+ * stdout and then becomes the program (same pid).
+ */
+function nodePiped(instance: Instance, streams: readonly OutputStream[], failure: (error: unknown, instance: Instance) => SpawnError): ChildHandle {
+  let child: ChildProcess;
+  try {
+    child =
+      streams.length === 1
+        ? spawnDetached(instance, '/bin/sh', ['-c', 'exec 2>&1; exec "$@"', 'sh', instance.launch.file, ...instance.launch.args], ['ignore', 'pipe', 'ignore'])
+        : spawnDetached(instance, instance.launch.file, instance.launch.args, ['ignore', 'pipe', 'pipe']);
+  } catch (error) {
+    throw failure(error, instance);
+  }
+  return new NodeChild(child, streams, (error) => failure(error, instance));
+}
+
+class NodeChild extends EventEmitter implements ChildHandle {
+  readonly pid: number | undefined;
+  readonly pipes: readonly ChildPipe[];
+
+  constructor(child: ChildProcess, streams: readonly OutputStream[], failure: (error: unknown) => SpawnError) {
+    super();
+    this.pid = child.pid;
+    const readable = [child.stdout, child.stderr];
+    this.pipes = streams.flatMap((stream, i) => {
+      const pipe = readable[i];
+      return pipe === null || pipe === undefined ? [] : [{ stream, pipe: new StreamPipe(pipe) }];
+    });
+    child.on('error', (error) => this.emit('error', this.pid === undefined ? failure(error) : error));
+    child.once('exit', (code, signal) => this.emit('exit', code, signal));
+    child.once('close', () => this.emit('close'));
+  }
+}
+
+interface DescriptorFacts {
+  readonly instances: number;
+  readonly needed: number;
+  readonly limit: number | undefined;
+}
+
+/** Why `instance` could not start, in words that name the fix and never a value of its environment. */
+export function spawnError(error: unknown, instance: Instance, descriptors: () => DescriptorFacts): SpawnError {
+  const errno = error as Partial<NodeJS.ErrnoException> | undefined;
+  const code = error instanceof DescriptorsExhausted ? error.code : typeof errno?.code === 'string' ? errno.code : undefined;
+  const fail = (message: string, keepCause = true): SpawnError => new SpawnError(message, instance.name, code, keepCause ? error : undefined);
+  const nul = Object.entries(instance.env).find(([key, value]) => key.includes('\0') || value.includes('\0'));
+  if (nul !== undefined) return fail(`the environment variable ${JSON.stringify(nul[0].replaceAll('\0', '\\0'))} holds a NUL byte, which no process can be given; remove it where it is set`, false);
+  if ([instance.launch.file, ...instance.launch.args, instance.cwd].some((s) => s.includes('\0'))) return fail('the command or its directory holds a NUL byte; remove it', false);
+  switch (code) {
+    case 'EMFILE':
+    case 'ENFILE': {
+      const { instances, needed, limit } = descriptors();
+      const want = `${instances} instance${instances === 1 ? '' : 's'} need about ${needed} descriptors`;
+      if (code === 'ENFILE') return fail(`too many open files in the system (ENFILE): ${want}; close other programs or run fewer`);
+      return fail(`too many open files (EMFILE): ${want}, ${limit === undefined ? 'more than the limit' : `the limit is ${limit}`} (ulimit -n); raise it or run fewer`);
+    }
+    case 'ENOENT':
+      return fail(existsSync(instance.cwd) ? `${instance.launch.file} was not found (ENOENT)` : `its working directory ${instance.cwd} does not exist (ENOENT)`);
+    case 'EACCES':
+      return fail(`permission denied (EACCES) running ${instance.launch.file} in ${instance.cwd}`);
+    case 'EAGAIN':
+      return fail('the system refused a new process (EAGAIN): too many processes (ulimit -u) or too little memory');
+  }
+  // An errno error from the spawn itself names only the program and the code; other errors
+  // (Node's argument checks) may quote what they were given, so only their code is shown.
+  if (typeof errno?.syscall === 'string' && error instanceof Error) return fail(error.message);
+  return fail(`could not start (${code ?? (error instanceof Error ? error.name : 'unknown error')})`, false);
 }

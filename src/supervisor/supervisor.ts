@@ -3,7 +3,6 @@ import { defaultBackoff, type BackoffRules } from './backoff.js';
 import { exitCodeFor, type ExitFacts, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
 import type { OutputPipe } from './pipes.js';
-import { PipeCapacity } from '../host/pipe-capacity.js';
 import type { ReadinessProbe, ReadinessWatch } from './readiness.js';
 import { isDown, signalNumber, transition, type Effect, type SlotEvent, type SlotState, type SlotStateName } from './slot.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
@@ -38,6 +37,8 @@ export interface SupervisorOptions {
   readonly backoff?: BackoffRules;
   /** Diagnostics about tf itself (TF_LOG=debug), one line each. */
   readonly debug?: (line: string) => void;
+  /** stdout and stderr through two pipes instead of one (see instanceSpawner): their relative order is lost. */
+  readonly splitStderr?: boolean;
 }
 
 export { signalNumber };
@@ -144,6 +145,8 @@ export class Supervisor {
   /** Pipes of runs not yet closed, so the final stop can wait for their last bytes. */
   private readonly unclosed = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
+  /** A spawn came back without a pid (its error follows): the start-up loop launches no more. */
+  private startFailed = false;
 
   constructor(
     instances: readonly Instance[],
@@ -157,7 +160,7 @@ export class Supervisor {
       clock: realClock,
       readiness: undefined,
       ...deps,
-      spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), capacity: new PipeCapacity({ report: options.debug }) }),
+      spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), splitStderr: options.splitStderr === true }),
     };
     this.backoff = options.backoff ?? defaultBackoff;
     this.slots = instances.map((instance) => this.newSlot(instance));
@@ -167,7 +170,7 @@ export class Supervisor {
   async run(): Promise<number> {
     this.started = true;
     for (const slot of [...this.slots]) {
-      if (this.reason !== undefined) break;
+      if (this.reason !== undefined || this.startFailed) break;
       this.dispatch(slot, { kind: 'start', at: this.now() });
     }
     this.deps.clock.setTimeout(() => void loadSignalDescriptions(), SIGNAL_TABLE_DELAY_MS);
@@ -202,19 +205,13 @@ export class Supervisor {
   pauseOutput(): void {
     if (this.paused) return;
     this.paused = true;
-    for (const slot of this.slots) {
-      slot.run?.child.stdout?.pause();
-      slot.run?.child.stderr?.pause();
-    }
+    for (const slot of this.slots) for (const { pipe } of slot.run?.child.pipes ?? []) pipe.pause();
   }
 
   resumeOutput(): void {
     if (!this.paused) return;
     this.paused = false;
-    for (const slot of this.slots) {
-      slot.run?.child.stdout?.resume();
-      slot.run?.child.stderr?.resume();
-    }
+    for (const slot of this.slots) for (const { pipe } of slot.run?.child.pipes ?? []) pipe.resume();
   }
 
   // --- control: what `tf restart / stop / scale / signal / ps` ask for ---
@@ -406,7 +403,10 @@ export class Supervisor {
       slot.next = undefined;
     }
     const { instance } = slot;
-    const failed = (error: unknown): void => this.dispatch(slot, { kind: 'spawn-failed', error: error instanceof Error ? error.message : String(error), at: this.now() });
+    const failed = (error: unknown): void => {
+      const code = (error as { code?: unknown } | undefined)?.code;
+      this.dispatch(slot, { kind: 'spawn-failed', error: error instanceof Error ? error.message : String(error), ...(typeof code === 'string' ? { code } : {}), at: this.now() });
+    };
     let child: ChildHandle;
     try {
       child = this.deps.spawn(instance);
@@ -416,6 +416,7 @@ export class Supervisor {
     }
     const pid = child.pid;
     if (pid === undefined) {
+      this.startFailed = true;
       child.once('error', failed);
       return;
     }
@@ -434,16 +435,14 @@ export class Supervisor {
     this.dispatch(slot, { kind: 'spawned', pid, at: run.startedAt });
     if (probed) void run.watch.ready.then(() => slot.run === run && !run.ended && this.dispatch(slot, { kind: 'ready', at: this.now(), announce: true }));
     else this.dispatch(slot, { kind: 'ready', at: run.startedAt, announce: false });
-    this.pipe(slot, run, child.stdout, 'stdout');
-    this.pipe(slot, run, child.stderr, 'stderr');
+    for (const { stream, pipe } of child.pipes) this.pipe(slot, run, pipe, stream);
     child.on('error', () => {
       // After a successful spawn, errors concern signalling a process that is already gone.
     });
     child.once('exit', (code, signal) => this.exited(slot, run, code, signal));
   }
 
-  private pipe(slot: Slot, run: Run, pipe: OutputPipe | null, name: OutputStream): void {
-    if (pipe === null) return;
+  private pipe(slot: Slot, run: Run, pipe: OutputPipe, name: OutputStream): void {
     // The run's own Instance: a restart with a fresh one must not re-label this run's last lines.
     const { instance } = slot;
     pipe.read({

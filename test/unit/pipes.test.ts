@@ -2,9 +2,9 @@ import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPolicy, type Instance } from '../../src/domain.js';
-import { PipeCapacity } from '../../src/host/pipe-capacity.js';
-import { FifoMaker, FifoPipe, runMkfifo, StreamPipe, type OutputPipe, type PipeReader } from '../../src/supervisor/pipes.js';
-import { instanceSpawner, type ChildHandle } from '../../src/supervisor/spawn.js';
+import { DescriptorsExhausted, FifoMaker } from '../../src/host/fifos.js';
+import { StreamPipe, type OutputPipe, type PipeReader } from '../../src/supervisor/pipes.js';
+import { instanceSpawner, SpawnError, TooManyOpenFiles, type ChildHandle } from '../../src/supervisor/spawn.js';
 
 const instance = (script: string): Instance => ({
   name: 'web.1',
@@ -48,87 +48,47 @@ function spawnWith(spawner: ReturnType<typeof instanceSpawner>, script: string):
   return child;
 }
 
-const leftovers = (): string[] => [tmpdir(), '/dev/shm', process.env.XDG_RUNTIME_DIR ?? ''].filter((d) => d !== '' && existsSync(d)).flatMap((d) => readdirSync(d)).filter((name) => name.startsWith('tf-pipes-'));
-
-describe('FifoMaker', () => {
-  it('makes a batch with one mkfifo run, opens both ends and leaves no name on disk', () => {
-    const runs: number[] = [];
-    const before = leftovers();
-    const maker = new FifoMaker(3, (paths) => {
-      runs.push(paths.length);
-      return runMkfifo(paths);
-    });
-    const ends = [maker.take(), maker.take(), maker.take()];
-    expect(runs).toEqual([3]);
-    expect(leftovers()).toEqual(before);
-    for (const pair of ends) {
-      expect(pair).toBeDefined();
-      const { read, write } = pair as { read: number; write: number };
-      expect(writeSync(write, 'x')).toBe(1);
-      closeSync(read);
-      closeSync(write);
-    }
-    // A fourth (a restart, later) makes one more.
-    const more = maker.take();
-    expect(runs).toEqual([3, 1]);
-    closeSync(more!.read);
-    closeSync(more!.write);
-  });
-
-  it('says why mkfifo could not make the FIFOs', () => {
-    expect(runMkfifo(['/nonexistent-tf-dir/0'])).toBe('mkfifo failed in /nonexistent-tf-dir');
-  });
-
-  it('gives nothing, once and for all, where FIFOs cannot be made', () => {
-    let runs = 0;
-    const maker = new FifoMaker(2, () => (runs++, 'no FIFOs here'));
-    expect(maker.take()).toBeUndefined();
-    expect(maker.take()).toBeUndefined();
-    expect(runs).toBe(1);
-    expect(leftovers()).toEqual([]);
-  });
-});
+/** The pipe for `stream`; null when the child has none. */
+const pipeOf = (child: ChildHandle, stream: string): OutputPipe | null => child.pipes.find((p) => p.stream === stream)?.pipe ?? null;
+const streamsOf = (child: ChildHandle): string[] => child.pipes.map((p) => p.stream);
 
 describe('instanceSpawner', () => {
-  it('reads a child through FIFOs: every byte of stdout and stderr, then "close" after the exit', async () => {
-    const child = spawnWith(instanceSpawner(1), 'head -c 300000 /dev/zero | tr "\\0" a; echo; echo oops >&2; exit 3');
-    expect(child.stdout).not.toBeInstanceOf(StreamPipe);
-    const out = collect(child.stdout);
-    const err = collect(child.stderr);
+  it('gives a child one FIFO as both stdout and stderr: every byte, in the order written, then "close" after the exit', async () => {
+    const child = spawnWith(instanceSpawner(1), 'head -c 300000 /dev/zero | tr "\\0" a; echo; echo oops >&2; echo after; exit 3');
+    expect(streamsOf(child)).toEqual(['output']);
+    expect(pipeOf(child, 'output')).not.toBeInstanceOf(StreamPipe);
+    const out = collect(pipeOf(child, 'output'));
     const exit = event(child, 'exit');
     const closed = event(child, 'close');
-    await Promise.all([out.ended, err.ended, closed]);
+    await Promise.all([out.ended, closed]);
     expect(await exit).toEqual([3, null]);
-    expect(out.text()).toBe(`${'a'.repeat(300000)}\n`);
-    expect(err.text()).toBe('oops\n');
+    expect(out.text()).toBe(`${'a'.repeat(300000)}\noops\nafter\n`);
     // The chunks came through one reused buffer: each fits in it.
     expect(Math.max(...out.chunks.map((c) => c.length))).toBeLessThanOrEqual(64 * 1024);
   }, 10_000);
 
-  it('asks for a bigger pipe once when a read comes back full, and not for a pipe that never fills', async () => {
-    const asked: number[] = [];
-    const capacity = new PipeCapacity({
-      setCapacity: (fds) => {
-        asked.push(...fds);
-        return Promise.resolve(undefined);
-      },
-    });
-    const spawner = instanceSpawner(1, { capacity });
-    // One 1 MiB write: the pipe is full before tf reads it, and stays full for many reads.
-    const child = spawnWith(spawner, 'dd if=/dev/zero bs=1048576 count=1 2>/dev/null; echo quiet >&2');
-    const out = collect(child.stdout);
-    const err = collect(child.stderr);
+  it('keeps the order of many alternating stdout and stderr writes', async () => {
+    const script = 'i=0; while [ $i -lt 200 ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done';
+    const child = spawnWith(instanceSpawner(1), script);
+    const out = collect(pipeOf(child, 'output'));
+    await Promise.all([out.ended, event(child, 'close')]);
+    const expected = Array.from({ length: 200 }, (_, i) => `out ${i}\nerr ${i}\n`).join('');
+    expect(out.text()).toBe(expected);
+  }, 10_000);
+
+  it('gives two FIFOs, stdout and stderr, when asked to split them', async () => {
+    const child = spawnWith(instanceSpawner(1, { splitStderr: true }), 'echo one; echo oops >&2; echo two');
+    expect(streamsOf(child)).toEqual(['stdout', 'stderr']);
+    const out = collect(pipeOf(child, 'stdout'));
+    const err = collect(pipeOf(child, 'stderr'));
     await Promise.all([out.ended, err.ended, event(child, 'close')]);
-    expect(out.chunks.filter((c) => c.length === 64 * 1024).length, 'full reads').toBeGreaterThan(1);
-    expect(asked).toHaveLength(1);
-    expect(asked[0]).toBe((child.stdout as FifoPipe).fd);
-    expect(err.text()).toBe('quiet\n');
+    expect(out.text()).toBe('one\ntwo\n');
+    expect(err.text()).toBe('oops\n');
   }, 10_000);
 
   it('waits for a descendant that still holds the pipe before "close"', async () => {
     const child = spawnWith(instanceSpawner(1), '(sleep 0.3; echo late) & echo early');
-    const out = collect(child.stdout);
-    collect(child.stderr);
+    const out = collect(pipeOf(child, 'output'));
     let exited = false;
     child.once('exit', () => (exited = true));
     await event(child, 'close');
@@ -139,48 +99,107 @@ describe('instanceSpawner', () => {
   it('pauses reading for backpressure and delivers everything on resume', async () => {
     const spawner = instanceSpawner(2);
     const child = spawnWith(spawner, 'echo one; echo two');
-    const out = collect(child.stdout);
-    child.stdout?.pause();
-    collect(child.stderr);
+    const pipe = pipeOf(child, 'output');
+    const out = collect(pipe);
+    pipe?.pause();
     // A control child, not paused: once its output has ended, the paused one's would have too.
     const control = spawnWith(spawner, 'echo one; echo two');
-    const seen = collect(control.stdout);
-    collect(control.stderr);
+    const seen = collect(pipeOf(control, 'output'));
     await Promise.all([event(child, 'exit'), event(control, 'close'), seen.ended]);
     expect(seen.text()).toBe('one\ntwo\n');
     expect(out.chunks).toEqual([]);
-    child.stdout?.resume();
+    pipe?.resume();
     await out.ended;
     expect(out.text()).toBe('one\ntwo\n');
   }, 10_000);
 
-  it("falls back to Node's pipes where FIFOs cannot be made, and says why once", async () => {
+  it("falls back to Node's pipes where FIFOs cannot be made, keeps the order of stdout and stderr, and says why once", async () => {
     const reasons: string[] = [];
     const spawner = instanceSpawner(2, { fifos: new FifoMaker(4, () => 'no FIFOs here'), onFallback: (reason) => reasons.push(reason) });
-    const children = [spawnWith(spawner, 'echo through node'), spawnWith(spawner, 'echo again')];
-    expect(children[0]?.stdout).toBeInstanceOf(StreamPipe);
-    const outs = children.map((child) => (collect(child.stderr), collect(child.stdout)));
+    const children = [spawnWith(spawner, 'echo through node; echo err >&2; echo node'), spawnWith(spawner, 'echo again')];
+    expect(children.map(streamsOf)).toEqual([['output'], ['output']]);
+    expect(pipeOf(children[0] as ChildHandle, 'output')).toBeInstanceOf(StreamPipe);
+    const outs = children.map((child) => collect(pipeOf(child, 'output')));
     await Promise.all(children.map((child) => event(child, 'close')));
-    expect(outs.map((out) => out.text())).toEqual(['through node\n', 'again\n']);
-    expect(reasons).toHaveLength(1);
+    expect(outs.map((out) => out.text())).toEqual(['through node\nerr\nnode\n', 'again\n']);
     expect(reasons).toEqual(['no FIFOs here']);
   }, 10_000);
 
-  it('closes the pipes of a child that cannot start, and reports the error', async () => {
-    const spawner = instanceSpawner(2);
+  it("splits Node's pipes too when asked", async () => {
+    const spawner = instanceSpawner(1, { fifos: new FifoMaker(2, () => 'no FIFOs here'), splitStderr: true });
+    const child = spawnWith(spawner, 'echo out; echo err >&2');
+    expect(streamsOf(child)).toEqual(['stdout', 'stderr']);
+    const out = collect(pipeOf(child, 'stdout'));
+    const err = collect(pipeOf(child, 'stderr'));
+    await event(child, 'close');
+    expect([out.text(), err.text()]).toEqual(['out\n', 'err\n']);
+  }, 10_000);
+
+  it('closes the pipes of a child that cannot start, and reports the error with its errno', async () => {
+    const spawner = instanceSpawner(2, { splitStderr: true });
     // The batch is made on the first spawn; count descriptors from there.
     const first = spawnWith(spawner, 'true');
     const fds = openDescriptors();
     const child = spawner({ ...instance('true'), cwd: '/nonexistent/dir' });
     const error = await new Promise<Error>((resolve) => child.once('error', resolve));
     expect(child.pid).toBeUndefined();
-    expect(error.message).toMatch(/ENOENT/);
+    expect(error).toBeInstanceOf(SpawnError);
+    expect(error).toMatchObject({ code: 'ENOENT', instance: 'web.1', message: 'its working directory /nonexistent/dir does not exist (ENOENT)' });
     // Its two FIFOs (four descriptors, made with the batch) are closed.
     expect(openDescriptors()).toBe(fds - 4);
-    collect(first.stdout);
-    collect(first.stderr);
+    for (const { pipe } of first.pipes) collect(pipe);
     await event(first, 'close');
   }, 10_000);
+
+  it('names the variable holding a NUL byte, never its value, and closes the FIFO', () => {
+    const spawner = instanceSpawner(2);
+    const fds = openDescriptors();
+    let thrown: unknown;
+    try {
+      spawner({ ...instance('true'), env: { PATH: '/bin', API_TOKEN: 's3cr\0et' } });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(SpawnError);
+    const error = thrown as SpawnError;
+    expect(error.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(error.message).toBe('the environment variable "API_TOKEN" holds a NUL byte, which no process can be given; remove it where it is set');
+    expect(`${error.message} ${String(error.cause)}`).not.toMatch(/s3cr/);
+    // The batch's other FIFO is still open (two descriptors); this one's are closed.
+    expect(openDescriptors()).toBe(fds + 2);
+  });
+
+  it('turns running out of descriptors into one error that names the limit and the fix', () => {
+    const exhausted = new FifoMaker(2, () => {
+      throw new DescriptorsExhausted('EMFILE', new Error('EMFILE'));
+    });
+    const spawner = instanceSpawner(400, { fifos: exhausted, fileLimit: () => 512 + 10_000 });
+    let thrown: unknown;
+    try {
+      spawner(instance('true'));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(SpawnError);
+    expect(thrown).toMatchObject({ code: 'EMFILE' });
+    expect((thrown as Error).message).toMatch(/^too many open files \(EMFILE\): 400 instances need about \d+ descriptors, the limit is 10512 \(ulimit -n\); raise it or run fewer$/);
+  });
+
+  it('refuses up front, before making any FIFO, when the limit on open files is too low', () => {
+    let made = 0;
+    const fifos = new FifoMaker(800, () => (made++, undefined));
+    expect(() => instanceSpawner(400, { fifos, fileLimit: () => 512 })).toThrow(TooManyOpenFiles);
+    try {
+      instanceSpawner(400, { fifos, fileLimit: () => 512 });
+    } catch (error) {
+      expect((error as TooManyOpenFiles).describe()).toMatch(/^too many open files: 400 instances need about 8\d\d descriptors, the limit is 512 \(ulimit -n\); raise it or run fewer$/);
+      expect(error).toMatchObject({ instances: 400, limit: 512 });
+    }
+    // Split, a child has two pipes: twice the descriptors.
+    expect(() => instanceSpawner(200, { fifos, fileLimit: () => 512, splitStderr: true })).toThrow(/200 instances need about 8\d\d descriptors/);
+    expect(() => instanceSpawner(200, { fifos, fileLimit: () => 512 })).not.toThrow();
+    expect(made).toBe(0);
+  });
 });
 
 const openDescriptors = (): number => readdirSync(existsSync('/proc/self/fd') ? '/proc/self/fd' : '/dev/fd').length;

@@ -14,8 +14,10 @@ import { loadSignalDescriptions, Supervisor } from '../../src/supervisor/supervi
 class FakeChild extends EventEmitter implements ChildHandle {
   readonly out = new PassThrough();
   readonly err = new PassThrough();
-  readonly stdout = new StreamPipe(this.out);
-  readonly stderr = new StreamPipe(this.err);
+  readonly pipes = [
+    { stream: 'stdout' as const, pipe: new StreamPipe(this.out) },
+    { stream: 'stderr' as const, pipe: new StreamPipe(this.err) },
+  ];
   alive = true;
   constructor(
     readonly pid: number,

@@ -14,6 +14,10 @@ class FakeChild extends EventEmitter implements ChildHandle {
   readonly err = new PassThrough();
   readonly stdout = new StreamPipe(this.out);
   readonly stderr = new StreamPipe(this.err);
+  readonly pipes = [
+    { stream: 'stdout', pipe: this.stdout },
+    { stream: 'stderr', pipe: this.stderr },
+  ] as const;
   constructor(readonly pid: number | undefined) {
     super();
   }
@@ -47,8 +51,9 @@ function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = ()
   const events: SupervisorEvent[] = [];
   let nextPid = 100;
   const spawn = (i: Instance): ChildHandle => {
+    if (i.name.startsWith('emfile')) throw Object.assign(new Error('too many open files (EMFILE): 3 instances need about 40 descriptors, the limit is 30 (ulimit -n); raise it or run fewer'), { code: 'EMFILE' });
     const child = new FakeChild(i.name.startsWith('broken') ? undefined : nextPid++);
-    if (child.pid === undefined) setImmediate(() => child.emit('error', new Error('spawn /bin/sh ENOENT')));
+    if (child.pid === undefined) setImmediate(() => child.emit('error', Object.assign(new Error('spawn /bin/sh ENOENT'), { code: 'ENOENT' })));
     else byPid.set(child.pid, i.name);
     children.set(i.name, child);
     return child;
@@ -142,12 +147,24 @@ describe('Supervisor', () => {
     expect(w.calls).toEqual(['SIGTERM stubborn.1', 'SIGKILL stubborn.1', 'tree SIGKILL stubborn.1']);
   });
 
-  it('exits 1 and stops everything when an instance cannot be spawned', async () => {
+  it('exits 1 and stops everything when an instance cannot be spawned, starting none after it', async () => {
     const w = world(['web.1', 'broken.1', 'late.1']);
     const done = w.supervisor.run();
     await vi.advanceTimersByTimeAsync(10);
     expect(await done).toBe(1);
-    expect(w.kinds()).toEqual(['spawned web.1', 'spawned late.1', 'spawn-failed broken.1', 'stopping', 'exited web.1', 'exited late.1']);
+    // The spawn's error comes a moment later; launching more meanwhile would fail the same way (EMFILE) or be stopped at once.
+    expect(w.kinds()).toEqual(['spawned web.1', 'spawn-failed broken.1', 'stopping', 'exited web.1']);
+    expect(w.events).toContainEqual(expect.objectContaining({ kind: 'spawn-failed', error: 'spawn /bin/sh ENOENT', code: 'ENOENT' }));
+  });
+
+  it('stops what it started when a spawn throws part-way, keeping the errno', async () => {
+    const w = world(['web.1', 'emfile.1', 'late.1']);
+    const done = w.supervisor.run();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await done).toBe(1);
+    expect(w.kinds()).toEqual(['spawned web.1', 'spawn-failed emfile.1', 'stopping', 'exited web.1']);
+    expect(w.calls).toEqual(['SIGTERM web.1']);
+    expect(w.events).toContainEqual(expect.objectContaining({ kind: 'spawn-failed', code: 'EMFILE', error: expect.stringMatching(/^too many open files \(EMFILE\)/) }));
   });
 
   it('reports output chunks and their end before the exit', async () => {

@@ -1,0 +1,179 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { toolEnv } from './tool-env.js';
+
+/** A pair of file descriptors on one FIFO: the child gets `write` as its output, tf reads `read`. */
+export interface PipeEnds {
+  readonly read: number;
+  readonly write: number;
+}
+
+/** The descriptor table is full (EMFILE for tf, ENFILE for the whole system): no fallback helps. */
+export class DescriptorsExhausted extends Error {
+  constructor(
+    readonly code: 'EMFILE' | 'ENFILE',
+    cause: unknown,
+  ) {
+    super(`${code}: too many open files`, { cause });
+    this.name = 'DescriptorsExhausted';
+  }
+}
+
+const isErrno = (error: unknown, ...codes: string[]): error is NodeJS.ErrnoException =>
+  error instanceof Error && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+
+/**
+ * Makes FIFOs in batches: one `mkfifo` run for a batch (Node has no call for a pipe or a
+ * FIFO), both ends opened at once and the names unlinked, so nothing stays on disk. The read
+ * end is non-blocking (Node polls it); the write end is blocking, as a child expects its
+ * stdout to be. Node opens files close-on-exec, so no child inherits another's ends.
+ *
+ * The names live for a moment in a directory only tf's user can enter (made by mkdtemp and
+ * checked), and are opened without following a symlink and checked to be that FIFO, so no
+ * other user can swap in a file of theirs.
+ */
+export class FifoMaker {
+  private spare: PipeEnds[] = [];
+  /** Why FIFOs cannot be made here, once that is known: then none is tried again. */
+  private whyNot: string | undefined;
+
+  constructor(
+    private batch: number,
+    /** Makes the FIFOs; says why not when it cannot. */
+    private readonly mkfifo: (paths: readonly string[]) => string | undefined = runMkfifo,
+    /** Where the private directory for the names is made. */
+    private readonly home: () => string = fifoHome,
+  ) {}
+
+  get failure(): string | undefined {
+    return this.whyNot;
+  }
+
+  /**
+   * A FIFO, or undefined where none can be made (no mkfifo, no usable directory): use Node's
+   * pipes. Throws DescriptorsExhausted when tf is out of descriptors, which Node's pipes need too.
+   */
+  take(): PipeEnds | undefined {
+    if (this.spare.length === 0 && this.whyNot === undefined) this.make(Math.max(1, this.batch));
+    return this.spare.pop();
+  }
+
+  private make(count: number): void {
+    let dir: string | undefined;
+    const made: PipeEnds[] = [];
+    try {
+      dir = mkdtempSync(path.join(this.home(), 'tf-pipes-'));
+      checkPrivateDir(dir);
+      const paths = Array.from({ length: count }, (_, i) => path.join(dir as string, String(i)));
+      const failed = this.mkfifo(paths);
+      if (failed !== undefined) throw new Error(failed);
+      for (const fifo of paths) {
+        made.push(openFifo(fifo));
+        unlinkSync(fifo);
+      }
+      // Popped from the end: reversed, instances get them in order (easier to trace).
+      this.spare = made.reverse();
+      // Later batches (restarts) come one at a time.
+      this.batch = 1;
+      // Every name is unlinked: the directory is empty (rmSync would load more of Node's fs).
+      rmdirSync(dir);
+    } catch (error) {
+      for (const ends of made) closeQuietly(ends);
+      this.spare = [];
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      if (error instanceof DescriptorsExhausted) throw error;
+      if (isErrno(error, 'EMFILE', 'ENFILE')) throw new DescriptorsExhausted(error.code as 'EMFILE' | 'ENFILE', error);
+      this.whyNot = error instanceof Error ? error.message : String(error);
+    }
+  }
+}
+
+/** Both ends of the FIFO at `fifo`, refusing a symlink or anything that is not that FIFO. */
+function openFifo(fifo: string): PipeEnds {
+  const read = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  let write: number | undefined;
+  try {
+    const stat = fstatSync(read);
+    if (!stat.isFIFO()) throw new Error(`${fifo} is not a FIFO`);
+    write = openSync(fifo, constants.O_WRONLY | constants.O_NOFOLLOW);
+    const other = fstatSync(write);
+    if (other.ino !== stat.ino || other.dev !== stat.dev) throw new Error(`${fifo} changed while it was opened`);
+    return { read, write };
+  } catch (error) {
+    closeSync(read);
+    if (write !== undefined) closeSync(write);
+    throw error;
+  }
+}
+
+/** mkdtemp makes its directory 0700; a directory that is not tf's own private one is refused. */
+function checkPrivateDir(dir: string): void {
+  if (!isPrivateDir(lstatSync(dir), 0o077)) throw new Error(`${dir} is not a private directory of this user`);
+}
+
+const uid = (): number | undefined => process.getuid?.();
+
+/** A real directory (not a symlink), owned by this user, with none of `forbidden`'s mode bits. */
+function isPrivateDir(stat: Stats, forbidden: number): boolean {
+  const me = uid();
+  return stat.isDirectory() && (me === undefined || stat.uid === me) && (stat.mode & forbidden) === 0;
+}
+
+function lstatOrUndefined(dir: string): Stats | undefined {
+  try {
+    return lstatSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where the FIFOs are made (for the moment before they are unlinked): a memory file system
+ * where there is one, since making a name on a disk file system costs inode and journal work.
+ * XDG_RUNTIME_DIR is the user's own tmpfs, but only trusted as the XDG spec defines it: a
+ * directory owned by the user with mode 0700 (a variable can point anywhere). /dev/shm must
+ * be a real directory; like the temp dir it is shared, which the private mkdtemp directory
+ * inside it makes safe.
+ */
+export function fifoHome(env: NodeJS.ProcessEnv = process.env): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime !== undefined && path.isAbsolute(runtime)) {
+    const stat = lstatOrUndefined(runtime);
+    if (stat !== undefined && isPrivateDir(stat, 0o077) && (stat.mode & 0o777) === 0o700 && writable(runtime)) return runtime;
+  }
+  if (lstatOrUndefined('/dev/shm')?.isDirectory() === true && writable('/dev/shm')) return '/dev/shm';
+  return tmpdir();
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One `mkfifo` run for all `paths`: undefined when it made them, else why not. */
+export function runMkfifo(paths: readonly string[]): string | undefined {
+  // Its messages are not shown, so it needs no locale: under a UTF-8 LANG, mkfifo maps a
+  // dozen locale files before doing anything.
+  const result = spawnSync('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore', env: toolEnv({ LC_ALL: 'C' }) });
+  if (result.status === 0) return undefined;
+  const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'mkfifo is not on PATH';
+  if (code === 'EMFILE' || code === 'ENFILE') throw new DescriptorsExhausted(code, result.error);
+  return `mkfifo failed in ${path.dirname(paths[0] ?? '')}`;
+}
+
+export function closeQuietly(ends: PipeEnds): void {
+  for (const fd of [ends.read, ends.write]) {
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed.
+    }
+  }
+}
