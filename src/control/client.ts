@@ -60,9 +60,8 @@ export async function* stream(target: ControlTarget, command: Command, options: 
 }
 
 /** An error reply as the one line a client command prints. */
-export function replyError(reply: FinalReply, target: ControlTarget): TfError | undefined {
-  if (reply.ok) return undefined;
-  return new TfError('option', reply.error.message, { file: target.root });
+export function replyError(reply: FinalReply): TfError | undefined {
+  return reply.ok ? undefined : new TfError('option', reply.error.message);
 }
 
 const closedEarly = (target: ControlTarget, cause?: Error): TfError =>

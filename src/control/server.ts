@@ -193,7 +193,7 @@ function listenOnce(socketPath: string): Promise<ListenOutcome> {
       else reject(controlError(`cannot listen on the control socket (${error.code ?? error.message})`, socketPath, 'pass --socket PATH in a directory you can write', error));
     };
     server.once('error', onError);
-    const previous = process.umask(0o177);
+    const previous = narrowUmask();
     try {
       server.listen(socketPath, () => {
         server.off('error', onError);
@@ -206,9 +206,18 @@ function listenOnce(socketPath: string): Promise<ListenOutcome> {
         }
       });
     } finally {
-      process.umask(previous);
+      if (previous !== undefined) process.umask(previous);
     }
   });
+}
+
+/** Worker threads may not change the umask: there the chmod alone (and the 0700 directory) protect the socket. */
+function narrowUmask(): number | undefined {
+  try {
+    return process.umask(0o177);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Only a socket is ever removed: a regular file at the path is the user's, not a stale tf's. */
