@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { constants } from 'node:os';
 
 /**
@@ -100,8 +101,10 @@ export type StreamBody =
       readonly stream: 'stdout' | 'stderr';
       /** Epoch milliseconds of arrival. */
       readonly time: number;
-      /** UTF-8 text without the line end; bytes that are not UTF-8 become U+FFFD. */
+      /** The text without the line end; bytes that are not UTF-8 become U+FFFD here... */
       readonly text: string;
+      /** ...and then the exact bytes are here too, base64, for a client that prints them as `start` does. */
+      readonly raw?: string;
       /** This piece continues the previous line (a line cut at 64 KiB or flushed while idle). */
       readonly continued?: true;
     }
@@ -262,6 +265,16 @@ export function parseReply(line: string): Parsed<Reply> {
   if (data.kind === 'line' && typeof data.name === 'string' && typeof data.text === 'string' && typeof data.time === 'number') return { ok: true, value: data as unknown as Reply };
   if (data.kind === 'dropped' && typeof data.name === 'string' && typeof data.count === 'number') return { ok: true, value: data as unknown as Reply };
   return fail('bad-json', 'reply is neither final (ok) nor a stream message (kind)');
+}
+
+/** The stream message for one stored line (a LogRing line) of instance `name`. */
+export function lineMessage(
+  name: string,
+  line: { readonly time: number; readonly stream: 'stdout' | 'stderr'; readonly text: Buffer; readonly continued?: true },
+): StreamBody {
+  const base = { kind: 'line' as const, name, stream: line.stream, time: line.time, text: line.text.toString('utf8') };
+  const exact = isUtf8(line.text) ? base : { ...base, raw: line.text.toString('base64') };
+  return line.continued === true ? { ...exact, continued: true } : exact;
 }
 
 export const isFinal = (reply: Reply): reply is FinalReply => 'ok' in reply;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_REQUEST_BYTES, encode, parseReply, parseRequest, toSignalName, type ErrorCode } from '../../src/control/protocol.js';
+import { MAX_REQUEST_BYTES, encode, lineMessage, parseReply, parseRequest, toSignalName, type ErrorCode } from '../../src/control/protocol.js';
 
 const parse = (value: unknown) => parseRequest(typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -93,5 +93,25 @@ describe('parseReply', () => {
 
   it('encodes one message per line', () => {
     expect(encode({ v: 1, cmd: 'ps' })).toBe('{"v":1,"cmd":"ps"}\n');
+  });
+});
+
+describe('lineMessage', () => {
+  it('carries UTF-8 text as is and the continued mark', () => {
+    expect(lineMessage('web.1', { time: 5, stream: 'stderr', text: Buffer.from('héllo'), continued: true })).toEqual({
+      kind: 'line',
+      name: 'web.1',
+      stream: 'stderr',
+      time: 5,
+      text: 'héllo',
+      continued: true,
+    });
+  });
+
+  it('adds the exact bytes when they are not UTF-8, so no client loses them', () => {
+    const bytes = Buffer.from([0x61, 0xff, 0x62]);
+    const message = lineMessage('web.1', { time: 1, stream: 'stdout', text: bytes });
+    expect(message).toMatchObject({ text: 'a\ufffdb', raw: bytes.toString('base64') });
+    expect(message).not.toHaveProperty('continued');
   });
 });

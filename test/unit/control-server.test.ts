@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { request, stream } from '../../src/control/client.js';
-import { MAX_REQUEST_BYTES, type Request } from '../../src/control/protocol.js';
+import { MAX_REQUEST_BYTES, lineMessage, type Request } from '../../src/control/protocol.js';
 import { ControlServer, type ControlHandler, type ReplyChannel } from '../../src/control/server.js';
 import { prepareSocketDir } from '../../src/control/socket-path.js';
 import { TfError } from '../../src/errors.js';
@@ -50,7 +50,7 @@ class FakeHandler implements ControlHandler {
 
   private logs(request: Extract<Request, { cmd: 'logs' }>, reply: ReplyChannel): void {
     const send = (lines: ReturnType<LogRing['last']>): void => {
-      for (const line of lines) reply.send({ kind: 'line', name: 'web.1', stream: line.stream, time: line.time, text: line.text.toString() });
+      for (const line of lines) reply.send(lineMessage('web.1', line));
     };
     send(this.ring.last(request.lines));
     if (!request.follow) return reply.end({ ok: true, reason: 'done' });
