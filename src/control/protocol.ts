@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { constants } from 'node:os';
+import type { OutputStream } from '../domain.js';
 
 /**
  * The control protocol: newline-delimited JSON over the app's Unix socket, one request per
@@ -98,7 +99,7 @@ export type StreamBody =
   | {
       readonly kind: 'line';
       readonly name: string;
-      readonly stream: 'stdout' | 'stderr';
+      readonly stream: OutputStream;
       /** Epoch milliseconds of arrival. */
       readonly time: number;
       /** The text without the line end; bytes that are not UTF-8 become U+FFFD here... */
@@ -270,7 +271,7 @@ export function parseReply(line: string): Parsed<Reply> {
 /** The stream message for one stored line (a LogRing line) of instance `name`. */
 export function lineMessage(
   name: string,
-  line: { readonly time: number; readonly stream: 'stdout' | 'stderr'; readonly text: Buffer; readonly continued?: true },
+  line: { readonly time: number; readonly stream: OutputStream; readonly text: Buffer; readonly continued?: true },
 ): StreamBody {
   const base = { kind: 'line' as const, name, stream: line.stream, time: line.time, text: line.text.toString('utf8') };
   const exact = isUtf8(line.text) ? base : { ...base, raw: line.text.toString('base64') };
