@@ -44,6 +44,10 @@ export interface Config {
   readonly formation: Formation;
   readonly basePort: number;
   readonly portStep: number;
+  /** Per process type: restart policy, can-die, stop signal, readiness (flags, TF_*, tf.yaml, defaults). */
+  readonly policies: ReadonlyMap<string, TypePolicy>;
+  /** The tf.yaml that was read, as shown to the user; undefined when there is none. */
+  readonly tfYaml: string | undefined;
   readonly warnings: readonly Warning[];
 }
 

@@ -1,5 +1,6 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
+import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
 import { busyPortWarnings } from '../host/ports.js';
@@ -22,14 +23,19 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
   warnings.push(...(await busyPortWarnings(plan.instances)));
 
   const width = Math.max(...plan.instances.map((i) => i.name.length));
+  const policies = new Map(plan.instances.map((i) => [i.type, i.policy]));
+  const typeWidth = Math.max(...[...policies.keys()].map((t) => t.length));
   const lines = [
     `procfile: ${config.procfile.path}`,
     `root: ${config.root}`,
     `env files: ${config.envFiles.length === 0 ? '(none)' : config.envFiles.join(', ')}`,
     // Names only: a value may be a secret.
     ...(config.shadowed.length === 0 ? [] : [`shadowed by the shell: ${config.shadowed.join(', ')} (the shell's values win; --env-override lets the files win)`]),
+    ...(config.tfYaml === undefined ? [] : [`tf.yaml: ${config.tfYaml}`]),
     `instances:`,
     ...plan.instances.map((i) => `  ${i.name.padEnd(width)}  PORT=${i.port}  ${i.command}`),
+    `policies:`,
+    ...[...policies].map(([type, policy]) => `  ${type.padEnd(typeWidth)}  ${describePolicy(policy)}`),
     ...warnings.map((w) => `warning: ${describePlace(w.file, w.line, w.message)}`),
     warnings.length === 0 ? 'ok' : `ok, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`,
   ];

@@ -4,7 +4,9 @@ import type { Config, Env, Procfile, Warning } from '../domain.js';
 import { TfError } from '../errors.js';
 import { parseEnvFile, resolveEnv, type ParsedEnvFile } from './env.js';
 import { resolveFormation } from './formation.js';
+import { resolvePolicies, type RawSpec } from './policies.js';
 import { parseProcfile } from './procfile.js';
+import { loadTfYamlBeside } from './tfyaml.js';
 import { decodeConfigText, readConfigFile, type ConfigFile } from './read.js';
 
 /**
@@ -22,6 +24,11 @@ export interface ConfigOptions {
   readonly formationSource: string;
   readonly port: number | undefined;
   readonly portStep: number;
+  /** Policy specs per type, each with the flag or variable it came from; tf.yaml fills the rest. */
+  readonly restart?: RawSpec | undefined;
+  readonly canDie?: RawSpec | undefined;
+  readonly stopSignal?: RawSpec | undefined;
+  readonly ready?: RawSpec | undefined;
 }
 
 /** Where config is read from; tests pass their own. */
@@ -168,6 +175,10 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
       ? new Map<string, number>()
       : resolveFormation(procfile.types, { spec: options.formation, source: options.formationSource, only: request.only ?? [] });
 
+  const names = procfile.types.map((t) => t.name);
+  const tfYaml = names.length === 0 ? undefined : loadTfYamlBeside(procfilePath, procfileShown, names);
+  const policies = resolvePolicies(names, { restart: options.restart, canDie: options.canDie, stopSignal: options.stopSignal, ready: options.ready, file: tfYaml });
+
   return Object.freeze({
     root,
     procfile,
@@ -178,6 +189,8 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     formation,
     basePort: basePort ?? 5000,
     portStep: options.portStep,
+    policies,
+    tfYaml: tfYaml?.file,
     warnings,
   });
 }

@@ -63,7 +63,7 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
         port,
         cwd: config.root,
         color: type.position,
-        policy: defaultPolicy(type.name),
+        policy: config.policies.get(type.name) ?? defaultPolicy(type.name),
       });
     }
   }

@@ -18,6 +18,8 @@ function config(procfile: string, spec?: string, extra: Partial<Config> = {}): C
     formation: resolveFormation(parsed.types, { spec }),
     basePort: 5000,
     portStep: 100,
+    policies: new Map(),
+    tfYaml: undefined,
     warnings: [],
     ...extra,
   };
