@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import type { Instance, InstanceState, OutputStream } from '../domain.js';
+import { withMarker, type ProcessRef, type RunMarker } from '../host/process-table.js';
 import { exitCodeFor, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
 import type { OutputPipe } from './pipes.js';
@@ -32,6 +33,8 @@ export interface SupervisorOptions {
   readonly timeoutMs: number;
   /** Diagnostics about tf itself (TF_LOG=debug), one line each. */
   readonly debug?: (line: string) => void;
+  /** Added to every instance's environment, so a stop finds what left tf's groups and trees. */
+  readonly marker?: RunMarker;
 }
 
 export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
@@ -176,7 +179,7 @@ export class Supervisor {
     const { instance } = entry;
     let child: ChildHandle;
     try {
-      child = this.deps.spawn(instance);
+      child = this.deps.spawn(this.options.marker === undefined ? instance : { ...instance, env: withMarker(instance.env, this.options.marker) });
     } catch (error) {
       entry.markClosed();
       this.failed(entry, error);
@@ -193,6 +196,7 @@ export class Supervisor {
     entry.pid = pid;
     entry.state = 'running';
     entry.startedAt = this.deps.clock.now();
+    this.deps.killer.started(pid);
     this.deps.watchdog.add(pid);
     this.emit({ kind: 'spawned', instance, pid });
     this.pipe(entry, child.stdout, 'stdout');
@@ -288,6 +292,9 @@ export class Supervisor {
     // Every group, also those whose leader already exited but whose members live on.
     for (const pgid of groups) killer.group(pgid, 'SIGTERM');
     for (const pid of strays) killer.pid(pid, 'SIGTERM');
+    // Daemons: the marker finds what left every group and tree (re-parented, new session).
+    const marked = killer.marked(groups, strays);
+    for (const pid of marked) killer.pid(pid, 'SIGTERM');
 
     const grace = this.delay(this.options.timeoutMs);
     await Promise.race([this.allDone(), grace.promise, this.hurried.promise]);
@@ -307,7 +314,7 @@ export class Supervisor {
       bound.cancel();
     }
 
-    await this.reapLingering(grace.promise, groups, strays);
+    await this.reapLingering(grace.promise, groups, [...strays, ...marked]);
     grace.cancel();
 
     // Everything is dead now; the last bytes may still be in the pipes.
@@ -320,7 +327,7 @@ export class Supervisor {
    * Processes that outlive their leader cannot be waited for (they are not our children),
    * so they are polled, only here, until the grace period ends, then killed.
    */
-  private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly number[]): Promise<void> {
+  private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly ProcessRef[]): Promise<void> {
     const { killer, watchdog } = this.deps;
     let over = false;
     void Promise.race([graceOver, this.hurried.promise]).then(() => (over = true));
@@ -333,6 +340,8 @@ export class Supervisor {
     }
     for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');
     for (const pid of alive.pids) killer.pid(pid, 'SIGKILL');
+    // What a process carrying the marker started during the stop.
+    for (const pid of killer.marked(groups, alive.pids)) killer.pid(pid, 'SIGKILL');
     for (const pgid of groups) watchdog.remove(pgid);
   }
 }
