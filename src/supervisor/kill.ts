@@ -91,7 +91,13 @@ export function processKiller({ marker, forget = () => {}, spare = () => [] }: K
       const start = leaders.get(pgid);
       if (start === 'gone') return false;
       if (start !== undefined && !leaderIsOurs(pgid, start)) return gone(pgid);
-      return killGroup(pgid, signal) || gone(pgid);
+      try {
+        process.kill(-pgid, signal);
+        return true;
+      } catch (error) {
+        // EPERM: members tf may not signal (setuid), still there.
+        return (error as NodeJS.ErrnoException).code === 'ESRCH' ? gone(pgid) : false;
+      }
     },
     pid(process, signal) {
       return isRunning(process) && killPid(process.pid, signal);
