@@ -13,10 +13,11 @@ import { processRow, type RunMarker } from '../host/process-table.js';
  *
  * When the pipe reaches EOF without a `q`, tf died. It applies tf's own rules: a record whose
  * pid now shows another start time is another process (the pid was reused) and is left alone,
- * group and tree; otherwise it sends SIGTERM to the groups, to the recorded processes, to the
- * descendants of the live recorded leaders, and to every process of the user whose environment
- * holds the marker (found with grep in /proc/PID/environ, then checked as an exact entry),
- * and SIGKILL half a second later to the same, each pid checked again against its start time.
+ * group and tree; otherwise it sends SIGTERM to the groups, to the recorded processes, and,
+ * outside the groups (which their group's signal reaches once), to the descendants of the live
+ * recorded leaders and to every process of the user whose environment holds the marker (found
+ * with grep in /proc/PID/environ, then checked as an exact entry); SIGKILL half a second later
+ * to the same, each pid checked again against its start time.
  */
 export const WATCHDOG_SCRIPT = `
 start_of() {
@@ -32,6 +33,22 @@ start_of() {
   fi
   return 0
 }
+pgid_of() {
+  if [ -r "/proc/$1/stat" ]; then
+    read -r s < "/proc/$1/stat" || return 0
+    s=\${s##*) }
+    set -- $s
+    echo "$3"
+  else
+    set -- $(ps -o pgid= -p "$1" 2>/dev/null)
+    echo "$1"
+  fi
+  return 0
+}
+in_groups() {
+  for g in $groups; do [ "$g" = "$1" ] && return 0; done
+  return 1
+}
 marked() {
   [ -n "$mark" ] || return 0
   for f in $(grep -l -F -e "$mark" /proc/[0-9]*/environ 2>/dev/null); do
@@ -40,6 +57,7 @@ marked() {
     tr '\\000' '\\n' < "$f" 2>/dev/null | grep -q -x -F -e "$mark" || continue
     set -- $(ls -ldn "/proc/$m" 2>/dev/null)
     [ "$3" = "$uid" ] || continue
+    in_groups "$(pgid_of "$m")" && continue
     s=$(start_of "$m"); [ -n "$s" ] && echo "$m:$s"
   done
   return 0
@@ -76,6 +94,7 @@ if [ -n "$roots" ]; then
     BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
     { parent[$1] = $2 }
     END { do { changed = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 2; changed = 1 } } while (changed); for (p in keep) if (keep[p] == 2) print p }'); do
+    in_groups "$(pgid_of "$p")" && continue
     s=$(start_of "$p"); [ -n "$s" ] && targets="$targets $p:$s"
   done
 fi
