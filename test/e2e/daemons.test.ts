@@ -58,8 +58,8 @@ describe('tf start: daemonizing children do not outlive tf', () => {
     expect(pids).toContain(daemonPid(tf.output()));
     tf.signal('SIGKILL');
     await tf.exited;
-    // SIGTERM, then SIGKILL half a second later for what ignored it.
-    await expectAllDead(pids, 1500);
+    // SIGTERM, then SIGKILL half a second later for what ignored it; the bound leaves room for a busy machine.
+    await expectAllDead(pids, 3000);
   }, 20_000);
 
   it('gives every instance the run marker, one value per run, and spares processes that only look alike', async () => {

@@ -109,7 +109,7 @@ describe('tf run', () => {
     tf.signal('SIGKILL');
     // Not tf.exited: that waits for tf's output pipe, which a survivor would hold open.
     await new Promise((resolve) => tf.child.once('exit', resolve));
-    await expectAllDead(pids, 1500);
+    await expectAllDead(pids, 3000);
   }, 20_000);
 
   it('leaves no daemon running when tf run is SIGKILLed', async () => {
@@ -120,7 +120,7 @@ describe('tf run', () => {
     tf.signal('SIGKILL');
     // Not tf.exited: that waits for tf's output pipe, which a survivor would hold open.
     await new Promise((resolve) => tf.child.once('exit', resolve));
-    await expectAllDead(pids, 1500);
+    await expectAllDead(pids, 3000);
   }, 20_000);
 
   it('stops the watchdog when the command exits: nothing is killed after a clean exit', async () => {
