@@ -156,7 +156,7 @@ export function descendants(roots: readonly number[]): Descendant[] {
   return found;
 }
 
-export function descendantsIn(table: readonly ProcessRow[], roots: readonly number[]): Descendant[] {
+function descendantsIn(table: readonly ProcessRow[], roots: readonly number[]): Descendant[] {
   const children = new Map<number, ProcessRow[]>();
   for (const row of table) {
     const siblings = children.get(row.ppid);
