@@ -9,6 +9,8 @@ import { Writer } from '../output/writer.js';
 import { buildPlan } from '../plan/plan.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
+import { processKiller } from '../supervisor/kill.js';
+import { newRunMarker } from '../host/process-table.js';
 import type { CommandContext } from './context.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -39,12 +41,14 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
   });
   const output = new Output(await formatFor(invocation, color, width), writer);
-  const watchdog = startWatchdog();
+  const marker = newRunMarker();
+  const watchdog = startWatchdog(marker);
+  const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
   // Probed right before the instances start, so a warning tells what they will meet.
   for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
 
   const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
-  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug }, (event) => output.handle(event), { watchdog });
+  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, marker }, (event) => output.handle(event), { watchdog, killer });
   const running = supervisor;
   if (writer.closed) running.stop({ kind: 'output-closed' });
   const onStop = (signal: NodeJS.Signals): void => running.signal(signal);

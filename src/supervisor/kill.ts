@@ -1,6 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import treeKill from 'tree-kill';
+import {
+  descendants,
+  isRunning,
+  markedProcesses,
+  ownStartTime,
+  processRow,
+  processTable,
+  type ProcessRef,
+  type ProcessRow,
+  type RunMarker,
+} from '../host/process-table.js';
 
 /** Signals a whole process group; false when nothing is left in it. */
 export function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -12,7 +20,7 @@ export function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-export function killPid(pid: number, signal: NodeJS.Signals | 0): boolean {
+function killPid(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(pid, signal);
     return true;
@@ -21,157 +29,113 @@ export function killPid(pid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-const procBuffer = Buffer.allocUnsafe(4096);
-
-/**
- * A small /proc file in one read: readFileSync also stats the file and reads it twice (a
- * /proc file has no size), three times the cost on a stop's path, which reads one per process.
- * Throws as readFileSync does when the process is gone.
- */
-function readProc(file: string): string {
-  const fd = openSync(file, 'r');
-  try {
-    const n = readSync(fd, procBuffer, 0, procBuffer.length, null);
-    const text = procBuffer.toString('latin1', 0, n);
-    return n < procBuffer.length ? text : text + readFileSync(fd, 'latin1');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-interface ProcessRow {
-  readonly pid: number;
-  readonly ppid: number;
-  readonly pgid: number;
-  readonly zombie: boolean;
-}
-
-/** Every process on the machine, read from /proc (Linux) or ps (macOS). */
-function processTable(): ProcessRow[] {
-  const rows: ProcessRow[] = [];
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,pgid=,stat='], { encoding: 'utf8' });
-    for (const line of ps.stdout.split('\n')) {
-      const [pid, ppid, pgid, stat] = line.trim().split(/\s+/);
-      if (stat !== undefined) rows.push({ pid: Number(pid), ppid: Number(ppid), pgid: Number(pgid), zombie: stat.startsWith('Z') });
-    }
-    return rows;
-  }
-  for (const name of names) {
-    if (name.charCodeAt(0) > 57) continue;
-    const row = procRow(Number(name));
-    // Undefined: the process ended while we looked.
-    if (row !== undefined) rows.push(row);
-  }
-  return rows;
-}
-
-/** One process's row from /proc/PID/stat; undefined once it is gone. */
-function procRow(pid: number): ProcessRow | undefined {
-  try {
-    const stat = readProc(`/proc/${pid}/stat`);
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), pgid: Number(fields[2]), zombie: fields[0] === 'Z' };
-  } catch {
-    return undefined;
-  }
-}
-
-/** What is still alive of the groups and single processes given; zombies do not count. */
-export function stillAlive(groups: readonly number[], pids: readonly number[]): { groups: number[]; pids: number[] } {
-  const liveGroups = groups.filter((pgid) => killGroup(pgid, 0));
-  const livePids = pids.filter((pid) => killPid(pid, 0));
-  if (liveGroups.length === 0 && livePids.length === 0) return { groups: liveGroups, pids: livePids };
-  // kill(0) also succeeds for zombies that init has not reaped yet: look closer.
-  const table = processTable();
-  const running = new Set(table.filter((r) => !r.zombie).map((r) => r.pgid));
-  const runningPids = new Set(table.filter((r) => !r.zombie).map((r) => r.pid));
-  return { groups: liveGroups.filter((g) => running.has(g)), pids: livePids.filter((p) => runningPids.has(p)) };
-}
-
-/** Children of a process from /proc (every thread's list); undefined where /proc lacks them. */
-function procChildren(pid: number): number[] | undefined {
-  let threads: string[];
-  try {
-    threads = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return undefined;
-  }
-  const children: number[] = [];
-  for (const tid of threads) {
-    try {
-      for (const child of readProc(`/proc/${pid}/task/${tid}/children`).split(' ')) {
-        if (child !== '') children.push(Number(child));
-      }
-    } catch {
-      return undefined;
-    }
-  }
-  return children;
-}
-
-/**
- * Descendants of the given group leaders that left their leader's group (setsid, a new
- * process group): a signal to the group does not reach them, so they are signalled one by one.
- * Walks only tf's own trees through /proc's children lists where the kernel has them (this
- * runs on every stop, before the first SIGTERM); elsewhere reads the whole process table.
- */
-export function escapees(leaders: readonly number[]): number[] {
-  const found: number[] = [];
-  const queue: [number, number][] = [];
-  for (const leader of leaders) {
-    const children = procChildren(leader);
-    if (children === undefined) return escapeesFromTable(leaders);
-    for (const child of children) queue.push([child, leader]);
-  }
-  for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-    const [pid, leader] = item;
-    const info = procRow(pid);
-    if (info === undefined) continue;
-    if (info.pgid !== leader && !info.zombie) found.push(pid);
-    for (const child of procChildren(pid) ?? []) queue.push([child, leader]);
-  }
-  return found;
-}
-
-function escapeesFromTable(leaders: readonly number[]): number[] {
-  if (leaders.length === 0) return [];
-  const table = processTable();
-  const children = new Map<number, ProcessRow[]>();
-  for (const row of table) {
-    const siblings = children.get(row.ppid);
-    if (siblings === undefined) children.set(row.ppid, [row]);
-    else siblings.push(row);
-  }
-  const found: number[] = [];
-  for (const leader of leaders) {
-    const queue = [...(children.get(leader) ?? [])];
-    for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
-      if (row.pgid !== leader && !row.zombie) found.push(row.pid);
-      queue.push(...(children.get(row.pid) ?? []));
-    }
-  }
-  return found;
-}
-
-/** Kills a process and every descendant, including those that left its group. */
-export function killTree(pid: number, signal: NodeJS.Signals): void {
-  treeKill(pid, signal, () => {
-    // Failures mean the tree is already gone; the group kill beside it covers the rest.
-  });
-}
+const ref = (row: ProcessRow): ProcessRef => ({ pid: row.pid, startTime: row.startTime });
 
 /** Every way the supervisor touches other processes; tests pass a fake. */
 export interface Killer {
+  /** tf started this group leader: remember which process it is, so a reused pid is never taken for it. */
+  started(pid: number): void;
   group(pgid: number, signal: NodeJS.Signals | 0): boolean;
-  pid(pid: number, signal: NodeJS.Signals): boolean;
+  /** Signals the process only while it still is the one named (same pid, same start time). */
+  pid(process: ProcessRef, signal: NodeJS.Signals): boolean;
+  /** Signals every descendant of a leader tf started, including those that left its group. */
   tree(pid: number, signal: NodeJS.Signals): void;
-  stillAlive(groups: readonly number[], pids: readonly number[]): { groups: number[]; pids: number[] };
-  escapees(leaders: readonly number[]): number[];
+  /** What is still running of the groups and processes given; zombies do not count. */
+  stillAlive(groups: readonly number[], pids: readonly ProcessRef[]): { groups: number[]; pids: ProcessRef[] };
+  /**
+   * Descendants of the given group leaders that left their leader's group (setsid, a new
+   * process group): a signal to the group does not reach them, so they are signalled one by one.
+   */
+  escapees(leaders: readonly number[]): ProcessRef[];
+  /**
+   * Processes carrying this run's marker outside the given groups and not among `known`:
+   * what daemonized (double fork, setsid after its parent exited) and so left every tree.
+   */
+  marked(groups: readonly number[], known: readonly ProcessRef[]): ProcessRef[];
 }
 
-export const realKiller: Killer = { group: killGroup, pid: killPid, tree: killTree, stillAlive, escapees };
+export interface KillerOptions {
+  /** The marker every instance carries; without it, `marked` finds nothing. */
+  readonly marker?: RunMarker;
+  /** Hears each group found empty, so the watchdog forgets it before its number can be reused. */
+  readonly forget?: (pgid: number) => void;
+  /** Processes never signalled by pid, whatever they carry (the watchdog). */
+  readonly spare?: () => readonly number[];
+}
+
+/**
+ * The real killer. It knows each leader tf started by its start time: a group whose leader's
+ * pid now names another process, or that was once found empty, is never signalled again
+ * (Linux does not reuse a number as a pid while a group still holds it, so the group of a live
+ * leader, or a non-empty leaderless group, is still tf's).
+ */
+export function processKiller({ marker, forget = () => {}, spare = () => [] }: KillerOptions = {}): Killer {
+  const leaders = new Map<number, string | 'gone'>();
+  const since = marker === undefined ? undefined : ownStartTime();
+  const gone = (pgid: number): false => {
+    if (leaders.get(pgid) !== 'gone') forget(pgid);
+    leaders.set(pgid, 'gone');
+    return false;
+  };
+  /** The leader's pid names the process tf started, or no process at all. */
+  const leaderIsOurs = (pgid: number, start: string | undefined): boolean => {
+    const row = processRow(pgid);
+    return row === undefined || row.startTime === start;
+  };
+  return {
+    started(pid) {
+      const row = processRow(pid);
+      if (row !== undefined) leaders.set(pid, row.startTime);
+    },
+    group(pgid, signal) {
+      const start = leaders.get(pgid);
+      if (start === 'gone') return false;
+      if (start !== undefined && !leaderIsOurs(pgid, start)) return gone(pgid);
+      try {
+        process.kill(-pgid, signal);
+        return true;
+      } catch (error) {
+        // EPERM: members tf may not signal (setuid), still there.
+        return (error as NodeJS.ErrnoException).code === 'ESRCH' ? gone(pgid) : false;
+      }
+    },
+    pid(process, signal) {
+      return isRunning(process) && killPid(process.pid, signal);
+    },
+    tree(pid, signal) {
+      const start = leaders.get(pid);
+      // Without a record of the leader, its pid may name someone else's process by now.
+      if (start === undefined || start === 'gone' || processRow(pid)?.startTime !== start) return;
+      for (const row of descendants([pid])) if (!row.zombie) killPid(row.pid, signal);
+    },
+    stillAlive(groups, pids) {
+      const liveGroups = groups.filter((pgid) => leaders.get(pgid) !== 'gone' && killGroup(pgid, 0));
+      const livePids = pids.filter((p) => killPid(p.pid, 0));
+      let result = { groups: liveGroups, pids: livePids };
+      if (liveGroups.length > 0 || livePids.length > 0) {
+        // kill(0) also succeeds for zombies that init has not reaped yet, and for a reused pid: look closer.
+        const table = processTable();
+        const running = new Set(table.filter((r) => !r.zombie).map((r) => r.pgid));
+        const rows = new Map(table.map((r) => [r.pid, r]));
+        result = { groups: liveGroups.filter((g) => running.has(g)), pids: livePids.filter((p) => isRunning(p, rows.get(p.pid))) };
+      }
+      for (const pgid of groups) if (!result.groups.includes(pgid)) gone(pgid);
+      return result;
+    },
+    escapees(leadersGiven) {
+      return descendants(leadersGiven)
+        .filter((row) => row.pgid !== row.root && !row.zombie)
+        .map(ref);
+    },
+    marked(groups, known) {
+      if (marker === undefined) return [];
+      const skip = new Set([process.pid, ...spare(), ...known.map((p) => p.pid)]);
+      return markedProcesses(marker, { since, spare: [...skip] })
+        .filter((row) => !groups.includes(row.pgid))
+        .map(ref);
+    },
+  };
+}
+
+/** For a supervisor built without one: knows no marker and tells no watchdog. */
+export const realKiller: Killer = processKiller();

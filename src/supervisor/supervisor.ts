@@ -1,4 +1,5 @@
 import type { Instance, OutputStream } from '../domain.js';
+import { withMarker, type ProcessRef, type RunMarker } from '../host/process-table.js';
 import { defaultBackoff, type BackoffRules } from './backoff.js';
 import { exitCodeFor, type ExitFacts, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   readonly debug?: (line: string) => void;
   /** stdout and stderr through two pipes instead of one (see instanceSpawner): their relative order is lost. */
   readonly splitStderr?: boolean;
+  /** Added to every instance's environment, so a stop finds what left tf's groups and trees. */
+  readonly marker?: RunMarker;
 }
 
 export { signalNumber };
@@ -409,7 +412,7 @@ export class Supervisor {
     };
     let child: ChildHandle;
     try {
-      child = this.deps.spawn(instance);
+      child = this.deps.spawn(this.options.marker === undefined ? instance : { ...instance, env: withMarker(instance.env, this.options.marker) });
     } catch (error) {
       failed(error);
       return;
@@ -430,6 +433,7 @@ export class Supervisor {
       closed.resolve();
     });
     slot.run = run;
+    this.deps.killer.started(pid);
     if (slot.runs++ > 0) slot.restarts++;
     this.deps.watchdog.add(pid);
     this.dispatch(slot, { kind: 'spawned', pid, at: run.startedAt });
@@ -561,6 +565,9 @@ export class Supervisor {
     for (const slot of [...this.slots]) this.dispatch(slot, { kind: 'stop', then: 'stay', at, deadline: at + this.options.timeoutMs });
     for (const pgid of lingering) killer.group(pgid, 'SIGTERM');
     for (const pid of strays) killer.pid(pid, 'SIGTERM');
+    // Daemons: the marker finds what left every group and tree (re-parented, new session).
+    const marked = killer.marked(groups, strays);
+    for (const pid of marked) killer.pid(pid, 'SIGTERM');
 
     const grace = this.delay(this.options.timeoutMs);
     const graceOver = Promise.race([grace.promise, this.hurried.promise]);
@@ -574,7 +581,7 @@ export class Supervisor {
       bound.cancel();
     }
 
-    await this.reapLingering(graceOver, groups, strays);
+    await this.reapLingering(graceOver, groups, [...strays, ...marked]);
     grace.cancel();
 
     // Everything is dead now; the last bytes may still be in the pipes.
@@ -587,7 +594,7 @@ export class Supervisor {
    * Processes that outlive their leader cannot be waited for (they are not our children),
    * so they are polled, only here, until the grace period ends, then killed.
    */
-  private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly number[]): Promise<void> {
+  private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly ProcessRef[]): Promise<void> {
     const { killer, watchdog } = this.deps;
     let over = false;
     void graceOver.then(() => (over = true));
@@ -600,6 +607,8 @@ export class Supervisor {
     }
     for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');
     for (const pid of alive.pids) killer.pid(pid, 'SIGKILL');
+    // What a process carrying the marker started during the stop.
+    for (const pid of killer.marked(groups, alive.pids)) killer.pid(pid, 'SIGKILL');
     for (const pgid of groups) watchdog.remove(pgid);
     for (const pgid of this.lingering) watchdog.remove(pgid);
   }

@@ -1,34 +1,114 @@
 import { spawn } from 'node:child_process';
+import { processRow, type RunMarker } from '../host/process-table.js';
 
 /**
  * If tf is SIGKILLed it runs no code, so something outside it must clean up. The watchdog is
- * a tiny shell in its own session that holds a pipe from tf and learns each process group tf
- * starts (`+PGID`) and reaps (`-PGID`). When the pipe reaches EOF without a `q` first, tf died:
- * it sends SIGTERM to every group still recorded and to their leaders' descendants that left
- * the group (found in the process table), and SIGKILL half a second later.
+ * a tiny shell in its own session that holds a pipe from tf and learns, line by line:
+ *
+ *   m NAME=VALUE   the run's marker, which every process tf starts carries
+ *   g PGID START   a process group tf started, and its leader's start time
+ *   p PID START    a process tf started in its own group (tf run's command): never its group
+ *   f ID           forget that group or process: it is gone, and its number may be reused
+ *   q              tf exits cleanly: leave without killing
+ *
+ * When the pipe reaches EOF without a `q`, tf died. It applies tf's own rules: a record whose
+ * pid now shows another start time is another process (the pid was reused) and is left alone,
+ * group and tree; otherwise it sends SIGTERM to the groups, to the recorded processes, and,
+ * outside the groups (which their group's signal reaches once), to the descendants of the live
+ * recorded leaders and to every process of the user whose environment holds the marker (found
+ * with grep in /proc/PID/environ, then checked as an exact entry); SIGKILL half a second later
+ * to the same, each pid checked again against its start time.
  */
-const SCRIPT = `
-groups=""
+export const WATCHDOG_SCRIPT = `
+start_of() {
+  if [ -r "/proc/$1/stat" ]; then
+    read -r s < "/proc/$1/stat" || return 0
+    s=\${s##*) }
+    set -- $s
+    [ $# -ge 20 ] && shift 19 && echo "$1"
+  else
+    s=$(ps -o lstart= -p "$1" 2>/dev/null) || return 0
+    set -- $s
+    [ $# -gt 0 ] && (IFS=_; echo "$*")
+  fi
+  return 0
+}
+pgid_of() {
+  if [ -r "/proc/$1/stat" ]; then
+    read -r s < "/proc/$1/stat" || return 0
+    s=\${s##*) }
+    set -- $s
+    echo "$3"
+  else
+    set -- $(ps -o pgid= -p "$1" 2>/dev/null)
+    echo "$1"
+  fi
+  return 0
+}
+in_groups() {
+  for g in $groups; do [ "$g" = "$1" ] && return 0; done
+  return 1
+}
+marked() {
+  [ -n "$mark" ] || return 0
+  for f in $(grep -l -F -e "$mark" /proc/[0-9]*/environ 2>/dev/null); do
+    m=\${f#/proc/}; m=\${m%/environ}
+    [ "$m" = "$$" ] && continue
+    tr '\\000' '\\n' < "$f" 2>/dev/null | grep -q -x -F -e "$mark" || continue
+    set -- $(ls -ldn "/proc/$m" 2>/dev/null)
+    [ "$3" = "$uid" ] || continue
+    in_groups "$(pgid_of "$m")" && continue
+    s=$(start_of "$m"); [ -n "$s" ] && echo "$m:$s"
+  done
+  return 0
+}
+signal() {
+  for t in $2; do
+    [ "$(start_of "\${t%%:*}")" = "\${t#*:}" ] && kill -s "$1" "\${t%%:*}" 2>/dev/null
+  done
+  return 0
+}
+records=""
+mark=""
 while IFS= read -r line; do
   case "$line" in
     q) exit 0 ;;
-    +*) groups="$groups \${line#+}" ;;
-    -*) kept=""; for g in $groups; do [ "$g" = "\${line#-}" ] || kept="$kept $g"; done; groups="$kept" ;;
+    "m "*) mark=\${line#m } ;;
+    "g "*|"p "*) set -- $line; records="$records $1:$2:\${3:--}" ;;
+    "f "*) kept=""; for r in $records; do i=\${r#*:}; [ "\${i%%:*}" = "\${line#f }" ] || kept="$kept $r"; done; records=$kept ;;
   esac
 done
-[ -n "$groups" ] || exit 0
-strays=$(ps -A -o pid= -o ppid= 2>/dev/null | awk -v roots="$groups" '
-  BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
-  { parent[$1] = $2 }
-  END { do { changed = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } } while (changed); for (p in keep) print p }')
+uid=$(id -u)
+groups=""
+roots=""
+targets=""
+for r in $records; do
+  kind=\${r%%:*}; i=\${r#*:}; start=\${i#*:}; i=\${i%%:*}
+  now=$(start_of "$i")
+  [ -n "$now" ] && [ "$now" != "$start" ] && continue
+  [ "$kind" = g ] && groups="$groups $i"
+  [ -n "$now" ] && roots="$roots $i" && [ "$kind" = p ] && targets="$targets $i:$now"
+done
+if [ -n "$roots" ]; then
+  for p in $(ps -A -o pid= -o ppid= 2>/dev/null | awk -v roots="$roots" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+    { parent[$1] = $2 }
+    END { do { changed = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 2; changed = 1 } } while (changed); for (p in keep) if (keep[p] == 2) print p }'); do
+    in_groups "$(pgid_of "$p")" && continue
+    s=$(start_of "$p"); [ -n "$s" ] && targets="$targets $p:$s"
+  done
+fi
+targets="$targets $(marked)"
+[ -n "$groups$targets" ] || exit 0
 for g in $groups; do kill -s TERM -- "-$g" 2>/dev/null; done
-for p in $strays; do kill -s TERM "$p" 2>/dev/null; done
+signal TERM "$targets"
 sleep 0.5
 for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
-for p in $strays; do kill -s KILL "$p" 2>/dev/null; done
+signal KILL "$targets $(marked)"
 `;
 
 export interface Watchdog {
+  /** A process group tf started, by its leader's pid. */
   add(pgid: number): void;
   remove(pgid: number): void;
   /** tf is exiting cleanly with nothing left: the watchdog leaves without killing. */
@@ -37,12 +117,23 @@ export interface Watchdog {
 
 export const noWatchdog: Watchdog = { add() {}, remove() {}, release() {} };
 
+export interface RunningWatchdog extends Watchdog {
+  /** Its pid: tf never signals it. */
+  readonly pid: number | undefined;
+  /** A process tf started in its own process group (tf run's command): its tree, never its group. */
+  addProcess(pid: number): void;
+}
+
 /**
  * Spawned before any instance: a process tf starts must never exist without a watchdog
  * that knows it (deferring this spawn let a tf killed right after start-up orphan all).
+ * Without the marker in its environment, so that neither this run's scan nor an outer tf's
+ * (tf under tf) takes the watchdog for a process to stop.
  */
-export function startWatchdog(): Watchdog {
-  const child = spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+export function startWatchdog(marker?: RunMarker): RunningWatchdog {
+  const env = { ...process.env };
+  if (marker !== undefined) delete env[marker.name];
+  const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env });
   const pipe = child.stdin;
   child.unref();
   pipe.on('error', () => {
@@ -52,9 +143,14 @@ export function startWatchdog(): Watchdog {
   const send = (line: string): void => {
     if (!pipe.destroyed) pipe.write(`${line}\n`);
   };
+  // Read while the process is tf's unreaped child, so the pid still names it.
+  const startOf = (pid: number): string => processRow(pid)?.startTime ?? '-';
+  if (marker !== undefined) send(`m ${marker.name}=${marker.value}`);
   return {
-    add: (pgid) => send(`+${pgid}`),
-    remove: (pgid) => send(`-${pgid}`),
+    pid: child.pid,
+    add: (pgid) => send(`g ${pgid} ${startOf(pgid)}`),
+    addProcess: (pid) => send(`p ${pid} ${startOf(pid)}`),
+    remove: (pgid) => send(`f ${pgid}`),
     release: () => {
       send('q');
       pipe.end();

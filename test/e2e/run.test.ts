@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, TF_BIN, cleanEnv, expectAllDead, fixture, runTf, tempApps } from '../helpers/tf.js';
+import { FIXTURES, TF_BIN, cleanEnv, expectAllDead, fixture, isAlive, pidsIn, runTf, tempApps } from '../helpers/tf.js';
 
 const app = tempApps();
 
@@ -82,6 +82,56 @@ describe('tf run', () => {
     const tf = runTf(['run', 'no-such-program-tf'], { cwd: app({}) });
     expect((await tf.exited).code).toBe(127);
     expect(tf.stderr()).toBe('tf: command not found: no-such-program-tf; check the spelling or your PATH\n');
+  }, 20_000);
+
+  it("runs a Procfile type with arguments appended, shell-quoted, and that type's first port", async () => {
+    const dir = app({ Procfile: `web: echo "PORT=$PORT" && ${fixture('argv.mjs', '--first')}\n` });
+    const tf = runTf(['run', '-p', '7000', 'web', 'a b', '$HOME', "it's", '*', '--flag', ''], { cwd: dir });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    const [port, args] = tf.output().split('\n');
+    expect(port).toBe('PORT=7000');
+    expect(JSON.parse(args as string)).toEqual(['--first', 'a b', '$HOME', "it's", '*', '--flag', '']);
+  }, 20_000);
+
+  it('never echoes an environment value when the command cannot start', async () => {
+    const dir = app({ '.env': 'SECRET=s3cr\0et\n' });
+    const tf = runTf(['run', 'true'], { cwd: dir });
+    expect((await tf.exited).code).not.toBe(0);
+    expect(tf.stderr()).toMatch(/^tf: .*SECRET/);
+    expect(tf.stderr()).not.toMatch(/s3cr|\\x00et/);
+  }, 20_000);
+
+  it('leaves nothing running when tf run itself is SIGKILLed: the command and its descendants', async () => {
+    const tf = runTf(['run', node, `${FIXTURES}/grandchild.mjs`, 'detached'], { cwd: app({}) });
+    await tf.waitFor(/GRANDCHILD \d+[^]*READY pid=\d+/);
+    const pids = pidsIn(tf.output());
+    expect(pids.length, 'the command and its grandchild, out of its session').toBe(2);
+    tf.signal('SIGKILL');
+    // Not tf.exited: that waits for tf's output pipe, which a survivor would hold open.
+    await new Promise((resolve) => tf.child.once('exit', resolve));
+    await expectAllDead(pids, 3000);
+  }, 20_000);
+
+  it('leaves no daemon running when tf run is SIGKILLed', async () => {
+    const tf = runTf(['run', node, `${FIXTURES}/daemon.mjs`, 'ignore-term'], { cwd: app({}) });
+    await tf.waitFor(/READY pid=\d+/);
+    const pids = pidsIn(tf.output());
+    expect(pids.length, 'the command and the daemon it started').toBe(2);
+    tf.signal('SIGKILL');
+    // Not tf.exited: that waits for tf's output pipe, which a survivor would hold open.
+    await new Promise((resolve) => tf.child.once('exit', resolve));
+    await expectAllDead(pids, 3000);
+  }, 20_000);
+
+  it('stops the watchdog when the command exits: nothing is killed after a clean exit', async () => {
+    // The command leaves a background process, as in a shell; tf run waits only for the command.
+    const tf = runTf(['run', `${node} -e "setInterval(() => {}, 1 << 30)" >/dev/null 2>&1 & echo "BG pid=$!"`], { cwd: app({}) });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    const [bg] = pidsIn(tf.output());
+    expect(bg).toBeDefined();
+    expect(isAlive(bg as number), 'the background process of a command that exited cleanly').toBe(true);
+    process.kill(bg as number, 'SIGKILL');
+    await expectAllDead([bg as number]);
   }, 20_000);
 
   it('needs a command', async () => {

@@ -1,10 +1,36 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TF_BIN, cleanEnv, expectAllDead, fixture, isAlive, pidsIn, runTf, tempApps } from '../helpers/tf.js';
 
 const app = tempApps();
+
+const NS_LAST_PID = '/proc/sys/kernel/ns_last_pid';
+/** Root on Linux can choose the next pid, which is how a test reuses one on purpose. */
+const canChoosePids = ((): boolean => {
+  try {
+    writeFileSync(NS_LAST_PID, readFileSync(NS_LAST_PID, 'utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * An idle process that is nothing of tf's, on exactly `pid`. The pid is free only once every
+ * process that used it is reaped (an orphan's zombie waits for init) and others may take it
+ * first, so this tries again, bounded, as expectAllDead polls.
+ */
+async function unrelatedOnPid(pid: number, ms = 5000): Promise<ChildProcess | undefined> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+    writeFileSync(NS_LAST_PID, String(pid - 1));
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+    if (child.pid === pid) return child;
+    child.kill('SIGKILL');
+  }
+  return undefined;
+}
 
 const twoReady = (): string => `web: ${fixture('ready.mjs')}\nworker: ${fixture('ready.mjs')}\n`;
 
@@ -121,6 +147,35 @@ describe('tf start: stopping', () => {
     const pids = pidsIn(tf.output());
     expect(pids.length, 'three shells and their three sleeps').toBe(6);
     await expectAllDead(pids, 1500);
+  }, 20_000);
+
+  it.skipIf(!canChoosePids)('never signals a process that reused the pid of an exited leader when tf is SIGKILLed mid-stop', async () => {
+    // The issue's reproduction: quick's leader exits on SIGTERM while a member of its group
+    // finishes a little later, so the group is still recorded; the leader's pid is then given
+    // to an unrelated process, and tf is SIGKILLed during the long grace period of stubborn.
+    const member = `${JSON.stringify(process.execPath)} -e "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 200)); console.log('MEMBER pid=' + process.pid); setInterval(() => {}, 1 << 30)"`;
+    const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\nquick: ${member} & exec ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start', '-t', '30'], { cwd: dir });
+    await tf.waitFor(/(READY[^]*){2}/);
+    await tf.waitFor(/MEMBER pid=\d+/);
+    const pids = pidsIn(tf.output());
+    const quick = Number(/quick\.1 started \(pid (\d+)/.exec(tf.output())?.[1]);
+    const lingering = Number(/MEMBER pid=(\d+)/.exec(tf.output())?.[1]);
+    tf.signal('SIGTERM');
+    await tf.waitFor(/quick\.1 exited/);
+    await expectAllDead([lingering]);
+    const unrelated = await unrelatedOnPid(quick);
+    expect(unrelated, `pid ${quick} could not be taken again`).toBeDefined();
+    try {
+      tf.signal('SIGKILL');
+      await new Promise((resolve) => tf.child.once('exit', resolve));
+      // The watchdog's SIGTERM comes half a second before its SIGKILL: once the stubborn
+      // process is dead, anything else it meant to signal has been signalled.
+      await expectAllDead(pids.filter((pid) => pid !== quick), 1500);
+      expect(isAlive(quick), `the process that reused pid ${quick} was signalled`).toBe(true);
+    } finally {
+      unrelated?.kill('SIGKILL');
+    }
   }, 20_000);
 
   it('stops everything cleanly when its reader goes away (tf start | head -3)', async () => {

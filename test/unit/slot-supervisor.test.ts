@@ -90,6 +90,8 @@ function world(names: string[], { policies = {}, onStop = () => 'exit', readines
     },
     stillAlive: () => ({ groups: [], pids: [] }),
     escapees: () => [],
+    started: () => {},
+    marked: () => [],
   };
   const supervisor = new Supervisor(
     names.map((n) => instanceOf(n, policies)),

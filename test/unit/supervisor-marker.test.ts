@@ -1,0 +1,78 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { defaultPolicy, type Instance } from '../../src/domain.js';
+import type { ProcessRef } from '../../src/host/process-table.js';
+import type { Killer } from '../../src/supervisor/kill.js';
+import type { ChildHandle } from '../../src/supervisor/spawn.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
+
+/** A child without output pipes; the fake killer makes it exit on its group's SIGTERM. */
+class QuietChild extends EventEmitter implements ChildHandle {
+  readonly pipes = [];
+  constructor(readonly pid: number) {
+    super();
+  }
+}
+
+const instance: Instance = {
+  name: 'redis.1',
+  type: 'redis',
+  number: 1,
+  command: 'x',
+  launch: { file: '/bin/sh', args: ['-c', 'x'] },
+  env: { PORT: '5000' },
+  port: 5000,
+  cwd: '/',
+  color: 0,
+  policy: defaultPolicy('redis'),
+};
+
+describe('Supervisor and the run marker', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('adds the marker to every environment it spawns, and stops the marked processes: TERM, then KILL what is left', async () => {
+    const marker = { name: 'TF_SUPERVISOR_RUN', value: '1.ab' };
+    const daemon: ProcessRef = { pid: 900, startTime: '7' };
+    const late: ProcessRef = { pid: 901, startTime: '8' };
+    const calls: string[] = [];
+    const spawned: Record<string, string>[] = [];
+    let child: QuietChild | undefined;
+    let markedScans = 0;
+    const killer: Killer = {
+      started: (pid) => void calls.push(`started ${pid}`),
+      group(pgid, signal) {
+        if (signal === 0) return false;
+        calls.push(`group ${signal} ${pgid}`);
+        if (signal === 'SIGTERM') setImmediate(() => (child?.emit('exit', 0, null), child?.emit('close')));
+        return true;
+      },
+      pid: (p, signal) => (calls.push(`pid ${signal} ${p.pid}`), true),
+      tree: () => {},
+      // The daemon ignores its SIGTERM; the grace period is spent polling it.
+      stillAlive: (_groups, pids) => ({ groups: [], pids: [...pids] }),
+      escapees: () => [],
+      marked: (groups, known) => {
+        calls.push(`marked [${groups.join()}] [${known.map((p) => p.pid).join()}]`);
+        return markedScans++ === 0 ? [daemon] : [late];
+      },
+    };
+    const supervisor = new Supervisor([instance], { timeoutMs: 1000, marker }, () => {}, {
+      spawn: (i) => {
+        spawned.push({ ...i.env });
+        child = new QuietChild(100);
+        return child;
+      },
+      killer,
+      watchdog: { add: () => {}, remove: () => {}, release: () => {} },
+    });
+    const done = supervisor.run();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spawned).toEqual([{ PORT: '5000', TF_SUPERVISOR_RUN: '1.ab' }]);
+    expect(instance.env).toEqual({ PORT: '5000' });
+    supervisor.signal('SIGINT');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await done).toBe(130);
+    expect(calls).toEqual(['started 100', 'group SIGTERM 100', 'marked [100] []', 'pid SIGTERM 900', 'pid SIGKILL 900', 'marked [100] [900]', 'pid SIGKILL 901']);
+  });
+});

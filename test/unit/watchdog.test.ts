@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { processRow } from '../../src/host/process-table.js';
+import { WATCHDOG_SCRIPT } from '../../src/supervisor/watchdog.js';
+import { FIXTURES, expectAllDead, isAlive } from '../helpers/tf.js';
+
+const MARK = 'TF_SUPERVISOR_RUN=4242.00112233aabbccdd';
+const started: ChildProcess[] = [];
+const grandchildren: number[] = [];
+afterEach(() => {
+  for (const child of started.splice(0)) child.kill('SIGKILL');
+  for (const pid of grandchildren.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** A process unrelated to any watchdog, leader of its own group. */
+function victim(env: Record<string, string> = {}, script = 'setInterval(() => {}, 1 << 30)'): { pid: number; start: string } {
+  const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore', env: { ...process.env, ...env } });
+  started.push(child);
+  const pid = child.pid as number;
+  return { pid, start: processRow(pid)?.startTime as string };
+}
+
+/** A leader whose child left its group; resolves once the child's pid is known. */
+async function family(): Promise<{ pid: number; start: string; grandchild: number }> {
+  const child = spawn(process.execPath, [path.join(FIXTURES, 'grandchild.mjs'), 'detached'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  started.push(child);
+  let out = '';
+  const grandchild = await new Promise<number>((resolve) =>
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d;
+      const m = /GRANDCHILD (\d+)/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    }),
+  );
+  grandchildren.push(grandchild);
+  const pid = child.pid as number;
+  return { pid, start: processRow(pid)?.startTime as string, grandchild };
+}
+
+/** Runs the watchdog with these lines, then closes its pipe as a dying tf does; resolves when it is done. */
+async function watchdogAfterEof(lines: readonly string[]): Promise<void> {
+  const { TF_SUPERVISOR_RUN: _, ...env } = process.env;
+  const sh = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'inherit'], env });
+  const done = new Promise((resolve) => sh.on('close', resolve));
+  sh.stdin.end(lines.map((l) => `${l}\n`).join(''));
+  await done;
+}
+
+describe('the watchdog, after tf dies', () => {
+  it('stops the recorded groups, processes, their descendants and the marked processes', async () => {
+    const group = await family();
+    const single = victim();
+    const marked = victim({ TF_SUPERVISOR_RUN: MARK.split('=')[1] as string }, "process.on('SIGTERM', () => {}); setInterval(() => {}, 1 << 30)");
+    await watchdogAfterEof([`m ${MARK}`, `g ${group.pid} ${group.start}`, `p ${single.pid} ${single.start}`]);
+    await expectAllDead([group.pid, group.grandchild, single.pid, marked.pid], 1000);
+  }, 10_000);
+
+  it('never signals a recorded pid that now names another process (another start time), nor its group or tree', async () => {
+    const group = await family();
+    const single = victim();
+    await watchdogAfterEof([`g ${group.pid} 1${group.start}`, `p ${single.pid} 1${single.start}`]);
+    expect([group.pid, group.grandchild, single.pid].filter((pid) => !isAlive(pid))).toEqual([]);
+  }, 10_000);
+
+  it('spares what only looks marked, what it was told to forget, and everything after a clean release', async () => {
+    const value = MARK.split('=')[1] as string;
+    const lookalikes = [victim({ TF_SUPERVISOR_RUN: `${value}0` }), victim({ OTHER: MARK }), victim({ TF_SUPERVISOR_RUN_X: value })];
+    const forgotten = victim();
+    await watchdogAfterEof([`m ${MARK}`, `g ${forgotten.pid} ${forgotten.start}`, `f ${forgotten.pid}`]);
+    const released = victim({ TF_SUPERVISOR_RUN: value });
+    await watchdogAfterEof([`m ${MARK}`, `g ${released.pid} ${released.start}`, 'q']);
+    expect([...lookalikes, forgotten, released].map((v) => v.pid).filter((pid) => !isAlive(pid))).toEqual([]);
+  }, 10_000);
+});
