@@ -165,7 +165,6 @@ function closest(word: string, candidates: readonly string[]): string | undefine
   return best?.name;
 }
 
-const named = (spec: OptionSpec): string => (spec.short === undefined ? `--${spec.flag}` : `-${spec.short}/--${spec.flag}`);
 const commandList = (spec: OptionSpec): string => (spec.commands === 'all' ? 'every command' : spec.commands.map((c) => `tf ${c}`).join(', '));
 
 function unknownOption(token: string): TfError {

@@ -144,7 +144,7 @@ const NAMED = String.raw`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)((?:[^{}]|\{[^{}]*\
 // Unquoted, `\$` stays a literal dollar.
 const REFERENCE = new RegExp(String.raw`\\\$|${NAMED}`, 'g');
 // In double quotes the shell's escapes come first: \" \\ \$ \` (and dotenv's \n and \r).
-const DOUBLE_QUOTED = new RegExp(String.raw`\\(["\\$` + '`' + String.raw`nr])|${NAMED}`, 'g');
+const DOUBLE_QUOTED = new RegExp(String.raw`\\(["\\$\x60nr])|${NAMED}`, 'g');
 const ESCAPED: Record<string, string> = { n: '\n', r: '\r' };
 
 type Lookup = (name: string) => string | undefined;

@@ -66,7 +66,7 @@ export function programOf(command: string, env: Env = {}): ProgramLookup | undef
     const wrap = WRAPPERS.get(token);
     if (wrap !== undefined) {
       i++;
-      for (let option = word(i); option !== undefined && option.startsWith('-') && option !== '-'; option = word(i)) {
+      for (let option = word(i); option?.startsWith('-') && option !== '-'; option = word(i)) {
         i++;
         if (option === '--') break;
         if (wrap.withValue.has(option)) i++;

@@ -30,7 +30,7 @@ export const TOOLS = [
   {
     name: 'concurrently',
     available: () => true,
-    argv: (dir, commands, { timeoutS, killOthers }) => [
+    argv: (_dir, commands, { timeoutS, killOthers }) => [
       node,
       [
         path.join(root, 'node_modules/concurrently/dist/bin/concurrently.js'),

@@ -13,7 +13,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const uid = process.getuid?.() ?? 0;
 let work: string;
 let script: string;
-let sock: string;
+let _sock: string;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {

@@ -16,7 +16,7 @@ describe('tf start: daemonizing children do not outlive tf', () => {
   ] as const)('stops a double-forked daemon (re-parented, in its own session) on %s', async (signal, code) => {
     const dir = app({ Procfile: `redis: ${fixture('daemon.mjs')}\nweb: ${fixture('ready.mjs')}\n` });
     const tf = runTf(['start'], { cwd: dir });
-    await tf.waitFor(/READY pid=\d+[^]*READY web|READY web[^]*READY pid=\d+/);
+    await tf.waitFor(/READY pid=\d+[\s\S]*READY web|READY web[\s\S]*READY pid=\d+/);
     const pids = pidsIn(tf.output());
     const daemon = daemonPid(tf.output());
     expect(isAlive(daemon), 'the daemon runs before the stop').toBe(true);

@@ -13,11 +13,11 @@ describe('tf start: output', () => {
   it('prefixes every line with time, padded name and "|", and shows tf notices as system', async () => {
     const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nlongername: ${fixture('ready.mjs')}\n` });
     const tf = runTf(['start', '--no-color'], { cwd: dir });
-    await tf.waitFor(/(READY[^]*){2}/);
+    await tf.waitFor(/(READY[\s\S]*){2}/);
     tf.signal('SIGTERM');
     await tf.exited;
     const lines = tf.output().split('\n').filter((l) => l !== '');
-    expect(lines.every((l) => /^\d\d:\d\d:\d\d (web\.1       |longername\.1|system      ) \| /.test(l)), lines.join('\n')).toBe(true);
+    expect(lines.every((l) => /^\d\d:\d\d:\d\d (web\.1 {7}|longername\.1|system {6}) \| /.test(l)), lines.join('\n')).toBe(true);
     expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d system +\| web\.1 started \(pid \d+, port 5000\)$/));
     expect(lines).toContainEqual(expect.stringMatching(/ longername\.1 \| READY longername\.1 5100 pid=\d+$/));
     expect(tf.output()).not.toContain('\x1b');
@@ -40,7 +40,7 @@ describe('tf start: output', () => {
     // PATH has no mkfifo, and no sleep either: the children name theirs in full.
     const dir = app({ Procfile: 'a: echo READY-a; exec /bin/sleep 30\nb: echo READY-b; exec /bin/sleep 30\n' });
     const tf = runTf(['start', '--no-color'], { cwd: dir, env: { PATH: path.join(dir, 'empty') } });
-    await tf.waitFor(/READY-a[^]*READY-b|READY-b[^]*READY-a/);
+    await tf.waitFor(/READY-a[\s\S]*READY-b|READY-b[\s\S]*READY-a/);
     tf.signal('SIGTERM');
     expect((await tf.exited).code, tf.output()).toBe(143);
     const warnings = tf.output().split('\n').filter((l) => /system +\| .*no FIFOs/.test(l));
@@ -54,7 +54,7 @@ describe('tf start: output', () => {
     const ids = ['a', 'b', 'c', 'd'];
     const dir = app({ Procfile: ids.map((id) => `${id}: ${fixture('chatter.mjs', id, String(count))}`).join('\n') });
     const tf = runTf(['start', '--no-timestamp', '--no-color'], { cwd: dir });
-    await tf.waitFor(/(DONE [abcd]\n[^]*){4}/, 30_000);
+    await tf.waitFor(/(DONE [abcd]\n[\s\S]*){4}/, 30_000);
     tf.signal('SIGTERM');
     await tf.exited;
     const next: Record<string, number> = { a: 0, b: 0, c: 0, d: 0 };
@@ -246,7 +246,7 @@ describe('tf start: output', () => {
         });
       try {
         await seen(/FC=1/);
-        expect(out).toMatch(/\x1b\[36m\d\d:\d\d:\d\d web\.1  \| \x1b\[0mFC=1/);
+        expect(out).toMatch(/\x1b\[36m\d\d:\d\d:\d\d web\.1 {2}\| \x1b\[0mFC=1/);
         term.stdin.write('\x03');
         const code = await new Promise((r) => term.on('close', r));
         expect(out).toContain('stopping all processes (received SIGINT)');

@@ -103,7 +103,7 @@ describe('tf run', () => {
 
   it('leaves nothing running when tf run itself is SIGKILLed: the command and its descendants', async () => {
     const tf = runTf(['run', node, `${FIXTURES}/grandchild.mjs`, 'detached'], { cwd: app({}) });
-    await tf.waitFor(/GRANDCHILD \d+[^]*READY pid=\d+/);
+    await tf.waitFor(/GRANDCHILD \d+[\s\S]*READY pid=\d+/);
     const pids = pidsIn(tf.output());
     expect(pids.length, 'the command and its grandchild, out of its session').toBe(2);
     tf.signal('SIGKILL');

@@ -42,7 +42,7 @@ describe('tf start: stopping', () => {
   ] as const)('on %s sends SIGTERM to every process, waits for them, and exits %i', async (signal, code) => {
     const dir = app({ Procfile: twoReady() });
     const tf = runTf(['start'], { cwd: dir });
-    await tf.waitFor(/READY web\.1[^]*READY worker\.1|READY worker\.1[^]*READY web\.1/);
+    await tf.waitFor(/READY web\.1[\s\S]*READY worker\.1|READY worker\.1[\s\S]*READY web\.1/);
     tf.signal(signal);
     const exit = await tf.exited;
     expect(exit.code, tf.output()).toBe(code);
@@ -56,7 +56,7 @@ describe('tf start: stopping', () => {
   it('SIGKILLs a process that ignores SIGTERM after --timeout, with its whole tree', async () => {
     const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\nnice: ${fixture('ready.mjs')}\n` });
     const tf = runTf(['start', '-t', '0.3'], { cwd: dir });
-    await tf.waitFor(/READY pid=\d+[^]*READY nice|READY nice[^]*READY pid=\d+/);
+    await tf.waitFor(/READY pid=\d+[\s\S]*READY nice|READY nice[\s\S]*READY pid=\d+/);
     tf.signal('SIGTERM');
     const exit = await tf.exited;
     expect(exit.code, tf.output()).toBe(143);
@@ -84,7 +84,7 @@ describe('tf start: stopping', () => {
     const tf = runTf(['start'], { cwd: dir });
     const exit = await tf.exited;
     expect(exit.code, tf.output()).toBe(3);
-    expect(tf.output()).toMatch(/system +\| crash\.1 exited with code 3\n[^]*stopping all processes \(crash\.1 exited\)[^]*web\.1 +\| got TERM/);
+    expect(tf.output()).toMatch(/system +\| crash\.1 exited with code 3\n[\s\S]*stopping all processes \(crash\.1 exited\)[\s\S]*web\.1 +\| got TERM/);
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
@@ -100,8 +100,8 @@ describe('tf start: stopping', () => {
   it('stops grandchildren, in the process group or escaped from it', async () => {
     const dir = app({ Procfile: `same: ${fixture('grandchild.mjs')}\nescaped: ${fixture('grandchild.mjs', 'detached')}\n` });
     const tf = runTf(['start', '-t', '1'], { cwd: dir });
-    await tf.waitFor(/(GRANDCHILD \d+[^]*){2}/);
-    await tf.waitFor(/(READY[^]*){2}/);
+    await tf.waitFor(/(GRANDCHILD \d+[\s\S]*){2}/);
+    await tf.waitFor(/(READY[\s\S]*){2}/);
     const pids = pidsIn(tf.output());
     expect(pids.length, "two leaders and two grandchildren").toBe(4);
     tf.signal('SIGTERM');
@@ -115,7 +115,7 @@ describe('tf start: stopping', () => {
     const member = `sh -c 'trap "" TERM; echo "LINGER pid=$$"; exec >/dev/null 2>&1; sleep 0.6; echo finished > done.txt'`;
     const dir = app({ Procfile: `leader: ${member} & echo READY; wait\n` });
     const tf = runTf(['start', '-t', '10'], { cwd: dir });
-    await tf.waitFor(/LINGER pid=\d+[^]*READY|READY[^]*LINGER pid=\d+/);
+    await tf.waitFor(/LINGER pid=\d+[\s\S]*READY|READY[\s\S]*LINGER pid=\d+/);
     const lingering = Number(/LINGER pid=(\d+)/.exec(tf.output())?.[1]);
     tf.signal('SIGTERM');
     expect((await tf.exited).code, tf.output()).toBe(143);
@@ -128,8 +128,8 @@ describe('tf start: stopping', () => {
       Procfile: `web: ${fixture('ready.mjs')}\nstubborn: ${fixture('ignore-term.mjs')}\nfamily: ${fixture('grandchild.mjs')}\nescaped: ${fixture('grandchild.mjs', 'detached')}\n`,
     });
     const tf = runTf(['start'], { cwd: dir });
-    await tf.waitFor(/(READY[^]*){4}/);
-    await tf.waitFor(/(GRANDCHILD \d+[^]*){2}/);
+    await tf.waitFor(/(READY[\s\S]*){4}/);
+    await tf.waitFor(/(GRANDCHILD \d+[\s\S]*){2}/);
     const pids = pidsIn(tf.output());
     expect(pids.length, 'four leaders and two grandchildren, one of them out of its group').toBe(6);
     tf.signal('SIGKILL');
@@ -141,7 +141,7 @@ describe('tf start: stopping', () => {
   it('leaves nothing running when tf is SIGKILLed the moment its processes are up', async () => {
     const procfile = ['a', 'b', 'c'].map((n) => `${n}: sleep 1000 & echo "READY pid=$! pid=$$"; wait\n`).join('');
     const tf = runTf(['start'], { cwd: app({ Procfile: procfile }) });
-    await tf.waitFor(/(READY[^\n]*\n[^]*){3}/);
+    await tf.waitFor(/(READY[^\n]*\n[\s\S]*){3}/);
     tf.signal('SIGKILL');
     await tf.exited;
     const pids = pidsIn(tf.output());
@@ -156,7 +156,7 @@ describe('tf start: stopping', () => {
     const member = `${JSON.stringify(process.execPath)} -e "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 200)); console.log('MEMBER pid=' + process.pid); setInterval(() => {}, 1 << 30)"`;
     const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\nquick: ${member} & exec ${fixture('ready.mjs')}\n` });
     const tf = runTf(['start', '-t', '30'], { cwd: dir });
-    await tf.waitFor(/(READY[^]*){2}/);
+    await tf.waitFor(/(READY[\s\S]*){2}/);
     await tf.waitFor(/MEMBER pid=\d+/);
     const pids = pidsIn(tf.output());
     const quick = Number(/quick\.1 started \(pid (\d+)/.exec(tf.output())?.[1]);

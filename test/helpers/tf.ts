@@ -173,7 +173,7 @@ export function isAlive(pid: number): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
-    return process.platform === 'linux' ? false : true;
+    return process.platform !== 'linux';
   }
 }
 

@@ -172,7 +172,7 @@ describe('ControlServer: start-up probe', () => {
 
     await new Promise<void>((resolve) => silent.listen(sock, resolve));
     const inode = statSync(sock).ino;
-    const message = await refusal(startServer()).finally(() => held.forEach((s) => s.destroy()));
+    const message = await refusal(startServer()).finally(() => { for (const s of held) s.destroy(); });
     expect(message).toContain('held by a process that does not answer');
     expect(statSync(sock).ino).toBe(inode);
   }, 10_000);

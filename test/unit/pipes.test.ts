@@ -1,4 +1,4 @@
-import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPolicy, type Instance } from '../../src/domain.js';
