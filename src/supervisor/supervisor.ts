@@ -1,3 +1,4 @@
+import { signalsByName } from 'human-signals';
 import type { Instance, OutputStream } from '../domain.js';
 import { withMarker, type ProcessRef, type RunMarker } from '../host/process-table.js';
 import { defaultBackoff, type BackoffRules } from './backoff.js';
@@ -46,22 +47,6 @@ export interface SupervisorOptions {
 
 export { signalNumber };
 
-type SignalTable = Readonly<Record<string, { readonly description: string } | undefined>>;
-let signalTable: SignalTable | undefined;
-/**
- * human-signals (readable descriptions, "Termination" for SIGTERM) is loaded off the
- * start-up path and off the stop path: 50 ms after the instances are spawned, once their
- * first output is through. An exit by signal before that waits for it.
- */
-export function loadSignalDescriptions(): Promise<void> {
-  if (signalTable !== undefined) return Promise.resolve();
-  return import('human-signals').then(
-    (m) => void (signalTable = m.signalsByName as SignalTable),
-    () => undefined,
-  );
-}
-
-const SIGNAL_TABLE_DELAY_MS = 50;
 const STREAM_CLOSE_WAIT_MS = 100;
 /** At the very end, how long to wait for pipes still open, so their last bytes are shown. */
 const FINAL_CLOSE_WAIT_MS = 500;
@@ -176,7 +161,6 @@ export class Supervisor {
       if (this.reason !== undefined || this.startFailed) break;
       this.dispatch(slot, { kind: 'start', at: this.now() });
     }
-    this.deps.clock.setTimeout(() => void loadSignalDescriptions(), SIGNAL_TABLE_DELAY_MS);
     this.checkFinished();
     await this.stopRequested.promise;
     await this.shutdown();
@@ -467,9 +451,7 @@ export class Supervisor {
       if (settled) return;
       settled = true;
       this.deps.clock.clearTimeout(timer);
-      // An exit by signal right after start-up comes before the descriptions are loaded.
-      if (signal !== null && signalTable === undefined) void loadSignalDescriptions().then(() => this.settleExit(slot, run, code, signal));
-      else this.settleExit(slot, run, code, signal);
+      this.settleExit(slot, run, code, signal);
     };
     // Report the exit after the last output: wait for the pipes to close, but not for a
     // descendant that keeps them open after the leader is gone.
@@ -488,7 +470,7 @@ export class Supervisor {
     const exit: ExitFacts = {
       code,
       signal,
-      signalDescription: signal === null ? undefined : signalTable?.[signal]?.description,
+      signalDescription: signal === null ? undefined : (signalsByName as Partial<Record<string, { readonly description: string }>>)[signal]?.description,
       forced: stopping && state.forced,
       stoppedByTf: stopping,
       durationMs: this.now() - run.startedAt,

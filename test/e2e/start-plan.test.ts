@@ -5,7 +5,7 @@ const app = tempApps();
 
 /** Waits for `count` ENV lines, stops tf, checks everything is dead, returns the parsed lines by instance. */
 async function envLines(tf: TfProcess, count: number): Promise<Record<string, Record<string, string | null>>> {
-  await tf.waitFor(new RegExp(`(ENV .*\\n[sS]*){${count}}`));
+  await tf.waitFor(new RegExp(`(ENV .*\\n[\\s\\S]*){${count}}`));
   tf.signal('SIGTERM');
   const exit = await tf.exited;
   expect(exit.code, tf.output()).toBe(143);

@@ -7,7 +7,7 @@ import type { Killer } from '../../src/supervisor/kill.js';
 import { StreamPipe } from '../../src/supervisor/pipes.js';
 import type { ReadinessProbe } from '../../src/supervisor/readiness.js';
 import type { ChildHandle } from '../../src/supervisor/spawn.js';
-import { loadSignalDescriptions, Supervisor } from '../../src/supervisor/supervisor.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
 
 /** Histories of restarts, stops and scaling replayed against fake processes and fake timers. */
 
@@ -117,7 +117,6 @@ async function settle(): Promise<void> {
 }
 
 describe('Supervisor slots', () => {
-  beforeAll(() => loadSignalDescriptions());
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 

@@ -6,7 +6,7 @@ import type { SupervisorEvent } from '../../src/supervisor/events.js';
 import type { Killer } from '../../src/supervisor/kill.js';
 import { StreamPipe } from '../../src/supervisor/pipes.js';
 import type { ChildHandle } from '../../src/supervisor/spawn.js';
-import { loadSignalDescriptions, Supervisor } from '../../src/supervisor/supervisor.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
 
 class FakeChild extends EventEmitter implements ChildHandle {
   /** What the child writes; the supervisor reads it as the fallback (Node stream) pipes. */
@@ -103,7 +103,6 @@ describe('signal descriptions (human-signals, loaded off the start-up path)', ()
 });
 
 describe('Supervisor', () => {
-  beforeAll(() => loadSignalDescriptions());
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
