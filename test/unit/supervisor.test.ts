@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defaultPolicy, type Instance } from '../../src/domain.js';
 import type { SupervisorEvent } from '../../src/supervisor/events.js';
 import type { Killer } from '../../src/supervisor/kill.js';
