@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { keepCaCerts, launch, median, now } from './measure.mjs';
+import * as C from './control.mjs';
 import * as S from './scenarios.mjs';
 import { TOOLS, tfAt } from './tools.mjs';
 
@@ -30,6 +31,11 @@ const SCENARIOS = {
   'slow-reader': quick ? S.slowReader(10, 20, 5_000) : S.slowReader(200, 20, 30_000),
   idle: quick ? S.idle(50, 1) : S.idle(50, 10),
   killed: S.killed(5),
+  // Live control, tf alone: each against its own floor, in the same run.
+  'control-ps': C.psRoundTrip(),
+  'control-restart': C.crashRestart(),
+  'control-scale': C.scaleUp(),
+  'control-idle': quick ? C.idleWithFollower(50, 1) : C.idleWithFollower(50, 10),
 };
 
 const BASELINE = {
@@ -135,7 +141,8 @@ let counter = 0;
 try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     if (!wanted(values.only, name)) continue;
-    const participants = [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP] : []), ...tools];
+    // A control scenario compares variants of tf with their floor (its first variant) instead of tools.
+    const participants = scenario.variants ?? [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP] : []), ...tools];
     // byRun[r] is run r's value (a hole where a run gave none): ratios pair runs by index.
     const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], byRun: [], rss: [], ok: [] }]));
     if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], byRun: [], rss: [], ok: [] });
@@ -148,7 +155,7 @@ try {
       }
       for (const tool of participants) {
         const marker = `1000.${process.pid}${++counter}`;
-        const result = await scenario.run(tool, { dir, marker });
+        const result = scenario.variants === undefined ? await scenario.run(tool, { dir, marker }) : await tool.run({ dir, marker });
         const row = rows.get(tool.name);
         if (result.value !== undefined) row.values.push((row.byRun[run] = result.value));
         if (result.rss !== undefined) row.rss.push(result.rss);
@@ -157,7 +164,7 @@ try {
     }
     const list = [...rows.values()].map((r) => ({ ...r, median: r.values.length ? median(r.values) : undefined }));
     if (scenario.floor) list.unshift(list.pop());
-    const reference = list.find((r) => r.name === 'raw pipe' || r.name === 'node -e 0');
+    const reference = scenario.variants === undefined ? list.find((r) => r.name === 'raw pipe' || r.name === 'node -e 0') : list[0];
     console.log(`## ${scenario.title}\n\n${table(scenario, list, reference)}\n`);
   }
 } finally {
