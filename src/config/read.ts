@@ -9,7 +9,7 @@ export interface ConfigFile {
   readonly path: string;
   /** The path as shown in messages. */
   readonly shown: string;
-  readonly kind: Extract<TfErrorKind, 'procfile' | 'envfile'>;
+  readonly kind: Extract<TfErrorKind, 'procfile' | 'envfile' | 'option'>;
   /** How the user chose this file, so an error blames the right thing. */
   readonly hint: string;
 }
@@ -60,9 +60,15 @@ export function readConfigFile(file: ConfigFile): Buffer | undefined {
     const opened = fstatSync(fd);
     if (!opened.isFile()) throw fail(file, kindOf(opened));
     if (opened.size > MAX_CONFIG_BYTES) throw fail(file, `is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB, too large for a config file`);
-    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    // Sized from fstat, one byte over to see a file that grew since; grown up to the cap if it did.
+    let buffer = Buffer.allocUnsafe(Math.min(opened.size, MAX_CONFIG_BYTES) + 1);
     let length = 0;
     for (;;) {
+      if (length === buffer.length) {
+        const bigger = Buffer.allocUnsafe(Math.min(2 * buffer.length, MAX_CONFIG_BYTES + 1));
+        buffer.copy(bigger, 0, 0, length);
+        buffer = bigger;
+      }
       const read = readSync(fd, buffer, length, buffer.length - length, null);
       if (read === 0) break;
       length += read;

@@ -1,8 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import type { ReadySpec, RestartPolicy } from '../domain.js';
 import { TfError } from '../errors.js';
+import { decodeConfigText, MAX_CONFIG_BYTES, readConfigFile } from './read.js';
 import { parseReadySpec, parseRestartPolicy, parseStopSignal, type Problem } from './policies.js';
 
 /**
@@ -22,7 +22,7 @@ import { parseReadySpec, parseRestartPolicy, parseStopSignal, type Problem } fro
 export const TF_YAML = 'tf.yaml';
 
 /** Largest tf.yaml read: it holds a few lines per type, so a bigger file is a mistake. */
-export const TF_YAML_MAX_BYTES = 1024 * 1024;
+export const TF_YAML_MAX_BYTES = MAX_CONFIG_BYTES;
 
 /** A value and the line it was written on, so later checks can still point at it. */
 export interface Located<T> {
@@ -215,24 +215,11 @@ export const loadTfYamlBeside = (procfilePath: string, procfileShown: string, ty
 
 /**
  * Reads and parses tf.yaml at `file` (shown to the user as `shown`); undefined when there
- * is none. The same call validates it for `tf check`. A FIFO or device would block or
- * stream forever, and a huge file is not a settings file, so both are refused.
+ * is none. The same call validates it for `tf check`. Read like every config file: only a
+ * regular UTF-8 file of at most 1 MiB (read.ts).
  */
 export function readTfYaml(file: string, shown: string, types: readonly string[]): TfYaml | undefined {
-  let text: string;
-  try {
-    const stat = statSync(file);
-    if (!stat.isFile()) throw new TfError('option', 'is not a regular file', { file: shown, hint: `make ${TF_YAML} a plain file, or remove it` });
-    if (stat.size > TF_YAML_MAX_BYTES) {
-      throw new TfError('option', `is larger than 1 MiB (${stat.size} bytes)`, { file: shown, hint: `${TF_YAML} holds a few settings per process type; check that this is the right file` });
-    }
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if (error instanceof TfError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    const what = code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${code ?? String(error)})`;
-    throw new TfError('option', what, { file: shown, hint: 'fix its permissions or remove it', cause: error });
-  }
-  return parseTfYaml(text, shown, types);
+  const source = { path: file, shown, kind: 'option' as const, hint: `make ${TF_YAML} a plain UTF-8 file of a few settings per process type, or remove it` };
+  const bytes = readConfigFile(source);
+  return bytes === undefined ? undefined : parseTfYaml(decodeConfigText(bytes, source), shown, types);
 }
