@@ -59,7 +59,7 @@ export class StartControl implements ControlHandler {
         // The server answers hello itself; a handler that sees one answers the same.
         return reply.end({ ok: true, pid: process.pid, root: this.config.root, procfile: this.config.procfile.path, startedAt: Date.now() });
       case 'ps':
-        return reply.end({ ok: true, instances: supervisor.snapshot().map(toRow) });
+        return reply.end({ ok: true, instances: this.inOrder(supervisor.snapshot()).map(toRow) });
       case 'restart':
         return reply.end(this.restart(request.names));
       case 'stop':
@@ -174,6 +174,13 @@ export class StartControl implements ControlHandler {
     const follower = followLogs(logs, reply, (name) => this.matches(request.names, name), this.selected(request.names));
     this.followers.add(follower);
     reply.onClose(() => this.followers.delete(follower));
+  }
+
+  /** Procfile order, then instance number: a type scaled from 0 back up lists where it did at start. */
+  private inOrder<T extends { readonly type: string; readonly name: string }>(rows: readonly T[]): T[] {
+    const position = new Map(this.config.procfile.types.map((t, i) => [t.name, i]));
+    const key = (row: T): number => position.get(row.type) ?? position.size;
+    return [...rows].sort((a, b) => key(a) - key(b) || numberOf(a.name) - numberOf(b.name));
   }
 
   /** Whether instance `name` (perhaps not started yet: a scale-up) is among `names`. */
