@@ -76,15 +76,15 @@ export class StartControl implements ControlHandler {
     }
   }
 
-  /** The error reply for names that match no instance or type, listing the ones that do. */
+  /** The error reply for names that match no instance or type (of the Procfile, even at 0), listing the ones that do. */
   private unknown(names: readonly string[]): FinalBody | undefined {
-    const rows = this.deps.supervisor.snapshot();
-    const known = new Set(rows.flatMap((r) => [r.type, r.name]));
+    const rows = this.inOrder(this.deps.supervisor.snapshot());
+    const types = [...new Set([...this.config.procfile.types.map((t) => t.name), ...rows.map((r) => r.type)])];
+    const known = new Set([...types, ...rows.map((r) => r.name)]);
     const missing = names.filter((n) => !known.has(n));
     if (missing.length === 0) return undefined;
-    const types = [...new Set(rows.map((r) => r.type))];
-    const list = rows.length === 0 ? 'no instances run' : `types: ${types.join(', ')}; instances: ${rows.map((r) => r.name).join(', ')}`;
-    return fail('unknown-name', `no instance or type named ${missing.map((n) => JSON.stringify(n)).join(', ')} (${list})`);
+    const instances = rows.length === 0 ? 'none' : rows.map((r) => r.name).join(', ');
+    return fail('unknown-name', `no instance or type named ${missing.map((n) => JSON.stringify(n)).join(', ')} (types: ${types.join(', ')}; instances: ${instances})`);
   }
 
   /** The selected instance names, in formation order (all for none). */
@@ -102,7 +102,7 @@ export class StartControl implements ControlHandler {
     const unknown = this.unknown(names);
     if (unknown !== undefined) return unknown;
     const targets = this.selected(names);
-    if (targets.length === 0) return { ok: true, ...done('nothing to restart: no instances') };
+    if (targets.length === 0) return { ok: true, ...done(`nothing to restart: no instances of ${names.join(', ') || 'any type'} (tf scale starts some)`) };
     const config = this.deps.reload();
     const fresh = this.instances(config, this.formationCovering());
     const gone = targets.filter((name) => !fresh.has(name));
@@ -119,7 +119,8 @@ export class StartControl implements ControlHandler {
     const unknown = this.unknown(names);
     if (unknown !== undefined) return unknown;
     const result = this.deps.supervisor.stopSlots(names);
-    if (result.names.length === 0) return { ok: true, ...done(`${this.selected(names).join(', ')}: already down, nothing to stop`) };
+    const selected = this.selected(names);
+    if (result.names.length === 0) return { ok: true, ...done(selected.length === 0 ? `no instances of ${names.join(', ')}: nothing to stop` : `${selected.join(', ')}: already down, nothing to stop`) };
     return { ok: true, ...done(`stopping ${result.names.join(', ')}`) };
   }
 
