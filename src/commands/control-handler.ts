@@ -112,6 +112,7 @@ export class StartControl implements ControlHandler {
     }
     this.config = config;
     const result = this.deps.supervisor.restart(targets, (current) => fresh.get(current.name) ?? current);
+    if (result.names.length === 0) return fail('failed', 'tf is stopping; nothing was restarted');
     return { ok: true, ...done(`restarting ${result.names.join(', ')} (env files and Procfile re-read)`) };
   }
 
