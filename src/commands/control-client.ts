@@ -2,10 +2,11 @@ import path from 'node:path';
 import type { Invocation } from '../cli/args.js';
 import { appPaths } from '../config/paths.js';
 import { request, replyError, type ControlTarget } from '../control/client.js';
-import type { Command, FinalReply, ResultOf } from '../control/protocol.js';
+import type { Command, FinalReply, PsRow, ResultOf } from '../control/protocol.js';
 import { locateSocket } from '../control/socket-path.js';
 import { usageError } from '../errors.js';
 import type { CommandContext } from './context.js';
+import { waitFor, waitTimeoutMs } from './control-wait.js';
 
 export interface SocketPlace {
   /** The socket file. */
@@ -48,23 +49,18 @@ export async function ask<C extends Command>(invocation: Invocation, context: Co
   return reply as unknown as Ok<C['cmd']>;
 }
 
-/** restart, stop, scale, signal: the reply's account of what was done, one line each. */
+/**
+ * restart, stop, scale, signal: the reply's account of what was done, one line each. With
+ * --wait-timeout (restart, stop, scale), then waits until it has happened (see control-wait).
+ */
 export async function askAndTell(invocation: Invocation, context: CommandContext, command: Extract<Command, { cmd: 'restart' | 'stop' | 'scale' | 'signal' | 'shutdown' }>): Promise<number> {
-  refuseWaitTimeout(invocation);
+  const timeoutMs = command.cmd === 'signal' ? undefined : waitTimeoutMs(invocation);
+  const ps = async (): Promise<readonly PsRow[]> => (await ask(invocation, context, { cmd: 'ps' })).instances;
+  const before = timeoutMs === undefined ? [] : await ps();
   const reply = await ask(invocation, context, command);
   context.stdout.write(`${reply.done.join('\n')}\n`);
+  if (timeoutMs !== undefined) await waitFor(ps, command, before, timeoutMs);
   return 0;
-}
-
-/**
- * These commands answer once tf has acted (signals sent, instances started), not once the
- * instances are up or down; `tf ps` shows that. A wait the command would not do is refused,
- * not ignored.
- */
-function refuseWaitTimeout(invocation: Invocation): void {
-  const wait = invocation.options.waitTimeout;
-  // TF_WAIT_TIMEOUT is meant for `tf run --with` as well; only the flag asks this command to wait.
-  if (wait !== undefined && wait.source.startsWith('--')) throw usageError(`${wait.source} is not supported by tf ${invocation.command}`, 'it answers once tf has acted; watch tf ps or tf logs -F for the outcome');
 }
 
 /** For commands that take no operands. */

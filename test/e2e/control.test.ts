@@ -364,3 +364,47 @@ describe('policies and readiness, seen through tf ps', () => {
     await stopAll(dir, started);
   }, 30_000);
 });
+
+describe('--wait-timeout: restart, stop and scale wait for the outcome', () => {
+  it('waits until restarted and added instances are ready and stopped ones are down; a whole stop until tf is gone', async () => {
+    const port = await freePort();
+    const dir = app({ Procfile: `web: ${fixture('listen.mjs')}\nworker: ${fixture('signals.mjs')}\n` });
+    const started = start(dir, ['-p', String(port), '--port-step', '10']);
+    await started.waitFor(/web\.1 ready after/);
+    const [web] = await psJson(dir);
+
+    expect(await tf(dir, ['restart', 'web', '--wait-timeout', '10'])).toEqual({ code: 0, out: 'restarting web.1 (env files and Procfile re-read)\n', err: '' });
+    const [again] = await psJson(dir);
+    expect(again).toMatchObject({ name: 'web.1', state: 'ready', restarts: 1 });
+    expect(again?.pid).not.toBe(web?.pid);
+
+    expect((await tf(dir, ['scale', 'web=2', '--wait-timeout', '10'])).out).toBe('web 1 -> 2 (starting web.2)\n');
+    expect((await psJson(dir)).find((r) => r.name === 'web.2')).toMatchObject({ state: 'ready', port: port + 1 });
+
+    expect((await tf(dir, ['stop', 'worker', '--wait-timeout', '10'])).out).toBe('stopping worker.1\n');
+    expect((await psJson(dir)).find((r) => r.name === 'worker.1')?.state).toBe('stopped');
+
+    const whole = await tf(dir, ['stop', '--wait-timeout', '10']);
+    expect(whole.code).toBe(0);
+    // It returned once tf was gone: the socket is removed, and the exit is there to collect.
+    expect(existsSync(socketOf(dir))).toBe(false);
+    expect((await started.exited).code).toBe(0);
+    await expectAllDead(pidsIn(started.output()));
+  }, 30_000);
+
+  it('fails, naming the instance, when it crashes or is not ready in time', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nsetup: ${fixture('ready.mjs')}\n` });
+    const started = start(dir, ['--can-die', 'setup']);
+    await started.waitFor(/READY setup\.1/);
+    // web is probed on its port, where ready.mjs never listens.
+    const slow = await tf(dir, ['restart', 'web', '--wait-timeout', '0.3']);
+    expect(slow).toEqual({ code: 1, out: 'restarting web.1 (env files and Procfile re-read)\n', err: 'tf: gave up waiting after 0.3 s: web.1 is running; see tf ps and tf logs\n' });
+
+    writeFileSync(path.join(dir, 'Procfile'), `web: ${fixture('ready.mjs')}\nsetup: ${fixture('exit-with.mjs', '4', '0')}\n`);
+    const crash = await tf(dir, ['restart', 'setup', '--wait-timeout', '10']);
+    expect(crash).toEqual({ code: 1, out: 'restarting setup.1 (env files and Procfile re-read)\n', err: 'tf: setup.1 did not come up: it is exited (code 4); see tf logs setup.1\n' });
+    const bad = await tf(dir, ['stop', 'web', '--wait-timeout', 'soon']);
+    expect(bad).toEqual({ code: 2, out: '', err: 'tf: bad value "soon" for --wait-timeout; expected a number of seconds >= 0, e.g. 30\n' });
+    await stopAll(dir, started);
+  }, 30_000);
+});
