@@ -31,6 +31,8 @@ export class StartControl implements ControlHandler {
   /** Instances per type as scaled; starts as the plan's. */
   private readonly formation = new Map<string, number>();
   private readonly followers = new Set<Follower>();
+  /** tf is stopping everything: requests that would change the formation are refused. */
+  private ending = false;
 
   constructor(private readonly deps: ControlDeps) {
     this.config = deps.config;
@@ -47,6 +49,11 @@ export class StartControl implements ControlHandler {
     }
   }
 
+  /** Called on the supervisor's `stopping` event: from then on only ps and logs are answered. */
+  stopping(): void {
+    this.ending = true;
+  }
+
   /** tf is ending: followers get their last lines and a final reply, before the server drops them. */
   close(): void {
     for (const follower of [...this.followers]) follower.end('shutdown');
@@ -54,6 +61,10 @@ export class StartControl implements ControlHandler {
 
   private dispatch(request: Request, reply: ReplyChannel): void {
     const { supervisor } = this.deps;
+    const harmless = request.cmd === 'ps' || request.cmd === 'logs' || request.cmd === 'hello' || request.cmd === 'shutdown' || (request.cmd === 'stop' && request.names.length === 0);
+    if (this.ending && !harmless) {
+      return reply.end(fail('failed', `tf (pid ${process.pid}) is stopping all processes; nothing was done`));
+    }
     switch (request.cmd) {
       case 'hello':
         // The server answers hello itself; a handler that sees one answers the same.
@@ -112,7 +123,6 @@ export class StartControl implements ControlHandler {
     }
     this.config = config;
     const result = this.deps.supervisor.restart(targets, (current) => fresh.get(current.name) ?? current);
-    if (result.names.length === 0) return fail('failed', 'tf is stopping; nothing was restarted');
     return { ok: true, ...done(`restarting ${result.names.join(', ')} (env files and Procfile re-read)`) };
   }
 

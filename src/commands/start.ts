@@ -69,6 +69,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       (event) => {
         output.handle(event);
         if (event.kind === 'removed') logs.forget(event.instance.name);
+        if (event.kind === 'stopping') control?.stopping();
       },
       { watchdog, clock: realClock, readiness: watchReadiness({ scheduler: realClock }) },
     );

@@ -212,6 +212,24 @@ describe('tf ps, stop, the socket', () => {
   }, 30_000);
 });
 
+describe('while tf stops', () => {
+  it('answers ps, refuses changes, and a second signal still hurries it; the requested stop exits 0', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ignore-term.mjs')}\n` });
+    const started = start(dir, ['-t', '20']);
+    await started.waitFor(/READY pid=/);
+    expect((await tf(dir, ['stop'])).code).toBe(0);
+    await started.waitFor(/ignoring TERM/);
+    const refused = await tf(dir, ['restart']);
+    expect(refused).toEqual({ code: 1, out: '', err: `tf: tf (pid ${started.pid}) is stopping all processes; nothing was done\n` });
+    expect((await tf(dir, ['stop'])).code).toBe(0);
+    expect((await psJson(dir)).map((r) => [r.name, r.state])).toEqual([['web.1', 'stopping']]);
+    started.signal('SIGINT');
+    await started.waitFor(/web\.1 was killed with SIGKILL/);
+    expect((await started.exited).code).toBe(0);
+    await expectAllDead(pidsIn(started.output()));
+  }, 30_000);
+});
+
 describe('tf restart', () => {
   it('re-reads .env and keeps name and PORT; a broken Procfile refuses and stops nothing', async () => {
     const dir = app({ Procfile: `web: ${fixture('print-env.mjs', 'GREETING', 'PORT', 'PS')}\n`, '.env': 'GREETING=hello\n' });
