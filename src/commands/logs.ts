@@ -58,8 +58,16 @@ export async function logs(invocation: Invocation, context: CommandContext): Pro
         clock: new SecondsClock(() => at),
       });
 
+  // A reader that went away (`tf logs -F | head`) ends the command, not with an error: it got what it wanted.
+  let readerGone = false;
+  const gone = new Promise<void>((resolve) =>
+    context.stdout.once('error', () => {
+      readerGone = true;
+      resolve();
+    }),
+  );
   const write = (text: Buffer | string): Promise<void> | undefined =>
-    context.stdout.write(text) ? undefined : new Promise((resolve) => context.stdout.once('drain', resolve));
+    context.stdout.write(text) ? undefined : Promise.race([new Promise<void>((resolve) => context.stdout.once('drain', resolve)), gone]);
   const notice = (text: string, fields: Notice['fields']): Buffer | string => {
     at = Date.now();
     return format.notice({ text, level: 'warn', fields });
@@ -74,6 +82,7 @@ export async function logs(invocation: Invocation, context: CommandContext): Pro
   for await (const message of stream(targetOf(invocation, context), { cmd: 'logs', names: invocation.rest, lines, follow: options.follow })) {
     if (!isFinal(message)) {
       await write(show(message));
+      if (readerGone) break;
       continue;
     }
     if (!message.ok) throw new TfError('option', message.error.message);

@@ -125,3 +125,21 @@ describe('tf logs -F, a slow reader', () => {
     await stopAll(dir, started);
   }, 40_000);
 });
+
+describe('tf logs -F, a reader that goes away', () => {
+  it('ends quietly with 0 when its stdout is closed (tf logs -F | head)', async () => {
+    const dir = app({ Procfile: `web: ${fixture('counter.mjs', '10')}\n` });
+    const started = tfIn(dir, ['start']);
+    await started.waitFor(/web\.1 +\| LINE 2\n/);
+    const follower = spawn(process.execPath, [TF_BIN, 'logs', '-F'], { cwd: dir, env: cleanEnv({ TF_SOCKET: socketOf(dir) }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    follower.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((resolve) => follower.on('close', (code) => resolve(code)));
+    // Like head: read the first chunk, then close the pipe; the next line tf logs writes meets EPIPE.
+    await new Promise<void>((resolve) => follower.stdout.once('data', () => resolve()));
+    follower.stdout.destroy();
+    expect(await exited).toBe(0);
+    expect(err).toBe('');
+    await stopAll(dir, started);
+  }, 30_000);
+});
