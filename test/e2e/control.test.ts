@@ -12,8 +12,14 @@ afterAll(() => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: tr
 /** Each app's socket in its own directory: tests never meet each other's tf. */
 const socketOf = (dir: string): string => path.join(dir, 'tf.sock');
 
+/**
+ * `web` is probed on its port by default, and something else on this machine may listen on
+ * 5000: tests that are not about readiness make it ready once started.
+ */
+const NO_PROBE = { TF_READY: 'web=none' };
+
 function start(dir: string, args: readonly string[] = [], env: Record<string, string | undefined> = {}): TfProcess {
-  return runTf(['start', '--no-timestamp', ...args], { cwd: dir, env: { TF_SOCKET: socketOf(dir), ...env } });
+  return runTf(['start', '--no-timestamp', ...args], { cwd: dir, env: { TF_SOCKET: socketOf(dir), ...NO_PROBE, ...env } });
 }
 
 interface Done {
@@ -60,7 +66,8 @@ function rawRequest(socketPath: string, bytes: string | Buffer): Promise<string>
     const socket = net.connect(socketPath);
     let text = '';
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(bytes));
+    // Half-closed after the bytes, as a client that has said all it will.
+    socket.on('connect', () => socket.end(bytes));
     socket.on('data', (d: string) => (text += d));
     socket.on('close', () => resolve(text));
     socket.on('error', reject);
@@ -83,7 +90,7 @@ describe('tf ps, stop, the socket', () => {
     const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
     const tmp = realpathSync(mkdtempSync(path.join(tmpdir(), 'tf-ctl-tmp-')));
     scratch.push(tmp);
-    const env = { TF_SOCKET: undefined, XDG_RUNTIME_DIR: undefined, TMPDIR: tmp };
+    const env = { TF_SOCKET: undefined, XDG_RUNTIME_DIR: undefined, TMPDIR: tmp, ...NO_PROBE };
     const started = runTf(['start'], { cwd: dir, env });
     await started.waitFor(/READY web\.1/);
     const socketDir = path.join(tmp, `tf-${process.getuid?.() ?? 0}`);
@@ -96,7 +103,7 @@ describe('tf ps, stop, the socket', () => {
 
     // From the app directory, and from elsewhere naming it with -d or -f.
     const here = await tf(dir, ['ps'], env);
-    expect(here.out).toMatch(/^NAME +STATE +PID +PORT +UPTIME +RESTARTS +LAST EXIT\nweb\.1 +running +\d+ +5000 +\d+s +0 +-\n$/);
+    expect(here.out).toMatch(/^NAME +STATE +PID +PORT +UPTIME +RESTARTS +LAST EXIT\nweb\.1 +ready +\d+ +5000 +\d+s +0 +-\n$/);
     const byRoot = runTf(['ps', '-d', dir], { cwd: tmp, env });
     expect((await byRoot.exited).code).toBe(0);
     expect(byRoot.output()).toMatch(/^web\.1 /m);
@@ -128,7 +135,7 @@ describe('tf ps, stop, the socket', () => {
     expect(second.output()).toBe('');
     expect(second.stderr()).toBe(`tf: ${socketOf(dir)}: tf (pid ${first.pid}) is already running for this app; use tf ps / tf stop on it, or pass --socket PATH to run another\n`);
     const [web] = await psJson(dir);
-    expect(web).toMatchObject({ name: 'web.1', state: 'running', restarts: 0 });
+    expect(web).toMatchObject({ name: 'web.1', state: 'ready', restarts: 0 });
     expect(first.output()).not.toMatch(/stopping/);
     await stopAll(dir, first);
   }, 30_000);
@@ -174,7 +181,7 @@ describe('tf ps, stop, the socket', () => {
     // A client that connects and leaves without a word costs nothing either.
     await rawRequest(sock, '');
     const [web] = await psJson(dir);
-    expect(web).toMatchObject({ name: 'web.1', state: 'running' });
+    expect(web).toMatchObject({ name: 'web.1', state: 'ready' });
     expect(started.output()).not.toMatch(/stopping|exited/);
     await stopAll(dir, started);
   }, 30_000);
@@ -193,7 +200,7 @@ describe('tf ps, stop, the socket', () => {
     await started.waitFor(/worker\.1 exited with code 0/);
     const rows = await psJson(dir);
     expect(rows.map((r) => [r.name, r.state])).toEqual([
-      ['web.1', 'running'],
+      ['web.1', 'ready'],
       ['worker.1', 'stopped'],
     ]);
     expect(rows[1]?.lastExit).toEqual({ code: 0, signal: null });
@@ -202,9 +209,8 @@ describe('tf ps, stop, the socket', () => {
     const restart = await tf(dir, ['restart', 'worker.1']);
     expect(restart).toEqual({ code: 0, out: 'restarting worker.1 (env files and Procfile re-read)\n', err: '' });
     await started.waitFor(/READY worker\.1[\s\S]*READY worker\.1/);
-    // web is probed on its port (it never listens here); worker has no probe: ready once started.
-    expect((await psJson(dir)).map((r) => [r.name, r.state])).toEqual([
-      ['web.1', 'running'],
+        expect((await psJson(dir)).map((r) => [r.name, r.state])).toEqual([
+      ['web.1', 'ready'],
       ['worker.1', 'ready'],
     ]);
     expect(started.output()).not.toMatch(/web\.1 exited/);
@@ -252,7 +258,7 @@ describe('tf restart', () => {
     expect(broken.err).toMatch(/^tf: Procfile:1: .+\n$/);
     // A broken Procfile does not keep the client commands from the running tf.
     const [still] = await psJson(dir);
-    expect(still).toMatchObject({ name: 'web.1', state: 'running', pid: after?.pid });
+    expect(still).toMatchObject({ name: 'web.1', state: 'ready', pid: after?.pid });
     expect(started.output().match(/web\.1 exited/g)).toHaveLength(1);
     await stopAll(dir, started);
   }, 30_000);
@@ -286,7 +292,7 @@ describe('tf scale', () => {
     expect((await tf(dir, ['scale', 'web=1'])).out).toBe('web 0 -> 1 (starting web.1)\n');
     await started.waitFor(/READY web\.1 5000[\s\S]*READY web\.1 5000/);
     expect((await psJson(dir)).map((r) => [r.name, r.state])).toEqual([
-      ['web.1', 'running'],
+      ['web.1', 'ready'],
       ['worker.1', 'ready'],
     ]);
     expect((await tf(dir, ['scale', 'web=1'])).out).toBe('web stays at 1\n');
@@ -348,7 +354,7 @@ describe('policies and readiness, seen through tf ps', () => {
     await started.waitFor(/worker\.1 restarting in 2s \(attempt 2\)/);
     const rows = await psJson(dir);
     expect(rows.map((r) => [r.name, r.state])).toEqual([
-      ['web.1', 'running'],
+      ['web.1', 'ready'],
       ['worker.1', 'backoff'],
     ]);
     expect(rows[1]).toMatchObject({ pid: null, restarts: 1, lastExit: { code: 1, signal: null } });
@@ -367,7 +373,7 @@ describe('policies and readiness, seen through tf ps', () => {
     const rows = await psJson(dir);
     expect(rows.map((r) => [r.name, r.state])).toEqual([
       ['setup.1', 'exited'],
-      ['web.1', 'running'],
+      ['web.1', 'ready'],
     ]);
     expect(rows[0]?.lastExit).toEqual({ code: 3, signal: null });
     await stopAll(dir, started);
@@ -376,7 +382,7 @@ describe('policies and readiness, seen through tf ps', () => {
   it('web that listens on PORT: "web.1 ready after", and ps says ready', async () => {
     const dir = app({ Procfile: `web: ${fixture('listen.mjs')}\n` });
     const port = await freePort();
-    const started = start(dir, ['-p', String(port)]);
+    const started = start(dir, ['-p', String(port)], { TF_READY: undefined });
     await started.waitFor(/system +\| web\.1 ready after \d+(\.\d)?s/);
     expect((await psJson(dir))[0]).toMatchObject({ name: 'web.1', state: 'ready', port });
     await stopAll(dir, started);
@@ -387,7 +393,7 @@ describe('--wait-timeout: restart, stop and scale wait for the outcome', () => {
   it('waits until restarted and added instances are ready and stopped ones are down; a whole stop until tf is gone', async () => {
     const port = await freePort();
     const dir = app({ Procfile: `web: ${fixture('listen.mjs')}\nworker: ${fixture('signals.mjs')}\n` });
-    const started = start(dir, ['-p', String(port), '--port-step', '10']);
+    const started = start(dir, ['-p', String(port), '--port-step', '10'], { TF_READY: undefined });
     await started.waitFor(/web\.1 ready after/);
     const [web] = await psJson(dir);
 
@@ -411,16 +417,16 @@ describe('--wait-timeout: restart, stop and scale wait for the outcome', () => {
   }, 30_000);
 
   it('fails, naming the instance, when it crashes or is not ready in time', async () => {
-    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nsetup: ${fixture('ready.mjs')}\n` });
-    const started = start(dir, ['--can-die', 'setup']);
-    await started.waitFor(/READY setup\.1/);
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nother: ${fixture('ready.mjs')}\n` });
+    const started = start(dir, ['--can-die', 'web', '-p', String(await freePort())], { TF_READY: undefined });
+    await started.waitFor(/READY web\.1/);
     // web is probed on its port, where ready.mjs never listens.
     const slow = await tf(dir, ['restart', 'web', '--wait-timeout', '0.3']);
     expect(slow).toEqual({ code: 1, out: 'restarting web.1 (env files and Procfile re-read)\n', err: 'tf: gave up waiting after 0.3 s: web.1 is running; see tf ps and tf logs\n' });
 
-    writeFileSync(path.join(dir, 'Procfile'), `web: ${fixture('ready.mjs')}\nsetup: ${fixture('exit-with.mjs', '4', '0')}\n`);
-    const crash = await tf(dir, ['restart', 'setup', '--wait-timeout', '10']);
-    expect(crash).toEqual({ code: 1, out: 'restarting setup.1 (env files and Procfile re-read)\n', err: 'tf: setup.1 did not come up: it is exited (code 4); see tf logs setup.1\n' });
+    writeFileSync(path.join(dir, 'Procfile'), `web: ${fixture('exit-with.mjs', '4', '0')}\nother: ${fixture('ready.mjs')}\n`);
+    const crash = await tf(dir, ['restart', 'web', '--wait-timeout', '10']);
+    expect(crash).toEqual({ code: 1, out: 'restarting web.1 (env files and Procfile re-read)\n', err: 'tf: web.1 did not come up: it is exited (code 4); see tf logs web.1\n' });
     const bad = await tf(dir, ['stop', 'web', '--wait-timeout', 'soon']);
     expect(bad).toEqual({ code: 2, out: '', err: 'tf: bad value "soon" for --wait-timeout; expected a number of seconds >= 0, e.g. 30\n' });
     await stopAll(dir, started);
