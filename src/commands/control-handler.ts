@@ -49,7 +49,7 @@ export class StartControl implements ControlHandler {
     }
   }
 
-  /** Called on the supervisor's `stopping` event: from then on only ps and logs are answered. */
+  /** Called on the supervisor's `stopping` event: from then on only ps, logs and a whole stop are answered. */
   stopping(): void {
     this.ending = true;
   }
