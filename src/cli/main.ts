@@ -1,6 +1,6 @@
 import type { CommandContext } from '../commands/context.js';
 import { TfError } from '../errors.js';
-import { CONTROL_COMMANDS, parseInvocation, type Invocation } from './args.js';
+import { parseInvocation, type Invocation } from './args.js';
 import { usage } from './usage.js';
 
 /** Set by the build from package.json. */
@@ -17,9 +17,6 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
     context.stdout.write(usage(invocation.command === 'help' ? invocation.rest[0] : invocation.command));
     return 0;
   }
-  if (CONTROL_COMMANDS.includes(invocation.command)) {
-    throw new TfError('unsupported', `"tf ${invocation.command}" is not implemented yet`, { hint: 'it comes with live control of a running tf start' });
-  }
   switch (invocation.command) {
     case 'version':
       context.stdout.write(`tf ${version()}\n`);
@@ -30,6 +27,18 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
       return (await import('../commands/run.js')).run(invocation, context);
     case 'check':
       return (await import('../commands/check.js')).check(invocation, context);
+    case 'ps':
+      return (await import('../commands/ps.js')).ps(invocation, context);
+    case 'restart':
+      return (await import('../commands/restart.js')).restart(invocation, context);
+    case 'stop':
+      return (await import('../commands/stop.js')).stop(invocation, context);
+    case 'scale':
+      return (await import('../commands/scale.js')).scale(invocation, context);
+    case 'logs':
+      return (await import('../commands/logs.js')).logs(invocation, context);
+    case 'signal':
+      return (await import('../commands/signal.js')).signal(invocation, context);
     default:
       throw new TfError('internal', `no handler for "tf ${invocation.command}"`);
   }

@@ -4,12 +4,12 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   start: 'tf start [TYPE...] [options]\n  Run every process type of the Procfile (or only the TYPEs named) at its formation count.',
   run: "tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app's environment, attached to the terminal.",
   check: 'tf check [TYPE...] [options]\n  Validate the Procfile and env files and print the plan: instances, ports, commands, warnings.',
-  ps: 'tf ps [options]\n  List the instances of a running tf start and their state. (not implemented yet)',
-  restart: 'tf restart [TYPE|INSTANCE...] [options]\n  Restart instances of a running tf start. (not implemented yet)',
-  stop: 'tf stop [TYPE|INSTANCE...] [options]\n  Stop instances of a running tf start, or all of it. (not implemented yet)',
-  scale: 'tf scale TYPE=COUNT... [options]\n  Change how many instances of a type a running tf start runs. (not implemented yet)',
-  logs: 'tf logs [TYPE|INSTANCE...] [options]\n  Print recent output of a running tf start; -F/--follow keeps printing. (not implemented yet)',
-  signal: 'tf signal SIGNAL [TYPE|INSTANCE...] [options]\n  Send a signal to instances of a running tf start. (not implemented yet)',
+  ps: 'tf ps [options]\n  List the instances of a running tf start: name, state, pid, port, uptime, restarts, last exit.\n  States: starting, running, ready, stopping, backoff, stopped, exited, failed.',
+  restart: 'tf restart [TYPE|INSTANCE...] [options]\n  Restart instances of a running tf start (none: all), re-reading the env files and Procfile first.',
+  stop: 'tf stop [TYPE|INSTANCE...] [options]\n  Stop those instances of a running tf start; with none, stop all of it (tf exits 0).',
+  scale: 'tf scale TYPE=N|+N|-N... [options]\n  Change how many instances of a type a running tf start runs.',
+  logs: 'tf logs [TYPE|INSTANCE...] [options]\n  Print the last lines (-n, default 100) a running tf start printed; -F/--follow keeps printing.',
+  signal: 'tf signal SIGNAL [TYPE|INSTANCE...] [options]\n  Send a signal (name or number) to instances of a running tf start (none: all).',
 };
 
 /** `start, check, control`: the control commands named as one, as the help lists them. */
@@ -42,7 +42,7 @@ export function usage(command?: CommandName | string): string {
           'Usage: tf COMMAND [options]',
           '',
           'Commands:',
-          ...COMMANDS.flatMap((c) => (COMMAND_HELP[c] === undefined ? [] : [`  ${(COMMAND_HELP[c] ?? '').replace('\n', '\n  ')}`])),
+          ...COMMANDS.flatMap((c) => (COMMAND_HELP[c] === undefined ? [] : [`  ${(COMMAND_HELP[c] ?? '').replaceAll('\n', '\n  ')}`])),
           '',
           `Help on one command: tf COMMAND --help. The control commands (${CONTROL_COMMANDS.join(', ')}) talk to a running tf start.`,
         ];

@@ -1,5 +1,7 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
+import { ControlServer, type ControlHandler } from '../control/server.js';
+import { prepareSocketDir } from '../control/socket-path.js';
 import { busyPortWarnings } from '../host/ports.js';
 import { useColor } from '../output/colors.js';
 import type { Format } from '../output/format.js';
@@ -7,11 +9,15 @@ import { Output } from '../output/output.js';
 import { PrettyFormat } from '../output/pretty.js';
 import { Writer } from '../output/writer.js';
 import { buildPlan } from '../plan/plan.js';
-import { Supervisor } from '../supervisor/supervisor.js';
+import { watchReadiness } from '../supervisor/readiness.js';
+import { Supervisor, realClock } from '../supervisor/supervisor.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import { processKiller } from '../supervisor/kill.js';
 import { newRunMarker } from '../host/process-table.js';
 import type { CommandContext } from './context.js';
+import { socketFor } from './control-client.js';
+import { StartControl } from './control-handler.js';
+import { LogBook } from './log-book.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2'];
@@ -25,43 +31,70 @@ async function formatFor(invocation: Invocation, color: boolean, width: number):
 
 export async function start(invocation: Invocation, context: CommandContext): Promise<number> {
   const { options } = invocation;
-  const config = loadConfig({ options, only: invocation.rest }, { cwd: context.cwd, shellEnv: context.env });
+  const request = { options, only: invocation.rest };
+  const sources = { cwd: context.cwd, shellEnv: context.env };
+  const config = loadConfig(request, sources);
   const color = !options.json && useColor({ requested: options.color, isTTY: context.stdout.isTTY === true, env: context.env });
-  const plan = buildPlan(config, { childColor: color && context.stdout.isTTY === true });
+  const planOptions = { childColor: color && context.stdout.isTTY === true };
+  const plan = buildPlan(config, planOptions);
   const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
 
-  let supervisor: Supervisor | undefined;
-  const writer = new Writer(context.stdout, {
-    onBlocked: () => supervisor?.pauseOutput(),
-    onDrained: () => {
-      supervisor?.resumeOutput();
-      // What the last turn staged while stdout was blocked (Output's endOfTurn); this may block again, and pause.
-      output.flush();
-    },
-    onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
-  });
-  const output = new Output(await formatFor(invocation, color, width), writer);
-  const marker = newRunMarker();
-  const watchdog = startWatchdog(marker);
-  const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
-  // Probed right before the instances start, so a warning tells what they will meet.
-  for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
-
-  const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
-  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, marker }, (event) => output.handle(event), { watchdog, killer });
-  const running = supervisor;
-  if (writer.closed) running.stop({ kind: 'output-closed' });
-  const onStop = (signal: NodeJS.Signals): void => running.signal(signal);
-  const onForward = (signal: NodeJS.Signals): void => running.forward(signal);
-  for (const signal of STOP_SIGNALS) process.on(signal, onStop);
-  for (const signal of FORWARD_SIGNALS) process.on(signal, onForward);
+  // Before anything is spawned: a second start for the same app is refused here, with nothing to undo.
+  const socket = socketFor(invocation, context);
+  if (socket.dir !== undefined) prepareSocketDir(socket.dir, process.getuid?.() ?? 0);
+  let control: StartControl | undefined;
+  const handler: ControlHandler = {
+    handle: (request, reply) => (control === undefined ? reply.end({ ok: false, error: { code: 'failed', message: 'tf is still starting; try again' } }) : control.handle(request, reply)),
+  };
+  const server = await ControlServer.start({ path: socket.path, handler, app: { root: socket.root, procfile: socket.procfile } });
   try {
-    return await running.run();
+    let supervisor: Supervisor | undefined;
+    const writer = new Writer(context.stdout, {
+      onBlocked: () => supervisor?.pauseOutput(),
+      onDrained: () => {
+        supervisor?.resumeOutput();
+        // What the last turn staged while stdout was blocked (Output's endOfTurn); this may block again, and pause.
+        output.flush();
+      },
+      onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
+    });
+    const logs = new LogBook();
+    const output = new Output(await formatFor(invocation, color, width), writer, logs);
+    const marker = newRunMarker();
+    const watchdog = startWatchdog(marker);
+    const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
+    // Probed right before the instances start, so a warning tells what they will meet.
+    for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
+
+    const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
+    supervisor = new Supervisor(
+      plan.instances,
+      { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr, marker },
+      (event) => {
+        output.handle(event);
+        if (event.kind === 'removed') logs.forget(event.instance.name);
+        if (event.kind === 'stopping') control?.stopping();
+      },
+      { watchdog, killer, clock: realClock, readiness: watchReadiness({ scheduler: realClock }) },
+    );
+    const running = supervisor;
+    control = new StartControl({ supervisor: running, logs, config, reload: () => loadConfig(request, sources), planOptions });
+    if (writer.closed) running.stop({ kind: 'output-closed' });
+    const onStop = (signal: NodeJS.Signals): void => running.signal(signal);
+    const onForward = (signal: NodeJS.Signals): void => running.forward(signal);
+    for (const signal of STOP_SIGNALS) process.on(signal, onStop);
+    for (const signal of FORWARD_SIGNALS) process.on(signal, onForward);
+    try {
+      return await running.run();
+    } finally {
+      for (const signal of STOP_SIGNALS) process.off(signal, onStop);
+      for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
+      watchdog.release();
+      output.flush();
+      await writer.flushed();
+    }
   } finally {
-    for (const signal of STOP_SIGNALS) process.off(signal, onStop);
-    for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
-    watchdog.release();
-    output.flush();
-    await writer.flushed();
+    control?.close();
+    await server.close();
   }
 }

@@ -4,6 +4,7 @@ import type { Config, Env, Procfile, Warning } from '../domain.js';
 import { TfError } from '../errors.js';
 import { parseEnvFile, resolveEnv, type ParsedEnvFile } from './env.js';
 import { resolveFormation } from './formation.js';
+import { appPaths } from './paths.js';
 import { resolvePolicies, type RawSpec } from './policies.js';
 import { parseProcfile } from './procfile.js';
 import { loadTfYamlBeside } from './tfyaml.js';
@@ -124,11 +125,9 @@ function checkRoot(root: string, shown: string): void {
 export function loadConfig(request: ConfigRequest, sources: ConfigSources): Config {
   const { options } = request;
   const { cwd } = sources;
-  const rootFromFlag = options.root === undefined ? undefined : path.resolve(cwd, options.root);
-  const procfilePath = options.procfile !== undefined ? path.resolve(cwd, options.procfile) : path.join(rootFromFlag ?? cwd, 'Procfile');
-  const root = rootFromFlag ?? path.dirname(procfilePath);
+  const { root, procfile: procfilePath, rootGiven } = appPaths(options, cwd);
   const procfileShown = display(cwd, procfilePath);
-  if (rootFromFlag !== undefined) checkRoot(rootFromFlag, display(cwd, rootFromFlag) || '.');
+  if (rootGiven) checkRoot(root, display(cwd, root) || '.');
 
   const procfileText = readText({ path: procfilePath, shown: procfileShown, kind: 'procfile', hint: 'pass the right file with -f PATH' });
   let procfile: Procfile;

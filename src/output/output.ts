@@ -17,6 +17,16 @@ export const BULK_QUIET_MS = 1000;
 /** A partial line still growing after this long is shown anyway (a progress bar, dots). */
 export const MAX_PARTIAL_WAIT_MS = 1000;
 
+/**
+ * Sees exactly the lines the format is given, as they are given (pieces, or a block of
+ * complete lines), so a copy kept elsewhere (the log ring of `tf logs`) shows what stdout
+ * shows. Both arguments are lent: a tap copies what it keeps.
+ */
+export interface OutputTap {
+  pieces(instance: Instance, stream: OutputStream, pieces: readonly Piece[]): void;
+  block(instance: Instance, stream: OutputStream, lines: Block): void;
+}
+
 interface StreamState {
   readonly splitter: LineSplitter;
   timer: NodeJS.Timeout | undefined;
@@ -44,6 +54,7 @@ export class Output {
   constructor(
     private readonly format: Format,
     private readonly writer: Writer,
+    private readonly tap?: OutputTap,
   ) {
     this.block = format.block?.bind(format);
     this.borrowed = (bytes, released) => writer.writeBorrowed(bytes, released);
@@ -96,6 +107,7 @@ export class Output {
   private emit(instance: Instance, stream: OutputStream): void {
     if (this.pieces.length === 0) return;
     this.flush();
+    this.tap?.pieces(instance, stream, this.pieces);
     this.writer.write(this.format.lines(instance, stream, this.pieces, this.writer.terminal));
     this.pieces.length = 0;
   }
@@ -118,6 +130,7 @@ export class Output {
   }
 
   private batch(instance: Instance, stream: OutputStream, lines: Block, block: NonNullable<Format['block']>): void {
+    this.tap?.block(instance, stream, lines);
     block(instance, stream, lines, this.borrowed);
     if (this.batched) return;
     this.batched = true;

@@ -56,13 +56,6 @@ describe('the command line', () => {
     expect(text.output()).not.toMatch(/^\{/m);
   }, 15_000);
 
-  it.each(['ps', 'restart', 'stop', 'scale', 'logs', 'signal'])('tf %s is known but not implemented yet: exit 1, one line', async (command) => {
-    const tf = runTf([command], { cwd: app({ Procfile: 'web: echo hi\n' }) });
-    expect((await tf.exited).code).toBe(1);
-    expect(tf.output()).toBe('');
-    expect(tf.stderr()).toBe(`tf: "tf ${command}" is not implemented yet; it comes with live control of a running tf start\n`);
-  }, 15_000);
-
   it('drains stdout before exiting, however slowly the pipe is read', async () => {
     // Far more than a pipe holds: tf's last writes wait in Node until the reader takes them.
     const dir = app({ Procfile: 'web: echo hi\n' });
