@@ -1,0 +1,207 @@
+import type { Invocation, RawOption } from '../cli/args.js';
+import { loadConfig } from '../config/load.js';
+import { TfError, usageError } from '../errors.js';
+import { busyPortWarnings } from '../host/ports.js';
+import type { Notice } from '../output/notices.js';
+import { buildPlan, runEnv } from '../plan/plan.js';
+import type { StopReason, SupervisorEvent } from '../supervisor/events.js';
+import { realKiller } from '../supervisor/kill.js';
+import { watchReadiness } from '../supervisor/readiness.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { startWatchdog } from '../supervisor/watchdog.js';
+import type { CommandContext } from './context.js';
+import { oneOffExitCode, oneOffLaunch } from './one-off.js';
+import { openServiceOutput, outputColor } from './service-output.js';
+import { notReady, ServiceTrouble, type Trouble } from './service-trouble.js';
+
+const DEFAULT_WAIT_MS = 60_000;
+
+/** Where `tf run --with` is: what a signal to tf means depends on it. */
+type Phase =
+  /** The services start; tf waits until every instance is ready. */
+  | { readonly kind: 'waiting' }
+  /** The command runs attached to the terminal. */
+  | { readonly kind: 'command'; readonly pid: number | undefined; readonly kill: (signal: NodeJS.Signals) => void }
+  /** The command is done (or never ran); the services are being stopped. */
+  | { readonly kind: 'stopping' };
+
+/** Signals that stop the services while tf waits for them, and reach the command once it runs. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+function withTypes(raw: RawOption | undefined): string[] {
+  const types = [...new Set((raw?.raw ?? '').split(',').map((t) => t.trim()).filter((t) => t !== ''))];
+  if (types.length === 0) throw usageError('--with needs at least one process type', 'e.g. tf run --with web -- npm test');
+  return types;
+}
+
+function waitTimeoutMs(raw: RawOption | undefined): number {
+  if (raw === undefined) return DEFAULT_WAIT_MS;
+  const seconds = Number(raw.raw);
+  if (raw.raw.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new TfError(raw.source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(raw.raw)} for ${raw.source}`, { hint: 'expected a number of seconds > 0, e.g. 60 or 0.5' });
+  }
+  return seconds * 1000;
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * `tf run --with TYPES -- COMMAND`: starts those types as `start` would (same output, same
+ * watchdog), waits until every instance is ready, runs the command attached to the terminal
+ * with the app's environment and the first type's PORT, stops the services, and exits with
+ * the command's code. An instance that goes down or never gets ready ends it with exit 1: one
+ * line on stderr naming it and why, then its last lines; a command running then is stopped
+ * (SIGTERM, SIGKILL after -t).
+ */
+export async function runWith(invocation: Invocation, context: CommandContext): Promise<number> {
+  const { options } = invocation;
+  const types = withTypes(options.with);
+  const [first, ...args] = invocation.rest;
+  if (first === undefined) throw usageError('tf run --with needs a command', `e.g. tf run --with ${types.join(',')} -- npm test`);
+  const waitMs = waitTimeoutMs(options.waitTimeout);
+  const commandName = first;
+
+  const config = loadConfig({ options, only: types }, { cwd: context.cwd, shellEnv: context.env });
+  const color = outputColor(options, context);
+  const plan = buildPlan(config, { childColor: color && context.stdout.isTTY === true });
+  const { launch } = oneOffLaunch([first, ...args], config.procfile.types);
+  // The first type named, so `curl localhost:$PORT` reaches its first instance.
+  const commandEnv = runEnv(config, config.procfile.types.find((t) => t.name === types[0]));
+
+  let supervisor: Supervisor | undefined;
+  const out = await openServiceOutput(options, context, plan, color, () => supervisor);
+  const watchdog = startWatchdog();
+  for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) out.output.handle({ kind: 'warning', warning });
+
+  // Identity tells tf's own stop from the supervisor's verdicts.
+  const ownStop: StopReason = { kind: 'requested' };
+  const watch = new ServiceTrouble(ownStop);
+  let phase: Phase = { kind: 'waiting' };
+  let trouble: Trouble | undefined;
+  const troubled = deferred<Trouble>();
+  const allReady = deferred<void>();
+  let stopNotice: Notice | undefined;
+
+  const report = (found: Trouble): void => {
+    const name = found.instance?.name ?? 'tf';
+    const when = phase.kind === 'waiting' && found.instance !== undefined && !found.why.startsWith('not ready') ? ' before it was ready' : phase.kind === 'command' ? ' while the command ran' : '';
+    const lines = found.instance === undefined ? [] : watch.lines(found.instance.name);
+    const tail = found.instance === undefined ? '' : lines.length === 0 ? '; it printed nothing' : `; its last ${lines.length === 1 ? 'line' : `${lines.length} lines`}:`;
+    context.stderr.write(`tf: ${name} ${found.why}${when}${tail}\n${lines.map((l) => `${name} | ${l}\n`).join('')}`);
+  };
+  const stopServices = (why: string, reason: string): void => {
+    stopNotice = { text: `stopping all processes (${why})`, level: 'info', fields: { event: 'stopping', reason } };
+    supervisor?.stop(ownStop);
+  };
+
+  let readyCheck = false;
+  const checkReady = (): void => {
+    readyCheck = false;
+    if (phase.kind !== 'waiting' || trouble !== undefined || supervisor === undefined) return;
+    if (supervisor.snapshot().every((v) => v.state === 'ready' || v.state === 'exited')) allReady.resolve();
+  };
+  const emit = (event: SupervisorEvent): void => {
+    if (event.kind === 'stopping' && event.reason === ownStop && stopNotice !== undefined) out.notice(stopNotice);
+    else out.output.handle(event);
+    const found = watch.handle(event);
+    if (found !== undefined && trouble === undefined) {
+      trouble = found;
+      report(found);
+      troubled.resolve(found);
+    }
+    // Probe `none` makes an instance ready without an event, right after its `spawned` one.
+    if (phase.kind === 'waiting' && !readyCheck) {
+      readyCheck = true;
+      queueMicrotask(checkReady);
+    }
+  };
+
+  const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
+  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr }, emit, { watchdog, readiness: watchReadiness() });
+  const running = supervisor;
+  if (out.writer.closed) running.stop({ kind: 'output-closed' });
+
+  const onStop = (signal: NodeJS.Signals): void => {
+    // A terminal's Ctrl-C reaches the command itself (same process group): tf waits for its verdict.
+    if (phase.kind === 'command') {
+      if (signal !== 'SIGINT') phase.kill(signal);
+    } else running.signal(signal);
+  };
+  const onForward = (signal: NodeJS.Signals): void => {
+    if (phase.kind === 'command') phase.kill(signal);
+    else running.forward(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onStop);
+  for (const signal of FORWARD_SIGNALS) process.on(signal, onForward);
+
+  const finished = running.run();
+  const waited = setTimeout(() => {
+    const found = notReady(running.snapshot(), plan.instances, waitMs);
+    if (found === undefined || trouble !== undefined) return;
+    trouble = found;
+    report(found);
+    troubled.resolve(found);
+  }, waitMs);
+  try {
+    const outcome = await Promise.race([allReady.promise.then(() => 'ready' as const), troubled.promise.then(() => 'trouble' as const), finished.then(() => 'ended' as const)]);
+    clearTimeout(waited);
+    if (outcome !== 'ready') {
+      phase = { kind: 'stopping' };
+      if (trouble !== undefined) stopServices(`${trouble.instance?.name ?? 'tf'} ${trouble.why}`, trouble.why.startsWith('not ready') ? 'not-ready' : 'service-failed');
+      const code = await finished;
+      return trouble !== undefined ? 1 : code;
+    }
+    const commandCode = await runCommand();
+    phase = { kind: 'stopping' };
+    stopServices(commandCode.kind === 'code' ? `the command exited with code ${commandCode.code}` : 'the command could not start', 'command-exited');
+    await finished;
+    if (commandCode.kind === 'error') throw commandCode.error;
+    return trouble !== undefined ? 1 : commandCode.code;
+  } finally {
+    clearTimeout(waited);
+    for (const signal of STOP_SIGNALS) process.off(signal, onStop);
+    for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
+    watchdog.release();
+    await out.finish();
+  }
+
+  async function runCommand(): Promise<{ kind: 'code'; code: number } | { kind: 'error'; error: unknown }> {
+    const { execa } = await import('execa');
+    const child = execa(launch.file, [...launch.args], {
+      cwd: config.root,
+      env: commandEnv,
+      extendEnv: false,
+      stdio: 'inherit',
+      reject: false,
+      // tf decides when to escalate: only when a service went down, after -t.
+      forceKillAfterDelay: false,
+    });
+    const { pid } = child;
+    // Not a group leader: the watchdog finds it and its descendants in the process table.
+    if (pid !== undefined) watchdog.add(pid);
+    phase = { kind: 'command', pid, kill: (signal) => void child.kill(signal) };
+    let forced: NodeJS.Timeout | undefined;
+    void troubled.promise.then(() => {
+      if (phase.kind !== 'command' || pid === undefined) return;
+      child.kill('SIGTERM');
+      forced = setTimeout(() => {
+        realKiller.tree(pid, 'SIGKILL');
+        realKiller.pid(pid, 'SIGKILL');
+      }, options.timeoutMs);
+    });
+    try {
+      const result = await child;
+      return { kind: 'code', code: oneOffExitCode(result, commandName) };
+    } catch (error) {
+      return { kind: 'error', error };
+    } finally {
+      clearTimeout(forced);
+      if (pid !== undefined) watchdog.remove(pid);
+    }
+  }
+}
