@@ -81,8 +81,10 @@ const CONFIG: readonly CommandName[] = ['start', 'run', 'check'];
 const POLICY: readonly CommandName[] = ['start', 'run', 'check'];
 /** How output looks, for the commands that print process output (run: its services' output, with --with). */
 const SHOW: readonly CommandName[] = ['start', 'run', 'logs'];
-/** The commands that can speak JSON lines. */
+/** The commands that find a running tf start's socket (start: where it listens). */
 const JSON_OUT: readonly CommandName[] = ['start', ...CONTROL_COMMANDS];
+/** The commands that can speak JSON lines (run: its services' output, with --with). */
+const JSON_LINES: readonly CommandName[] = ['start', 'run', ...CONTROL_COMMANDS];
 
 /** The single table behind parsing, TF_* fallbacks, `--help` and which command takes what. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
@@ -109,8 +111,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'no-color', type: 'boolean', commands: SHOW, help: 'force colour off (NO_COLOR and FORCE_COLOR are honoured too)' },
   { flag: 'timestamp', env: 'TF_TIMESTAMP', type: 'boolean', commands: SHOW, help: 'show the HH:MM:SS column (the default; undoes TF_TIMESTAMP=0)' },
   { flag: 'no-timestamp', type: 'boolean', commands: SHOW, help: 'drop the HH:MM:SS column' },
-  { flag: 'json', env: 'TF_JSON', type: 'boolean', commands: [...JSON_OUT, 'run'], help: 'one JSON object per line (pino format) instead of prefixed text' },
-  { flag: 'no-json', type: 'boolean', commands: [...JSON_OUT, 'run'], help: 'prefixed text (the default; undoes TF_JSON=1)' },
+  { flag: 'json', env: 'TF_JSON', type: 'boolean', commands: JSON_LINES, help: 'one JSON object per line (pino format) instead of prefixed text' },
+  { flag: 'no-json', type: 'boolean', commands: JSON_LINES, help: 'prefixed text (the default; undoes TF_JSON=1)' },
   { flag: 'help', short: 'h', type: 'boolean', commands: 'all', help: 'show help' },
   { flag: 'version', short: 'v', type: 'boolean', commands: 'all', help: 'print the version' },
 ];

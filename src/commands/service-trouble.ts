@@ -35,7 +35,7 @@ export function notReady(views: readonly SlotView[], instances: readonly Instanc
     if (view.state === 'ready' || view.state === 'exited') continue;
     const instance = instances.find((i) => i.name === view.name);
     if (instance === undefined) continue;
-    const state = view.state === 'running' ? '' : `; it is ${view.state}`;
+    const state = view.state === 'running' ? '' : `; state: ${view.state}`;
     return { instance, why: `not ready after ${waitMs / 1000}s (probe: ${probeWhat(instance)}${state})` };
   }
   return undefined;

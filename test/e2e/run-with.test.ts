@@ -123,6 +123,16 @@ describe('tf run --with', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
+  it('leaves nothing behind when tf itself is SIGKILLed while the command runs (the watchdog)', async () => {
+    const { tf } = await runWith('web', ['/', '0', '--hang']);
+    await tf.waitFor(/client got: hello/);
+    const pids = pidsIn(tf.output());
+    expect(pids).toHaveLength(2);
+    tf.signal('SIGKILL');
+    await tf.exited;
+    await expectAllDead(pids);
+  }, 20_000);
+
   it('stops the services on SIGTERM while waiting, without running the command', async () => {
     const { tf } = await runWith('web', ['/', '0'], { webArgs: '--no-listen' });
     await tf.waitFor(/not listening/);
