@@ -16,6 +16,8 @@ import { notReady, ServiceTrouble, type Trouble } from './service-trouble.js';
 
 const DEFAULT_WAIT_MS = 60_000;
 
+type Execa = typeof import('execa').execa;
+
 /** Where `tf run --with` is: what a signal to tf means depends on it. */
 type Phase =
   /** The services start; tf waits until every instance is ready. */
@@ -88,11 +90,15 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   let stopNotice: Notice | undefined;
 
   const report = (found: Trouble): void => {
-    const name = found.instance?.name ?? 'tf';
-    const when = phase.kind === 'waiting' && found.instance !== undefined && !found.why.startsWith('not ready') ? ' before it was ready' : phase.kind === 'command' ? ' while the command ran' : '';
-    const lines = found.instance === undefined ? [] : watch.lines(found.instance.name);
-    const tail = found.instance === undefined ? '' : lines.length === 0 ? '; it printed nothing' : `; its last ${lines.length === 1 ? 'line' : `${lines.length} lines`}:`;
-    context.stderr.write(`tf: ${name} ${found.why}${when}${tail}\n${lines.map((l) => `${name} | ${l}\n`).join('')}`);
+    const { instance, why } = found;
+    if (instance === undefined) {
+      context.stderr.write(`tf: ${why}\n`);
+      return;
+    }
+    const when = phase.kind === 'waiting' && !why.startsWith('not ready') ? ' before it was ready' : phase.kind === 'command' ? ' while the command ran' : '';
+    const lines = watch.lines(instance.name);
+    const tail = lines.length === 0 ? '; it printed nothing' : `; its last ${lines.length === 1 ? 'line' : `${lines.length} lines`}:`;
+    context.stderr.write(`tf: ${instance.name} ${why}${when}${tail}\n${lines.map((l) => `${instance.name} | ${l}\n`).join('')}`);
   };
   const stopServices = (why: string, reason: string): void => {
     stopNotice = { text: `stopping all processes (${why})`, level: 'info', fields: { event: 'stopping', reason } };
@@ -140,6 +146,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   for (const signal of FORWARD_SIGNALS) process.on(signal, onForward);
 
   const finished = running.run();
+  const execaLoaded = import('execa');
   const waited = setTimeout(() => {
     const found = notReady(running.snapshot(), plan.instances, waitMs);
     if (found === undefined || trouble !== undefined) return;
@@ -150,13 +157,15 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   try {
     const outcome = await Promise.race([allReady.promise.then(() => 'ready' as const), troubled.promise.then(() => 'trouble' as const), finished.then(() => 'ended' as const)]);
     clearTimeout(waited);
-    if (outcome !== 'ready') {
+    // Loaded while the services start; a service may go down meanwhile.
+    const { execa } = await execaLoaded;
+    if (outcome !== 'ready' || trouble !== undefined) {
       phase = { kind: 'stopping' };
-      if (trouble !== undefined) stopServices(`${trouble.instance?.name ?? 'tf'} ${trouble.why}`, trouble.why.startsWith('not ready') ? 'not-ready' : 'service-failed');
+      if (trouble !== undefined) stopServices(`${trouble.instance === undefined ? '' : `${trouble.instance.name} `}${trouble.why}`, trouble.why.startsWith('not ready') ? 'not-ready' : 'service-failed');
       const code = await finished;
       return trouble !== undefined ? 1 : code;
     }
-    const commandCode = await runCommand();
+    const commandCode = await runCommand(execa);
     phase = { kind: 'stopping' };
     stopServices(commandCode.kind === 'code' ? `the command exited with code ${commandCode.code}` : 'the command could not start', 'command-exited');
     await finished;
@@ -170,8 +179,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     await out.finish();
   }
 
-  async function runCommand(): Promise<{ kind: 'code'; code: number } | { kind: 'error'; error: unknown }> {
-    const { execa } = await import('execa');
+  async function runCommand(execa: Execa): Promise<{ kind: 'code'; code: number } | { kind: 'error'; error: unknown }> {
     const child = execa(launch.file, [...launch.args], {
       cwd: config.root,
       env: commandEnv,

@@ -143,6 +143,16 @@ describe('tf run --with', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
+  it('exits 127 for a command that is not found, after stopping the services', async () => {
+    const port = await freePort();
+    const tf = runTf(['run', '--with', 'web', '-p', String(port), '--', 'no-such-command-tf'], { cwd: app({ Procfile: procfile() }) });
+    const exit = await tf.exited;
+    expect(exit.code, tf.output() + tf.stderr()).toBe(127);
+    expect(tf.stderr()).toBe('tf: command not found: no-such-command-tf; check the spelling or your PATH\n');
+    expect(tf.output()).toMatch(/web\.1 +\| got TERM/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
   it.each([
     [['run', '-m', 'web=2', 'true'], '-m applies to "tf run" only with --with'],
     [['run', '--with', 'web'], 'tf run --with needs a command'],
