@@ -23,7 +23,7 @@ type Phase =
   /** The services start; tf waits until every instance is ready. */
   | { readonly kind: 'waiting' }
   /** The command runs attached to the terminal. */
-  | { readonly kind: 'command'; readonly pid: number | undefined; readonly kill: (signal: NodeJS.Signals) => void }
+  | { readonly kind: 'command'; readonly kill: (signal: NodeJS.Signals) => void }
   /** The command is done (or never ran); the services are being stopped. */
   | { readonly kind: 'stopping' };
 
@@ -167,7 +167,8 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     }
     const commandCode = await runCommand(execa);
     phase = { kind: 'stopping' };
-    stopServices(commandCode.kind === 'code' ? `the command exited with code ${commandCode.code}` : 'the command could not start', 'command-exited');
+    if (commandCode.kind === 'code') stopServices(`the command exited with code ${commandCode.code}`, 'command-exited');
+    else stopServices('the command could not start', 'command-not-started');
     await finished;
     if (commandCode.kind === 'error') throw commandCode.error;
     return trouble !== undefined ? 1 : commandCode.code;
@@ -192,7 +193,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     const { pid } = child;
     // Not a group leader: the watchdog finds it and its descendants in the process table.
     if (pid !== undefined) watchdog.add(pid);
-    phase = { kind: 'command', pid, kill: (signal) => void child.kill(signal) };
+    phase = { kind: 'command', kill: (signal) => void child.kill(signal) };
     let forced: NodeJS.Timeout | undefined;
     void troubled.promise.then(() => {
       if (phase.kind !== 'command' || pid === undefined) return;
