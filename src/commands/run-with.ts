@@ -100,8 +100,8 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     const tail = lines.length === 0 ? '; it printed nothing' : `; its last ${lines.length === 1 ? 'line' : `${lines.length} lines`}:`;
     context.stderr.write(`tf: ${instance.name} ${why}${when}${tail}\n${lines.map((l) => `${instance.name} | ${l}\n`).join('')}`);
   };
-  const stopServices = (why: string, reason: string): void => {
-    stopNotice = { text: `stopping all processes (${why})`, level: 'info', fields: { event: 'stopping', reason } };
+  const stopServices = (why: string, reason: string, facts: Readonly<Record<string, unknown>> = {}): void => {
+    stopNotice = { text: `stopping all processes (${why})`, level: 'info', fields: { event: 'stopping', reason, ...facts } };
     supervisor?.stop(ownStop);
   };
 
@@ -167,7 +167,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     }
     const commandCode = await runCommand(execa);
     phase = { kind: 'stopping' };
-    if (commandCode.kind === 'code') stopServices(`the command exited with code ${commandCode.code}`, 'command-exited');
+    if (commandCode.kind === 'code') stopServices(`the command exited with code ${commandCode.code}`, 'command-exited', { exitCode: commandCode.code });
     else stopServices('the command could not start', 'command-not-started');
     await finished;
     if (commandCode.kind === 'error') throw commandCode.error;
