@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, expectAllDead, fixture, pidsIn, runTf, tempApps } from '../helpers/tf.js';
+import { FIXTURES, TF_BIN, cleanEnv, expectAllDead, fixture, pidsIn, runTf, tempApps } from '../helpers/tf.js';
 
 const app = tempApps();
 
@@ -132,6 +134,42 @@ describe('tf run --with', () => {
     await tf.exited;
     await expectAllDead(pids);
   }, 20_000);
+
+  it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script'))(
+    'in a terminal, Ctrl-C reaches the command; tf then stops the services and exits with its code',
+    async () => {
+      const port = await freePort();
+      const dir = app({ Procfile: procfile() });
+      const argv = [process.execPath, TF_BIN, 'run', '--with', 'web', '-p', String(port), '--', process.execPath, path.join(FIXTURES, 'client.mjs'), '/', '0', '--hang'];
+      // util-linux script(1) gives tf a pseudo-terminal; what we write to it is typed there.
+      const term = spawn('/usr/bin/script', ['-qec', argv.map((a) => JSON.stringify(a)).join(' '), '/dev/null'], { cwd: dir, env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      const closed = new Promise<number | null>((resolve) => term.on('close', resolve));
+      const gotHello = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for the client:\n${out}`)), 10_000);
+        term.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('client got: hello')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      try {
+        await gotHello;
+        term.stdin.write('\x03');
+        const code = await closed;
+        // The client has no SIGINT handler: it dies of it (130); web, in its own process group, is stopped by tf.
+        expect(out).toContain('stopping all processes (the command exited with code 130)');
+        expect(out).toMatch(/web\.1 +\| \S*got TERM/);
+        expect(code).toBe(130);
+        await expectAllDead(pidsIn(out));
+      } finally {
+        term.kill('SIGKILL');
+      }
+    },
+    20_000,
+  );
 
   it('stops the services on SIGTERM while waiting, without running the command', async () => {
     const { tf } = await runWith('web', ['/', '0'], { webArgs: '--no-listen' });
