@@ -2,15 +2,16 @@ import type { Invocation, RawOption } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { TfError, usageError } from '../errors.js';
 import { busyPortWarnings } from '../host/ports.js';
+import { newRunMarker, processRow, withMarker } from '../host/process-table.js';
 import type { Notice } from '../output/notices.js';
 import { buildPlan, runEnv } from '../plan/plan.js';
 import type { StopReason, SupervisorEvent } from '../supervisor/events.js';
-import { realKiller } from '../supervisor/kill.js';
+import { processKiller } from '../supervisor/kill.js';
 import { watchReadiness } from '../supervisor/readiness.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import type { CommandContext } from './context.js';
-import { oneOffExitCode, oneOffLaunch } from './one-off.js';
+import { checkEnv, oneOffExitCode, oneOffLaunch } from './one-off.js';
 import { openServiceOutput, outputColor } from './service-output.js';
 import { notReady, ServiceTrouble, type Trouble } from './service-trouble.js';
 
@@ -73,11 +74,18 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const plan = buildPlan(config, { childColor: color && context.stdout.isTTY === true });
   const { launch } = oneOffLaunch([first, ...args], config.procfile.types);
   // The first type named, so `curl localhost:$PORT` reaches its first instance.
-  const commandEnv = runEnv(config, config.procfile.types.find((t) => t.name === types[0]));
+  const appEnv = runEnv(config, config.procfile.types.find((t) => t.name === types[0]));
+  checkEnv(appEnv);
 
   let supervisor: Supervisor | undefined;
   const out = await openServiceOutput(options, context, plan, color, () => supervisor);
-  const watchdog = startWatchdog();
+  // One marker for the services and the command: what either leaves running (a daemon, a
+  // server the command put in the background) is stopped with the services, and by the
+  // watchdog if tf is killed.
+  const marker = newRunMarker();
+  const watchdog = startWatchdog(marker);
+  const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
+  const commandEnv = withMarker(appEnv, marker);
   for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) out.output.handle({ kind: 'warning', warning });
 
   // Identity tells tf's own stop from the supervisor's verdicts.
@@ -128,7 +136,11 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   };
 
   const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
-  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr }, emit, { watchdog, readiness: watchReadiness() });
+  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr, marker }, emit, {
+    watchdog,
+    killer,
+    readiness: watchReadiness(),
+  });
   const running = supervisor;
   if (out.writer.closed) running.stop({ kind: 'output-closed' });
 
@@ -191,16 +203,21 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
       forceKillAfterDelay: false,
     });
     const { pid } = child;
-    // Not a group leader: the watchdog finds it and its descendants in the process table.
-    if (pid !== undefined) watchdog.add(pid);
+    // In tf's own process group (it shares the terminal): the watchdog and the killer know it
+    // as a process and its tree, never by group.
+    const row = pid === undefined ? undefined : processRow(pid);
+    if (pid !== undefined) {
+      watchdog.addProcess(pid);
+      killer.started(pid);
+    }
     phase = { kind: 'command', kill: (signal) => void child.kill(signal) };
     let forced: NodeJS.Timeout | undefined;
     void troubled.promise.then(() => {
       if (phase.kind !== 'command' || pid === undefined) return;
       child.kill('SIGTERM');
       forced = setTimeout(() => {
-        realKiller.tree(pid, 'SIGKILL');
-        realKiller.pid(pid, 'SIGKILL');
+        killer.tree(pid, 'SIGKILL');
+        if (row !== undefined) killer.pid(row, 'SIGKILL');
       }, options.timeoutMs);
     });
     try {
@@ -210,7 +227,6 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
       return { kind: 'error', error };
     } finally {
       clearTimeout(forced);
-      if (pid !== undefined) watchdog.remove(pid);
     }
   }
 }

@@ -181,6 +181,18 @@ describe('tf run --with', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
+  it('stops what the command left running in the background together with the services', async () => {
+    const port = await freePort();
+    // The background process says its pid through a FIFO before the command ends.
+    const command = `mkfifo bg && { sh -c 'echo "background pid=$$"; exec sleep 30' > bg & } && head -n 1 bg`;
+    const tf = runTf(['run', '--with', 'web', '-p', String(port), '--', command], { cwd: app({ Procfile: procfile() }) });
+    const exit = await tf.exited;
+    const out = tf.output();
+    expect(exit.code, out + tf.stderr()).toBe(0);
+    expect(out).toMatch(/^background pid=\d+$/m);
+    await expectAllDead(pidsIn(out));
+  }, 20_000);
+
   it('exits 127 for a command that is not found, after stopping the services', async () => {
     const port = await freePort();
     const tf = runTf(['run', '--with', 'web', '-p', String(port), '--', 'no-such-command-tf'], { cwd: app({ Procfile: procfile() }) });
