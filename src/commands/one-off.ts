@@ -40,7 +40,9 @@ export function spawnFailure(command: string, code: string | undefined): TfError
 export function checkEnv(env: Env): void {
   for (const [key, value] of Object.entries(env)) {
     if (key.includes('\0') || value.includes('\0')) {
-      throw new TfError('envfile', `the value of ${key.replaceAll('\0', '\\0')} holds a NUL byte, which no process can receive`, { hint: 'remove it from the env file' });
+      throw new TfError('envfile', `the value of ${key.replaceAll('\0', '\\0')} holds a NUL byte, which no process can receive`, {
+        hint: 'remove it from the env file',
+      });
     }
   }
 }

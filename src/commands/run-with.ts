@@ -33,7 +33,14 @@ const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 function withTypes(raw: RawOption | undefined): string[] {
-  const types = [...new Set((raw?.raw ?? '').split(',').map((t) => t.trim()).filter((t) => t !== ''))];
+  const types = [
+    ...new Set(
+      (raw?.raw ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    ),
+  ];
   if (types.length === 0) throw usageError('--with needs at least one process type', 'e.g. tf run --with web -- npm test');
   return types;
 }
@@ -42,7 +49,9 @@ function waitTimeoutMs(raw: RawOption | undefined): number {
   if (raw === undefined) return DEFAULT_WAIT_MS;
   const seconds = Number(raw.raw);
   if (raw.raw.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new TfError(raw.source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(raw.raw)} for ${raw.source}`, { hint: 'expected a number of seconds > 0, e.g. 60 or 0.5' });
+    throw new TfError(raw.source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(raw.raw)} for ${raw.source}`, {
+      hint: 'expected a number of seconds > 0, e.g. 60 or 0.5',
+    });
   }
   return seconds * 1000;
 }
@@ -74,7 +83,10 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const plan = buildPlan(config, { childColor: color && context.stdout.isTTY === true });
   const { launch } = oneOffLaunch([first, ...args], config.procfile.types);
   // The first type named, so `curl localhost:$PORT` reaches its first instance.
-  const appEnv = runEnv(config, config.procfile.types.find((t) => t.name === types[0]));
+  const appEnv = runEnv(
+    config,
+    config.procfile.types.find((t) => t.name === types[0]),
+  );
   checkEnv(appEnv);
 
   let supervisor: Supervisor | undefined;
@@ -97,13 +109,14 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const allReady = deferred<void>();
   let stopNotice: Notice | undefined;
 
+  /** One line naming the instance and why, then its last lines, on stderr. */
   const report = (found: Trouble): void => {
-    const { instance, why } = found;
-    if (instance === undefined) {
-      context.stderr.write(`tf: ${why}\n`);
+    if (found.kind === 'output-closed') {
+      context.stderr.write('tf: stdout was closed\n');
       return;
     }
-    const when = phase.kind === 'waiting' && !why.startsWith('not ready') ? ' before it was ready' : phase.kind === 'command' ? ' while the command ran' : '';
+    const { instance, why } = found;
+    const when = phase.kind === 'command' ? ' while the command ran' : found.kind === 'down' && phase.kind === 'waiting' ? ' before it was ready' : '';
     const lines = watch.lines(instance.name);
     const tail = lines.length === 0 ? '; it printed nothing' : `; its last ${lines.length === 1 ? 'line' : `${lines.length} lines`}:`;
     context.stderr.write(`tf: ${instance.name} ${why}${when}${tail}\n${lines.map((l) => `${instance.name} | ${l}\n`).join('')}`);
@@ -167,13 +180,17 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     troubled.resolve(found);
   }, waitMs);
   try {
-    const outcome = await Promise.race([allReady.promise.then(() => 'ready' as const), troubled.promise.then(() => 'trouble' as const), finished.then(() => 'ended' as const)]);
+    const outcome = await Promise.race([
+      allReady.promise.then(() => 'ready' as const),
+      troubled.promise.then(() => 'trouble' as const),
+      finished.then(() => 'ended' as const),
+    ]);
     clearTimeout(waited);
     // Loaded while the services start; a service may go down meanwhile.
     const { execa } = await execaLoaded;
     if (outcome !== 'ready' || trouble !== undefined) {
       phase = { kind: 'stopping' };
-      if (trouble !== undefined) stopServices(`${trouble.instance === undefined ? '' : `${trouble.instance.name} `}${trouble.why}`, trouble.why.startsWith('not ready') ? 'not-ready' : 'service-failed');
+      if (trouble !== undefined) stopServices(trouble.kind === 'output-closed' ? 'stdout was closed' : `${trouble.instance.name} ${trouble.why}`, trouble.kind);
       const code = await finished;
       return trouble !== undefined ? 1 : code;
     }

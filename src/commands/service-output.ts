@@ -43,7 +43,13 @@ export const outputColor = (options: Options, context: CommandContext): boolean 
  * Writer with its backpressure hooks wired to the supervisor `control()` returns once it
  * exists, and Output on top.
  */
-export async function openServiceOutput(options: Options, context: CommandContext, plan: Plan, color: boolean, control: () => OutputControl | undefined): Promise<ServiceOutput> {
+export async function openServiceOutput(
+  options: Options,
+  context: CommandContext,
+  plan: Plan,
+  color: boolean,
+  control: () => OutputControl | undefined,
+): Promise<ServiceOutput> {
   const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
   const format = await formatFor(options, color, width);
   const writer: Writer = new Writer(context.stdout, {

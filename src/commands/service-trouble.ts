@@ -7,13 +7,14 @@ import { RecentLines } from './recent-lines.js';
 /** Lines of an instance's output shown beside the reason it failed. */
 export const RECENT_LINES = 10;
 
-/** Something that ends `tf run --with` with exit 1: an instance went down for good, or never got ready. */
-export interface Trouble {
-  /** The instance to blame; undefined when it is tf's own (its stdout was closed). */
-  readonly instance: Instance | undefined;
-  /** Follows the instance's name: "exited with code 3", "not ready after 60s (probe: port 5000)". */
-  readonly why: string;
-}
+/** Something that ends `tf run --with` with exit 1. `why` follows the instance's name. */
+export type Trouble =
+  /** It exited or could not start, and its policy keeps it down (or gave up after a crash loop). */
+  | { readonly kind: 'down'; readonly instance: Instance; readonly why: string }
+  /** The wait is over and its probe has not passed. */
+  | { readonly kind: 'not-ready'; readonly instance: Instance; readonly why: string }
+  /** tf's own stdout went away: nothing more can be shown. */
+  | { readonly kind: 'output-closed' };
 
 export function exitWhy(exit: ExitFacts | undefined): string {
   if (exit === undefined) return 'exited';
@@ -36,7 +37,7 @@ export function notReady(views: readonly SlotView[], instances: readonly Instanc
     const instance = instances.find((i) => i.name === view.name);
     if (instance === undefined) continue;
     const state = view.state === 'running' ? '' : `; state: ${view.state}`;
-    return { instance, why: `not ready after ${waitMs / 1000}s (probe: ${probeWhat(instance)}${state})` };
+    return { kind: 'not-ready', instance, why: `not ready after ${waitMs / 1000}s (probe: ${probeWhat(instance)}${state})` };
   }
   return undefined;
 }
@@ -68,7 +69,7 @@ export class ServiceTrouble {
         this.spawnErrors.set(event.instance.name, event.error);
         return undefined;
       case 'failed':
-        return { instance: event.instance, why: `failed: ${event.reason}` };
+        return { kind: 'down', instance: event.instance, why: `failed: ${event.reason}` };
       case 'stopping':
         return event.reason === this.own ? undefined : this.stopTrouble(event.reason);
       default:
@@ -83,11 +84,11 @@ export class ServiceTrouble {
   private stopTrouble(reason: StopReason): Trouble | undefined {
     switch (reason.kind) {
       case 'exited':
-        return { instance: reason.instance, why: exitWhy(this.exits.get(reason.instance.name)) };
+        return { kind: 'down', instance: reason.instance, why: exitWhy(this.exits.get(reason.instance.name)) };
       case 'spawn-failed':
-        return { instance: reason.instance, why: `failed to start: ${this.spawnErrors.get(reason.instance.name) ?? 'unknown error'}` };
+        return { kind: 'down', instance: reason.instance, why: `failed to start: ${this.spawnErrors.get(reason.instance.name) ?? 'unknown error'}` };
       case 'output-closed':
-        return { instance: undefined, why: 'stdout was closed' };
+        return { kind: 'output-closed' };
       // A signal to tf is the user's stop, not a failure; `finished` without failures is setup steps done; `failed` was reported as it happened.
       case 'signal':
       case 'requested':

@@ -23,7 +23,10 @@ const procfile = (webArgs = ''): string => `web: ${fixture('web.mjs', webArgs)}\
 async function runWith(types: string, client: readonly string[], options: { webArgs?: string; extra?: readonly string[] } = {}) {
   const port = await freePort();
   const dir = app({ Procfile: procfile(options.webArgs) });
-  const tf = runTf(['run', '--with', types, '-p', String(port), ...(options.extra ?? []), '--', process.execPath, path.join(FIXTURES, 'client.mjs'), ...client], { cwd: dir });
+  const tf = runTf(
+    ['run', '--with', types, '-p', String(port), ...(options.extra ?? []), '--', process.execPath, path.join(FIXTURES, 'client.mjs'), ...client],
+    { cwd: dir },
+  );
   return { tf, port };
 }
 
@@ -140,9 +143,27 @@ describe('tf run --with', () => {
     async () => {
       const port = await freePort();
       const dir = app({ Procfile: procfile() });
-      const argv = [process.execPath, TF_BIN, 'run', '--with', 'web', '-p', String(port), '--', process.execPath, path.join(FIXTURES, 'client.mjs'), '/', '0', '--hang'];
+      const argv = [
+        process.execPath,
+        TF_BIN,
+        'run',
+        '--with',
+        'web',
+        '-p',
+        String(port),
+        '--',
+        process.execPath,
+        path.join(FIXTURES, 'client.mjs'),
+        '/',
+        '0',
+        '--hang',
+      ];
       // util-linux script(1) gives tf a pseudo-terminal; what we write to it is typed there.
-      const term = spawn('/usr/bin/script', ['-qec', argv.map((a) => JSON.stringify(a)).join(' '), '/dev/null'], { cwd: dir, env: cleanEnv({ TERM: 'xterm' }), stdio: ['pipe', 'pipe', 'pipe'] });
+      const term = spawn('/usr/bin/script', ['-qec', argv.map((a) => JSON.stringify(a)).join(' '), '/dev/null'], {
+        cwd: dir,
+        env: cleanEnv({ TERM: 'xterm' }),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       let out = '';
       const closed = new Promise<number | null>((resolve) => term.on('close', resolve));
       const gotHello = new Promise<void>((resolve, reject) => {
@@ -209,12 +230,16 @@ describe('tf run --with', () => {
     [['run', '--with', ',', '--', 'true'], '--with needs at least one process type'],
     [['run', '--with', 'web', '--wait-timeout', '0', '--', 'true'], 'bad value "0" for --wait-timeout'],
     [['run', '--with', 'wbe', '--', 'true'], 'unknown process type "wbe"'],
-  ])('rejects %j with one line', async (args, message) => {
-    const tf = runTf(args, { cwd: app({ Procfile: procfile() }) });
-    const exit = await tf.exited;
-    expect(exit.code).not.toBe(0);
-    expect(tf.stderr()).toContain(message);
-    expect(tf.stderr().trim().split('\n')).toHaveLength(1);
-    expect(tf.output()).toBe('');
-  }, 20_000);
+  ])(
+    'rejects %j with one line',
+    async (args, message) => {
+      const tf = runTf(args, { cwd: app({ Procfile: procfile() }) });
+      const exit = await tf.exited;
+      expect(exit.code).not.toBe(0);
+      expect(tf.stderr()).toContain(message);
+      expect(tf.stderr().trim().split('\n')).toHaveLength(1);
+      expect(tf.output()).toBe('');
+    },
+    20_000,
+  );
 });

@@ -7,12 +7,41 @@ import type { SlotView } from '../../src/supervisor/supervisor.js';
 
 const instance = (name: string, ready: Instance['policy']['ready'] = { kind: 'port' }): Instance => {
   const type = name.split('.')[0] as string;
-  return { name, type, number: 1, command: 'x', launch: { file: '/bin/sh', args: [] }, env: {}, port: 5000, cwd: '/', color: 0, policy: { ...defaultPolicy(type), ready } };
+  return {
+    name,
+    type,
+    number: 1,
+    command: 'x',
+    launch: { file: '/bin/sh', args: [] },
+    env: {},
+    port: 5000,
+    cwd: '/',
+    color: 0,
+    policy: { ...defaultPolicy(type), ready },
+  };
 };
 const view = (name: string, state: SlotView['state']): SlotView => ({
-  name, type: name.split('.')[0] as string, state, pid: 1, port: 5000, startedAt: 0, uptimeMs: 0, restarts: 0, lastExit: undefined, readyAfterMs: undefined, restartAt: undefined, reason: undefined,
+  name,
+  type: name.split('.')[0] as string,
+  state,
+  pid: 1,
+  port: 5000,
+  startedAt: 0,
+  uptimeMs: 0,
+  restarts: 0,
+  lastExit: undefined,
+  readyAfterMs: undefined,
+  restartAt: undefined,
+  reason: undefined,
 });
-const exit = (code: number | null, signal: NodeJS.Signals | null = null): ExitFacts => ({ code, signal, signalDescription: undefined, forced: false, stoppedByTf: false, durationMs: 5 });
+const exit = (code: number | null, signal: NodeJS.Signals | null = null): ExitFacts => ({
+  code,
+  signal,
+  signalDescription: undefined,
+  forced: false,
+  stoppedByTf: false,
+  durationMs: 5,
+});
 
 describe('RecentLines', () => {
   it('keeps the last N lines across chunks, per stream, with an unfinished line last', () => {
@@ -36,14 +65,18 @@ describe('RecentLines', () => {
 describe('ServiceTrouble', () => {
   const own: StopReason = { kind: 'requested' };
 
-  it("names the instance whose exit stopped everything, with its code or signal, and keeps its output", () => {
+  it('names the instance whose exit stopped everything, with its code or signal, and keeps its output', () => {
     const web = instance('web.1');
     const watch = new ServiceTrouble(own);
     watch.handle({ kind: 'output', instance: web, stream: 'output', chunk: Buffer.from('boom\n') });
     watch.handle({ kind: 'exited', instance: web, pid: 1, exit: exit(3) });
-    expect(watch.handle({ kind: 'stopping', reason: { kind: 'exited', instance: web, exitCode: 3 } })).toEqual({ instance: web, why: 'exited with code 3' });
+    expect(watch.handle({ kind: 'stopping', reason: { kind: 'exited', instance: web, exitCode: 3 } })).toEqual({
+      kind: 'down',
+      instance: web,
+      why: 'exited with code 3',
+    });
     watch.handle({ kind: 'exited', instance: web, pid: 1, exit: exit(null, 'SIGSEGV') });
-    expect(watch.handle({ kind: 'stopping', reason: { kind: 'exited', instance: web, exitCode: 139 } })?.why).toBe('was killed by SIGSEGV');
+    expect(watch.handle({ kind: 'stopping', reason: { kind: 'exited', instance: web, exitCode: 139 } })).toMatchObject({ why: 'was killed by SIGSEGV' });
     expect(watch.lines('web.1')).toEqual(['boom']);
   });
 
@@ -58,17 +91,21 @@ describe('ServiceTrouble', () => {
     const web = instance('web.1');
     const watch = new ServiceTrouble(own);
     watch.handle({ kind: 'spawn-failed', instance: web, error: 'spawn /bin/sh EMFILE' });
-    expect(watch.handle({ kind: 'stopping', reason: { kind: 'spawn-failed', instance: web } })?.why).toBe('failed to start: spawn /bin/sh EMFILE');
-    expect(watch.handle({ kind: 'failed', instance: web, reason: 'exited 5 times in a row', quickExits: 5 })?.why).toBe('failed: exited 5 times in a row');
+    expect(watch.handle({ kind: 'stopping', reason: { kind: 'spawn-failed', instance: web } })).toMatchObject({ why: 'failed to start: spawn /bin/sh EMFILE' });
+    expect(watch.handle({ kind: 'failed', instance: web, reason: 'exited 5 times in a row', quickExits: 5 })).toMatchObject({
+      why: 'failed: exited 5 times in a row',
+    });
   });
 });
 
 describe('notReady', () => {
   it('names the first instance not ready, with its probe as the user writes it', () => {
     const instances = [instance('web.1'), instance('api.1', { kind: 'http', path: '/up' }), instance('worker.1', { kind: 'log', text: 'READY' })];
-    expect(notReady([view('web.1', 'running'), view('api.1', 'running')], instances, 60_000)?.why).toBe('not ready after 60s (probe: port 5000)');
-    expect(notReady([view('web.1', 'ready'), view('api.1', 'backoff')], instances, 1500)?.why).toBe('not ready after 1.5s (probe: http:/up on port 5000; state: backoff)');
-    expect(notReady([view('web.1', 'ready'), view('worker.1', 'running')], instances, 1000)?.why).toBe('not ready after 1s (probe: log:READY)');
+    expect(notReady([view('web.1', 'running'), view('api.1', 'running')], instances, 60_000)).toMatchObject({ why: 'not ready after 60s (probe: port 5000)' });
+    expect(notReady([view('web.1', 'ready'), view('api.1', 'backoff')], instances, 1500)).toMatchObject({
+      why: 'not ready after 1.5s (probe: http:/up on port 5000; state: backoff)',
+    });
+    expect(notReady([view('web.1', 'ready'), view('worker.1', 'running')], instances, 1000)).toMatchObject({ why: 'not ready after 1s (probe: log:READY)' });
     expect(notReady([view('web.1', 'ready'), view('worker.1', 'exited')], instances, 1000)).toBeUndefined();
   });
 });
