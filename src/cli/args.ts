@@ -39,6 +39,8 @@ export interface Options {
   readonly lines: RawOption | undefined;
   /** logs: keep printing new lines. */
   readonly follow: boolean;
+  /** run: the process types to start (and wait for) before the command, `web,worker`. */
+  readonly with: RawOption | undefined;
 }
 
 export type CommandName = 'start' | 'run' | 'check' | 'ps' | 'restart' | 'stop' | 'scale' | 'logs' | 'signal' | 'help' | 'version';
@@ -75,12 +77,14 @@ interface OptionSpec {
 const LOCATE: readonly CommandName[] = ['start', 'run', 'check', ...CONTROL_COMMANDS];
 /** The environment and ports a process gets. */
 const CONFIG: readonly CommandName[] = ['start', 'run', 'check'];
-/** How start runs the instances: check validates these without running anything. */
-const POLICY: readonly CommandName[] = ['start', 'check'];
-/** How output looks, for the commands that print process output. */
-const SHOW: readonly CommandName[] = ['start', 'logs'];
-/** The commands that can speak JSON lines. */
+/** How start runs the instances: check validates these without running anything; run uses them with --with. */
+const POLICY: readonly CommandName[] = ['start', 'run', 'check'];
+/** How output looks, for the commands that print process output (run: its services' output, with --with). */
+const SHOW: readonly CommandName[] = ['start', 'run', 'logs'];
+/** The commands that find a running tf start's socket (start: where it listens). */
 const JSON_OUT: readonly CommandName[] = ['start', ...CONTROL_COMMANDS];
+/** The commands that can speak JSON lines (run: its services' output, with --with). */
+const JSON_LINES: readonly CommandName[] = ['start', 'run', ...CONTROL_COMMANDS];
 
 /** The single table behind parsing, TF_* fallbacks, `--help` and which command takes what. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
@@ -97,20 +101,30 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'can-die', env: 'TF_CAN_DIE', type: 'string', arg: 'TYPES', commands: POLICY, help: 'types whose exit, with any code, does not stop the others, e.g. migrate,assets' },
   { flag: 'stop-signal', env: 'TF_STOP_SIGNAL', type: 'string', arg: 'SPEC', commands: POLICY, help: 'signal that asks a type to stop (SIGKILL follows after --timeout), e.g. worker=QUIT (default: TERM)' },
   { flag: 'ready', env: 'TF_READY', type: 'string', arg: 'SPEC', commands: POLICY, help: 'when an instance counts as ready, per type: none, port, an HTTP path or a log line (default: web=port)' },
+  { flag: 'with', type: 'string', arg: 'TYPES', commands: ['run'], help: 'start these types first, wait until they are ready, run the command, stop them, e.g. web,worker' },
   { flag: 'socket', env: 'TF_SOCKET', type: 'string', arg: 'PATH', commands: JSON_OUT, help: 'the control socket: where tf start listens and the control commands connect' },
-  { flag: 'wait-timeout', env: 'TF_WAIT_TIMEOUT', type: 'string', arg: 'SECONDS', commands: ['start', 'restart', 'stop', 'scale'], help: 'how long to wait for instances to be ready or stopped' },
-  { flag: 'split-stderr', env: 'TF_SPLIT_STDERR', type: 'boolean', commands: ['start'], help: "keep stderr in a pipe of its own (a process's stdout and stderr lines then lose their order)" },
+  { flag: 'wait-timeout', env: 'TF_WAIT_TIMEOUT', type: 'string', arg: 'SECONDS', commands: ['start', 'run', 'restart', 'stop', 'scale'], help: 'how long to wait for instances to be ready or stopped (run --with: default 60)' },
+  { flag: 'split-stderr', env: 'TF_SPLIT_STDERR', type: 'boolean', commands: ['start', 'run'], help: "keep stderr in a pipe of its own (a process's stdout and stderr lines then lose their order)" },
   { flag: 'lines', short: 'n', type: 'string', arg: 'N', commands: ['logs'], help: 'lines of history to print' },
   { flag: 'follow', short: 'F', type: 'boolean', commands: ['logs'], help: 'keep printing new lines (-f is --procfile)' },
   { flag: 'color', env: 'TF_COLOR', type: 'boolean', commands: SHOW, help: 'force colour on (default: on when stdout is a terminal)' },
   { flag: 'no-color', type: 'boolean', commands: SHOW, help: 'force colour off (NO_COLOR and FORCE_COLOR are honoured too)' },
   { flag: 'timestamp', env: 'TF_TIMESTAMP', type: 'boolean', commands: SHOW, help: 'show the HH:MM:SS column (the default; undoes TF_TIMESTAMP=0)' },
   { flag: 'no-timestamp', type: 'boolean', commands: SHOW, help: 'drop the HH:MM:SS column' },
-  { flag: 'json', env: 'TF_JSON', type: 'boolean', commands: JSON_OUT, help: 'one JSON object per line (pino format) instead of prefixed text' },
-  { flag: 'no-json', type: 'boolean', commands: JSON_OUT, help: 'prefixed text (the default; undoes TF_JSON=1)' },
+  { flag: 'json', env: 'TF_JSON', type: 'boolean', commands: JSON_LINES, help: 'one JSON object per line (pino format) instead of prefixed text' },
+  { flag: 'no-json', type: 'boolean', commands: JSON_LINES, help: 'prefixed text (the default; undoes TF_JSON=1)' },
   { flag: 'help', short: 'h', type: 'boolean', commands: 'all', help: 'show help' },
   { flag: 'version', short: 'v', type: 'boolean', commands: 'all', help: 'print the version' },
 ];
+
+/**
+ * Options `tf run` takes only with --with: they shape the services it starts. A plain `tf run`
+ * starts none, so one of these there is a mistake, not something to ignore.
+ */
+export const RUN_WITH_ONLY: ReadonlySet<string> = new Set([
+  'formation', 'timeout', 'restart', 'can-die', 'stop-signal', 'ready', 'wait-timeout', 'split-stderr',
+  'color', 'no-color', 'timestamp', 'no-timestamp', 'json', 'no-json',
+]);
 
 export const takes = (spec: OptionSpec, command: CommandName): boolean =>
   spec.commands === 'all' || command === 'help' || command === 'version' || spec.commands.includes(command);
@@ -267,6 +281,9 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     for (const { spec, as } of scanned.given) {
       if (!takes(spec, command)) throw usageError(`${as} is not an option of "tf ${command}"`, `it is for ${commandList(spec)}; see "tf ${command} --help"`);
     }
+    const withGiven = scanned.given.some((g) => g.spec.flag === 'with');
+    const stray = command === 'run' && !withGiven ? scanned.given.find((g) => RUN_WITH_ONLY.has(g.spec.flag)) : undefined;
+    if (stray !== undefined) throw usageError(`${stray.as} applies to "tf run" only with --with`, 'it shapes the services --with starts; a plain tf run starts none');
   }
   const flags = new Map<string, Given[]>();
   for (const g of scanned.given) flags.set(g.spec.flag, [...(flags.get(g.spec.flag) ?? []), g]);
@@ -328,6 +345,7 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     waitTimeout: raw('wait-timeout'),
     lines: raw('lines'),
     follow: on('follow'),
+    with: raw('with'),
   };
   return { command, commandGiven: scanned.command !== undefined || version, options: resolved, rest: scanned.rest, help };
 }

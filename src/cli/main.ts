@@ -24,7 +24,7 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
     case 'start':
       return (await import('../commands/start.js')).start(invocation, context);
     case 'run':
-      return (await import('../commands/run.js')).run(invocation, context);
+      return invocation.options.with !== undefined ? (await import('../commands/run-with.js')).runWith(invocation, context) : (await import('../commands/run.js')).run(invocation, context);
     case 'check':
       return (await import('../commands/check.js')).check(invocation, context);
     case 'ps':

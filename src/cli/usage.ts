@@ -1,8 +1,8 @@
-import { COMMANDS, CONTROL_COMMANDS, OPTION_SPECS, takes, type CommandName } from './args.js';
+import { COMMANDS, CONTROL_COMMANDS, OPTION_SPECS, RUN_WITH_ONLY, takes, type CommandName } from './args.js';
 
 const COMMAND_HELP: Readonly<Record<string, string>> = {
   start: 'tf start [TYPE...] [options]\n  Run every process type of the Procfile (or only the TYPEs named) at its formation count.',
-  run: "tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app's environment, attached to the terminal.",
+  run: "tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app's environment, attached to the terminal.\n  With --with TYPE,... (for CI, e.g. tf run --with web -- npm test): start those types, wait until they are\n  ready (--ready, --wait-timeout), run the command with the first type's PORT, then stop them; exit: the\n  command's code, or 1 when a service exits or is not ready in time.",
   check: 'tf check [TYPE...] [options]\n  Validate the Procfile and env files and print the plan: instances, ports, commands, warnings.',
   ps: 'tf ps [options]\n  List the instances of a running tf start: name, state, pid, port, uptime, restarts, last exit.\n  States: starting, running, ready, stopping, backoff, stopped, exited, failed.',
   restart: 'tf restart [TYPE|INSTANCE...] [options]\n  Restart instances of a running tf start (none: all), re-reading the env files and Procfile first.',
@@ -25,7 +25,7 @@ function optionLines(command: CommandName | undefined): string[] {
     const short = spec.short === undefined ? '    ' : `-${spec.short}, `;
     const left = `${short}--${spec.flag}${spec.arg === undefined ? '' : ` ${spec.arg}`}`;
     const env = spec.env === undefined ? '' : ` [${spec.env}]`;
-    const forWhom = command !== undefined || spec.commands === 'all' ? '' : ` (${forCommands(spec.commands)})`;
+    const forWhom = command === 'run' && RUN_WITH_ONLY.has(spec.flag) ? ' (with --with)' : command !== undefined || spec.commands === 'all' ? '' : ` (${forCommands(spec.commands)})`;
     return { left, right: `${spec.help}${env}${forWhom}` };
   });
   const width = Math.max(...rows.map((r) => r.left.length));

@@ -28,7 +28,11 @@ describe('the command line', () => {
     expect((await run.exited).code).toBe(0);
     expect((await check.exited).code).toBe(0);
     expect(run.output()).toMatch(/^Usage: tf run /);
-    expect(run.output()).not.toMatch(/--formation|--timeout|--json|--color|--timestamp/);
+    // The service options are listed for run --with only.
+    const serviceOptions = run.output().split('\n').filter((l) => /^ {2}(-\w, | {4})--(formation|timeout|json|color|timestamp)\b/.test(l));
+    expect(serviceOptions).toHaveLength(5);
+    for (const line of serviceOptions) expect(line).toContain('(with --with)');
+    expect(run.output()).not.toMatch(/--socket|--follow/);
     expect(check.output()).toMatch(/--formation/);
     expect(check.output()).not.toMatch(/--json|--color|--timestamp|--split-stderr/);
   }, 15_000);
@@ -39,7 +43,7 @@ describe('the command line', () => {
     const exit = await tf.exited;
     expect(exit.code).toBe(2);
     expect(tf.output()).toBe('');
-    expect(tf.stderr()).toBe('tf: --formation is not an option of "tf run"; it is for tf start, tf check; see "tf run --help"\n');
+    expect(tf.stderr()).toBe('tf: --formation applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none\n');
   }, 15_000);
 
   it("says an unknown option in tf's words, with a guess", async () => {

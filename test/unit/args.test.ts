@@ -82,9 +82,10 @@ describe('usage errors in tf words', () => {
     [['start', '--port'], '--port needs a value; write --port N'],
     [['start', '-e', '-x.env'], `-e needs a value (PATH) but '-x.env' follows it; to give a value that starts with "-", write --env-file=-x.env`],
     [['start', '--json=yes'], '--json takes no value; write --json or --no-json alone'],
-    [['run', '--formation', 'web=2', 'ls'], '--formation is not an option of "tf run"; it is for tf start, tf check; see "tf run --help"'],
-    [['check', '--json'], '--json is not an option of "tf check"; it is for tf start, tf ps, tf restart, tf stop, tf scale, tf logs, tf signal; see "tf check --help"'],
-    [['run', '-t', '3', 'ls'], '-t is not an option of "tf run"; it is for tf start, tf check; see "tf run --help"'],
+    [['run', '--formation', 'web=2', 'ls'], '--formation applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none'],
+    [['check', '--json'], '--json is not an option of "tf check"; it is for tf start, tf run, tf ps, tf restart, tf stop, tf scale, tf logs, tf signal; see "tf check --help"'],
+    [['run', '-t', '3', 'ls'], '-t applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none'],
+    [['check', '--with', 'web'], '--with is not an option of "tf check"; it is for tf run; see "tf check --help"'],
     [['start', '--follow'], '--follow is not an option of "tf start"; it is for tf logs; see "tf start --help"'],
     [['strat'], 'unknown command "strat"; did you mean "start"? commands are: start, run, check, ps, restart, stop, scale, logs, signal, help, version; see "tf --help"'],
   ])('%j', (argv, message) => {
@@ -118,10 +119,23 @@ describe('usage errors in tf words', () => {
 const flagsIn = (text: string): string[] => [...text.matchAll(/ --([a-z-]+)/g)].map((m) => m[1] as string);
 
 describe('help per command lists only what that command takes', () => {
-  it('run: no formation, timeout, output or policy options', () => {
-    const flags = flagsIn(usage('run'));
-    expect(flags).toEqual(expect.arrayContaining(['procfile', 'root', 'env-file', 'env', 'env-override', 'port', 'port-step', 'help', 'version']));
-    for (const flag of ['formation', 'timeout', 'color', 'no-color', 'timestamp', 'no-timestamp', 'json', 'no-json', 'restart', 'split-stderr', 'socket']) expect(flags).not.toContain(flag);
+  it('run: formation, timeout, output and policy options marked as --with only; no socket', () => {
+    const text = usage('run');
+    const flags = flagsIn(text);
+    expect(flags).toEqual(expect.arrayContaining(['procfile', 'root', 'env-file', 'env', 'env-override', 'port', 'port-step', 'with', 'help', 'version']));
+    for (const flag of ['formation', 'timeout', 'color', 'no-color', 'timestamp', 'no-timestamp', 'json', 'no-json', 'restart', 'split-stderr', 'wait-timeout', 'ready']) {
+      const row = new RegExp(`^  (?:-\\w, | {4})--${flag}(?![\\w-])`);
+      expect(text.split('\n').find((l) => row.test(l))).toContain('(with --with)');
+    }
+    for (const flag of ['socket', 'follow']) expect(flags).not.toContain(flag);
+  });
+
+  it('run takes the service options only with --with', () => {
+    expect(parseInvocation(['run', '--with', 'web', '-m', 'web=2', '-t', '1', '--json', '--ready', 'web=http:/up', '--', 'npm', 'test'], {})).toMatchObject({
+      options: { with: { raw: 'web', source: '--with' }, formation: 'web=2', timeoutMs: 1000, json: true, ready: { raw: 'web=http:/up' } },
+      rest: ['npm', 'test'],
+    });
+    expect(parseInvocation(['run', 'ls'], { TF_WITH: 'web' }).options.with).toBeUndefined();
   });
 
   it('check: what start validates, no output options', () => {
