@@ -89,7 +89,7 @@ export async function waitFor(ps: () => Promise<readonly PsRow[]>, command: Comm
       left = command.cmd === 'shutdown' ? 'tf is still running' : pending?.(instances);
     } catch (error) {
       // A shutdown is done once nobody answers any more.
-      if (command.cmd === 'shutdown' && error instanceof TfError && error.message.startsWith('no tf running')) return;
+      if (command.cmd === 'shutdown' && error instanceof TfError && (error.message.startsWith('no tf running') || error.message.includes('closed the connection'))) return;
       throw error;
     }
     if (left === undefined) return;

@@ -41,7 +41,7 @@ export async function* stream(target: ControlTarget, command: Command, options: 
   const lines = createInterface({ input: socket, crlfDelay: Infinity });
   try {
     socket.write(encode({ v: PROTOCOL_VERSION, ...command }));
-    for await (const line of lines) {
+    for await (const line of readLines(lines, () => closedEarly(target, failure))) {
       const parsed = parseReply(line);
       if (!parsed.ok) {
         throw new TfError('option', `tf answered with something this tf does not understand (${parsed.error.message})`, {
@@ -56,6 +56,16 @@ export async function* stream(target: ControlTarget, command: Command, options: 
   } finally {
     lines.close();
     socket.destroy();
+  }
+}
+
+/** The reply's lines; a connection reset mid-reply (tf died or exited) is `closed()`, not Node's error. */
+async function* readLines(lines: AsyncIterable<string>, closed: () => TfError): AsyncGenerator<string> {
+  try {
+    yield* lines;
+  } catch (error) {
+    if (error instanceof TfError) throw error;
+    throw closed();
   }
 }
 
