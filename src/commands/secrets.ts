@@ -348,7 +348,7 @@ async function rotate(scope: Scope, context: SecretsContext, hooks: SecretsHooks
   writeKeyFile(scope.root, scope.envName, [current]);
   hooks.onRotateStep?.({ kind: 'old-keys-dropped', keyId: current.id });
   out(`environment "${scope.envName}" now uses key ${current.id} (${scope.show(keyFile)}); ${total} value${total === 1 ? '' : 's'} re-encrypted`);
-  if (dotenvx > 0) out(`${dotenvx} dotenvx value${dotenvx === 1 ? ' was' : 's were'} left as they are: rotate those with dotenvx`);
+  if (dotenvx > 0) out(`${dotenvx} dotenvx value${dotenvx === 1 ? ' was left as it is' : 's were left as they are'}: rotate those with dotenvx`);
   out(`next: give the new key file to the team and set ${keyVariable(scope.envName)} in CI to its key line`);
   out('rotation stops the old key opening these files; whoever read the secrets still knows them: change the secrets themselves at their source');
   return 0;
