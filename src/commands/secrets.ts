@@ -106,6 +106,8 @@ function readEntries(scope: Scope, name: string): FileEntries | undefined {
 function requireName(input: SecretsInput): string {
   const name = input.name;
   if (name === undefined || name === '') throw new TfError('usage', `tf secrets ${input.action} needs the variable's name`, { hint: `tf secrets ${input.action} NAME [--env ENV]` });
+  // Not echoed: `NAME=value` would print the value someone tried to pass on the command line.
+  if (name.includes('=')) throw new TfError('usage', `tf secrets ${input.action} takes the variable's name only`, { hint: 'the value comes from stdin or a prompt, never from the command line' });
   if (!SHELL_NAME.test(name)) throw new TfError('usage', `"${name}" is not a variable name`, { hint: 'use letters, digits and "_", not starting with a digit' });
   return name;
 }
@@ -352,6 +354,23 @@ async function rotate(scope: Scope, context: SecretsContext, hooks: SecretsHooks
   out(`next: give the new key file to the team and set ${keyVariable(scope.envName)} in CI to its key line`);
   out('rotation stops the old key opening these files; whoever read the secrets still knows them: change the secrets themselves at their source');
   return 0;
+}
+
+const ACTIONS: readonly SecretsAction[] = ['init', 'set', 'get', 'ls', 'rotate'];
+
+/** The input for `tf secrets WORDS...` from the words after `secrets` and the parsed options. */
+export function secretsInput(words: readonly string[], options: { envName?: string | undefined; local?: boolean; root?: string | undefined }): SecretsInput {
+  const [action, ...operands] = words;
+  if (action === undefined || !(ACTIONS as readonly string[]).includes(action)) {
+    throw new TfError('usage', action === undefined ? 'tf secrets needs an action' : `unknown action "secrets ${action}"`, { hint: `actions are: ${ACTIONS.join(', ')}` });
+  }
+  const takesName = action === 'set' || action === 'get';
+  if (operands.length !== (takesName ? 1 : 0)) {
+    const hint = takesName ? `write tf secrets ${action} NAME; the value comes from stdin or a prompt, never the command line` : `write tf secrets ${action} [--env NAME]`;
+    throw new TfError('usage', `tf secrets ${action} takes ${takesName ? 'one variable name' : 'no operands'}`, { hint });
+  }
+  if (options.local === true && action !== 'set') throw new TfError('usage', '--local is an option of tf secrets set only', { hint: 'drop --local' });
+  return { action: action as SecretsAction, name: operands[0], envName: options.envName, local: options.local === true, root: options.root };
 }
 
 /** `tf secrets init|set|get|ls|rotate`. Only `get` prints a secret value, for scripts. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { secrets, type RotateStep, type SecretsHooks, type SecretsInput } from '../../src/commands/secrets.js';
+import { secrets, secretsInput, type RotateStep, type SecretsHooks, type SecretsInput } from '../../src/commands/secrets.js';
 import { decryptEnvFiles, loadSecretKeys } from '../../src/config/decrypt-env.js';
 import { parseEnvFile, resolveEnv } from '../../src/config/env.js';
 import { readKeyFile } from '../../src/config/keys.js';
@@ -94,6 +94,8 @@ describe('tf secrets', { timeout: 30_000 }, () => {
 
     expect(await tfSecrets(root, { action: 'set', name: 'TOKEN', envName: 'prod' }, { stdin: '' })).toMatchObject({ code: 2, stderr: expect.stringContaining('no value for TOKEN: stdin was empty') });
     expect(await tfSecrets(root, { action: 'set', name: '1BAD', envName: 'prod' }, { stdin: 'x' })).toMatchObject({ code: 2, stderr: 'tf: "1BAD" is not a variable name; use letters, digits and "_", not starting with a digit\n' });
+    const argv = await tfSecrets(root, { action: 'set', name: 'TOKEN=typed-secret', envName: 'prod' }, { stdin: 'x' });
+    expect(argv).toMatchObject({ code: 2, stderr: "tf: tf secrets set takes the variable's name only; the value comes from stdin or a prompt, never from the command line\n" });
     expect(await tfSecrets(root, { action: 'get', name: 'A' })).toMatchObject({ code: 1, stderr: 'tf: .env:1: A is not encrypted; tf secrets get prints only encrypted values; encrypt it with tf secrets set A, or read the file\n' });
     expect(await tfSecrets(root, { action: 'get', name: 'NOPE' })).toMatchObject({ code: 1, stderr: expect.stringContaining('NOPE is not set in .env, .env.local') });
     expect((await tfSecrets(root, { action: 'ls', envName: '../x' })).code).toBe(2);
@@ -271,5 +273,17 @@ describe('set without a file', { timeout: 10_000 }, () => {
     expect(stdin.modes).toEqual([true, false]);
     expect(stderr.text).toBe('value for PW (not shown): \n');
     expect((await tfSecrets(root, { action: 'get', name: 'PW' })).stdout).toBe('ac\n');
+  });
+});
+
+describe('secretsInput', { timeout: 10_000 }, () => {
+  it('takes the action and the name, never a value', () => {
+    expect(secretsInput(['set', 'A'], { envName: 'prod', local: true })).toEqual({ action: 'set', name: 'A', envName: 'prod', local: true, root: undefined });
+    expect(secretsInput(['ls'], {})).toEqual({ action: 'ls', name: undefined, envName: undefined, local: false, root: undefined });
+    expect(() => secretsInput(['set', 'A', 'value'], {})).toThrow('tf secrets set takes one variable name');
+    expect(() => secretsInput(['set', 'A=value'], {})).not.toThrow();
+    expect(() => secretsInput(['rm', 'A'], {})).toThrow('unknown action "secrets rm"');
+    expect(() => secretsInput([], {})).toThrow('tf secrets needs an action');
+    expect(() => secretsInput(['get', 'A'], { local: true })).toThrow('--local is an option of tf secrets set only');
   });
 });
