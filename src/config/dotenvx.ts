@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { decrypt } from 'eciesjs';
 import type { Env } from '../domain.js';
 import { parseEnvFile } from './env.js';
 import { readEnvText } from './env-edit.js';
+import { loadEcies } from './ecies.cjs';
 
 /**
  * dotenvx interop: a value `encrypted:BASE64` is an ECIES (secp256k1) ciphertext that the
@@ -54,7 +54,7 @@ export type DotenvxDecrypted =
 
 function tryKey(privateKey: string, ciphertext: Buffer): string | undefined {
   try {
-    return Buffer.from(decrypt(privateKey, ciphertext)).toString('utf8');
+    return Buffer.from(loadEcies().decrypt(privateKey, ciphertext)).toString('utf8');
   } catch {
     return undefined;
   }
