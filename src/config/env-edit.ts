@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { TfError } from '../errors.js';
@@ -8,18 +8,21 @@ import { scanEnvText } from './env.js';
 /**
  * Replaces `file` with `data` so that a reader sees the old file or the new one, never a part:
  * a temporary file beside it, written and fsynced, renamed over it, and the directory fsynced
- * so the rename itself survives a crash. The file keeps its mode (`mode` when it is new).
+ * so the rename itself survives a crash. The file keeps its mode (`mode` when it is new, or
+ * always with `keepMode: false`).
  */
-export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
+export function writeFileAtomic(file: string, data: string, mode = 0o644, options: { keepMode: boolean } = { keepMode: true }): void {
   let keep = mode;
   try {
-    keep = statSync(file).mode & 0o7777;
+    if (options.keepMode) keep = statSync(file).mode & 0o7777;
   } catch {
     // A new file takes `mode`.
   }
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.tf-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, keep);
   try {
+    // The umask narrowed the mode at open; the replacement gets exactly the old file's.
+    fchmodSync(fd, keep);
     const bytes = Buffer.from(data, 'utf8');
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
     fsyncSync(fd);

@@ -160,7 +160,8 @@ export function writeKeyFile(root: string, envName: string, keys: readonly Secre
     ...keys.map(formatKey),
     '',
   ].join('\n');
-  writeFileAtomic(file, text, 0o600);
+  // Always 0600, even over a key file someone made readable: the new key must not leak the same way.
+  writeFileAtomic(file, text, 0o600, { keepMode: false });
   return file;
 }
 

@@ -114,6 +114,8 @@ describe('secret keys', { timeout: 10_000 }, () => {
     chmodSync(file, 0o644);
     writeFileSync(path.join(root, '.env.keys'), 'DOTENV_PRIVATE_KEY=00\n', { mode: 0o600 });
     expect(keyFileProblems(root, root)).toEqual([{ file: path.join('.tf', 'keys', 'prod.key'), message: 'is readable by other users (mode 0644)', hint: 'run chmod 600 .tf/keys/prod.key' }]);
+    writeKeyFile(root, 'prod', [generateKey()]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it.skipIf(!hasGit)('reports a key file tracked by git', () => {
