@@ -39,6 +39,8 @@ export interface Config {
   readonly envFiles: readonly string[];
   /** Where each variable of `env` came from. */
   readonly envOrigins: ReadonlyMap<string, EnvOrigin>;
+  /** Keys whose value was encrypted in its file: always masked in what tf prints. */
+  readonly secretKeys: ReadonlySet<string>;
   /** Keys an env file sets that the shell's value replaces (names only; values are never shown). */
   readonly shadowed: readonly string[];
   readonly formation: Formation;

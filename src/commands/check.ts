@@ -1,5 +1,6 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
+import { assertKeyFilesSafe } from '../config/keys.js';
 import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
@@ -11,6 +12,8 @@ import type { CommandContext } from './context.js';
 /** `tf check`: everything `start` would do short of starting, printed; non-zero on any error. */
 export async function check(invocation: Invocation, context: CommandContext): Promise<number> {
   const config = loadConfig({ options: invocation.options, only: invocation.rest }, { cwd: context.cwd, shellEnv: context.env });
+  // A key file in git or readable by others fails the check: it would leak every secret.
+  assertKeyFilesSafe(config.root, context.cwd);
   const plan = buildPlan(config, { childColor: false });
 
   const warnings: Warning[] = [...plan.warnings];

@@ -2,6 +2,8 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, Env, Procfile, Warning } from '../domain.js';
 import { TfError } from '../errors.js';
+import { decryptEnvFiles, loadSecretKeys } from './decrypt-env.js';
+import { withoutKeys } from './keys.js';
 import { parseEnvFile, resolveEnv, type ParsedEnvFile } from './env.js';
 import { resolveFormation } from './formation.js';
 import { appPaths } from './paths.js';
@@ -155,7 +157,9 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     parsed.push(env);
     envFiles.push(shown);
   }
-  const { env, origins, shadowed } = resolveEnv(sources.shellEnv, parsed, options.envOverride);
+  // Secrets are decrypted before layering (a value may refer to one), and TF_KEY_* never reaches a child.
+  const decrypted = decryptEnvFiles(parsed, loadSecretKeys(root, sources.shellEnv, cwd));
+  const { env, origins, shadowed } = resolveEnv(withoutKeys(sources.shellEnv), decrypted.files, options.envOverride);
 
   let basePort = options.port;
   if (basePort === undefined && env.PORT !== undefined && env.PORT !== '') {
@@ -184,6 +188,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     env,
     envFiles,
     envOrigins: origins,
+    secretKeys: decrypted.secretKeys,
     shadowed,
     formation,
     basePort: basePort ?? 5000,

@@ -14,6 +14,7 @@ function config(procfile: string, spec?: string, extra: Partial<Config> = {}): C
     env: { PATH: '/bin' },
     envFiles: [],
     envOrigins: new Map(),
+    secretKeys: new Set(),
     shadowed: [],
     formation: resolveFormation(parsed.types, { spec }),
     basePort: 5000,
