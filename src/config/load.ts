@@ -156,7 +156,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     parsed.push(env);
     envFiles.push(shown);
   }
-  const { env, origins, shadowed } = resolveEnv(sources.shellEnv, parsed, options.envOverride);
+  const { env, origins, shadowed, definitions } = resolveEnv(sources.shellEnv, parsed, options.envOverride);
 
   let basePort = options.port;
   if (basePort === undefined && env.PORT !== undefined && env.PORT !== '') {
@@ -186,6 +186,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     envFiles,
     envOrigins: origins,
     shadowed,
+    envDefinitions: definitions,
     formation,
     basePort: basePort ?? 5000,
     portStep: options.portStep,
