@@ -88,7 +88,7 @@ function rewritten(lines: readonly RawLine[], entry: EnvEntry, last: number, enc
   let tail = '';
   if (entry.quoting === 'none') {
     const value = first.slice(head?.[0].length ?? first.length);
-    const comment = /[ \t]#/.exec(value);
+    const comment = /[ \t]+#/.exec(value);
     tail = comment === null ? '' : value.slice(comment.index);
   } else {
     const quote = QUOTE_CHAR[entry.quoting] ?? '"';
