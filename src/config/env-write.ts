@@ -12,8 +12,8 @@ export const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export type EnvEdit = { readonly kind: 'set'; readonly key: string; readonly value: string } | { readonly kind: 'unset'; readonly key: string };
 
 /**
- * What one edit did. Line numbers are those of the text the edit was applied to (edits apply
- * in order), except `added`, which names the new line.
+ * What one edit did. Lines of `added` and `replaced` are numbered as in the edited file, those
+ * of `removed` as in the file before (edits apply in order).
  */
 export type EditOutcome =
   | { readonly kind: 'added'; readonly key: string; readonly line: number }
@@ -26,6 +26,8 @@ export type EditOutcome =
 interface RawLine {
   readonly text: string;
   readonly eol: string;
+  /** Its number in the text the edits started from; undefined for a line an edit wrote. */
+  readonly origin?: number | undefined;
 }
 
 /** Splits at the same breaks the parser counts (`\r\n`, a lone `\r`, `\n`), so line numbers agree. */
@@ -34,10 +36,10 @@ function splitLines(text: string): RawLine[] {
   const breaks = /\r\n|\r|\n/g;
   let from = 0;
   for (let match = breaks.exec(text); match !== null; match = breaks.exec(text)) {
-    lines.push({ text: text.slice(from, match.index), eol: match[0] });
+    lines.push({ text: text.slice(from, match.index), eol: match[0], origin: lines.length + 1 });
     from = match.index + match[0].length;
   }
-  lines.push({ text: text.slice(from), eol: '' });
+  lines.push({ text: text.slice(from), eol: '', origin: lines.length + 1 });
   return lines;
 }
 
@@ -137,54 +139,59 @@ function checkEdit(edit: EnvEdit, file: string): void {
   }
 }
 
-function applyOne(text: string, edit: EnvEdit, file: string): { text: string; outcome: EditOutcome } {
-  const lines = splitLines(text);
+/** What one edit did, with its lines as objects, so they can be numbered once every edit is done. */
+type Applied =
+  | { readonly kind: 'added' | 'replaced'; readonly key: string; readonly line: RawLine; readonly earlier: readonly RawLine[] }
+  | { readonly kind: 'removed'; readonly key: string; readonly lines: readonly RawLine[] }
+  | { readonly kind: 'absent'; readonly key: string };
+
+function applyOne(lines: RawLine[], edit: EnvEdit, file: string): { lines: RawLine[]; applied: Applied } {
+  const text = joinLines(lines);
   const scan = scanEnvText(text);
   const own = scan.entries.filter((e) => e.key === edit.key);
+  const at = (line: number): RawLine => lines[line - 1] as RawLine;
   if (edit.kind === 'unset') {
-    if (own.length === 0) return { text, outcome: { kind: 'absent', key: edit.key } };
+    if (own.length === 0) return { lines, applied: { kind: 'absent', key: edit.key } };
     const drop = new Set<number>();
     for (const entry of own) for (let line = entry.line; line <= lastLineOf(lines, entry); line++) drop.add(line);
     const kept = lines.filter((_, i) => !drop.has(i + 1));
     // Removing the file's last line leaves the one before it as the last: it keeps its break.
-    const next = joinLines(kept.length === 0 ? [{ text: '', eol: '' }] : kept);
+    const next = kept.length === 0 ? [{ text: '', eol: '' }] : kept;
     const others = scan.entries.filter((e) => e.key !== edit.key);
-    const after = scanEnvText(next);
+    const after = scanEnvText(joinLines(next));
     if (after.entries.length !== others.length || after.entries.some((e, i) => !sameEntry(e, others[i] as EnvEntry))) {
       throw new TfError('envfile', `removing ${edit.key} would change how other lines read`, { file, line: own[0]?.line, hint: 'edit the file by hand' });
     }
-    return { text: next, outcome: { kind: 'removed', key: edit.key, lines: own.map((e) => e.line) } };
+    return { lines: next, applied: { kind: 'removed', key: edit.key, lines: own.map((e) => at(e.line)) } };
   }
 
   const winner = own.at(-1);
   const expected = scan.entries.filter((e) => e !== winner);
+  const earlier = own.slice(0, -1).map((e) => at(e.line));
   for (const encoded of encodings(edit.value)) {
-    let next: string;
+    let next: RawLine[];
     let line: number;
     if (winner !== undefined) {
       const last = lastLineOf(lines, winner);
-      const replacement: RawLine = { text: rewritten(lines, winner, last, encoded), eol: lines[last - 1]?.eol ?? '' };
-      next = joinLines([...lines.slice(0, winner.line - 1), replacement, ...lines.slice(last)]);
+      const replacement: RawLine = { text: rewritten(lines, winner, last, encoded), eol: at(last).eol, origin: at(winner.line).origin };
+      next = [...lines.slice(0, winner.line - 1), replacement, ...lines.slice(last)];
       line = winner.line;
     } else {
       const eol = lineBreakOf(text);
-      const body = lines.slice(0, -1);
+      next = lines.slice(0, -1);
       const end = lines.at(-1) ?? { text: '', eol: '' };
       // A file without a final newline gets one before the new line.
-      if (end.text !== '') body.push({ text: end.text, eol });
-      body.push({ text: `${edit.key}=${encoded}`, eol }, { text: '', eol: '' });
-      next = joinLines(body);
-      line = body.length - 1;
+      if (end.text !== '') next.push({ ...end, eol });
+      next.push({ text: `${edit.key}=${encoded}`, eol }, { text: '', eol: '' });
+      line = next.length - 1;
     }
-    if (verified(next, expected, edit.key, line, edit.value, scan.skipped.length)) {
-      const outcome: EditOutcome =
-        winner === undefined ? { kind: 'added', key: edit.key, line } : { kind: 'replaced', key: edit.key, line, earlier: own.slice(0, -1).map((e) => e.line) };
-      return { text: next, outcome };
+    if (verified(joinLines(next), expected, edit.key, line, edit.value, scan.skipped.length)) {
+      return { lines: next, applied: { kind: winner === undefined ? 'added' : 'replaced', key: edit.key, line: next[line - 1] as RawLine, earlier } };
     }
   }
   throw new TfError('envfile', `${edit.key} cannot be written so that it reads back exactly, because of the lines around it`, {
     file,
-    line: winner?.line,
+    line: winner === undefined ? undefined : (at(winner.line).origin ?? winner.line),
     hint: 'check the file for an unclosed quote, or edit it by hand',
   });
 }
@@ -196,14 +203,22 @@ function applyOne(text: string, edit: EnvEdit, file: string): { text: string; ou
  */
 export function editEnvText(text: string, edits: readonly EnvEdit[], file: string): { text: string; outcomes: EditOutcome[] } {
   for (const edit of edits) checkEdit(edit, file);
-  const outcomes: EditOutcome[] = [];
-  let current = text;
+  let lines = splitLines(text);
+  const applied: Applied[] = [];
   for (const edit of edits) {
-    const { text: next, outcome } = applyOne(current, edit, file);
-    current = next;
-    outcomes.push(outcome);
+    const result = applyOne(lines, edit, file);
+    lines = result.lines;
+    applied.push(result.applied);
   }
-  return { text: current, outcomes };
+  const position = new Map(lines.map((line, i) => [line, i + 1]));
+  const where = (line: RawLine): number => position.get(line) ?? 0;
+  const outcomes = applied.map((a): EditOutcome => {
+    if (a.kind === 'added') return { kind: 'added', key: a.key, line: where(a.line) };
+    if (a.kind === 'replaced') return { kind: 'replaced', key: a.key, line: where(a.line), earlier: a.earlier.map(where).filter((n) => n > 0) };
+    if (a.kind === 'removed') return { kind: 'removed', key: a.key, lines: a.lines.flatMap((l) => (l.origin === undefined ? [] : [l.origin])) };
+    return a;
+  });
+  return { text: joinLines(lines), outcomes };
 }
 
 /** An env file to edit. */

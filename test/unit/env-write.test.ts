@@ -60,10 +60,17 @@ describe('editEnvText keeps every other byte', () => {
 
   it('says which line it edited and which others it left', () => {
     expect(editEnvText('A=1\nB=2\nA=3\n', [set('A', 'x'), set('C', 'y'), unset('B'), unset('D')], '.env').outcomes).toEqual([
-      { kind: 'replaced', key: 'A', line: 3, earlier: [1] },
-      { kind: 'added', key: 'C', line: 4 },
+      // Lines set are numbered as in the file written ("A=1\nA=x\nC=y\n")...
+      { kind: 'replaced', key: 'A', line: 2, earlier: [1] },
+      { kind: 'added', key: 'C', line: 3 },
+      // ...lines removed as in the file read.
       { kind: 'removed', key: 'B', lines: [2] },
       { kind: 'absent', key: 'D' },
+    ]);
+    expect(editEnvText('A=1\nB="x\ny"\nC=3\n', [unset('B'), unset('C'), set('B', '1')], '.env').outcomes).toEqual([
+      { kind: 'removed', key: 'B', lines: [2] },
+      { kind: 'removed', key: 'C', lines: [4] },
+      { kind: 'added', key: 'B', line: 2 },
     ]);
   });
 
