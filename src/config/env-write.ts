@@ -216,7 +216,7 @@ export function editEnvText(text: string, edits: readonly EnvEdit[], file: strin
     if (a.kind === 'added') return { kind: 'added', key: a.key, line: where(a.line) };
     if (a.kind === 'replaced') return { kind: 'replaced', key: a.key, line: where(a.line), earlier: a.earlier.map(where).filter((n) => n > 0) };
     if (a.kind === 'removed') return { kind: 'removed', key: a.key, lines: a.lines.flatMap((l) => (l.origin === undefined ? [] : [l.origin])) };
-    return a;
+    return { kind: 'absent', key: a.key };
   });
   return { text: joinLines(lines), outcomes };
 }
