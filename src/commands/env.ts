@@ -5,7 +5,7 @@ import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { maskValue } from '../config/mask.js';
 import { decodeConfigText, readConfigFile } from '../config/read.js';
 import type { Config, Env, EnvOrigin } from '../domain.js';
-import { TfError, usageError } from '../errors.js';
+import { describePlace, TfError, usageError } from '../errors.js';
 import { MARKER_NAME } from '../host/process-table.js';
 import { buildPlan, runEnv } from '../plan/plan.js';
 import type { CommandContext } from './context.js';
@@ -51,7 +51,7 @@ export interface EnvInvocation {
 
 const SUBCOMMANDS = ['get', 'set', 'unset'] as const;
 
-/** `tf env ...`: dispatches on the first word. A process type named get, set or unset is shown with `tf env -- NAME`. */
+/** `tf env ...`: dispatches on the first word; get, set and unset are always subcommands, never process types. */
 export async function env(invocation: EnvInvocation, context: CommandContext, hooks: EnvHooks = {}): Promise<number> {
   const [first, ...operands] = invocation.rest;
   const sub = (SUBCOMMANDS as readonly string[]).includes(first ?? '') ? (first as (typeof SUBCOMMANDS)[number]) : undefined;
@@ -163,7 +163,7 @@ export async function envShow(request: EnvShowRequest, context: CommandContext, 
   const secret = hooks.secretKeys ?? new Set<string>();
   const mask = (key: string, value: string): string => (request.reveal ? value : maskValue(key, value, { secret: secret.has(key) }));
   const rows = envRows(config, context.env, type, mask);
-  for (const warning of config.warnings) context.stderr.write(`warning: ${warning.file === undefined ? '' : `${warning.file}${warning.line === undefined ? '' : `:${warning.line}`}: `}${warning.message}\n`);
+  for (const warning of config.warnings) context.stderr.write(`warning: ${describePlace(warning.file, warning.line, warning.message)}\n`);
   if (request.json) {
     const document = {
       environment: request.options.envName ?? null,
