@@ -372,7 +372,7 @@ export async function withFileLock<T>(file: string, shown: string, work: () => T
     try {
       fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     } catch (error) {
-      if (errno(error) !== 'EEXIST') throw writeFailure(`${shown}.lock`, error);
+      if (errno(error) !== 'EEXIST') throw writeFailure(shown, error);
     }
     if (fd !== undefined) {
       try {
