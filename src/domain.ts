@@ -43,6 +43,11 @@ export interface Config {
   readonly secretKeys: ReadonlySet<string>;
   /** Keys an env file sets that the shell's value replaces (names only; values are never shown). */
   readonly shadowed: readonly string[];
+  /**
+   * Every env-file assignment of each key, in layering order, for provenance (`tf env`).
+   * Absent from configs built by hand, which then show no overridden chain.
+   */
+  readonly envDefinitions?: ReadonlyMap<string, readonly EnvOrigin[]>;
   readonly formation: Formation;
   readonly basePort: number;
   readonly portStep: number;

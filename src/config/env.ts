@@ -189,7 +189,14 @@ export interface ResolvedEnv {
   readonly origins: ReadonlyMap<string, EnvOrigin>;
   /** Keys set by a file whose value the shell's replaced (names only: values are never shown). */
   readonly shadowed: readonly string[];
+  /**
+   * Every file assignment of each key, in layering order (the last one is the file value that
+   * won), so that `tf env` can say what a value overrode.
+   */
+  readonly definitions: ReadonlyMap<string, readonly FileOrigin[]>;
 }
+
+export type FileOrigin = Extract<EnvOrigin, { kind: 'file' }>;
 
 /**
  * Layers env files (each file overriding the ones before it) and expands references
@@ -204,6 +211,7 @@ export interface ResolvedEnv {
 export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin: boolean): ResolvedEnv {
   const layered: Record<string, string> = {};
   const fileOrigin = new Map<string, EnvOrigin>();
+  const definitions = new Map<string, FileOrigin[]>();
   /** Keys whose file value applies even though the shell has them. */
   const applied = new Set<string>();
   const lookup = (name: string): string | undefined =>
@@ -211,7 +219,9 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
   for (const file of files) {
     for (const entry of file.entries) {
       layered[entry.key] = evaluate(entry, lookup);
-      fileOrigin.set(entry.key, { kind: 'file', file: file.file, line: entry.line });
+      const origin: FileOrigin = { kind: 'file', file: file.file, line: entry.line };
+      fileOrigin.set(entry.key, origin);
+      definitions.set(entry.key, [...(definitions.get(entry.key) ?? []), origin]);
       if (extendsItself(entry)) applied.add(entry.key);
       else applied.delete(entry.key);
     }
@@ -225,5 +235,5 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
     env[key] = value;
     origins.set(key, { kind: 'shell' });
   }
-  return { env, origins, shadowed };
+  return { env, origins, shadowed, definitions };
 }

@@ -159,7 +159,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
   }
   // Secrets are decrypted before layering (a value may refer to one), and TF_KEY_* never reaches a child.
   const decrypted = decryptEnvFiles(parsed, loadSecretKeys(root, sources.shellEnv, cwd));
-  const { env, origins, shadowed } = resolveEnv(withoutKeys(sources.shellEnv), decrypted.files, options.envOverride);
+  const { env, origins, shadowed, definitions } = resolveEnv(withoutKeys(sources.shellEnv), decrypted.files, options.envOverride);
 
   let basePort = options.port;
   if (basePort === undefined && env.PORT !== undefined && env.PORT !== '') {
@@ -190,6 +190,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     envOrigins: origins,
     secretKeys: decrypted.secretKeys,
     shadowed,
+    envDefinitions: definitions,
     formation,
     basePort: basePort ?? 5000,
     portStep: options.portStep,
