@@ -1,5 +1,9 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { services, servicesAdd, servicesRemove } from '../../src/commands/services.js';
 import { MASK } from '../../src/config/mask.js';
+import type { TfError } from '../../src/errors.js';
+import { removeApp, tmpApp } from '../helpers/tf.js';
 import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName } from '../../src/config/services.js';
 
 describe('describeUrl', () => {
@@ -78,5 +82,95 @@ describe('service names', () => {
     expect(resourceOf(resources, 'db')?.variable.name).toBe('DB_URL');
     expect(resourceOf(resources, 'REDIS_URL')?.resource.scheme).toBe('redis');
     expect(resourceOf(resources, 'queue')).toBeUndefined();
+  });
+});
+
+describe('tf services add / remove', () => {
+  /** A writer that records what it was asked; the real one is src/config/env-write.ts. */
+  const recorder = (present: Set<string> = new Set()) => {
+    const calls: string[] = [];
+    return {
+      calls,
+      write: {
+        set: (file: string, key: string, value: string) => {
+          calls.push(`set ${file} ${key}=${value}`);
+        },
+        unset: (file: string, key: string) => {
+          calls.push(`unset ${file} ${key}`);
+          return present.has(key);
+        },
+      },
+    };
+  };
+  const sink = () => {
+    let text = '';
+    const stream = new Writable({
+      write(chunk, _encoding, callback) {
+        text += String(chunk);
+        callback();
+      },
+    });
+    return { stream, text: () => text };
+  };
+  const contextFor = (out: Writable, env: Record<string, string> = {}) => ({ cwd: '/app', env, stdout: out, stderr: out });
+  const noOptions = { root: undefined, procfile: undefined, envName: undefined };
+
+  it('writes NAME_URL to the layer --env and --local name, and prints the value masked', async () => {
+    const { calls, write } = recorder();
+    const out = sink();
+    expect(await servicesAdd({ name: 'db', url: 'postgres://app:pw@db:5432/app', options: noOptions }, write, contextFor(out.stream))).toBe(0);
+    await servicesAdd({ name: 'REDIS_URL', url: 'redis://c', options: { ...noOptions, envName: 'staging' }, local: true }, write, contextFor(out.stream, { REDIS_URL: 'x' }));
+    await servicesAdd({ name: 'cache', url: 'redis://c', options: { ...noOptions, root: 'sub' } }, write, contextFor(out.stream));
+    expect(calls).toEqual(['set /app/.env DB_URL=postgres://app:pw@db:5432/app', 'set /app/.env.staging.local REDIS_URL=redis://c', 'set /app/sub/.env CACHE_URL=redis://c']);
+    expect(out.text()).toBe(
+      [
+        `DB_URL=postgres://app:${MASK}@db:5432/app -> .env (postgres db:5432 app)`,
+        'REDIS_URL=redis://c -> .env.staging.local (redis c:6379 0)',
+        'warning: REDIS_URL is also set in the shell environment, whose value wins over env files (--env-override lets the files win)',
+        'CACHE_URL=redis://c -> sub/.env (redis c:6379 0)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses a bad name or a value that is not a URL, without echoing the value', async () => {
+    const { calls, write } = recorder();
+    const out = sink();
+    await expect(servicesAdd({ name: '9x', url: 'redis://c', options: noOptions }, write, contextFor(out.stream))).rejects.toThrow('services: "9x" is not a variable name');
+    const error = await servicesAdd({ name: 'db', url: 'app:hunter2@db/app', options: noOptions }, write, contextFor(out.stream)).catch((e: unknown) => e as TfError);
+    expect((error as TfError).exitCode).toBe(2);
+    expect((error as TfError).describe()).toMatch(/^services add DB_URL: the value is not a URL with a host; give scheme:/);
+    expect((error as TfError).describe()).not.toContain('hunter2');
+    expect(calls).toEqual([]);
+  });
+
+  it('removes a variable from its layer, and says so when that layer does not set it', async () => {
+    const { calls, write } = recorder(new Set(['DB_URL']));
+    const out = sink();
+    expect(await servicesRemove({ name: 'db', options: { ...noOptions, envName: 'ci' } }, write, contextFor(out.stream))).toBe(0);
+    expect(out.text()).toBe('DB_URL removed from .env.ci\n');
+    const error = await servicesRemove({ name: 'redis', options: noOptions }, write, contextFor(out.stream)).catch((e: unknown) => e as TfError);
+    expect((error as TfError).describe()).toBe('.env: REDIS_URL is not set here; tf env shows which file sets each variable; --env NAME and --local pick the layer');
+    expect(calls).toEqual(['unset /app/.env.ci DB_URL', 'unset /app/.env REDIS_URL']);
+  });
+});
+
+describe('tf services on an app', () => {
+  it('reads the env layers of --env NAME and lists their resources masked', async () => {
+    const dir = tmpApp({ '.env': 'DATABASE_URL=postgres://app:devpw@localhost/app\n', '.env.ci': 'DATABASE_URL=postgres://app:cipw@db/app\nQUEUE_URL=amqp://mq\n' });
+    try {
+      let text = '';
+      const stdout = new Writable({
+        write(chunk, _encoding, callback) {
+          text += String(chunk);
+          callback();
+        },
+      });
+      const options = { procfile: undefined, root: undefined, envFiles: [], envName: 'ci', envOverride: false, formation: undefined, formationSource: '--formation', port: undefined, portStep: 100 };
+      expect(await services({ options, probe: false, json: false }, { cwd: dir, env: {}, stdout, stderr: stdout })).toBe(0);
+      expect(text).toBe(`postgres db:5432 app\n  DATABASE_URL=postgres://app:${MASK}@db/app\namqp mq:5672 /\n  QUEUE_URL=amqp://mq\n`);
+    } finally {
+      removeApp(dir);
+    }
   });
 });
