@@ -168,8 +168,18 @@ export function maskValue(key: string, value: string, context: MaskContext = {})
     return isLocatorName(key) && parsed.kind === 'url' ? maskParts(parsed.parts) : MASK;
   }
   if (parsed.kind !== 'not-url') return maskUrl(value);
+  // Credentials without a scheme, as some drivers take them (`user:pw@tcp(db:3306)/app`).
+  const bare = BARE_CREDENTIALS.exec(value);
+  if (bare !== null) return `${bare[1]}:${bare[2] === '' ? '' : MASK}@${bare[3]}`;
+  // A URL inside a longer value (a command line, a quoted value with spaces).
+  if (value.includes('://')) {
+    const masked = maskText(value);
+    if (masked !== value) return masked;
+  }
   return looksSecret(value) ? MASK : value;
 }
+
+const BARE_CREDENTIALS = /^([^\s:@/]+):([^\s]*)@([^\s@]+)$/;
 
 /** Every URL inside free text (a command line, a message) masked; other words as written. */
 export function maskText(text: string): string {

@@ -114,10 +114,19 @@ function withDeadline<T>(ms: number, signal: AbortSignal | undefined, body: (set
   });
 }
 
-function tcpProbe(address: string, port: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Outcome> {
+/** One probe's time: every step gets what is left of it, so a probe ends by its deadline. */
+interface Budget {
+  readonly deadline: number;
+  /** The whole probe's bound, for "timeout after" messages. */
+  readonly totalMs: number;
+}
+
+const left = (budget: Budget): number => Math.max(1, budget.deadline - performance.now());
+
+function tcpProbe(address: string, port: number, budget: Budget, signal: AbortSignal | undefined): Promise<Outcome> {
   const started = performance.now();
   return withDeadline<Outcome>(
-    timeoutMs,
+    left(budget),
     signal,
     (settle, onCancel) => {
       let socket: Socket;
@@ -131,14 +140,14 @@ function tcpProbe(address: string, port: number, timeoutMs: number, signal: Abor
       socket.once('connect', () => settle({ kind: 'up', latencyMs: elapsed(started) }));
       socket.once('error', (error) => settle({ kind: 'down', latencyMs: elapsed(started), error: errorText(error) }));
     },
-    () => ({ kind: 'down', latencyMs: elapsed(started), error: signal?.aborted === true ? 'cancelled' : `timeout after ${seconds(timeoutMs)}` }),
+    () => ({ kind: 'down', latencyMs: elapsed(started), error: signal?.aborted === true ? 'cancelled' : `timeout after ${seconds(budget.totalMs)}` }),
   );
 }
 
-function httpProbe(url: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<HttpReport> {
+function httpProbe(url: string, budget: Budget, signal: AbortSignal | undefined): Promise<HttpReport> {
   const started = performance.now();
   return withDeadline<HttpReport>(
-    timeoutMs,
+    left(budget),
     signal,
     (settle, onCancel) => {
       let req: ClientRequest;
@@ -159,14 +168,14 @@ function httpProbe(url: string, timeoutMs: number, signal: AbortSignal | undefin
       req.once('error', (error) => settle({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: errorText(error) } }));
       req.end();
     },
-    () => ({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: signal?.aborted === true ? 'cancelled' : `timeout after ${seconds(timeoutMs)}` } }),
+    () => ({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: signal?.aborted === true ? 'cancelled' : `timeout after ${seconds(budget.totalMs)}` } }),
   );
 }
 
-async function probeAddress(target: ProbeAddress & { port: number }, options: Required<Pick<ProbeOptions, 'timeoutMs' | 'lookup'>> & ProbeOptions): Promise<AddressReport[]> {
+async function probeAddress(target: ProbeAddress & { port: number }, budget: Budget, options: { readonly lookup: Lookup; readonly signal?: AbortSignal | undefined }): Promise<AddressReport[]> {
   const started = performance.now();
   const resolved = await withDeadline<{ address: string }[] | string>(
-    options.timeoutMs,
+    left(budget),
     options.signal,
     (settle) => {
       options.lookup(target.host).then(
@@ -174,14 +183,14 @@ async function probeAddress(target: ProbeAddress & { port: number }, options: Re
         (error: unknown) => settle(errorText(error)),
       );
     },
-    () => `lookup timeout after ${seconds(options.timeoutMs)}`,
+    () => `lookup timeout after ${seconds(budget.totalMs)}`,
   );
   if (typeof resolved === 'string' || resolved.length === 0) {
     const error = typeof resolved === 'string' ? resolved : 'ENOTFOUND';
     return [{ host: target.host, address: undefined, port: target.port, outcome: { kind: 'down', latencyMs: elapsed(started), error: `${error} ${target.host}` } }];
   }
   return Promise.all(
-    resolved.map(async ({ address }) => ({ host: target.host, address, port: target.port, outcome: await tcpProbe(address, target.port, options.timeoutMs, options.signal) })),
+    resolved.map(async ({ address }) => ({ host: target.host, address, port: target.port, outcome: await tcpProbe(address, target.port, budget, options.signal) })),
   );
 }
 
@@ -198,16 +207,18 @@ function summary(addresses: readonly AddressReport[], http: HttpReport | undefin
   return { kind: 'down', error: [...new Set(errors)].join('; ') };
 }
 
-/** One probe of one resource: every address, then the GET when some address answered. */
+/** One probe of one resource: every address, then the GET when some address answered; all within `timeoutMs`. */
 export async function probe(target: ProbeTarget, options: ProbeOptions = {}): Promise<ProbeReport> {
-  const settings = { ...options, timeoutMs: options.timeoutMs ?? PROBE_TIMEOUT_MS, lookup: options.lookup ?? dnsAll };
+  const totalMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
+  const budget: Budget = { deadline: performance.now() + totalMs, totalMs };
+  const settings = { lookup: options.lookup ?? dnsAll, signal: options.signal };
   const probeable = target.addresses.filter((a): a is ProbeAddress & { port: number } => a.port !== undefined);
   if (probeable.length === 0) {
     return { label: target.label, state: { kind: 'skipped', reason: 'no port to connect to (the scheme has no default port)' }, addresses: [] };
   }
-  const addresses = (await Promise.all(probeable.map((a) => probeAddress(a, settings)))).flat();
+  const addresses = (await Promise.all(probeable.map((a) => probeAddress(a, budget, settings)))).flat();
   const anyUp = addresses.some((a) => a.outcome.kind === 'up');
-  const http = target.httpUrl !== undefined && anyUp ? await httpProbe(target.httpUrl, settings.timeoutMs, options.signal) : undefined;
+  const http = target.httpUrl !== undefined && anyUp ? await httpProbe(target.httpUrl, budget, options.signal) : undefined;
   return { label: target.label, state: summary(addresses, http), addresses, ...(http === undefined ? {} : { http }) };
 }
 

@@ -58,6 +58,10 @@ describe('maskValue', () => {
     ['a mixed-case random token', 'OPAQUE', 'aZ3kQ9mN2pR7tV1yX4wL', false, M],
     ['a PEM block', 'TLS', '-----BEGIN RSA PRIVATE KEY-----\nMIIB...', false, M],
     ['a long word with digits is not a token', 'APP_NAME', 'my-app-production-1234', false, 'my-app-production-1234'],
+    ['credentials without a scheme (a Go MySQL DSN)', 'MYSQL_DSN', 'app:hunter2@tcp(db:3306)/shop', false, `app:${M}@tcp(db:3306)/shop`],
+    ['a URL inside a longer value', 'PSQL_CMD', 'psql postgres://u:hunter2@h/db -c x', false, `psql postgres://u:${M}@h/db -c x`],
+    ['a URL with a leading space (quoted in its file)', 'DATABASE_URL', ' postgres://u:hunter2@h/db', false, ` postgres://u:${M}@h/db`],
+    ['an ssh remote is not a credential', 'REMOTE', 'git@github.com:org/repo.git', false, 'git@github.com:org/repo.git'],
     ['a path is not a token', 'LOG_DIR', '/var/log/my-application/current', false, '/var/log/my-application/current'],
     ['a host name is not a token', 'HOST', 'ec2-54-12-34-56.compute-1.amazonaws.com', false, 'ec2-54-12-34-56.compute-1.amazonaws.com'],
   ];

@@ -135,6 +135,16 @@ describe('probe', { timeout: 10_000 }, () => {
     expect(fine.http?.status).toBe(204);
   });
 
+  it('bounds the GET too: a server that never answers is a timeout, within the one probe budget', async () => {
+    const port = await listen(
+      createHttpServer(() => undefined),
+      '127.0.0.1',
+    );
+    const report = await probe({ label: 'x', addresses: [{ host: '127.0.0.1', port }], httpUrl: `http://127.0.0.1:${port}/` }, { timeoutMs: 200 });
+    expect(report.state).toEqual({ kind: 'down', error: 'timeout after 0.2s' });
+    (servers.at(-1) as HttpServer).closeAllConnections();
+  });
+
   it('does not probe a resource with no port, and says why', async () => {
     const report = await probe({ label: 'x', addresses: [{ host: 'cluster.example', port: undefined }] });
     expect(report.state.kind).toBe('skipped');
