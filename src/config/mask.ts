@@ -2,13 +2,17 @@ import { decode, parseUrl, type UrlParts } from './url.js';
 
 /**
  * The one masker: every value tf prints about config goes through here (check, env, services,
- * warnings, errors). It errs on the side of hiding: a value it cannot read is hidden whole.
+ * warnings, errors). It errs on the side of hiding: a URL it cannot read is hidden whole.
  *
  * - the value of a variable that was encrypted, or whose name looks secret, is hidden whole;
  * - a URL keeps its scheme, user, hosts, ports and path; its password, the values of query
  *   (and fragment) parameters that look secret, a user name or path segment that looks like a
  *   token are replaced by MASK;
  * - a URL whose authority does not parse is hidden after its `scheme://`;
+ * - `user:password@rest` without a scheme has its password masked, and URLs inside a longer
+ *   value (a command line) are masked where they stand;
+ * - in `key=value` lists (libpq's `host=db password=x`, `Server=db;Password=x`, a command's
+ *   `PGPASSWORD=x psql`), the values of secret-looking keys are masked;
  * - any other value that looks like a token or a key (see `looksSecret`) is hidden whole.
  */
 export const MASK = '*****';
@@ -171,11 +175,9 @@ export function maskValue(key: string, value: string, context: MaskContext = {})
   // Credentials without a scheme, as some drivers take them (`user:pw@tcp(db:3306)/app`).
   const bare = BARE_CREDENTIALS.exec(value);
   if (bare !== null) return `${bare[1]}:${bare[2] === '' ? '' : MASK}@${bare[3]}`;
-  // A URL inside a longer value (a command line, a quoted value with spaces).
-  if (value.includes('://')) {
-    const masked = maskText(value);
-    if (masked !== value) return masked;
-  }
+  // URLs inside a longer value, `key=value` lists.
+  const masked = maskText(value);
+  if (masked !== value) return masked;
   return looksSecret(value) ? MASK : value;
 }
 
@@ -183,5 +185,10 @@ const BARE_CREDENTIALS = /^([^\s:@/]+):([^\s]*)@([^\s@]+)$/;
 
 /** Every URL inside free text (a command line, a message) masked; other words as written. */
 export function maskText(text: string): string {
-  return text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'`<>]*/g, (url) => maskUrl(url));
+  return text
+    .replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'`<>]*/g, (url) => maskUrl(url))
+    .replace(PAIR, (pair, before: string, key: string, value: string) => (value !== '' && isSecretName(key) ? `${before}${key}=${MASK}` : pair));
 }
+
+/** `key=value` after a start, a space or a list separator; the value quoted or up to the next separator. */
+const PAIR = /(^|[\s;&,])([A-Za-z_][\w.-]*)=('[^']*'|"[^"]*"|[^\s;&,]*)/g;

@@ -61,6 +61,9 @@ describe('maskValue', () => {
     ['credentials without a scheme (a Go MySQL DSN)', 'MYSQL_DSN', 'app:hunter2@tcp(db:3306)/shop', false, `app:${M}@tcp(db:3306)/shop`],
     ['a URL inside a longer value', 'PSQL_CMD', 'psql postgres://u:hunter2@h/db -c x', false, `psql postgres://u:${M}@h/db -c x`],
     ['a URL with a leading space (quoted in its file)', 'DATABASE_URL', ' postgres://u:hunter2@h/db', false, ` postgres://u:${M}@h/db`],
+    ['a libpq keyword DSN', 'DATABASE_DSN', 'host=db port=5432 user=app password=hunter2 dbname=app', false, `host=db port=5432 user=app password=${M} dbname=app`],
+    ['an ADO.NET connection string', 'SQLSERVER', 'Server=db;Database=app;User Id=sa;Password=hunter2;', false, `Server=db;Database=app;User Id=sa;Password=${M};`],
+    ['ordinary key=value lists are kept', 'NODE_OPTIONS', '--max-old-space-size=4096', false, '--max-old-space-size=4096'],
     ['an ssh remote is not a credential', 'REMOTE', 'git@github.com:org/repo.git', false, 'git@github.com:org/repo.git'],
     ['a path is not a token', 'LOG_DIR', '/var/log/my-application/current', false, '/var/log/my-application/current'],
     ['a host name is not a token', 'HOST', 'ec2-54-12-34-56.compute-1.amazonaws.com', false, 'ec2-54-12-34-56.compute-1.amazonaws.com'],
@@ -83,5 +86,6 @@ describe('isSecretName and looksSecret', () => {
 describe('maskText', () => {
   it('masks every URL in free text and leaves the rest', () => {
     expect(maskText('psql "postgres://u:p@h/db" then redis://:x@c:6379 done')).toBe(`psql "postgres://u:${M}@h/db" then redis://:${M}@c:6379 done`);
+    expect(maskText('PGPASSWORD=hunter2 psql -h db')).toBe(`PGPASSWORD=${M} psql -h db`);
   });
 });
