@@ -2,7 +2,7 @@ import path from 'node:path';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { maskValue } from '../config/mask.js';
 import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName, type Resource, type ServiceVar } from '../config/services.js';
-import type { Env } from '../domain.js';
+import type { Env, EnvOrigin } from '../domain.js';
 import { TfError, usageError } from '../errors.js';
 import { probeAll, waitUntilUp, type Lookup, type ProbeReport, type ProbeTarget } from '../host/service-probe.js';
 import type { CommandContext } from './context.js';
@@ -69,11 +69,20 @@ export interface ProbeSettings {
 /** `tf services [--env NAME] [--probe] [--json]`; with `--probe`, exit 1 when a resource is down. */
 export async function services(input: ServicesInput, context: CommandContext, settings: ProbeSettings = {}): Promise<number> {
   const config = loadConfig({ options: input.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
-  return listServices(config.env, input, context, settings);
+  return listServices(config.env, { ...input, origins: config.envOrigins }, context, settings);
 }
 
 /** The body of `tf services` on an environment already loaded (and decrypted). */
-export async function listServices(env: Env, input: Pick<ServicesInput, 'probe' | 'json' | 'secret'>, context: CommandContext, settings: ProbeSettings = {}): Promise<number> {
+export async function listServices(
+  env: Env,
+  input: Pick<ServicesInput, 'probe' | 'json' | 'secret'> & { readonly origins?: ReadonlyMap<string, EnvOrigin> },
+  context: CommandContext,
+  settings: ProbeSettings = {},
+): Promise<number> {
+  const origin = (name: string): string => {
+    const found = input.origins?.get(name);
+    return found === undefined ? '' : found.kind === 'shell' ? '  (shell)' : `  (${found.file}:${found.line})`;
+  };
   const resources = catalog(env, input.secret === undefined ? {} : { secret: input.secret });
   const reports = input.probe ? await probeAll(resources.map((r) => targetOf(r, undefined, true)), settings) : undefined;
   const down = reports?.filter((r) => r.state.kind === 'down').length ?? 0;
@@ -89,7 +98,7 @@ export async function listServices(env: Env, input: Pick<ServicesInput, 'probe' 
   resources.forEach((resource, i) => {
     const report = reports?.[i];
     lines.push(`${describeResource(resource)}${report === undefined ? '' : `  ${stateText(report)}`}`);
-    for (const v of resource.vars) lines.push(`  ${v.name}=${v.masked}`);
+    for (const v of resource.vars) lines.push(`  ${v.name}=${v.masked}${origin(v.name)}`);
   });
   if (reports !== undefined) lines.push(down === 0 ? `${resources.length} up or not probed` : `${down} of ${resources.length} down`);
   context.stdout.write(`${lines.join('\n')}\n`);

@@ -183,7 +183,7 @@ async function probeAddress(target: ProbeAddress & { port: number }, budget: Bud
         (error: unknown) => settle(errorText(error)),
       );
     },
-    () => `lookup timeout after ${seconds(budget.totalMs)}`,
+    () => (options.signal?.aborted === true ? 'lookup cancelled' : `lookup timeout after ${seconds(budget.totalMs)}`),
   );
   if (typeof resolved === 'string' || resolved.length === 0) {
     const error = typeof resolved === 'string' ? resolved : 'ENOTFOUND';

@@ -213,6 +213,14 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
     expect(await bootReport({ PORT: '5000' })).toEqual([]);
   });
 
+  it('ends at once when start no longer wants it', async () => {
+    const stop = new AbortController();
+    const never: Lookup = () => new Promise(() => undefined);
+    const report = bootReport({ DATABASE_URL: 'postgres://db.example/app' }, { lookup: never, timeoutMs: 60_000, signal: stop.signal });
+    stop.abort();
+    expect((await report).map((l) => l.text)).toEqual(['service DATABASE_URL (postgres://db.example/app) is down: lookup cancelled db.example; starting anyway']);
+  });
+
   it('lists, probes and exits 1 when a resource is down; JSON carries the same facts', async () => {
     const http = await listen(
       createHttpServer((_req, res) => {

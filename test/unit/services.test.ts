@@ -168,7 +168,7 @@ describe('tf services on an app', () => {
       });
       const options = { procfile: undefined, root: undefined, envFiles: [], envName: 'ci', envOverride: false, formation: undefined, formationSource: '--formation', port: undefined, portStep: 100 };
       expect(await services({ options, probe: false, json: false }, { cwd: dir, env: {}, stdout, stderr: stdout })).toBe(0);
-      expect(text).toBe(`postgres db:5432 app\n  DATABASE_URL=postgres://app:${MASK}@db/app\namqp mq:5672 /\n  QUEUE_URL=amqp://mq\n`);
+      expect(text).toBe(`postgres db:5432 app\n  DATABASE_URL=postgres://app:${MASK}@db/app  (.env.ci:1)\namqp mq:5672 /\n  QUEUE_URL=amqp://mq  (.env.ci:2)\n`);
     } finally {
       removeApp(dir);
     }
