@@ -9,6 +9,7 @@ export type TfErrorKind =
   | 'formation'
   | 'option'
   | 'spawn'
+  | 'service' // a backing service tf was asked to wait for did not come up: exit 1
   | 'unsupported' // a command this build names but does not have yet: exit 1
   | 'internal';
 

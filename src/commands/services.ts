@@ -1,0 +1,263 @@
+import path from 'node:path';
+import { loadConfig, type ConfigOptions } from '../config/load.js';
+import { maskValue } from '../config/mask.js';
+import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName, type Resource, type ServiceVar } from '../config/services.js';
+import type { Env, EnvOrigin } from '../domain.js';
+import { TfError, usageError } from '../errors.js';
+import { probeAll, waitUntilUp, type Lookup, type ProbeReport, type ProbeTarget } from '../host/service-probe.js';
+import type { CommandContext } from './context.js';
+
+/**
+ * `tf services`: the backing services the environment points at, probed on demand; `services
+ * add/remove` (env-file writes); `--wait` before spawning; the boot report of `tf start`.
+ */
+
+/** Which variables were encrypted, when the caller knows (the masker hides them whole). */
+export type SecretTest = (name: string) => boolean;
+
+export interface ServicesInput {
+  /** The CLI's parsed options (`--env NAME`, `-f`, `-d`, `-e`...), as `loadConfig` takes them. */
+  readonly options: ConfigOptions;
+  readonly probe: boolean;
+  readonly json: boolean;
+  readonly secret?: SecretTest;
+}
+
+const describeResource = (r: Resource): string => `${r.scheme} ${r.addresses.map(formatAddress).join(',')}${r.database === undefined ? '' : ` ${r.database}`}`;
+
+/** The target a probe connects to; `http` adds the GET for http(s) resources. */
+function targetOf(resource: Resource, variable: ServiceVar = resource.vars[0] as ServiceVar, http = false): ProbeTarget {
+  const label = `${variable.name} (${variable.masked})`;
+  const wantsGet = http && (resource.scheme === 'http' || resource.scheme === 'https');
+  return { label, addresses: resource.addresses, ...(wantsGet ? { httpUrl: variable.url } : {}) };
+}
+
+function stateText(report: ProbeReport): string {
+  switch (report.state.kind) {
+    case 'up':
+      return `up ${report.state.latencyMs}ms${report.http?.status === undefined ? '' : ` (HTTP ${report.http.status})`}`;
+    case 'down':
+      return `DOWN: ${report.state.error}`;
+    case 'skipped':
+      return `not probed: ${report.state.reason}`;
+  }
+}
+
+function jsonOf(resource: Resource, report: ProbeReport | undefined): unknown {
+  return {
+    scheme: resource.scheme,
+    addresses: resource.addresses,
+    database: resource.database ?? null,
+    vars: resource.vars.map((v) => ({ name: v.name, value: v.masked })),
+    ...(report === undefined
+      ? {}
+      : {
+          probe: {
+            ...report.state,
+            addresses: report.addresses.map((a) => ({ host: a.host, address: a.address ?? null, port: a.port, ...a.outcome })),
+            ...(report.http === undefined ? {} : { http: { status: report.http.status ?? null, ...report.http.outcome } }),
+          },
+        }),
+  };
+}
+
+export interface ProbeSettings {
+  readonly timeoutMs?: number;
+  readonly lookup?: Lookup;
+}
+
+/** `tf services [--env NAME] [--probe] [--json]`; with `--probe`, exit 1 when a resource is down. */
+export async function services(input: ServicesInput, context: CommandContext, settings: ProbeSettings = {}): Promise<number> {
+  const config = loadConfig({ options: input.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
+  return listServices(config.env, { ...input, origins: config.envOrigins }, context, settings);
+}
+
+/** The body of `tf services` on an environment already loaded (and decrypted). */
+export async function listServices(
+  env: Env,
+  input: Pick<ServicesInput, 'probe' | 'json' | 'secret'> & { readonly origins?: ReadonlyMap<string, EnvOrigin> },
+  context: CommandContext,
+  settings: ProbeSettings = {},
+): Promise<number> {
+  const origin = (name: string): string => {
+    const found = input.origins?.get(name);
+    return found === undefined ? '' : found.kind === 'shell' ? '  (shell)' : `  (${found.file}:${found.line})`;
+  };
+  const resources = catalog(env, input.secret === undefined ? {} : { secret: input.secret });
+  const reports = input.probe ? await probeAll(resources.map((r) => targetOf(r, undefined, true)), settings) : undefined;
+  const down = reports?.filter((r) => r.state.kind === 'down').length ?? 0;
+  if (input.json) {
+    context.stdout.write(`${JSON.stringify({ resources: resources.map((r, i) => jsonOf(r, reports?.[i])) })}\n`);
+    return down > 0 ? 1 : 0;
+  }
+  if (resources.length === 0) {
+    context.stdout.write('no backing services: no variable holds a URL with a host\n');
+    return 0;
+  }
+  const lines: string[] = [];
+  resources.forEach((resource, i) => {
+    const report = reports?.[i];
+    lines.push(`${describeResource(resource)}${report === undefined ? '' : `  ${stateText(report)}`}`);
+    for (const v of resource.vars) lines.push(`  ${v.name}=${v.masked}${origin(v.name)}`);
+  });
+  if (reports !== undefined) lines.push(down === 0 ? `${resources.length} up or not probed` : `${down} of ${resources.length} down`);
+  context.stdout.write(`${lines.join('\n')}\n`);
+  return down > 0 ? 1 : 0;
+}
+
+/**
+ * Env-file writes, from src/config/env-write.ts (byte-preserving, atomic). `unset` says
+ * whether the key was there.
+ */
+export interface EnvWriter {
+  set(file: string, key: string, value: string): void | Promise<void>;
+  unset(file: string, key: string): boolean | Promise<boolean>;
+}
+
+export interface ServiceWriteInput {
+  /** A variable name (`DATABASE_URL`, kept as is) or a short name (`db` -> `DB_URL`). */
+  readonly name: string;
+  readonly options: Pick<ConfigOptions, 'root' | 'procfile' | 'envName'>;
+  /** The developer's own layer (`.env.local`, `.env.NAME.local`) rather than the shared one. */
+  readonly local?: boolean;
+}
+
+/** The env file a catalog write goes to: the layer `--env NAME` (and `--local`) names, in the app root. */
+export function serviceFile(input: ServiceWriteInput, cwd: string): string {
+  const { options } = input;
+  const root = options.root !== undefined ? path.resolve(cwd, options.root) : options.procfile !== undefined ? path.dirname(path.resolve(cwd, options.procfile)) : cwd;
+  const base = options.envName === undefined ? '.env' : `.env.${options.envName}`;
+  return path.join(root, input.local === true ? `${base}.local` : base);
+}
+
+const shownFile = (file: string, cwd: string): string => {
+  const relative = path.relative(cwd, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+};
+
+function variableOf(name: string): string {
+  const variable = serviceVarName(name);
+  if (variable === undefined) throw usageError(`services: "${name}" is not a variable name`, 'use letters, digits and _, e.g. DATABASE_URL, or a short name like db (-> DB_URL)');
+  return variable;
+}
+
+/** `tf services add NAME URL [--env NAME] [--local]`. */
+export async function servicesAdd(input: ServiceWriteInput & { readonly url: string }, write: EnvWriter, context: CommandContext): Promise<number> {
+  const variable = variableOf(input.name);
+  const resource = describeUrl(input.url);
+  // The value is not echoed: what failed to parse may be a credential typed in the wrong place.
+  if (resource === undefined) throw usageError(`services add ${variable}: the value is not a URL with a host`, 'give scheme://[user:password@]host[:port][/database], e.g. postgres://app@localhost:5432/app');
+  const file = serviceFile(input, context.cwd);
+  await write.set(file, variable, input.url);
+  const lines = [`${variable}=${maskValue(variable, input.url)} -> ${shownFile(file, context.cwd)} (${describeResource({ ...resource, vars: [] })})`];
+  if (context.env[variable] !== undefined) lines.push(`warning: ${variable} is also set in the shell environment, whose value wins over env files (--env-override lets the files win)`);
+  context.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** `tf services remove NAME [--env NAME] [--local]`: exit 1 when that layer does not set it. */
+export async function servicesRemove(input: ServiceWriteInput, write: EnvWriter, context: CommandContext): Promise<number> {
+  const variable = variableOf(input.name);
+  const file = serviceFile(input, context.cwd);
+  if (!(await write.unset(file, variable))) {
+    throw new TfError('envfile', `${variable} is not set here`, { file: shownFile(file, context.cwd), hint: 'tf env shows which file sets each variable; --env NAME and --local pick the layer' });
+  }
+  context.stdout.write(`${variable} removed from ${shownFile(file, context.cwd)}\n`);
+  return 0;
+}
+
+/** `--wait` / `TF_WAIT`: `DATABASE_URL,REDIS_URL` (or short names) as a list. */
+export const parseWaitList = (text: string): string[] =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+export const WAIT_TIMEOUT_MS = 30_000;
+
+export interface WaitSettings extends ProbeSettings {
+  /** `--wait-timeout`, default 30 s. */
+  readonly timeoutMs?: number;
+  readonly secret?: SecretTest;
+  /** Called once per resource when its first attempt fails, e.g. to print "waiting for ...". */
+  readonly onWaiting?: (label: string, error: string) => void;
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+/** Every `--wait` name as a probe target; a name that is unset or not a URL is an error before any waiting. */
+export function waitTargets(env: Env, names: readonly string[], secret?: SecretTest): ProbeTarget[] {
+  const resources = catalog(env, secret === undefined ? {} : { secret });
+  return names.map((name) => {
+    const found = resourceOf(resources, name);
+    if (found !== undefined) return targetOf(found.resource, found.variable);
+    const variable = env[name] !== undefined ? name : (serviceVarName(name) ?? name);
+    const known = resources.flatMap((r) => r.vars.map((v) => v.name));
+    const hint = known.length === 0 ? 'no variable here holds a URL with a host' : `variables holding service URLs: ${known.join(', ')}`;
+    if (env[variable] === undefined) throw new TfError('option', `--wait ${name}: no variable ${variable} in the environment`, { hint });
+    throw new TfError('option', `--wait ${name}: the value of ${variable} is not a URL with a host`, { hint });
+  });
+}
+
+/**
+ * Waits until every named resource accepts connections, all against one deadline; rejects
+ * with the first TfError (masked URL, last error) and stops the other waits.
+ */
+export async function waitFor(env: Env, names: readonly string[], settings: WaitSettings = {}): Promise<void> {
+  const targets = waitTargets(env, names, settings.secret);
+  const stop = new AbortController();
+  try {
+    await Promise.all(
+      targets.map((target) => {
+        let told = false;
+        return waitUntilUp(target, {
+          timeoutMs: settings.timeoutMs ?? WAIT_TIMEOUT_MS,
+          signal: stop.signal,
+          ...(settings.lookup === undefined ? {} : { lookup: settings.lookup }),
+          ...(settings.initialDelayMs === undefined ? {} : { initialDelayMs: settings.initialDelayMs }),
+          ...(settings.maxDelayMs === undefined ? {} : { maxDelayMs: settings.maxDelayMs }),
+          onRetry: (report) => {
+            if (told || report.state.kind !== 'down') return;
+            told = true;
+            settings.onWaiting?.(target.label, report.state.error);
+          },
+        });
+      }),
+    );
+  } finally {
+    stop.abort();
+  }
+}
+
+/** One line of the boot report: `tf start` shows it as a notice. */
+export interface BootLine {
+  readonly level: 'info' | 'warn';
+  readonly text: string;
+}
+
+// Short: the report must arrive while the developer is still looking at the first lines.
+const BOOT_TIMEOUT_MS = 1000;
+
+/**
+ * What `tf start` says about the backing services at boot: one line per resource (masked),
+ * a warning for each that is down. Not awaited before spawning: start calls it, spawns, and
+ * prints the lines when they arrive (apps must tolerate a resource that is not up yet). TCP
+ * only: a boot does not send requests to APIs.
+ */
+export async function bootReport(env: Env, settings: ProbeSettings & { readonly secret?: SecretTest; readonly signal?: AbortSignal } = {}): Promise<BootLine[]> {
+  const resources = catalog(env, settings.secret === undefined ? {} : { secret: settings.secret });
+  if (resources.length === 0) return [];
+  const reports = await probeAll(
+    resources.map((r) => targetOf(r)),
+    { timeoutMs: settings.timeoutMs ?? BOOT_TIMEOUT_MS, ...(settings.lookup === undefined ? {} : { lookup: settings.lookup }), ...(settings.signal === undefined ? {} : { signal: settings.signal }) },
+  );
+  return resources.map((resource, i) => {
+    const report = reports[i] as ProbeReport;
+    const names = resource.vars.map((v) => v.name).join(', ');
+    const masked = resource.vars[0]?.masked ?? '';
+    if (report.state.kind === 'down') {
+      return { level: 'warn', text: `service ${names} (${masked}) is down: ${report.state.error}; starting anyway` };
+    }
+    return { level: 'info', text: `service ${names} (${masked}) ${stateText(report)}` };
+  });
+}

@@ -1,0 +1,111 @@
+import type { Env } from '../domain.js';
+import { TfError } from '../errors.js';
+import { maskValue } from './mask.js';
+import { catalog, type Resource } from './services.js';
+
+/**
+ * `tf run --read-only`: the environment of a one-off command with every writable resource
+ * swapped for its read-only sibling. Pure: the environment in, the swapped one and what was done out.
+ *
+ * - A resource is a `NAME_URL` variable the catalog reads as a URL with a host, other than the
+ *   `*_READONLY_URL`s themselves. Plain http(s)/ws(s) URLs without credentials are addresses, not
+ *   powers (the power to write through them lives in some other variable, a token): they are
+ *   left alone. Every other one is a resource that must be swapped or explicitly allowed.
+ * - `NAME_URL` is replaced by the value of `NAME_READONLY_URL`. Aliases of one resource (the
+ *   catalog groups them: `DATABASE_URL` and `POSTGRES_URL` on one database) share the sibling
+ *   of any of them.
+ * - PostgreSQL: `PGOPTIONS` gets `-c default_transaction_read_only=on`, appended to what is
+ *   there, so libpq clients open read-only transactions by default. A guard against mistakes,
+ *   not a security boundary: any session can `SET default_transaction_read_only = off`. Only a
+ *   read-only role is a boundary. Skipped when a PostgreSQL resource was allowed to write, since
+ *   PGOPTIONS applies to every libpq connection of the command.
+ */
+
+export interface Swap {
+  readonly name: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface ReadOnlyEnv {
+  readonly env: Env;
+  readonly swapped: readonly Swap[];
+  /** Resource variables with no read-only sibling and not allowed to write: tf refuses to run. */
+  readonly refused: readonly string[];
+  /** Resource variables left writable by `--allow-write`. */
+  readonly allowed: readonly string[];
+  /** Whether PGOPTIONS was extended. */
+  readonly pgGuard: boolean;
+}
+
+export const PG_READ_ONLY = '-c default_transaction_read_only=on';
+
+const URL_VAR = /^(.+)_URL$/;
+const READONLY = /_READONLY_URL$/;
+
+/** The stem `--allow-write` and `_READONLY_URL` use: `DATABASE_URL` -> `DATABASE`. */
+const stemOf = (name: string): string => URL_VAR.exec(name)?.[1] ?? name;
+
+function isPower(resource: Resource, name: string, value: string): boolean {
+  if (!/^(?:https?|wss?)$/.test(resource.scheme)) return true;
+  // An http URL with a password or a masked token in it carries the power itself.
+  return maskValue(name, value) !== value;
+}
+
+export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEnv {
+  const allow = new Set(allowWrite.map((n) => stemOf(n.toUpperCase())));
+  const result: Record<string, string> = { ...env };
+  const swapped: Swap[] = [];
+  const refused: string[] = [];
+  const allowed: string[] = [];
+  let pgSwapped = false;
+  let pgAllowed = false;
+
+  for (const resource of catalog(env)) {
+    const writers = resource.vars.filter((v) => URL_VAR.test(v.name) && !READONLY.test(v.name) && isPower(resource, v.name, v.url));
+    if (writers.length === 0) continue;
+    const sibling = resource.vars
+      .map((v) => `${stemOf(v.name)}_READONLY_URL`)
+      .find((s) => env[s] !== undefined && env[s] !== '');
+    for (const writer of writers) {
+      const own = `${stemOf(writer.name)}_READONLY_URL`;
+      const to = env[own] !== undefined && env[own] !== '' ? own : sibling;
+      if (allow.has(stemOf(writer.name))) {
+        allowed.push(writer.name);
+        if (resource.scheme === 'postgres') pgAllowed = true;
+      } else if (to !== undefined) {
+        result[writer.name] = env[to] as string;
+        swapped.push({ name: writer.name, from: writer.name, to });
+        if (resource.scheme === 'postgres') pgSwapped = true;
+      } else {
+        refused.push(writer.name);
+      }
+    }
+  }
+
+  const pgGuard = pgSwapped && !pgAllowed;
+  if (pgGuard) {
+    const existing = env.PGOPTIONS ?? '';
+    if (!existing.includes('default_transaction_read_only')) result.PGOPTIONS = existing.trim() === '' ? PG_READ_ONLY : `${existing} ${PG_READ_ONLY}`;
+  }
+  return { env: Object.freeze(result), swapped, refused, allowed, pgGuard };
+}
+
+/** The refusal, when there is one: a TfError naming every resource and both ways out. */
+export function readOnlyRefusal(result: ReadOnlyEnv): TfError | undefined {
+  if (result.refused.length === 0) return undefined;
+  const siblings = result.refused.map((n) => `${stemOf(n)}_READONLY_URL`);
+  const stems = result.refused.map(stemOf);
+  return new TfError('option', `--read-only: no read-only URL for ${result.refused.join(', ')}`, {
+    hint: `set ${siblings.join(', ')} (a read-only user), or allow writes with ${stems.map((s) => `--allow-write ${s}`).join(' ')}`,
+  });
+}
+
+/** The stderr banner of a read-only run, values masked. */
+export function readOnlyBanner(result: ReadOnlyEnv): string[] {
+  const lines = result.swapped.map((s) => `read-only: ${s.from} -> ${s.to} (${maskValue(s.name, result.env[s.name] ?? '')})`);
+  if (result.pgGuard) lines.push(`read-only: PGOPTIONS += ${PG_READ_ONLY} (a guard for libpq clients, not a security boundary)`);
+  for (const name of result.allowed) lines.push(`read-only: ${name} left WRITABLE (--allow-write)`);
+  if (lines.length === 0) lines.push('read-only: no resource to swap');
+  return lines;
+}

@@ -1,0 +1,163 @@
+import type { Env } from '../domain.js';
+import { maskValue, type MaskContext } from './mask.js';
+import { decode, parseUrl, type UrlParts } from './url.js';
+
+/**
+ * The catalog of backing services: every variable whose value is a URL with a host, read as an
+ * attached resource (scheme, hosts, ports, database), with the variables that name one resource
+ * grouped. Pure: the environment in, the catalog out. Values come out masked only; the raw URL
+ * stays on each `ServiceVar` for probes, which never print it.
+ */
+
+/** Where a resource listens, with the scheme's default port filled in. */
+export interface ServiceAddress {
+  readonly host: string;
+  /** Undefined only when the scheme has no default and the URL names none. */
+  readonly port: number | undefined;
+}
+
+/** One variable pointing at a resource. */
+export interface ServiceVar {
+  readonly name: string;
+  /** The value as tf may print it. */
+  readonly masked: string;
+  /** The value itself, for probes; never printed. */
+  readonly url: string;
+}
+
+export interface Resource {
+  /** Scheme family: `postgresql` and `postgres` are both `postgres`. */
+  readonly scheme: string;
+  readonly addresses: readonly ServiceAddress[];
+  /** The database (postgres, mysql, mongodb), db number (redis), vhost (amqp) or path; undefined when none. */
+  readonly database: string | undefined;
+  /** Every variable that names this resource, the first-listed first (in env order). */
+  readonly vars: readonly ServiceVar[];
+}
+
+/** Scheme families: aliases a client library accepts for the same protocol. */
+const FAMILY: Record<string, string> = {
+  postgresql: 'postgres',
+  pgsql: 'postgres',
+  mysql2: 'mysql',
+  mariadb: 'mysql',
+  memcache: 'memcached',
+};
+
+/** Default ports per scheme (family or TLS variant), as each protocol's clients assume. */
+export const DEFAULT_PORTS: Readonly<Record<string, number>> = {
+  postgres: 5432,
+  mysql: 3306,
+  redis: 6379,
+  rediss: 6379,
+  amqp: 5672,
+  amqps: 5671,
+  http: 80,
+  https: 443,
+  ws: 80,
+  wss: 443,
+  mongodb: 27017,
+  memcached: 11211,
+  nats: 4222,
+  kafka: 9092,
+  mqtt: 1883,
+  mqtts: 8883,
+  smtp: 25,
+  smtps: 465,
+  ldap: 389,
+  ldaps: 636,
+  ftp: 21,
+  sftp: 22,
+  ssh: 22,
+  mssql: 1433,
+  sqlserver: 1433,
+  cassandra: 9042,
+  clickhouse: 9000,
+  elasticsearch: 9200,
+  couchdb: 5984,
+  zookeeper: 2181,
+  beanstalk: 11300,
+};
+
+/** Schemes whose path names a database; for the rest the whole path is kept. */
+const DATABASE_PATH = new Set(['postgres', 'mysql', 'mongodb', 'mongodb+srv', 'redis', 'rediss', 'amqp', 'amqps', 'mssql', 'sqlserver', 'clickhouse']);
+
+export const schemeFamily = (scheme: string): string => FAMILY[scheme] ?? scheme;
+
+/** Variables whose names say they hold a URL; any other name counts only when its value parses as one with a host. */
+const URL_NAME = /(?:_URL|_URI|_DSN)$/;
+
+function databaseOf(scheme: string, path: string): string | undefined {
+  if (!DATABASE_PATH.has(scheme)) return path === '' || path === '/' ? undefined : decode(path);
+  const first = path.split('/')[1];
+  // Redis without a db number uses db 0: `redis://h` and `redis://h/0` are one resource.
+  if (scheme === 'redis' || scheme === 'rediss') return first === undefined || first === '' ? '0' : decode(first);
+  // AMQP's default vhost is `/`.
+  if (scheme === 'amqp' || scheme === 'amqps') return first === undefined || first === '' ? '/' : decode(first);
+  return first === undefined || first === '' ? undefined : decode(first);
+}
+
+/** What a URL value says about its resource, or undefined when it names no host. */
+export function describeUrl(value: string): Omit<Resource, 'vars'> | undefined {
+  const parsed = parseUrl(value.trim());
+  if (parsed.kind !== 'url') return undefined;
+  return fromParts(parsed.parts);
+}
+
+function fromParts(parts: UrlParts): Omit<Resource, 'vars'> | undefined {
+  if (parts.hosts.every((h) => h.host === '')) return undefined;
+  const scheme = schemeFamily(parts.scheme);
+  // mongodb+srv names a DNS SRV record, not a port: no default applies.
+  const fallback = DEFAULT_PORTS[scheme];
+  const addresses = parts.hosts
+    .filter((h) => h.host !== '')
+    .map((h) => ({ host: decode(h.host).toLowerCase(), port: h.port ?? fallback }));
+  return { scheme, addresses, database: databaseOf(scheme, parts.path) };
+}
+
+/** The identity of a resource: aliases share it whatever their credentials or options. */
+const identity = (r: Omit<Resource, 'vars'>): string =>
+  JSON.stringify([r.scheme, r.addresses.map((a) => `${a.host}:${a.port ?? ''}`).sort(), r.database ?? '']);
+
+export interface CatalogOptions {
+  /** Whether a variable's value was encrypted, for the masker. */
+  readonly secret?: (name: string) => boolean;
+}
+
+/** Is this variable a candidate? `*_URL`, `*_URI`, `*_DSN`, or any value that looks like `scheme://host`. */
+const candidate = (name: string, value: string): boolean => URL_NAME.test(name) || /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]/.test(value.trim());
+
+/** The catalog of `env`, resources in the order their first variable appears. */
+export function catalog(env: Env, options: CatalogOptions = {}): Resource[] {
+  const byIdentity = new Map<string, { resource: Omit<Resource, 'vars'>; vars: ServiceVar[] }>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!candidate(name, value)) continue;
+    const resource = describeUrl(value);
+    if (resource === undefined) continue;
+    const context: MaskContext = { secret: options.secret?.(name) === true };
+    const entry = byIdentity.get(identity(resource)) ?? { resource, vars: [] };
+    entry.vars.push({ name, masked: maskValue(name, value, context), url: value.trim() });
+    byIdentity.set(identity(resource), entry);
+  }
+  return [...byIdentity.values()].map(({ resource, vars }) => ({ ...resource, vars }));
+}
+
+/** `host:port` as printed: IPv6 literals in brackets, as in a URL. */
+export const formatAddress = (a: ServiceAddress): string => `${a.host.includes(':') ? `[${a.host}]` : a.host}${a.port === undefined ? '' : `:${a.port}`}`;
+
+/** The variable a `services add/remove NAME` writes: `DATABASE_URL` as is, a short name `db` -> `DB_URL`. */
+export function serviceVarName(name: string): string | undefined {
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) return undefined;
+  const upper = name.toUpperCase().replace(/-/g, '_');
+  return URL_NAME.test(upper) ? upper : `${upper}_URL`;
+}
+
+/** Finds the resource a variable (or a short name, as for `serviceVarName`) belongs to. */
+export function resourceOf(resources: readonly Resource[], name: string): { resource: Resource; variable: ServiceVar } | undefined {
+  const wanted = [name, serviceVarName(name)];
+  for (const resource of resources) {
+    const variable = resource.vars.find((v) => wanted.includes(v.name));
+    if (variable !== undefined) return { resource, variable };
+  }
+  return undefined;
+}

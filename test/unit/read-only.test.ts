@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { MASK } from '../../src/config/mask.js';
+import { PG_READ_ONLY, readOnlyBanner, readOnlyEnv, readOnlyRefusal } from '../../src/config/read-only.js';
+
+const PG = 'postgres://app:w1@db:5432/app';
+const PG_RO = 'postgres://reader:r1@replica:5432/app';
+
+describe('readOnlyEnv', () => {
+  const rows: {
+    why: string;
+    env: Record<string, string>;
+    allow?: string[];
+    swapped: [string, string][];
+    refused: string[];
+    expect?: Record<string, string | undefined>;
+  }[] = [
+    {
+      why: 'a URL with a READONLY sibling is replaced by it, and PostgreSQL gets the guard',
+      env: { DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO },
+      swapped: [['DATABASE_URL', 'DATABASE_READONLY_URL']],
+      refused: [],
+      expect: { DATABASE_URL: PG_RO, DATABASE_READONLY_URL: PG_RO, PGOPTIONS: PG_READ_ONLY },
+    },
+    {
+      why: 'an existing PGOPTIONS is kept and extended',
+      env: { DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO, PGOPTIONS: '-c search_path=app' },
+      swapped: [['DATABASE_URL', 'DATABASE_READONLY_URL']],
+      refused: [],
+      expect: { PGOPTIONS: `-c search_path=app ${PG_READ_ONLY}` },
+    },
+    {
+      why: 'a resource without a sibling is refused',
+      env: { DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO, REDIS_URL: 'redis://cache:6379' },
+      swapped: [['DATABASE_URL', 'DATABASE_READONLY_URL']],
+      refused: ['REDIS_URL'],
+    },
+    {
+      why: '--allow-write NAME (stem or variable) leaves it writable',
+      env: { DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO, REDIS_URL: 'redis://cache:6379', AMQP_URL: 'amqp://mq' },
+      allow: ['redis', 'AMQP_URL'],
+      swapped: [['DATABASE_URL', 'DATABASE_READONLY_URL']],
+      refused: [],
+      expect: { REDIS_URL: 'redis://cache:6379', AMQP_URL: 'amqp://mq' },
+    },
+    {
+      why: 'an alias of the same database takes the sibling of another alias',
+      env: { DATABASE_URL: PG, POSTGRES_URL: 'postgresql://app:w1@db/app', DATABASE_READONLY_URL: 'postgres://reader:r1@db/app' },
+      swapped: [
+        ['DATABASE_URL', 'DATABASE_READONLY_URL'],
+        ['POSTGRES_URL', 'DATABASE_READONLY_URL'],
+      ],
+      refused: [],
+      expect: { POSTGRES_URL: 'postgres://reader:r1@db/app' },
+    },
+    {
+      why: 'a PostgreSQL resource allowed to write drops the guard (PGOPTIONS reaches every libpq connection)',
+      env: { DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO, AUDIT_URL: 'postgres://a:b@audit/log' },
+      allow: ['AUDIT'],
+      swapped: [['DATABASE_URL', 'DATABASE_READONLY_URL']],
+      refused: [],
+      expect: { PGOPTIONS: undefined, AUDIT_URL: 'postgres://a:b@audit/log' },
+    },
+    {
+      why: 'plain http URLs without credentials are addresses, not resources',
+      env: { PUBLIC_URL: 'https://example.com', API_URL: 'http://api:8080/v1' },
+      swapped: [],
+      refused: [],
+    },
+    {
+      why: 'an http URL with a password carries the power to write: refused',
+      env: { SEARCH_URL: 'https://elastic:pw@search:9200' },
+      swapped: [],
+      refused: ['SEARCH_URL'],
+    },
+    {
+      why: 'non-URL and non-_URL variables are ignored',
+      env: { PORT: '5000', REDIS_HOST: 'cache', SENTRY_DSN: 'https://k@sentry.io/1' },
+      swapped: [],
+      refused: [],
+    },
+    {
+      why: 'a redis URL is swapped like any other',
+      env: { REDIS_URL: 'redis://cache:6379/0', REDIS_READONLY_URL: 'redis://replica:6379/0' },
+      swapped: [['REDIS_URL', 'REDIS_READONLY_URL']],
+      refused: [],
+      expect: { REDIS_URL: 'redis://replica:6379/0', PGOPTIONS: undefined },
+    },
+  ];
+  it.each(rows)('$why', (row) => {
+    const result = readOnlyEnv(row.env, row.allow ?? []);
+    expect(result.swapped.map((s) => [s.from, s.to])).toEqual(row.swapped);
+    expect(result.refused).toEqual(row.refused);
+    for (const [key, value] of Object.entries(row.expect ?? {})) expect(result.env[key], key).toBe(value);
+  });
+
+  it('refuses with one line naming every resource and both ways out', () => {
+    const error = readOnlyRefusal(readOnlyEnv({ REDIS_URL: 'redis://c', AMQP_URL: 'amqp://u:secretpw@mq' }, []));
+    expect(error?.exitCode).toBe(1);
+    expect(error?.describe()).toBe(
+      '--read-only: no read-only URL for REDIS_URL, AMQP_URL; set REDIS_READONLY_URL, AMQP_READONLY_URL (a read-only user), or allow writes with --allow-write REDIS --allow-write AMQP',
+    );
+    expect(readOnlyRefusal(readOnlyEnv({}, []))).toBeUndefined();
+  });
+
+  it('writes a masked banner saying what was swapped', () => {
+    const banner = readOnlyBanner(readOnlyEnv({ DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO, REDIS_URL: 'redis://c' }, ['REDIS']));
+    expect(banner).toEqual([
+      `read-only: DATABASE_URL -> DATABASE_READONLY_URL (postgres://reader:${MASK}@replica:5432/app)`,
+      `read-only: PGOPTIONS += ${PG_READ_ONLY} (a guard for libpq clients, not a security boundary)`,
+      'read-only: REDIS_URL left WRITABLE (--allow-write)',
+    ]);
+    expect(banner.join('\n')).not.toMatch(/r1|w1/);
+  });
+});

@@ -1,0 +1,176 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { services, servicesAdd, servicesRemove } from '../../src/commands/services.js';
+import { MASK } from '../../src/config/mask.js';
+import type { TfError } from '../../src/errors.js';
+import { removeApp, tmpApp } from '../helpers/tf.js';
+import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName } from '../../src/config/services.js';
+
+describe('describeUrl', () => {
+  const rows: [string, string, unknown][] = [
+    // [why, value, resource]
+    ['postgres default port and database', 'postgres://u:p@db.example.com/app', { scheme: 'postgres', addresses: [{ host: 'db.example.com', port: 5432 }], database: 'app' }],
+    ['postgresql is the postgres family', 'postgresql://db:6543/app?sslmode=require', { scheme: 'postgres', addresses: [{ host: 'db', port: 6543 }], database: 'app' }],
+    ['mysql', 'mysql://u:p@h/shop', { scheme: 'mysql', addresses: [{ host: 'h', port: 3306 }], database: 'shop' }],
+    ['redis without a db number is db 0', 'redis://:p@cache', { scheme: 'redis', addresses: [{ host: 'cache', port: 6379 }], database: '0' }],
+    ['amqp default vhost', 'amqp://mq', { scheme: 'amqp', addresses: [{ host: 'mq', port: 5672 }], database: '/' }],
+    ['http keeps the path', 'http://api/v1/health', { scheme: 'http', addresses: [{ host: 'api', port: 80 }], database: '/v1/health' }],
+    ['https default port, no path', 'https://example.com', { scheme: 'https', addresses: [{ host: 'example.com', port: 443 }], database: undefined }],
+    ['mongodb host list', 'mongodb://a,b:27018/app', { scheme: 'mongodb', addresses: [{ host: 'a', port: 27017 }, { host: 'b', port: 27018 }], database: 'app' }],
+    ['mongodb+srv has no default port', 'mongodb+srv://u:p@cluster.example.net/app', { scheme: 'mongodb+srv', addresses: [{ host: 'cluster.example.net', port: undefined }], database: 'app' }],
+    ['memcached', 'memcached://mc', { scheme: 'memcached', addresses: [{ host: 'mc', port: 11211 }], database: undefined }],
+    ['IPv6 literal', 'postgres://[::1]/db', { scheme: 'postgres', addresses: [{ host: '::1', port: 5432 }], database: 'db' }],
+    ['a URL with no host is no resource', 'file:///tmp/x', undefined],
+    ['not a URL', 'localhost:5432', undefined],
+  ];
+  it.each(rows)('%s', (_why, value, resource) => {
+    expect(describeUrl(value)).toEqual(resource);
+  });
+});
+
+describe('catalog', () => {
+  it('groups aliases of one resource whatever their credentials or scheme spelling', () => {
+    const resources = catalog({
+      DATABASE_URL: 'postgres://app:s3cret@db:5432/app',
+      PORT: '5000',
+      REDIS_URL: 'redis://cache:6379',
+      POSTGRES_URL: 'postgresql://app:s3cret@db/app',
+      DATABASE_READONLY_URL: 'postgres://reader:r3ad@db/app',
+      CACHE_URL: 'redis://cache/0',
+      SENTRY_DSN: 'https://key@o1.ingest.sentry.io/42',
+      UPSTREAM: 'amqp://mq.internal',
+      OTHER_DB_URL: 'postgres://app:s3cret@db/analytics',
+      NOT_A_URL: 'hello',
+    });
+    expect(resources.map((r) => [r.scheme, r.addresses.map(formatAddress).join(','), r.database, r.vars.map((v) => v.name)])).toEqual([
+      ['postgres', 'db:5432', 'app', ['DATABASE_URL', 'POSTGRES_URL', 'DATABASE_READONLY_URL']],
+      ['redis', 'cache:6379', '0', ['REDIS_URL', 'CACHE_URL']],
+      ['https', 'o1.ingest.sentry.io:443', '/42', ['SENTRY_DSN']],
+      ['amqp', 'mq.internal:5672', '/', ['UPSTREAM']],
+      ['postgres', 'db:5432', 'analytics', ['OTHER_DB_URL']],
+    ]);
+    expect(resources[0]?.vars.map((v) => v.masked)).toEqual([`postgres://app:${MASK}@db:5432/app`, `postgresql://app:${MASK}@db/app`, `postgres://reader:${MASK}@db/app`]);
+    expect(JSON.stringify(resources.map((r) => r.vars.map((v) => v.masked)))).not.toMatch(/s3cret|r3ad/);
+  });
+
+  it('hides an encrypted value whole', () => {
+    const [resource] = catalog({ DATABASE_URL: 'postgres://u:p@db/app' }, { secret: (name) => name === 'DATABASE_URL' });
+    expect(resource?.vars[0]?.masked).toBe(MASK);
+    expect(resource?.addresses).toEqual([{ host: 'db', port: 5432 }]);
+  });
+
+  it('prints IPv6 addresses in brackets', () => {
+    expect(formatAddress({ host: '::1', port: 5432 })).toBe('[::1]:5432');
+  });
+});
+
+describe('service names', () => {
+  it('takes a variable name as is and a short name as NAME_URL', () => {
+    expect(['DATABASE_URL', 'db', 'redis', 'sentry_dsn', 'my-cache', 'MONGO_URI', '1bad', 'a b'].map(serviceVarName)).toEqual([
+      'DATABASE_URL',
+      'DB_URL',
+      'REDIS_URL',
+      'SENTRY_DSN',
+      'MY_CACHE_URL',
+      'MONGO_URI',
+      undefined,
+      undefined,
+    ]);
+  });
+  it('finds a resource by variable or short name', () => {
+    const resources = catalog({ DB_URL: 'postgres://db/app', REDIS_URL: 'redis://c' });
+    expect(resourceOf(resources, 'db')?.variable.name).toBe('DB_URL');
+    expect(resourceOf(resources, 'REDIS_URL')?.resource.scheme).toBe('redis');
+    expect(resourceOf(resources, 'queue')).toBeUndefined();
+  });
+});
+
+describe('tf services add / remove', () => {
+  /** A writer that records what it was asked; the real one is src/config/env-write.ts. */
+  const recorder = (present: Set<string> = new Set()) => {
+    const calls: string[] = [];
+    return {
+      calls,
+      write: {
+        set: (file: string, key: string, value: string) => {
+          calls.push(`set ${file} ${key}=${value}`);
+        },
+        unset: (file: string, key: string) => {
+          calls.push(`unset ${file} ${key}`);
+          return present.has(key);
+        },
+      },
+    };
+  };
+  const sink = () => {
+    let text = '';
+    const stream = new Writable({
+      write(chunk, _encoding, callback) {
+        text += String(chunk);
+        callback();
+      },
+    });
+    return { stream, text: () => text };
+  };
+  const contextFor = (out: Writable, env: Record<string, string> = {}) => ({ cwd: '/app', env, stdout: out, stderr: out });
+  const noOptions = { root: undefined, procfile: undefined, envName: undefined };
+
+  it('writes NAME_URL to the layer --env and --local name, and prints the value masked', async () => {
+    const { calls, write } = recorder();
+    const out = sink();
+    expect(await servicesAdd({ name: 'db', url: 'postgres://app:pw@db:5432/app', options: noOptions }, write, contextFor(out.stream))).toBe(0);
+    await servicesAdd({ name: 'REDIS_URL', url: 'redis://c', options: { ...noOptions, envName: 'staging' }, local: true }, write, contextFor(out.stream, { REDIS_URL: 'x' }));
+    await servicesAdd({ name: 'cache', url: 'redis://c', options: { ...noOptions, root: 'sub' } }, write, contextFor(out.stream));
+    expect(calls).toEqual(['set /app/.env DB_URL=postgres://app:pw@db:5432/app', 'set /app/.env.staging.local REDIS_URL=redis://c', 'set /app/sub/.env CACHE_URL=redis://c']);
+    expect(out.text()).toBe(
+      [
+        `DB_URL=postgres://app:${MASK}@db:5432/app -> .env (postgres db:5432 app)`,
+        'REDIS_URL=redis://c -> .env.staging.local (redis c:6379 0)',
+        'warning: REDIS_URL is also set in the shell environment, whose value wins over env files (--env-override lets the files win)',
+        'CACHE_URL=redis://c -> sub/.env (redis c:6379 0)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses a bad name or a value that is not a URL, without echoing the value', async () => {
+    const { calls, write } = recorder();
+    const out = sink();
+    await expect(servicesAdd({ name: '9x', url: 'redis://c', options: noOptions }, write, contextFor(out.stream))).rejects.toThrow('services: "9x" is not a variable name');
+    const error = await servicesAdd({ name: 'db', url: 'app:hunter2@db/app', options: noOptions }, write, contextFor(out.stream)).catch((e: unknown) => e as TfError);
+    expect((error as TfError).exitCode).toBe(2);
+    expect((error as TfError).describe()).toMatch(/^services add DB_URL: the value is not a URL with a host; give scheme:/);
+    expect((error as TfError).describe()).not.toContain('hunter2');
+    expect(calls).toEqual([]);
+  });
+
+  it('removes a variable from its layer, and says so when that layer does not set it', async () => {
+    const { calls, write } = recorder(new Set(['DB_URL']));
+    const out = sink();
+    expect(await servicesRemove({ name: 'db', options: { ...noOptions, envName: 'ci' } }, write, contextFor(out.stream))).toBe(0);
+    expect(out.text()).toBe('DB_URL removed from .env.ci\n');
+    const error = await servicesRemove({ name: 'redis', options: noOptions }, write, contextFor(out.stream)).catch((e: unknown) => e as TfError);
+    expect((error as TfError).describe()).toBe('.env: REDIS_URL is not set here; tf env shows which file sets each variable; --env NAME and --local pick the layer');
+    expect(calls).toEqual(['unset /app/.env.ci DB_URL', 'unset /app/.env REDIS_URL']);
+  });
+});
+
+describe('tf services on an app', () => {
+  it('reads the env layers of --env NAME and lists their resources masked', async () => {
+    const dir = tmpApp({ '.env': 'DATABASE_URL=postgres://app:devpw@localhost/app\n', '.env.ci': 'DATABASE_URL=postgres://app:cipw@db/app\nQUEUE_URL=amqp://mq\n' });
+    try {
+      let text = '';
+      const stdout = new Writable({
+        write(chunk, _encoding, callback) {
+          text += String(chunk);
+          callback();
+        },
+      });
+      const options = { procfile: undefined, root: undefined, envFiles: [], envName: 'ci', envOverride: false, formation: undefined, formationSource: '--formation', port: undefined, portStep: 100 };
+      expect(await services({ options, probe: false, json: false }, { cwd: dir, env: {}, stdout, stderr: stdout })).toBe(0);
+      expect(text).toBe(`postgres db:5432 app\n  DATABASE_URL=postgres://app:${MASK}@db/app  (.env.ci:1)\namqp mq:5672 /\n  QUEUE_URL=amqp://mq  (.env.ci:2)\n`);
+    } finally {
+      removeApp(dir);
+    }
+  });
+});
