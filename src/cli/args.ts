@@ -41,9 +41,23 @@ export interface Options {
   readonly follow: boolean;
   /** run: the process types to start (and wait for) before the command, `web,worker`. */
   readonly with: RawOption | undefined;
+  /** start, run: backing services (`DATABASE_URL,REDIS_URL`) to wait for before spawning. */
+  readonly wait: RawOption | undefined;
+  /** run: swap each NAME_URL for its NAME_READONLY_URL. */
+  readonly readOnly: boolean;
+  /** run --read-only: resources left writable. */
+  readonly allowWrite: readonly string[];
+  /** env: show secret values instead of masking them. */
+  readonly reveal: boolean;
+  /** env set/unset, secrets set, services add/remove: the developer's own `.local` layer. */
+  readonly local: boolean;
+  /** env set: store the value encrypted. */
+  readonly secret: boolean;
+  /** services: connect to each resource. */
+  readonly probe: boolean;
 }
 
-export type CommandName = 'start' | 'run' | 'check' | 'ps' | 'restart' | 'stop' | 'scale' | 'logs' | 'signal' | 'help' | 'version';
+export type CommandName = 'start' | 'run' | 'check' | 'env' | 'secrets' | 'services' | 'ps' | 'restart' | 'stop' | 'scale' | 'logs' | 'signal' | 'help' | 'version';
 
 export interface Invocation {
   readonly command: CommandName;
@@ -56,7 +70,7 @@ export interface Invocation {
 }
 
 /** Commands a user names on the command line, in the order help lists them. */
-export const COMMANDS: readonly CommandName[] = ['start', 'run', 'check', 'ps', 'restart', 'stop', 'scale', 'logs', 'signal', 'help', 'version'];
+export const COMMANDS: readonly CommandName[] = ['start', 'run', 'check', 'env', 'secrets', 'services', 'ps', 'restart', 'stop', 'scale', 'logs', 'signal', 'help', 'version'];
 
 /** The commands that talk to a running `tf start` through its control socket. */
 export const CONTROL_COMMANDS: readonly CommandName[] = ['ps', 'restart', 'stop', 'scale', 'logs', 'signal'];
@@ -74,24 +88,26 @@ interface OptionSpec {
 }
 
 /** Where the app is: every command that reads the Procfile or finds a running tf by it. */
-const LOCATE: readonly CommandName[] = ['start', 'run', 'check', ...CONTROL_COMMANDS];
+const LOCATE: readonly CommandName[] = ['start', 'run', 'check', 'env', 'secrets', 'services', ...CONTROL_COMMANDS];
 /** The environment and ports a process gets. */
-const CONFIG: readonly CommandName[] = ['start', 'run', 'check'];
+const CONFIG: readonly CommandName[] = ['start', 'run', 'check', 'env', 'services'];
 /** How start runs the instances: check validates these without running anything; run uses them with --with. */
 const POLICY: readonly CommandName[] = ['start', 'run', 'check'];
 /** How output looks, for the commands that print process output (run: its services' output, with --with). */
 const SHOW: readonly CommandName[] = ['start', 'run', 'logs'];
 /** The commands that find a running tf start's socket (start: where it listens). */
 const JSON_OUT: readonly CommandName[] = ['start', ...CONTROL_COMMANDS];
+/** The commands that print one JSON document with --json. */
+const JSON_DOC: readonly CommandName[] = ['env', 'services'];
 /** The commands that can speak JSON lines (run: its services' output, with --with). */
-const JSON_LINES: readonly CommandName[] = ['start', 'run', ...CONTROL_COMMANDS];
+const JSON_LINES: readonly CommandName[] = ['start', 'run', ...CONTROL_COMMANDS, ...JSON_DOC];
 
 /** The single table behind parsing, TF_* fallbacks, `--help` and which command takes what. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'procfile', short: 'f', env: 'TF_PROCFILE', type: 'string', arg: 'PATH', commands: LOCATE, help: 'Procfile to read (default: ./Procfile, or ROOT/Procfile with --root)' },
   { flag: 'root', short: 'd', env: 'TF_ROOT', type: 'string', arg: 'DIR', commands: LOCATE, help: "app root and every process's working directory (default: the Procfile's directory)" },
   { flag: 'env-file', short: 'e', env: 'TF_ENV_FILE', type: 'string', multiple: true, arg: 'PATH', commands: CONFIG, help: 'env file to load instead of .env; repeat or separate with commas, later files win' },
-  { flag: 'env', env: 'TF_ENV', type: 'string', arg: 'NAME', commands: CONFIG, help: 'named environment: loads .env, .env.local, .env.NAME, .env.NAME.local' },
+  { flag: 'env', env: 'TF_ENV', type: 'string', arg: 'NAME', commands: [...CONFIG, 'secrets'], help: 'named environment: loads .env, .env.local, .env.NAME, .env.NAME.local' },
   { flag: 'env-override', env: 'TF_ENV_OVERRIDE', type: 'boolean', commands: CONFIG, help: 'let env files win over the shell environment (default: the shell wins)' },
   { flag: 'formation', short: 'm', env: 'TF_FORMATION', type: 'string', arg: 'SPEC', commands: POLICY, help: 'instances per type, e.g. all=1,web=2,worker=0 (default: one of each)' },
   { flag: 'port', short: 'p', env: 'TF_PORT', type: 'string', arg: 'N', commands: CONFIG, help: 'base port (default: PORT from the environment, else 5000)' },
@@ -105,6 +121,13 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'socket', env: 'TF_SOCKET', type: 'string', arg: 'PATH', commands: JSON_OUT, help: 'the control socket: where tf start listens and the control commands connect' },
   { flag: 'wait-timeout', env: 'TF_WAIT_TIMEOUT', type: 'string', arg: 'SECONDS', commands: ['start', 'run', 'restart', 'stop', 'scale'], help: 'how long to wait for instances to be ready or stopped (run --with: default 60)' },
   { flag: 'split-stderr', env: 'TF_SPLIT_STDERR', type: 'boolean', commands: ['start', 'run'], help: "keep stderr in a pipe of its own (a process's stdout and stderr lines then lose their order)" },
+  { flag: 'wait', env: 'TF_WAIT', type: 'string', arg: 'VARS', commands: ['start', 'run'], help: 'wait until these backing services accept connections before spawning, e.g. DATABASE_URL,REDIS_URL (--wait-timeout, default 30)' },
+  { flag: 'read-only', type: 'boolean', commands: ['run'], help: 'swap each NAME_URL for its NAME_READONLY_URL; refuse resources without one' },
+  { flag: 'allow-write', type: 'string', multiple: true, arg: 'NAME', commands: ['run'], help: 'with --read-only: leave NAME_URL writable' },
+  { flag: 'reveal', type: 'boolean', commands: ['env'], help: 'show secret values instead of masking them' },
+  { flag: 'local', type: 'boolean', commands: ['env', 'secrets', 'services'], help: "write the developer's own layer, .env.local or .env.NAME.local" },
+  { flag: 'secret', type: 'boolean', commands: ['env'], help: 'env set: store the value encrypted' },
+  { flag: 'probe', type: 'boolean', commands: ['services'], help: 'connect to each resource: up or down, latency, error' },
   { flag: 'lines', short: 'n', type: 'string', arg: 'N', commands: ['logs'], help: 'lines of history to print' },
   { flag: 'follow', short: 'F', type: 'boolean', commands: ['logs'], help: 'keep printing new lines (-f is --procfile)' },
   { flag: 'color', env: 'TF_COLOR', type: 'boolean', commands: SHOW, help: 'force colour on (default: on when stdout is a terminal)' },
@@ -143,14 +166,15 @@ function envBoolean(env: Env, name: string): boolean | undefined {
   throw new TfError('option', `${name}=${JSON.stringify(raw)} is not a boolean`, { hint: 'use 1 or 0 (true/false, yes/no, on/off)' });
 }
 
+/** The longest a timer can wait (2^31 - 1 ms): a longer timeout would fire at once. */
+const MAX_SECONDS = 2_147_483;
+
 function number(raw: string, source: string, kind: 'port' | 'seconds'): number {
   const value = Number(raw);
-  const ok =
-    raw.trim() !== '' &&
-    Number.isFinite(value) &&
-    (kind === 'seconds' ? value >= 0 : Number.isInteger(value) && value >= 1 && value <= 65535);
+  // Plain decimal only: Number() would also take 1e3, 0x1388 and 5000.0.
+  const ok = kind === 'seconds' ? /^\d+(\.\d+)?$/.test(raw.trim()) && value <= MAX_SECONDS : /^\d+$/.test(raw.trim()) && value >= 1 && value <= 65535;
   if (!ok) {
-    const expected = kind === 'seconds' ? 'a number of seconds >= 0, e.g. 5 or 0.5' : 'a whole number from 1 to 65535';
+    const expected = kind === 'seconds' ? `a number of seconds from 0 to ${MAX_SECONDS}, e.g. 5 or 0.5` : 'a whole number from 1 to 65535';
     throw new TfError(source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(raw)} for ${source}`, { hint: `expected ${expected}` });
   }
   return value;
@@ -346,6 +370,13 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     lines: raw('lines'),
     follow: on('follow'),
     with: raw('with'),
+    wait: raw('wait'),
+    readOnly: on('read-only'),
+    allowWrite: (flags.get('allow-write') ?? []).flatMap((g) => String(g.value).split(',')).map((v) => v.trim()).filter((v) => v !== ''),
+    reveal: on('reveal'),
+    local: on('local'),
+    secret: on('secret'),
+    probe: on('probe'),
   };
   return { command, commandGiven: scanned.command !== undefined || version, options: resolved, rest: scanned.rest, help };
 }

@@ -27,6 +27,12 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
       return invocation.options.with !== undefined ? (await import('../commands/run-with.js')).runWith(invocation, context) : (await import('../commands/run.js')).run(invocation, context);
     case 'check':
       return (await import('../commands/check.js')).check(invocation, context);
+    case 'env':
+      return (await import('../commands/config-commands.js')).envCommand(invocation, context);
+    case 'secrets':
+      return (await import('../commands/config-commands.js')).secretsCommand(invocation, context);
+    case 'services':
+      return (await import('../commands/config-commands.js')).servicesCommand(invocation, context);
     case 'ps':
       return (await import('../commands/ps.js')).ps(invocation, context);
     case 'restart':

@@ -396,3 +396,16 @@ export async function secrets(input: SecretsInput, context: SecretsContext, hook
       return rotate(scope, context, hooks);
   }
 }
+
+/**
+ * `tf env set --secret`'s encryption: the value under the current key of the environment the
+ * file belongs to (`.env`, `.env.local`: default; `.env.NAME*`: NAME), bound to its name.
+ */
+export function encryptForFile(root: string, context: CommandContext): (request: { readonly key: string; readonly value: string; readonly file: string }) => string {
+  return ({ key, value, file }) => {
+    const envName = envNameOfFile(file);
+    const scope: Scope = { root, cwd: context.cwd, envName, show: (f) => path.relative(context.cwd, f) || f };
+    const current = requireKey(findEnvKeys(root, context.env, envName, context.cwd), scope);
+    return encryptValue(value, current, { envName, name: key });
+  };
+}
