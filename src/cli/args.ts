@@ -306,7 +306,9 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
       if (!takes(spec, command)) throw usageError(`${as} is not an option of "tf ${command}"`, `it is for ${commandList(spec)}; see "tf ${command} --help"`);
     }
     const withGiven = scanned.given.some((g) => g.spec.flag === 'with');
-    const stray = command === 'run' && !withGiven ? scanned.given.find((g) => RUN_WITH_ONLY.has(g.spec.flag)) : undefined;
+    // --wait-timeout also bounds --wait (backing services), which a plain tf run takes.
+    const waitGiven = scanned.given.some((g) => g.spec.flag === 'wait') || (env.TF_WAIT ?? '') !== '';
+    const stray = command === 'run' && !withGiven ? scanned.given.find((g) => RUN_WITH_ONLY.has(g.spec.flag) && !(g.spec.flag === 'wait-timeout' && waitGiven)) : undefined;
     if (stray !== undefined) throw usageError(`${stray.as} applies to "tf run" only with --with`, 'it shapes the services --with starts; a plain tf run starts none');
   }
   const flags = new Map<string, Given[]>();

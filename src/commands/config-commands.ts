@@ -1,11 +1,13 @@
-import type { Invocation } from '../cli/args.js';
+import type { Invocation, Options } from '../cli/args.js';
+import { readOnlyBanner, readOnlyEnv, readOnlyRefusal } from '../config/read-only.js';
+import type { Config, Env } from '../domain.js';
 import { editEnvFile } from '../config/env-write.js';
 import { appPaths } from '../config/paths.js';
 import { usageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { env } from './env.js';
 import { encryptForFile, secrets, secretsInput } from './secrets.js';
-import { services, servicesAdd, servicesRemove, type EnvWriter } from './services.js';
+import { bootReport, parseWaitList, services, servicesAdd, servicesRemove, waitFor, WAIT_TIMEOUT_MS, type BootLine, type EnvWriter } from './services.js';
 
 /** The CLI's side of `tf env`, `tf secrets` and `tf services`: parsed options in, the modules' inputs out. */
 
@@ -44,4 +46,41 @@ export function servicesCommand(invocation: Invocation, context: CommandContext)
     return servicesRemove({ name, options, local: options.local }, envWriter, context);
   }
   throw usageError(`unknown services command "${sub}"`, 'use tf services, tf services add NAME URL or tf services remove NAME');
+}
+
+/** `--wait VARS` on start and run: the named backing services accept connections, or exit 1 naming them. */
+export async function waitForServices(options: Options, config: Config, context: CommandContext): Promise<void> {
+  if (options.wait === undefined) return;
+  const seconds = options.waitTimeout === undefined ? undefined : Number(options.waitTimeout.raw);
+  if (seconds !== undefined && !(Number.isFinite(seconds) && seconds >= 0)) throw usageError(`bad value ${JSON.stringify(options.waitTimeout?.raw)} for ${options.waitTimeout?.source}`, 'expected a number of seconds, e.g. 30');
+  await waitFor(config.env, parseWaitList(options.wait.raw), {
+    timeoutMs: seconds === undefined ? WAIT_TIMEOUT_MS : seconds * 1000,
+    secret: (name) => config.secretKeys.has(name),
+    onWaiting: (label, error) => context.stderr.write(`tf: waiting for ${label}: ${error}\n`),
+  });
+}
+
+/** The backing services at boot, masked, as they answer; never holds the start. Abort it when tf stops. */
+export function reportServices(config: Config, show: (line: BootLine) => void): AbortController {
+  const abort = new AbortController();
+  void bootReport(config.env, { signal: abort.signal, secret: (name) => config.secretKeys.has(name) }).then(
+    (lines) => {
+      if (!abort.signal.aborted) for (const line of lines) show(line);
+    },
+    () => undefined,
+  );
+  return abort;
+}
+
+/** `tf run --read-only`: every NAME_URL swapped for its NAME_READONLY_URL, or a refusal; a masked banner on stderr. */
+export function readOnly(options: Options, env: Env, context: CommandContext): Env {
+  if (!options.readOnly) {
+    if (options.allowWrite.length > 0) throw usageError('--allow-write goes with --read-only', 'e.g. tf run --read-only --allow-write REDIS psql');
+    return env;
+  }
+  const result = readOnlyEnv(env, options.allowWrite);
+  const refusal = readOnlyRefusal(result);
+  if (refusal !== undefined) throw refusal;
+  for (const line of readOnlyBanner(result)) context.stderr.write(`tf: ${line}\n`);
+  return result.env;
 }

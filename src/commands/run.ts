@@ -9,6 +9,7 @@ import { shellLaunch } from '../plan/launch.js';
 import { runEnv } from '../plan/plan.js';
 import { signalNumber } from '../supervisor/supervisor.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
+import { readOnly, waitForServices } from './config-commands.js';
 import type { CommandContext } from './context.js';
 
 /** A single argument that is one plain word runs as a program; anything else needs the shell. */
@@ -63,8 +64,9 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
   const config = loadConfig({ options: invocation.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
   const type = config.procfile.types.find((t) => t.name === first);
   const launch = launchFor([first, ...argv.slice(1)], type !== undefined, type?.command);
-  const env = runEnv(config, type);
+  const env = readOnly(invocation.options, runEnv(config, type), context);
   checkEnv(env);
+  await waitForServices(invocation.options, config, context);
 
   // execa is loaded here only: `tf start` never needs it.
   const { execa } = await importPackage<typeof import('execa')>('execa');

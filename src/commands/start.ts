@@ -17,6 +17,7 @@ import { newRunMarker } from '../host/process-table.js';
 import type { CommandContext } from './context.js';
 import { socketFor } from './control-client.js';
 import { StartControl } from './control-handler.js';
+import { reportServices, waitForServices } from './config-commands.js';
 import { LogBook } from './log-book.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -38,6 +39,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   const planOptions = { childColor: color && context.stdout.isTTY === true };
   const plan = buildPlan(config, planOptions);
   const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
+  await waitForServices(options, config, context);
 
   // Before anything is spawned: a second start for the same app is refused here, with nothing to undo.
   const socket = socketFor(invocation, context);
@@ -63,6 +65,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const marker = newRunMarker();
     const watchdog = startWatchdog(marker);
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
+    const services = reportServices(config, (line) => output.handle({ kind: 'notice', topic: 'service', ...line }));
     // Probed right before the instances start, so a warning tells what they will meet.
     for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
 
@@ -87,6 +90,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     try {
       return await running.run();
     } finally {
+      services.abort();
       for (const signal of STOP_SIGNALS) process.off(signal, onStop);
       for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
       watchdog.release();

@@ -121,6 +121,11 @@ const NOTICES: { readonly [K in NoticeKind]: (event: EventOf<K>) => Notice } = {
     level: 'info',
     fields: { event: 'signalled', signal, names },
   }),
+  notice: ({ level, text, topic }) => ({
+    text,
+    level,
+    fields: { event: topic },
+  }),
   warning: ({ warning }) => ({
     text: `warning: ${describePlace(warning.file, warning.line, warning.message)}`,
     level: 'warn',

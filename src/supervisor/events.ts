@@ -41,6 +41,8 @@ export type SupervisorEvent =
   | { readonly kind: 'killing'; readonly instance: Instance; readonly pid: number; readonly graceMs: number }
   | { readonly kind: 'forwarded'; readonly signal: NodeJS.Signals; readonly count: number }
   | { readonly kind: 'warning'; readonly warning: Warning }
+  /** A line of tf's own about something other than an instance (the backing services at boot). */
+  | { readonly kind: 'notice'; readonly level: 'info' | 'warn'; readonly text: string; readonly topic: string }
   /** The run's readiness probe passed (not reported for probe `none`). */
   | { readonly kind: 'ready'; readonly instance: Instance; readonly pid: number; readonly afterMs: number }
   /** It exited on its own and its policy restarts it after `delayMs`; `attempt` counts quick exits in a row. */
