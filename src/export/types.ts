@@ -1,0 +1,56 @@
+import type { TypePolicy } from '../domain.js';
+
+/**
+ * What every export format reads: the same plan `tf start` runs, reduced to what a unit or a
+ * manifest may carry. Values come from the env files only (never the developer's shell), each
+ * marked secret when it was encrypted in its file or its name looks secret.
+ */
+export interface ExportInput {
+  /** `--app`, else the app root's directory name; safe for file and unit names. */
+  readonly app: string;
+  /** The app root: every process's working directory (systemd); ignored by container formats. */
+  readonly root: string;
+  /** Process types in Procfile order, without the release phase. */
+  readonly types: readonly ExportType[];
+  /** The Procfile's `release` entry, run to completion before the others start. */
+  readonly release: { readonly command: string } | undefined;
+  /** The release id when the code and config are those of a recorded release (`v12`). */
+  readonly releaseId: string | undefined;
+  /** From the env files, in layering order; the shell's environment never reaches an export. */
+  readonly env: ReadonlyMap<string, ExportValue>;
+  /** `-t`: the grace period between the stop signal and SIGKILL. */
+  readonly timeoutSeconds: number;
+}
+
+export interface ExportValue {
+  readonly value: string;
+  readonly secret: boolean;
+}
+
+export interface ExportType {
+  readonly name: string;
+  readonly command: string;
+  /** Instances in the formation (`-m`); 0 is exported too, scaled to zero. */
+  readonly count: number;
+  /** One PORT per instance, foreman's formula: `ports[i]` is instance i+1's. */
+  readonly ports: readonly number[];
+  readonly policy: TypePolicy;
+}
+
+/** One file an export writes: a path relative to the export directory. */
+export interface ExportFile {
+  readonly path: string;
+  readonly content: string;
+  /** 0o600 for files holding secrets. */
+  readonly mode: number;
+}
+
+/** Options some formats take: systemd `--user`, kubernetes `--image` and `--no-secrets`. */
+export interface ExportOptions {
+  readonly user: boolean;
+  readonly image: string | undefined;
+  readonly noSecrets: boolean;
+}
+
+/** One export format: a pure function from the plan to files; no format knows about another. */
+export type Render = (input: ExportInput, options: ExportOptions) => readonly ExportFile[];
