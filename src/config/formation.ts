@@ -14,7 +14,9 @@ export interface FormationRequest {
 const typeList = (types: readonly ProcessType[]): string => types.map((t) => t.name).join(', ');
 
 function unknownType(name: string, where: string, types: readonly ProcessType[]): TfError {
-  return new TfError('formation', `unknown process type "${name}" ${where}`, { hint: `types are: ${typeList(types)}` });
+  // A type named on the command line is a command-line mistake (exit 2); one in a spec is config's.
+  const kind = where === 'on the command line' ? 'usage' : 'formation';
+  return new TfError(kind, `unknown process type "${name}" ${where}`, { hint: `types are: ${typeList(types)}` });
 }
 
 /** Parses `all=1,web=2,worker=0` into counts by name (`all` included as given). */

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { TfError, type TfErrorKind } from '../errors.js';
 
@@ -96,6 +97,19 @@ export function decodeConfigText(bytes: Buffer, file: Pick<ConfigFile, 'shown' |
       line: 1,
       hint: 're-save it as UTF-8',
     });
+  }
+  if (!isUtf8(bytes)) {
+    // Decoding would turn the bad bytes into U+FFFD silently: a value would change behind the user's back.
+    let line = 1;
+    let start = 0;
+    for (let nl = bytes.indexOf(0x0a); ; nl = bytes.indexOf(0x0a, start)) {
+      const end = nl === -1 ? bytes.length : nl;
+      if (!isUtf8(bytes.subarray(start, end))) break;
+      if (nl === -1) break;
+      start = nl + 1;
+      line++;
+    }
+    throw new TfError(file.kind, 'is not valid UTF-8 (a byte sequence no UTF-8 text has)', { file: file.shown, line, hint: 're-save it as UTF-8' });
   }
   return bytes.toString('utf8');
 }

@@ -49,7 +49,7 @@ describe('tf check', () => {
     ['an unknown type in --formation', { Procfile: 'web: a\nworker: b\n' }, ['-m', 'wbe=1'], /^tf: unknown process type "wbe" in --formation; types are: web, worker\n$/, 1],
     ['a bad count in --formation', { Procfile: 'web: a\n' }, ['-m', 'web=two'], /^tf: bad formation entry "web=two" in --formation; expected NAME=COUNT/, 1],
     ['a bad TF_FORMATION', { Procfile: 'web: a\n' }, [], /^tf: unknown process type "api" in TF_FORMATION; types are: web\n$/, 1, { TF_FORMATION: 'api=1' }],
-    ['an unknown type on the command line', { Procfile: 'web: a\n' }, ['api'], /^tf: unknown process type "api" on the command line; types are: web\n$/, 1],
+    ['an unknown type on the command line', { Procfile: 'web: a\n' }, ['api'], /^tf: unknown process type "api" on the command line; types are: web\n$/, 2],
     ['a formation with nothing to run', { Procfile: 'web: a\n' }, ['-m', 'web=0'], /^tf: nothing to run/, 1],
     ['an unknown flag', { Procfile: 'web: a\n' }, ['--bogus'], /^tf: unknown option '--bogus'; see "tf --help"\n$/, 2],
     ['a bad --timeout', { Procfile: 'web: a\n' }, ['-t', 'soon'], /^tf: bad value "soon" for --timeout; expected a number of seconds/, 2],

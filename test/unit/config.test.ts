@@ -3,6 +3,7 @@ import { parse as dotenvParse } from 'dotenv';
 import { evaluate, expandValue, parseEnvFile, resolveEnv, scanEnvText } from '../../src/config/env.js';
 import { parseFormationSpec, resolveFormation } from '../../src/config/formation.js';
 import { parseProcfile } from '../../src/config/procfile.js';
+import { decodeConfigText } from '../../src/config/read.js';
 import { TfError } from '../../src/errors.js';
 
 const errorOf = (fn: () => unknown): TfError => {
@@ -214,5 +215,21 @@ describe('formation', () => {
 
   it('lists the valid types in the hint', () => {
     expect(errorOf(() => resolveFormation(types, { only: ['api'] })).describe()).toBe('unknown process type "api" on the command line; types are: web, worker, clock');
+  });
+});
+
+describe('decodeConfigText', () => {
+  it('refuses bytes that are not UTF-8, naming the line, instead of turning them into U+FFFD', () => {
+    const bytes = Buffer.concat([Buffer.from('A=1\nB=caf'), Buffer.from([0xe9]), Buffer.from('\nC=3\n')]);
+    expect(() => decodeConfigText(bytes, { shown: '.env', kind: 'envfile' })).toThrow(/is not valid UTF-8/);
+    try {
+      decodeConfigText(bytes, { shown: '.env', kind: 'envfile' });
+    } catch (error) {
+      expect((error as TfError).describe()).toBe('.env:2: is not valid UTF-8 (a byte sequence no UTF-8 text has); re-save it as UTF-8');
+    }
+  });
+
+  it('takes valid UTF-8, accents included', () => {
+    expect(decodeConfigText(Buffer.from('A=café\n'), { shown: '.env', kind: 'envfile' })).toBe('A=café\n');
   });
 });
