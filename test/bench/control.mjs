@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, launch, lineCounter, now, sleep } from './measure.mjs';
+import { benchEnv, cpuSeconds, launch, lineCounter, now, sleep } from './measure.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TF = path.join(root, 'bin/tf.cjs');
@@ -22,7 +22,7 @@ function startTf(dir, name, lines, extra = []) {
 function timed(args) {
   return new Promise((resolve) => {
     const started = now();
-    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    const child = spawn(process.execPath, args, { stdio: 'ignore', env: benchEnv() });
     child.on('exit', (code) => resolve({ ms: now() - started, code }));
   });
 }
@@ -143,7 +143,7 @@ export function idleWithFollower(k, seconds) {
     const ready = lineCounter(new RegExp(READY, 'g'), k);
     const run = launch([process.execPath, tf.args], { cwd: dir, onData: (c) => ready.feed(c) });
     await ready.reached;
-    const follower = follow ? spawn(process.execPath, [TF, 'logs', '-F', '--socket', tf.socket], { stdio: 'ignore' }) : undefined;
+    const follower = follow ? spawn(process.execPath, [TF, 'logs', '-F', '--socket', tf.socket], { stdio: 'ignore', env: benchEnv() }) : undefined;
     await sleep(300);
     const before = cpuSeconds(run.child.pid);
     await sleep(seconds * 1000);

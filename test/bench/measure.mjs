@@ -60,6 +60,9 @@ export function keepCaCerts(keep) {
 }
 keepCaCerts(false);
 
+/** The environment of every run, for scenarios that spawn their own clients. */
+export const benchEnv = () => runEnv;
+
 /**
  * Starts a supervisor with stdout piped to us. `onData(chunk)` sees every chunk; peak RSS is
  * sampled every 25 ms while it runs (VmHWM only grows, so the last sample is the peak).
