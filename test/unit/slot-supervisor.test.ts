@@ -90,14 +90,15 @@ function world(names: string[], { policies = {}, onStop = () => 'exit', readines
     },
     stillAlive: () => ({ groups: [], pids: [] }),
     escapees: () => [],
-    started: () => {},
+    started: (pid) => ({ pid, startTime: '1' }),
+    release: () => {},
     marked: () => [],
   };
   const supervisor = new Supervisor(
     names.map((n) => instanceOf(n, policies)),
     { timeoutMs: 5000 },
     (e) => events.push(e),
-    { spawn, killer, readiness, watchdog: { add: (p) => watched.add(p), remove: (p) => watched.delete(p), release: () => {} } },
+    { spawn, killer, readiness, watchdog: { add: (p) => watched.add(p.pid), remove: (p) => watched.delete(p), release: () => {} } },
   );
   /** The latest run of an instance. */
   const current = (name: string) => runs.filter((r) => r.instance.name === name).at(-1) as FakeChild;
