@@ -438,7 +438,11 @@ export class Supervisor {
     if (slot.draining !== undefined) {
       // The last run's group still has members: the next run starts once it is empty or killed,
       // so a restart never runs beside what is left of the run before it.
-      void slot.draining.then(() => slot.state.kind === 'starting' && slot.run === undefined && this.launch(slot));
+      const draining = slot.draining;
+      void draining.then(() => {
+        if (slot.draining === draining) slot.draining = undefined;
+        if (slot.state.kind === 'starting' && slot.run === undefined) this.launch(slot);
+      });
       return;
     }
     if (slot.next !== undefined) {
@@ -522,7 +526,13 @@ export class Supervisor {
     const lingers = this.deps.killer.group(pid, 0);
     if (lingers) {
       this.lingering.add(pid);
-      if (!this.stopping()) slot.draining = this.drain(slot, pid);
+      if (!this.stopping()) {
+        const draining = this.drain(slot, pid);
+        slot.draining = draining;
+        void draining.then(() => {
+          if (slot.draining === draining) slot.draining = undefined;
+        });
+      }
     } else this.forget(pid);
     const state = slot.state;
     const stopping = state.kind === 'stopping' && state.run.pid === pid;
@@ -565,7 +575,6 @@ export class Supervisor {
       }
       await this.delay(killed ? wait : Math.min(wait, Math.max(1, deadline - this.now()))).promise;
     }
-    slot.draining = undefined;
   }
 
   /** A group tf is done with: neither the watchdog nor the killer keeps it. */

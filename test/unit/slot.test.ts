@@ -54,6 +54,8 @@ function brief(effects: readonly Effect[]): string[] {
 interface Row {
   readonly why: string;
   readonly policy?: Partial<TypePolicy>;
+  /** tf is still starting the formation. */
+  readonly startingUp?: boolean;
   readonly from: SlotState;
   readonly event: SlotEvent;
   readonly to: Partial<SlotState> & { kind: SlotState['kind'] };
@@ -74,6 +76,10 @@ const rows: Row[] = [
   // Spawn failures.
   { why: 'foreman: a spawn failure stops everything (exit 1)', from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed', 'stop-all spawn-failed'] },
   { why: 'under a restart policy a spawn failure leaves only this slot failed (retrying fails the same way)', policy: { restart: 'always' }, from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed'] },
+  { why: 'at start-up a spawn failure stops everything whatever the policy (can-die)', policy: { canDie: true }, startingUp: true, from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed', 'stop-all spawn-failed'] },
+  { why: 'at start-up a spawn failure stops everything whatever the policy (always)', policy: { restart: 'always' }, startingUp: true, from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed', 'stop-all spawn-failed'] },
+  { why: 'after start-up a restart whose spawn fails follows the policy (can-die: only this slot fails)', policy: { canDie: true }, from: { kind: 'starting', streak: 2 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed'] },
+  { why: 'a removed slot ignores what its last run still reports', from: { kind: 'removed' }, event: exitAt(3000), to: { kind: 'removed' }, effects: [] },
   { why: 'a spawn failing after a stop was asked for stays stopped', from: { kind: 'stopped' }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'stopped' }, effects: ['emit spawn-failed'] },
 
   // Exits on its own, by policy.
@@ -116,7 +122,7 @@ const rows: Row[] = [
 describe('transition', () => {
   for (const row of rows) {
     it(row.why, () => {
-      const result = transition(row.from, row.event, { instance: instance(row.policy), backoff: defaultBackoff, startingUp: false });
+      const result = transition(row.from, row.event, { instance: instance(row.policy), backoff: defaultBackoff, startingUp: row.startingUp === true });
       expect(result.state).toMatchObject(row.to);
       expect(brief(result.effects)).toEqual(row.effects);
     });
