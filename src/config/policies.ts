@@ -1,6 +1,6 @@
-import { constants } from 'node:os';
 import { defaultPolicy, type ReadySpec, type RestartPolicy, type TypePolicy } from '../domain.js';
 import { TfError } from '../errors.js';
+import { parseSignal } from '../host/signals.js';
 import type { TfYaml, TfYamlSettings } from './tfyaml.js';
 
 /**
@@ -29,25 +29,13 @@ const REFUSED_SIGNALS: Readonly<Record<string, string>> = {
   SIGSTOP: 'SIGSTOP suspends the process instead of ending it; use TERM, INT or QUIT',
 };
 
-const SIGNAL_HINT = 'use a signal name such as TERM, INT, QUIT, HUP, USR1 or USR2 (SIG prefix optional), or its number';
-
-/** `TERM`, `SIGTERM`, `sigterm` or `15` as the host numbers them, as a NodeJS.Signals name. */
+/** A signal name as parseSignal reads it, minus those that cannot stop a process gracefully. */
 export function parseStopSignal(value: string): NodeJS.Signals | Problem {
-  const table = constants.signals as Readonly<Record<string, number>>;
-  const text = value.trim();
-  let name: string | undefined;
-  if (/^\d+$/.test(text)) {
-    // Numbers differ between platforms (USR1 is 10 on Linux, 30 on macOS): the host's table decides.
-    name = Object.keys(table).find((n) => table[n] === Number(text));
-  } else {
-    const upper = text.toUpperCase();
-    const candidate = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-    if (table[candidate] !== undefined) name = candidate;
-  }
-  if (name === undefined) return { problem: `unknown signal ${JSON.stringify(value)}`, hint: SIGNAL_HINT };
+  const name = parseSignal(value);
+  if (typeof name !== 'string') return name;
   const refused = REFUSED_SIGNALS[name];
   if (refused !== undefined) return { problem: `${name} cannot be a stop signal`, hint: refused };
-  return name as NodeJS.Signals;
+  return name;
 }
 
 const PROBE_HINT = 'use port, http, http:/PATH, log:TEXT or none';

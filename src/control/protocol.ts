@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { constants } from 'node:os';
 import type { OutputStream } from '../domain.js';
+import { isSignalName, parseSignal } from '../host/signals.js';
 
 /**
  * The control protocol: newline-delimited JSON over the app's Unix socket, one request per
@@ -232,19 +232,10 @@ function readScale(value: unknown): Command | string {
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_SCALE;
 const isDelta = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && Math.abs(x) <= MAX_SCALE;
 
-/** Canonical names only (`SIGUSR2`): clients turn `USR2` or `12` into one before sending. */
-export const isSignalName = (name: string): name is NodeJS.Signals => name.startsWith('SIG') && Object.hasOwn(constants.signals, name);
-
 /** A client's user input (`USR2`, `sigusr2`, `12`) as a canonical signal name, or undefined. */
 export function toSignalName(input: string): NodeJS.Signals | undefined {
-  const trimmed = input.trim();
-  if (/^\d+$/.test(trimmed)) {
-    const number = Number(trimmed);
-    return (Object.keys(constants.signals) as NodeJS.Signals[]).find((s) => constants.signals[s] === number);
-  }
-  const upper = trimmed.toUpperCase();
-  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  return isSignalName(name) ? name : undefined;
+  const signal = parseSignal(input);
+  return typeof signal === 'string' ? signal : undefined;
 }
 
 /** Reads one message from the server; used by clients, so it checks only the envelope and the shape of the kind. */

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 
 /**
@@ -40,7 +41,7 @@ export interface RunMarker {
   readonly value: string;
 }
 
-export const MARKER_NAME = 'TF_SUPERVISOR_RUN';
+const MARKER_NAME = 'TF_SUPERVISOR_RUN';
 
 const hasProc = (): boolean => procAvailable ?? (procAvailable = readStat(process.pid) !== undefined);
 let procAvailable: boolean | undefined;
@@ -177,24 +178,9 @@ function descendantsIn(table: readonly ProcessRow[], roots: readonly number[]): 
   return found;
 }
 
-/**
- * A marker for one tf run: tf's pid and random bits, so neither a later run on a reused pid
- * nor a concurrent run shares it. The bits come from /dev/urandom: node:crypto would load a
- * module on every start for eight bytes.
- */
+/** A marker for one tf run: tf's pid and random bits, so neither a later run on a reused pid nor a concurrent run shares it. */
 export function newRunMarker(): RunMarker {
-  const bytes = Buffer.alloc(8);
-  try {
-    const fd = openSync('/dev/urandom', 'r');
-    try {
-      readSync(fd, bytes, 0, bytes.length, null);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-  }
-  return { name: MARKER_NAME, value: `${process.pid}.${bytes.toString('hex')}` };
+  return { name: MARKER_NAME, value: `${process.pid}.${randomBytes(8).toString('hex')}` };
 }
 
 /** The environment with the marker added. */

@@ -1,4 +1,5 @@
 import type { Instance, OutputStream, Warning } from '../domain.js';
+import { exitCodeForSignal } from '../host/signals.js';
 
 /** Why tf is stopping everything; decides tf's exit code. */
 export type StopReason =
@@ -61,16 +62,16 @@ export type SupervisorEvent =
   | { readonly kind: 'signalled'; readonly signal: NodeJS.Signals; readonly names: readonly string[] };
 
 /** tf's exit code for a stop reason: the policy table in the README. */
-export function exitCodeFor(reason: StopReason, signalNumber: (s: NodeJS.Signals) => number): number {
+export function exitCodeFor(reason: StopReason): number {
   switch (reason.kind) {
     case 'signal':
-      return 128 + signalNumber(reason.signal);
+      return exitCodeForSignal(reason.signal);
     case 'exited':
       return reason.exitCode;
     case 'spawn-failed':
       return 1;
     case 'output-closed':
-      return 128 + signalNumber('SIGPIPE');
+      return exitCodeForSignal('SIGPIPE');
     case 'requested':
       return 0;
     case 'finished':

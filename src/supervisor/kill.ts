@@ -11,7 +11,7 @@ import {
 } from '../host/process-table.js';
 
 /** Signals a whole process group; false when nothing is left in it. */
-export function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
@@ -33,8 +33,13 @@ const ref = (row: ProcessRow): ProcessRef => ({ pid: row.pid, startTime: row.sta
 
 /** Every way the supervisor touches other processes; tests pass a fake. */
 export interface Killer {
-  /** tf started this group leader: remember which process it is, so a reused pid is never taken for it. */
-  started(pid: number): void;
+  /**
+   * tf started this group leader: remember which process it is, so a reused pid is never taken
+   * for it. Returns the process as named then (undefined if it is already gone).
+   */
+  started(pid: number): ProcessRef | undefined;
+  /** tf is done with this group (empty, never signalled again): its record goes, so records stay bounded. */
+  release(pgid: number): void;
   group(pgid: number, signal: NodeJS.Signals | 0): boolean;
   /** Signals the process only while it still is the one named (same pid, same start time). */
   pid(process: ProcessRef, signal: NodeJS.Signals): boolean;
@@ -85,7 +90,12 @@ export function processKiller({ marker, forget = () => {}, spare = () => [] }: K
   return {
     started(pid) {
       const row = processRow(pid);
-      if (row !== undefined) leaders.set(pid, row.startTime);
+      if (row === undefined) return undefined;
+      leaders.set(pid, row.startTime);
+      return ref(row);
+    },
+    release(pgid) {
+      leaders.delete(pgid);
     },
     group(pgid, signal) {
       const start = leaders.get(pgid);

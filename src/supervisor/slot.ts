@@ -1,5 +1,5 @@
-import { constants } from 'node:os';
 import type { Instance, TypePolicy } from '../domain.js';
+import { exitCodeForSignal } from '../host/signals.js';
 import { backoffDelay, nextStreak, type BackoffRules } from './backoff.js';
 import type { ExitFacts, StopReason, SupervisorEvent } from './events.js';
 
@@ -45,7 +45,9 @@ export type SlotState =
   /** Its run exited on its own and stays down: can-die, on-failure with code 0, or the exit that stopped everything. */
   | { readonly kind: 'exited'; readonly exit: ExitFacts }
   /** It cannot be kept up: it could not be spawned, or it exited quickly too many times in a row. */
-  | { readonly kind: 'failed'; readonly reason: string };
+  | { readonly kind: 'failed'; readonly reason: string }
+  /** Scaled away and out of the formation: whatever its runs still report is ignored. */
+  | { readonly kind: 'removed' };
 
 export type SlotStateName = SlotState['kind'];
 
@@ -89,6 +91,8 @@ export type Effect =
 export interface SlotContext {
   readonly instance: Instance;
   readonly backoff: BackoffRules;
+  /** tf is starting the formation: a spawn that fails now stops everything, whatever the policy. */
+  readonly startingUp: boolean;
 }
 
 export interface Transition {
@@ -97,23 +101,23 @@ export interface Transition {
 }
 
 /** What a slot does when its run exits without tf asking it to. */
-export type ExitPolicy = 'stop-all' | 'restart' | 'stay';
+type ExitPolicy = 'stop-all' | 'restart' | 'stay';
 
-export function exitPolicy(policy: TypePolicy, exit: Pick<ExitFacts, 'code'>): ExitPolicy {
+function exitPolicy(policy: TypePolicy, exit: Pick<ExitFacts, 'code'>): ExitPolicy {
   if (policy.restart === 'always') return 'restart';
   if (policy.restart === 'on-failure') return exit.code === 0 ? 'stay' : 'restart';
   return policy.canDie ? 'stay' : 'stop-all';
 }
 
-export const signalNumber = (signal: NodeJS.Signals): number => constants.signals[signal] ?? 0;
-
 /** tf's exit code when this exit stops everything: its code, or 128+n for signal n. */
-export const exitCodeOf = (exit: Pick<ExitFacts, 'code' | 'signal'>): number => exit.code ?? 128 + (exit.signal === null ? 0 : signalNumber(exit.signal));
+const exitCodeOf = (exit: Pick<ExitFacts, 'code' | 'signal'>): number => exit.code ?? (exit.signal === null ? 128 : exitCodeForSignal(exit.signal));
 
 /** A slot is down: no run, nothing pending. */
 export const isDown = (state: SlotState): boolean => state.kind === 'stopped' || state.kind === 'exited' || state.kind === 'failed';
 
 const same = (state: SlotState): Transition => ({ state, effects: [] });
+
+const REMOVED: SlotState = { kind: 'removed' };
 
 /** A later request wins, except that a slot being scaled away stays on its way out. */
 const mergeThen = (current: AfterStop, asked: AfterStop): AfterStop => (current === 'remove' ? 'remove' : asked);
@@ -121,6 +125,7 @@ const mergeThen = (current: AfterStop, asked: AfterStop): AfterStop => (current 
 /** The one place where slots change state. Pure: time comes in with the event. */
 export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext): Transition {
   const { instance } = ctx;
+  if (state.kind === 'removed') return same(state);
   switch (event.kind) {
     case 'start':
       if (isDown(state)) return { state: { kind: 'starting', streak: 0 }, effects: [{ kind: 'spawn' }] };
@@ -141,7 +146,7 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
       if (state.kind !== 'starting') return { state, effects: [reported] };
       // Retrying a spawn that failed (no shell, no cwd) would fail the same way.
       const effects: Effect[] = [reported];
-      if (exitPolicy(instance.policy, { code: 1 }) === 'stop-all') effects.push({ kind: 'stop-all', reason: { kind: 'spawn-failed', instance } });
+      if (ctx.startingUp || exitPolicy(instance.policy, { code: 1 }) === 'stop-all') effects.push({ kind: 'stop-all', reason: { kind: 'spawn-failed', instance } });
       return { state: { kind: 'failed', reason: `could not start: ${event.error}` }, effects };
     }
 
@@ -157,7 +162,7 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
       if (state.kind === 'stopping') {
         const effects: Effect[] = [{ kind: 'cancel-timer' }, exited];
         if (state.then === 'restart') return { state: { kind: 'starting', streak: 0 }, effects: [...effects, { kind: 'spawn' }] };
-        if (state.then === 'remove') effects.push({ kind: 'remove' });
+        if (state.then === 'remove') return { state: REMOVED, effects: [...effects, { kind: 'remove' }] };
         return { state: { kind: 'stopped' }, effects };
       }
       if (state.kind !== 'running' && state.kind !== 'ready') return same(state);
@@ -204,15 +209,15 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
         case 'starting':
           // Its spawn is still failing (a started run is `running` at once): only the outcome matters.
           if (event.then === 'restart') return same(state);
-          return { state: { kind: 'stopped' }, effects: event.then === 'remove' ? [{ kind: 'remove' }] : [] };
+          return event.then === 'remove' ? { state: REMOVED, effects: [{ kind: 'remove' }] } : { state: { kind: 'stopped' }, effects: [] };
         case 'backoff':
           if (event.then === 'restart') return { state: { kind: 'starting', streak: 0 }, effects: [{ kind: 'cancel-timer' }, { kind: 'spawn' }] };
-          return { state: { kind: 'stopped' }, effects: event.then === 'remove' ? [{ kind: 'cancel-timer' }, { kind: 'remove' }] : [{ kind: 'cancel-timer' }] };
+          return event.then === 'remove' ? { state: REMOVED, effects: [{ kind: 'cancel-timer' }, { kind: 'remove' }] } : { state: { kind: 'stopped' }, effects: [{ kind: 'cancel-timer' }] };
         case 'stopped':
         case 'exited':
         case 'failed':
           if (event.then === 'restart') return transition(state, { kind: 'start', at: event.at }, ctx);
-          return { state, effects: event.then === 'remove' ? [{ kind: 'remove' }] : [] };
+          return event.then === 'remove' ? { state: REMOVED, effects: [{ kind: 'remove' }] } : same(state);
       }
       return same(state);
 

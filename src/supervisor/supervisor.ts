@@ -1,12 +1,13 @@
 import { signalsByName } from 'human-signals';
 import type { Instance, OutputStream } from '../domain.js';
 import { withMarker, type ProcessRef, type RunMarker } from '../host/process-table.js';
+import { signalNumber } from '../host/signals.js';
 import { defaultBackoff, type BackoffRules } from './backoff.js';
 import { exitCodeFor, type ExitFacts, type StopReason, type SupervisorEvent } from './events.js';
 import { realKiller, type Killer } from './kill.js';
 import type { OutputPipe } from './pipes.js';
 import type { ReadinessProbe, ReadinessWatch } from './readiness.js';
-import { isDown, signalNumber, transition, type Effect, type SlotEvent, type SlotState, type SlotStateName } from './slot.js';
+import { isDown, transition, type Effect, type SlotEvent, type SlotState, type SlotStateName } from './slot.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
 
@@ -45,6 +46,7 @@ export interface SupervisorOptions {
   readonly marker?: RunMarker;
 }
 
+// commands/run.ts still imports it from here; host/signals.ts owns it.
 export { signalNumber };
 
 const STREAM_CLOSE_WAIT_MS = 100;
@@ -59,6 +61,8 @@ interface Run {
   readonly child: ChildHandle;
   readonly startedAt: number;
   readonly watch: ReadinessWatch;
+  /** Its pipes have all closed (a descendant may hold them open after the leader is gone). */
+  readonly closed: Promise<void>;
   /** Its leader has exited: its group is never signalled again (its pgid may be reused). */
   ended: boolean;
 }
@@ -71,13 +75,24 @@ interface Slot {
   state: SlotState;
   run: Run | undefined;
   timer: unknown;
-  /** Runs started after the first one. */
-  restarts: number;
+  /** Runs started in this slot; every one after the first is a restart. */
   runs: number;
   lastExit: ExitFacts | undefined;
-  /** Removed from the formation: late callbacks of its runs are dropped. */
-  gone: boolean;
+  /** The last run's group, still being emptied after its leader exited: the next run waits for it. */
+  draining: Promise<void> | undefined;
 }
+
+/**
+ * Where the supervisor is in its life. `starting` lasts until every spawn of the start-up has
+ * an outcome: a spawn that fails then stops everything whatever the slot's policy. `wake`
+ * ends run()'s wait for a reason to stop.
+ */
+type Phase =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'starting'; readonly wake: () => void }
+  | { readonly kind: 'running'; readonly wake: () => void }
+  | { readonly kind: 'stopping'; readonly reason: StopReason }
+  | { readonly kind: 'stopped'; readonly reason: StopReason };
 
 /** One row of `tf ps`. */
 export interface SlotView {
@@ -123,18 +138,17 @@ export class Supervisor {
   private readonly slots: Slot[];
   private readonly deps: SupervisorDeps;
   private readonly backoff: BackoffRules;
-  private reason: StopReason | undefined;
-  private readonly stopRequested = deferred();
+  private phase: Phase = { kind: 'idle' };
   private readonly hurried = deferred();
   private paused = false;
-  private started = false;
-  /** Groups whose leader exited while members lived on: signalled and reaped at the final stop. */
+  /**
+   * Groups whose leader exited while members lived on, until found empty: being stopped
+   * (drain), or, once tf stops everything, signalled and reaped by the final stop.
+   */
   private readonly lingering = new Set<number>();
-  /** Pipes of runs not yet closed, so the final stop can wait for their last bytes. */
-  private readonly unclosed = new Set<Promise<void>>();
+  /** Runs whose pipes are not all closed: paused with the rest, and waited for at the very end. */
+  private readonly open = new Set<Run>();
   private idleWaiters: (() => void)[] = [];
-  /** A spawn came back without a pid (its error follows): the start-up loop launches no more. */
-  private startFailed = false;
 
   constructor(
     instances: readonly Instance[],
@@ -156,29 +170,38 @@ export class Supervisor {
 
   /** Starts everything, waits for a reason to stop, stops everything; resolves to tf's exit code. */
   async run(): Promise<number> {
-    this.started = true;
-    for (const slot of [...this.slots]) {
-      if (this.reason !== undefined || this.startFailed) break;
-      this.dispatch(slot, { kind: 'start', at: this.now() });
+    if (this.phase.kind === 'idle') {
+      const { promise, resolve } = deferred();
+      this.phase = { kind: 'starting', wake: resolve };
+      for (const slot of [...this.slots]) {
+        if (!this.startingUp()) break;
+        this.dispatch(slot, { kind: 'start', at: this.now() });
+        // Its spawn comes back without a pid: its error follows, and stops everything.
+        if (slot.state.kind === 'starting') break;
+      }
+      this.startUpOver();
+      await promise;
     }
-    this.checkFinished();
-    await this.stopRequested.promise;
     await this.shutdown();
-    return exitCodeFor(this.reason as StopReason, signalNumber);
+    const reason = (this.phase as Extract<Phase, { kind: 'stopping' }>).reason;
+    this.phase = { kind: 'stopped', reason };
+    return exitCodeFor(reason);
   }
 
   /** A signal to tf: the first one stops everything, the next one skips the grace period. */
   signal(signal: NodeJS.Signals): void {
-    if (this.reason === undefined) this.stop({ kind: 'signal', signal });
-    else this.hurry();
+    if (this.stopping()) this.hurry();
+    else this.stop({ kind: 'signal', signal });
   }
 
   /** Stops the whole supervisor (signal, output closed, `tf stop`, foreman's stop-all). */
   stop(reason: StopReason): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
+    const phase = this.phase;
+    if (phase.kind === 'stopping' || phase.kind === 'stopped') return;
+    this.phase = { kind: 'stopping', reason };
+    this.debug(`stopping everything: ${reason.kind}`);
     this.emit({ kind: 'stopping', reason });
-    this.stopRequested.resolve();
+    if (phase.kind !== 'idle') phase.wake();
   }
 
   /** SIGUSR1/SIGUSR2 and the like: passed to every running instance's group. */
@@ -192,13 +215,14 @@ export class Supervisor {
   pauseOutput(): void {
     if (this.paused) return;
     this.paused = true;
-    for (const slot of this.slots) for (const { pipe } of slot.run?.child.pipes ?? []) pipe.pause();
+    // Every open run: an ended one's pipes may still be held open, and written to, by a descendant.
+    for (const run of this.open) for (const { pipe } of run.child.pipes) pipe.pause();
   }
 
   resumeOutput(): void {
     if (!this.paused) return;
     this.paused = false;
-    for (const slot of this.slots) for (const { pipe } of slot.run?.child.pipes ?? []) pipe.resume();
+    for (const run of this.open) for (const { pipe } of run.child.pipes) pipe.resume();
   }
 
   // --- control: what `tf restart / stop / scale / signal / ps` ask for ---
@@ -211,7 +235,7 @@ export class Supervisor {
    */
   restart(names: readonly string[], refresh?: (current: Instance) => Instance): ControlResult {
     const { slots, unknown } = this.select(names);
-    if (this.reason !== undefined) return { names: [], unknown };
+    if (this.stopping()) return { names: [], unknown };
     for (const slot of slots) {
       if (refresh !== undefined) slot.next = refresh(slot.next ?? slot.instance);
       this.emit({ kind: 'restarting', instance: slot.instance });
@@ -223,7 +247,7 @@ export class Supervisor {
   /** Stops the named instances or types gracefully; they stay listed as stopped, the rest keep running. */
   stopSlots(names: readonly string[]): ControlResult {
     const { slots, unknown } = this.select(names);
-    if (this.reason !== undefined) return { names: [], unknown };
+    if (this.stopping()) return { names: [], unknown };
     const acted = slots.filter((slot) => !isDown(slot.state));
     for (const slot of acted) {
       this.emit({ kind: 'slot-stopping', instance: slot.instance });
@@ -238,7 +262,7 @@ export class Supervisor {
    * removes them once their run has ended.
    */
   scale(type: string, count: number, makeInstance: (index: number) => Instance): ControlResult {
-    if (this.reason !== undefined) return { names: [], unknown: [] };
+    if (this.stopping()) return { names: [], unknown: [] };
     const staying = this.slots.filter((s) => s.instance.type === type && !this.leaving(s)).sort((a, b) => a.instance.number - b.instance.number);
     const from = staying.length;
     const acted: string[] = [];
@@ -249,7 +273,7 @@ export class Supervisor {
     for (let index = from + 1; index <= count; index++) {
       const instance = makeInstance(index);
       acted.push(instance.name);
-      const leaving = this.slots.find((s) => s.instance.name === instance.name && !s.gone);
+      const leaving = this.slots.find((s) => s.instance.name === instance.name);
       if (leaving !== undefined) {
         // Still being scaled away: it gets its new Instance and runs again once stopped.
         leaving.next = instance;
@@ -279,7 +303,7 @@ export class Supervisor {
   /** One row per slot, in formation order: what `tf ps` shows. */
   snapshot(): SlotView[] {
     const now = this.now();
-    return this.slots.map(({ instance, state, run, restarts, lastExit }) => ({
+    return this.slots.map(({ instance, state, run, runs, lastExit }) => ({
       name: instance.name,
       type: instance.type,
       state: state.kind,
@@ -287,7 +311,7 @@ export class Supervisor {
       port: instance.port,
       startedAt: run?.startedAt,
       uptimeMs: run === undefined ? undefined : now - run.startedAt,
-      restarts,
+      restarts: Math.max(0, runs - 1),
       lastExit: lastExit === undefined ? undefined : { code: lastExit.code, signal: lastExit.signal },
       readyAfterMs: state.kind === 'ready' ? state.readyAfterMs : undefined,
       restartAt: state.kind === 'backoff' ? state.until : undefined,
@@ -298,7 +322,31 @@ export class Supervisor {
   // --- the state machine's interpreter ---
 
   private newSlot(instance: Instance): Slot {
-    return { instance, next: undefined, state: { kind: 'stopped' }, run: undefined, timer: undefined, restarts: 0, runs: 0, lastExit: undefined, gone: false };
+    return { instance, next: undefined, state: { kind: 'stopped' }, run: undefined, timer: undefined, runs: 0, lastExit: undefined, draining: undefined };
+  }
+
+  private stopping(): boolean {
+    return this.phase.kind === 'stopping' || this.phase.kind === 'stopped';
+  }
+
+  private startingUp(): boolean {
+    return this.phase.kind === 'starting';
+  }
+
+  /**
+   * After the start-up loop: over once every spawn it began has an outcome. A spawn without
+   * a pid is a failure whose error is still to come; its spawn-failed then stops everything.
+   */
+  private startUpOver(): void {
+    const phase = this.phase;
+    if (phase.kind !== 'starting' || this.slots.some((s) => s.state.kind === 'starting')) return;
+    this.phase = { kind: 'running', wake: phase.wake };
+    this.checkFinished();
+  }
+
+  /** Why tf signalled what (TF_LOG=debug). */
+  private debug(line: string): void {
+    this.options.debug?.(line);
   }
 
   private now(): number {
@@ -312,14 +360,14 @@ export class Supervisor {
 
   /** Names and types, in formation order; none means every slot. */
   private select(names: readonly string[]): { slots: Slot[]; unknown: string[] } {
-    const live = this.slots.filter((s) => !s.gone);
+    const live = this.slots.filter((s) => s.state.kind !== 'removed');
     if (names.length === 0) return { slots: live, unknown: [] };
     const unknown = names.filter((n) => !live.some((s) => s.instance.name === n || s.instance.type === n));
     return { slots: live.filter((s) => names.includes(s.instance.name) || names.includes(s.instance.type)), unknown };
   }
 
   private leaving(slot: Slot): boolean {
-    return slot.gone || (slot.state.kind === 'stopping' && slot.state.then === 'remove');
+    return slot.state.kind === 'removed' || (slot.state.kind === 'stopping' && slot.state.then === 'remove');
   }
 
   private alive(run: Run | undefined): run is Run {
@@ -331,8 +379,7 @@ export class Supervisor {
   }
 
   private dispatch(slot: Slot, event: SlotEvent): void {
-    if (slot.gone) return;
-    const { state, effects } = transition(slot.state, event, { instance: slot.instance, backoff: this.backoff });
+    const { state, effects } = transition(slot.state, event, { instance: slot.instance, backoff: this.backoff, startingUp: this.startingUp() });
     slot.state = state;
     for (const effect of effects) this.apply(slot, effect);
     this.changed();
@@ -344,10 +391,14 @@ export class Supervisor {
       case 'spawn':
         return this.launch(slot);
       case 'signal':
-        if (this.alive(slot.run) && slot.run.pid === effect.pid) killer.group(effect.pid, effect.signal);
+        if (this.alive(slot.run) && slot.run.pid === effect.pid) {
+          this.debug(`${slot.instance.name}: ${effect.signal} to group ${effect.pid} (asked to stop)`);
+          killer.group(effect.pid, effect.signal);
+        }
         return;
       case 'kill':
         if (this.alive(slot.run) && slot.run.pid === effect.pid) {
+          this.debug(`${slot.instance.name}: SIGKILL to group ${effect.pid} and its tree (grace period over or second signal)`);
           killer.group(effect.pid, 'SIGKILL');
           killer.tree(effect.pid, 'SIGKILL');
         }
@@ -370,7 +421,6 @@ export class Supervisor {
         return this.stop(effect.reason);
       case 'remove': {
         this.cancelTimer(slot);
-        slot.gone = true;
         this.slots.splice(this.slots.indexOf(slot), 1);
         this.emit({ kind: 'removed', instance: slot.instance });
         return;
@@ -385,6 +435,16 @@ export class Supervisor {
   }
 
   private launch(slot: Slot): void {
+    if (slot.draining !== undefined) {
+      // The last run's group still has members: the next run starts once it is empty or killed,
+      // so a restart never runs beside what is left of the run before it.
+      const draining = slot.draining;
+      void draining.then(() => {
+        if (slot.draining === draining) slot.draining = undefined;
+        if (slot.state.kind === 'starting' && slot.run === undefined) this.launch(slot);
+      });
+      return;
+    }
     if (slot.next !== undefined) {
       slot.instance = slot.next;
       slot.next = undefined;
@@ -403,23 +463,23 @@ export class Supervisor {
     }
     const pid = child.pid;
     if (pid === undefined) {
-      this.startFailed = true;
+      // The spawn failed; its error follows. The slot stays `starting` until then.
       child.once('error', failed);
       return;
     }
     const { readiness } = this.deps;
     const probed = readiness !== undefined && instance.policy.ready.kind !== 'none';
-    const run: Run = { pid, child, startedAt: this.now(), watch: probed ? readiness(instance) : readyAtOnce, ended: false };
     const closed = deferred();
-    this.unclosed.add(closed.promise);
+    const run: Run = { pid, child, startedAt: this.now(), watch: probed ? readiness(instance) : readyAtOnce, closed: closed.promise, ended: false };
+    this.open.add(run);
     child.once('close', () => {
-      this.unclosed.delete(closed.promise);
+      this.open.delete(run);
       closed.resolve();
     });
     slot.run = run;
-    this.deps.killer.started(pid);
-    if (slot.runs++ > 0) slot.restarts++;
-    this.deps.watchdog.add(pid);
+    slot.runs++;
+    // Read once: the killer keeps it to tell a reused pid, the watchdog gets the same.
+    this.deps.watchdog.add(this.deps.killer.started(pid) ?? { pid, startTime: '-' });
     this.dispatch(slot, { kind: 'spawned', pid, at: run.startedAt });
     if (probed) void run.watch.ready.then(() => slot.run === run && !run.ended && this.dispatch(slot, { kind: 'ready', at: this.now(), announce: true }));
     else this.dispatch(slot, { kind: 'ready', at: run.startedAt, announce: false });
@@ -461,10 +521,19 @@ export class Supervisor {
 
   private settleExit(slot: Slot, run: Run, code: number | null, signal: NodeJS.Signals | null): void {
     const { pid } = run;
-    // Only the cheap check: a group that still answers may hold just zombies, and telling
-    // those apart reads the whole process table. The final stop settles the rest (reapLingering).
-    if (this.deps.killer.group(pid, 0)) this.lingering.add(pid);
-    else this.deps.watchdog.remove(pid);
+    // Only the cheap check: a group that still answers may hold just zombies, which the
+    // drain's closer look (stillAlive) tells apart.
+    const lingers = this.deps.killer.group(pid, 0);
+    if (lingers) {
+      this.lingering.add(pid);
+      if (!this.stopping()) {
+        const draining = this.drain(slot, pid);
+        slot.draining = draining;
+        void draining.then(() => {
+          if (slot.draining === draining) slot.draining = undefined;
+        });
+      }
+    } else this.forget(pid);
     const state = slot.state;
     const stopping = state.kind === 'stopping' && state.run.pid === pid;
     const exit: ExitFacts = {
@@ -477,8 +546,41 @@ export class Supervisor {
     };
     if (slot.run === run) slot.run = undefined;
     slot.lastExit = exit;
-    if (slot.gone) return;
     this.dispatch(slot, { kind: 'exit', pid, exit, at: this.now() });
+  }
+
+  /**
+   * A run's leader exited while its group lives on, and tf is not stopping everything: the
+   * type's stop signal to the group, SIGKILL after the grace period, resolved once the group
+   * is empty (or tf stops everything, whose final stop takes over). The group of a leader tf
+   * started is still tf's while it has members: Linux does not hand its number to a new process.
+   */
+  private async drain(slot: Slot, pgid: number): Promise<void> {
+    const { killer } = this.deps;
+    const { name, policy } = slot.instance;
+    this.debug(`${name}: ${policy.stopSignal} to group ${pgid} (its leader exited, members remain)`);
+    killer.group(pgid, policy.stopSignal);
+    const deadline = this.now() + this.options.timeoutMs;
+    let killed = false;
+    for (let wait = 1; !this.stopping(); wait = Math.min(2 * wait, LINGER_POLL_MS)) {
+      if (killer.stillAlive([pgid], []).groups.length === 0) {
+        this.lingering.delete(pgid);
+        this.forget(pgid);
+        break;
+      }
+      if (!killed && this.now() >= deadline) {
+        killed = true;
+        this.debug(`${name}: SIGKILL to group ${pgid} (grace period over, members remain)`);
+        killer.group(pgid, 'SIGKILL');
+      }
+      await this.delay(killed ? wait : Math.min(wait, Math.max(1, deadline - this.now()))).promise;
+    }
+  }
+
+  /** A group tf is done with: neither the watchdog nor the killer keeps it. */
+  private forget(pgid: number): void {
+    this.deps.watchdog.remove(pgid);
+    this.deps.killer.release(pgid);
   }
 
   /** After every change: wakes the final stop when nothing runs, and ends tf when nothing is left to supervise. */
@@ -507,7 +609,7 @@ export class Supervisor {
    * away through control keeps tf up: the user parked it and may start it again.
    */
   private checkFinished(): void {
-    if (!this.started || this.reason !== undefined || this.slots.length === 0 || !this.idle()) return;
+    if (this.phase.kind !== 'running' || this.slots.length === 0 || !this.idle()) return;
     if (!this.slots.every((s) => s.state.kind === 'exited' || s.state.kind === 'failed')) return;
     this.stop({ kind: 'finished', failed: this.slots.filter((s) => s.state.kind === 'failed').length });
   }
@@ -550,6 +652,9 @@ export class Supervisor {
     // Daemons: the marker finds what left every group and tree (re-parented, new session).
     const marked = killer.marked(groups, strays);
     for (const pid of marked) killer.pid(pid, 'SIGTERM');
+    if (lingering.length > 0) this.debug(`SIGTERM to groups ${lingering.join(' ')} (their leaders exited, members remain)`);
+    if (strays.length > 0) this.debug(`SIGTERM to ${strays.map((p) => p.pid).join(' ')} (left their leader's group)`);
+    if (marked.length > 0) this.debug(`SIGTERM to ${marked.map((p) => p.pid).join(' ')} (carry the run's marker outside tf's groups and trees)`);
 
     const grace = this.delay(this.options.timeoutMs);
     const graceOver = Promise.race([grace.promise, this.hurried.promise]);
@@ -568,7 +673,7 @@ export class Supervisor {
 
     // Everything is dead now; the last bytes may still be in the pipes.
     const closing = this.delay(FINAL_CLOSE_WAIT_MS);
-    await Promise.race([Promise.all(this.unclosed), closing.promise]);
+    await Promise.race([Promise.all([...this.open].map((run) => run.closed)), closing.promise]);
     closing.cancel();
   }
 
@@ -577,7 +682,7 @@ export class Supervisor {
    * so they are polled, only here, until the grace period ends, then killed.
    */
   private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly ProcessRef[]): Promise<void> {
-    const { killer, watchdog } = this.deps;
+    const { killer } = this.deps;
     let over = false;
     void graceOver.then(() => (over = true));
     // What still runs after the leaders is often about to exit too (a child finishing its
@@ -587,11 +692,14 @@ export class Supervisor {
       await this.delay(wait).promise;
       alive = killer.stillAlive(alive.groups, alive.pids);
     }
+    if (alive.groups.length + alive.pids.length > 0) this.debug(`SIGKILL to groups ${alive.groups.join(' ') || '-'} and processes ${alive.pids.map((p) => p.pid).join(' ') || '-'} (grace period over)`);
     for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');
     for (const pid of alive.pids) killer.pid(pid, 'SIGKILL');
     // What a process carrying the marker started during the stop.
-    for (const pid of killer.marked(groups, alive.pids)) killer.pid(pid, 'SIGKILL');
-    for (const pgid of groups) watchdog.remove(pgid);
-    for (const pgid of this.lingering) watchdog.remove(pgid);
+    const late = killer.marked(groups, alive.pids);
+    if (late.length > 0) this.debug(`SIGKILL to ${late.map((p) => p.pid).join(' ')} (carry the run's marker, started during the stop)`);
+    for (const pid of late) killer.pid(pid, 'SIGKILL');
+    for (const pgid of new Set([...groups, ...this.lingering])) this.forget(pgid);
+    this.lingering.clear();
   }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { processRow, type RunMarker } from '../host/process-table.js';
+import { processRow, type ProcessRef, type RunMarker } from '../host/process-table.js';
 
 /**
  * If tf is SIGKILLed it runs no code, so something outside it must clean up. The watchdog is
@@ -108,8 +108,8 @@ signal KILL "$targets $(marked)"
 `;
 
 export interface Watchdog {
-  /** A process group tf started, by its leader's pid. */
-  add(pgid: number): void;
+  /** A process group tf started, by its leader as read once at the spawn (Killer.started). */
+  add(leader: ProcessRef): void;
   remove(pgid: number): void;
   /** tf is exiting cleanly with nothing left: the watchdog leaves without killing. */
   release(): void;
@@ -148,7 +148,7 @@ export function startWatchdog(marker?: RunMarker): RunningWatchdog {
   if (marker !== undefined) send(`m ${marker.name}=${marker.value}`);
   return {
     pid: child.pid,
-    add: (pgid) => send(`g ${pgid} ${startOf(pgid)}`),
+    add: (leader) => send(`g ${leader.pid} ${leader.startTime}`),
     addProcess: (pid) => send(`p ${pid} ${startOf(pid)}`),
     remove: (pgid) => send(`f ${pgid}`),
     release: () => {

@@ -86,7 +86,22 @@ describe('tf start: daemonizing children do not outlive tf', () => {
       expect(marks[0]).not.toBe(marks[1]);
       expect(bystanders.filter((pid) => !isAlive(pid)), 'tf stopped processes that are not of its run').toEqual([]);
     } finally {
-      for (const pid of bystanders) process.kill(pid, 'SIGKILL');
+      // A bystander tf wrongly killed is gone: killing it again would throw and hide the assertion above.
+      for (const pid of bystanders) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   }, 20_000);
+
+  it('empties a crashed run\'s group before restarting it: no member of an old run lives beside the new one', async () => {
+    // Each run leaves a background sleep in its group and crashes; only one sleep may ever be alive.
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nworker: sleep 1000 & echo "MEMBER pid=$!"; exit 1\n` });
+    const tf = runTf(['start', '--restart', 'worker=always', '-t', '2'], { cwd: dir });
+    await tf.waitFor(/(MEMBER pid=\d+[\s\S]*){3}/, 15_000);
+    const members = [...tf.output().matchAll(/MEMBER pid=(\d+)/g)].map((m) => Number(m[1]));
+    const pids = pidsIn(tf.output());
+    // The third run's member may be alive; those of the first two runs were stopped before it started.
+    expect(members.slice(0, 2).filter(isAlive), `members of earlier runs still alive${tf.output()}`).toEqual([]);
+    tf.signal('SIGTERM');
+    expect((await tf.exited).code, tf.output()).toBe(143);
+    await expectAllDead([...pids, ...members]);
+  }, 30_000);
 });

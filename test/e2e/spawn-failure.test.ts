@@ -34,3 +34,15 @@ describe('tf start: a value that cannot reach a process', () => {
     }
   }, 20_000);
 });
+
+describe('tf start: a spawn that fails during start-up', () => {
+  it('stops everything and exits 1 even when the type may die', async () => {
+    // The missing working directory fails the spawn asynchronously (the child's error event).
+    const dir = app({ Procfile: 'setup: echo hi\nweb: sleep 30\n' });
+    const tf = runTf(['start', '--no-color', '-f', 'Procfile', '-d', './nonexistent', '--can-die', 'setup'], { cwd: dir });
+    const exit = await tf.exited;
+    expect(tf.output()).toMatch(/setup\.1 failed to start/);
+    expect(tf.output()).not.toMatch(/web\.1 started/);
+    expect(exit.code, tf.output()).toBe(1);
+  }, 20_000);
+});

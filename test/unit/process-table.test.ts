@@ -1,46 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { descendants, markedProcesses, newRunMarker, ownStartTime, processRow, processTable, withMarker } from '../../src/host/process-table.js';
 import { processKiller } from '../../src/supervisor/kill.js';
-import { FIXTURES, expectAllDead, isAlive } from '../helpers/tf.js';
+import { testProcesses } from '../helpers/processes.js';
+import { expectAllDead, isAlive } from '../helpers/tf.js';
 
-const started: ChildProcess[] = [];
-const learned: number[] = [];
-afterEach(() => {
-  for (const child of started.splice(0)) child.kill('SIGKILL');
-  for (const pid of learned.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
+const { victim, family } = testProcesses();
 
-const IDLE = 'setInterval(() => {}, 1 << 30)';
-
-function idle(env: Record<string, string> = {}, detached = true): number {
-  const child = spawn(process.execPath, ['-e', IDLE], { detached, stdio: 'ignore', env: { ...process.env, ...env } });
-  started.push(child);
-  return child.pid as number;
-}
-
-/** A leader whose child left its group (setsid). */
-async function family(): Promise<{ leader: number; grandchild: number }> {
-  const child = spawn(process.execPath, [path.join(FIXTURES, 'grandchild.mjs'), 'detached'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-  started.push(child);
-  let out = '';
-  const grandchild = await new Promise<number>((resolve) =>
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d;
-      const m = /GRANDCHILD (\d+)/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    }),
-  );
-  learned.push(grandchild);
-  return { leader: child.pid as number, grandchild };
-}
+/** An idle process's pid. */
+const idle = (env: Record<string, string> = {}): number => victim(env).pid;
 
 describe('the process table', () => {
   it('reads a row with parent, group and start time', () => {
@@ -52,7 +19,7 @@ describe('the process table', () => {
   });
 
   it('finds descendants that left the group, with the root they were found under', async () => {
-    const { leader, grandchild } = await family();
+    const { pid: leader, grandchild } = await family();
     const found = descendants([leader]);
     expect(found.find((r) => r.pid === grandchild)).toMatchObject({ root: leader, ppid: leader });
     expect(found.find((r) => r.pid === grandchild)?.pgid).not.toBe(leader);
@@ -86,7 +53,7 @@ describe('the killer', () => {
   });
 
   it('walks and signals the tree only of a leader it started', async () => {
-    const { leader, grandchild } = await family();
+    const { pid: leader, grandchild } = await family();
     const killer = processKiller();
     killer.tree(leader, 'SIGKILL');
     expect(isAlive(grandchild), 'a leader tf did not record is not walked').toBe(true);

@@ -19,6 +19,8 @@ class FakeChild extends EventEmitter implements ChildHandle {
     { stream: 'stderr' as const, pipe: new StreamPipe(this.err) },
   ];
   alive = true;
+  /** Processes left in its group besides the leader (a shell's background job). */
+  members = 0;
   constructor(
     readonly pid: number,
     readonly instance: Instance,
@@ -32,6 +34,11 @@ class FakeChild extends EventEmitter implements ChildHandle {
     this.err.end();
     this.emit('exit', code, signal);
     setImmediate(() => this.emit('close'));
+  }
+  /** The leader exits while a descendant holds its pipes open: no `close`. */
+  exitKeepingPipes(code: number): void {
+    this.alive = false;
+    this.emit('exit', code, null);
   }
 }
 
@@ -58,9 +65,14 @@ interface WorldOptions {
   /** How a process reacts to its stop signal. */
   readonly onStop?: (name: string) => 'exit' | 'ignore';
   readonly readiness?: ReadinessProbe;
+  /** How the members a group keeps after its leader exits react to the stop signal. */
+  readonly memberOnStop?: 'exit' | 'ignore';
+  /** These instances' spawns come back without a pid, their error on the next tick. */
+  readonly unspawnable?: readonly string[];
+  readonly debug?: (line: string) => void;
 }
 
-function world(names: string[], { policies = {}, onStop = () => 'exit', readiness }: WorldOptions = {}) {
+function world(names: string[], { policies = {}, onStop = () => 'exit', readiness, memberOnStop = 'exit', unspawnable = [], debug }: WorldOptions = {}) {
   const runs: FakeChild[] = [];
   const byPid = new Map<number, FakeChild>();
   const calls: string[] = [];
@@ -68,6 +80,11 @@ function world(names: string[], { policies = {}, onStop = () => 'exit', readines
   const events: SupervisorEvent[] = [];
   let nextPid = 100;
   const spawn = (i: Instance): ChildHandle => {
+    if (unspawnable.includes(i.name)) {
+      const failed = new FakeChild(undefined as unknown as number, i);
+      setImmediate(() => failed.emit('error', Object.assign(new Error(`spawn /bin/sh ENOENT`), { code: 'ENOENT' })));
+      return failed;
+    }
     const child = new FakeChild(nextPid++, i);
     runs.push(child);
     byPid.set(child.pid, child);
@@ -76,10 +93,12 @@ function world(names: string[], { policies = {}, onStop = () => 'exit', readines
   const killer: Killer = {
     group(pgid, signal) {
       const child = byPid.get(pgid) as FakeChild;
-      if (signal === 0) return false;
+      if (signal === 0) return child.members > 0;
       calls.push(`${signal} ${child.instance.name}`);
-      // Signalling a group whose leader is gone would hit whoever has that pgid now.
-      if (!child.alive) throw new Error(`signalled the group of ${child.instance.name} after its run ended`);
+      // Signalling a group once it is empty would hit whoever has that pgid now.
+      if (!child.alive && child.members === 0) throw new Error(`signalled the group of ${child.instance.name} after it emptied`);
+      if (signal === 'SIGKILL' || (signal === child.instance.policy.stopSignal && memberOnStop === 'exit')) child.members = 0;
+      if (!child.alive) return true;
       if (signal === 'SIGKILL') setImmediate(() => child.finish(null, 'SIGKILL'));
       else if (signal === child.instance.policy.stopSignal && onStop(child.instance.name) === 'exit') setImmediate(() => child.finish(null, signal));
       return true;
@@ -88,16 +107,17 @@ function world(names: string[], { policies = {}, onStop = () => 'exit', readines
     tree(pid, signal) {
       calls.push(`tree ${signal} ${byPid.get(pid)?.instance.name}`);
     },
-    stillAlive: () => ({ groups: [], pids: [] }),
+    stillAlive: (groups) => ({ groups: groups.filter((g) => (byPid.get(g)?.members ?? 0) > 0), pids: [] }),
     escapees: () => [],
-    started: () => {},
+    started: (pid) => ({ pid, startTime: '1' }),
+    release: () => {},
     marked: () => [],
   };
   const supervisor = new Supervisor(
     names.map((n) => instanceOf(n, policies)),
-    { timeoutMs: 5000 },
+    { timeoutMs: 5000, ...(debug === undefined ? {} : { debug }) },
     (e) => events.push(e),
-    { spawn, killer, readiness, watchdog: { add: (p) => watched.add(p), remove: (p) => watched.delete(p), release: () => {} } },
+    { spawn, killer, readiness, watchdog: { add: (p) => watched.add(p.pid), remove: (p) => watched.delete(p), release: () => {} } },
   );
   /** The latest run of an instance. */
   const current = (name: string) => runs.filter((r) => r.instance.name === name).at(-1) as FakeChild;
@@ -393,5 +413,89 @@ describe('Supervisor slots', () => {
     await settle();
     expect(await done).toBe(0);
     expect(w.calls).toEqual(['SIGTERM web.1']);
+  });
+
+  it('empties a crashed run\'s group before the next run: its stop signal, SIGKILL after the grace period, then the restart', async () => {
+    const lines: string[] = [];
+    const w = world(['web.1', 'worker.1'], { policies: { worker: { restart: 'always', stopSignal: 'SIGINT' } }, memberOnStop: 'ignore', debug: (l) => lines.push(l) });
+    const done = w.supervisor.run();
+    await tick();
+    const first = w.current('worker.1');
+    first.members = 1;
+    first.finish(1);
+    await settle();
+    expect(w.calls).toEqual(['SIGINT worker.1']);
+    expect(w.kinds().slice(-2)).toEqual(['exited worker.1', 'backoff worker.1']);
+    // The back-off (1 s) is over, the group is not empty yet: no new run beside it.
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(w.runs).toHaveLength(2);
+    expect(w.states()['worker.1']).toBe('starting');
+    await vi.advanceTimersByTimeAsync(2100);
+    expect(w.calls).toEqual(['SIGINT worker.1', 'SIGKILL worker.1']);
+    expect(first.members).toBe(0);
+    expect(w.runs).toHaveLength(3);
+    expect(w.states()['worker.1']).toBe('ready');
+    expect(w.supervisor.snapshot()[1]).toMatchObject({ restarts: 1 });
+    expect(lines).toEqual([expect.stringMatching(/^worker\.1: SIGINT to group 101 \(its leader exited/), expect.stringMatching(/^worker\.1: SIGKILL to group 101 \(grace period over/)]);
+    expect(w.watched.has(101)).toBe(false);
+    expect(await end(w, done)).toBe(143);
+  });
+
+  it('restarts after the back-off alone when the crashed run\'s members leave on the stop signal', async () => {
+    const w = world(['web.1', 'worker.1'], { policies: { worker: { restart: 'always' } } });
+    const done = w.supervisor.run();
+    await tick();
+    const first = w.current('worker.1');
+    first.members = 2;
+    first.finish(1);
+    await settle();
+    expect(w.calls).toEqual(['SIGTERM worker.1']);
+    expect(first.members).toBe(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(w.runs).toHaveLength(3);
+    expect(w.calls).toEqual(['SIGTERM worker.1']);
+    expect(await end(w, done)).toBe(143);
+  });
+
+  it('a spawn failing at start-up stops everything with 1 whatever the policy, and starts nothing after it', async () => {
+    const w = world(['web.1', 'setup.1', 'late.1'], { policies: { setup: { canDie: true } }, unspawnable: ['setup.1'] });
+    const done = w.supervisor.run();
+    await settle();
+    expect(await done).toBe(1);
+    expect(w.kinds()).toEqual(['spawned web.1', 'spawn-failed setup.1', 'stopping', 'exited web.1']);
+    expect(w.runs.map((r) => r.instance.name)).toEqual(['web.1']);
+  });
+
+  it('after start-up, a restart whose spawn fails follows the policy: that slot fails, the rest keep running', async () => {
+    const unspawnable: string[] = [];
+    const w = world(['web.1', 'worker.1'], { policies: { worker: { restart: 'always' } }, unspawnable });
+    const done = w.supervisor.run();
+    await tick();
+    unspawnable.push('worker.1');
+    w.current('worker.1').finish(1);
+    await settle();
+    await vi.advanceTimersByTimeAsync(1000);
+    await settle();
+    expect(w.states()).toEqual({ 'web.1': 'ready', 'worker.1': 'failed' });
+    expect(w.kinds().at(-1)).toBe('spawn-failed worker.1');
+    expect(await end(w, done)).toBe(143);
+  });
+
+  it('pauses the pipes of an ended run that a descendant still holds open', async () => {
+    const w = world(['web.1', 'setup.1'], { policies: { setup: { canDie: true } } });
+    const done = w.supervisor.run();
+    await tick();
+    const setup = w.current('setup.1');
+    setup.exitKeepingPipes(0);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(w.states()['setup.1']).toBe('exited');
+    w.supervisor.pauseOutput();
+    expect(setup.out.isPaused()).toBe(true);
+    w.supervisor.resumeOutput();
+    expect(setup.out.isPaused()).toBe(false);
+    setup.out.end();
+    setup.err.end();
+    setup.emit('close');
+    expect(await end(w, done)).toBe(143);
   });
 });

@@ -54,6 +54,8 @@ function brief(effects: readonly Effect[]): string[] {
 interface Row {
   readonly why: string;
   readonly policy?: Partial<TypePolicy>;
+  /** tf is still starting the formation. */
+  readonly startingUp?: boolean;
   readonly from: SlotState;
   readonly event: SlotEvent;
   readonly to: Partial<SlotState> & { kind: SlotState['kind'] };
@@ -74,6 +76,10 @@ const rows: Row[] = [
   // Spawn failures.
   { why: 'foreman: a spawn failure stops everything (exit 1)', from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed', 'stop-all spawn-failed'] },
   { why: 'under a restart policy a spawn failure leaves only this slot failed (retrying fails the same way)', policy: { restart: 'always' }, from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed'] },
+  { why: 'at start-up a spawn failure stops everything whatever the policy (can-die)', policy: { canDie: true }, startingUp: true, from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed', 'stop-all spawn-failed'] },
+  { why: 'at start-up a spawn failure stops everything whatever the policy (always)', policy: { restart: 'always' }, startingUp: true, from: { kind: 'starting', streak: 0 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed', 'stop-all spawn-failed'] },
+  { why: 'after start-up a restart whose spawn fails follows the policy (can-die: only this slot fails)', policy: { canDie: true }, from: { kind: 'starting', streak: 2 }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'failed' }, effects: ['emit spawn-failed'] },
+  { why: 'a removed slot ignores what its last run still reports', from: { kind: 'removed' }, event: exitAt(3000), to: { kind: 'removed' }, effects: [] },
   { why: 'a spawn failing after a stop was asked for stays stopped', from: { kind: 'stopped' }, event: { kind: 'spawn-failed', error: 'ENOENT', at: 0 }, to: { kind: 'stopped' }, effects: ['emit spawn-failed'] },
 
   // Exits on its own, by policy.
@@ -96,7 +102,7 @@ const rows: Row[] = [
   { why: 'a killed run is not killed twice', from: stopping('stay', true), event: { kind: 'hurry', at: 3000 }, to: { kind: 'stopping', forced: true }, effects: [] },
   { why: 'an exit asked for is never "on its own": stopped, nothing else stops', from: stopping('stay'), event: exitAt(3000, exit(null, 'SIGTERM', true)), to: { kind: 'stopped' }, effects: ['cancel-timer', 'emit exited'] },
   { why: 'restart: once stopped, a new run in the same slot, fresh streak', from: stopping('restart'), event: exitAt(3000), to: { kind: 'starting', streak: 0 }, effects: ['cancel-timer', 'emit exited', 'spawn'] },
-  { why: 'scale-down: once stopped, the slot goes', from: stopping('remove'), event: exitAt(3000), to: { kind: 'stopped' }, effects: ['cancel-timer', 'emit exited', 'remove'] },
+  { why: 'scale-down: once stopped, the slot goes', from: stopping('remove'), event: exitAt(3000), to: { kind: 'removed' }, effects: ['cancel-timer', 'emit exited', 'remove'] },
   { why: 'a restart during a stop: restart once stopped, the deadline unchanged', from: stopping('stay'), event: stop('restart', 2500), to: { kind: 'stopping', then: 'restart', deadline: 7000 }, effects: [] },
   { why: 'a stop during a restart: stays down once stopped', from: stopping('restart'), event: stop('stay', 2500), to: { kind: 'stopping', then: 'stay' }, effects: [] },
   { why: 'a scale-down during a restart: removed once stopped', from: stopping('restart'), event: stop('remove', 2500), to: { kind: 'stopping', then: 'remove' }, effects: [] },
@@ -105,10 +111,10 @@ const rows: Row[] = [
   { why: 'a scale-up wants a slot being removed back', from: stopping('remove'), event: { kind: 'revive', at: 2500 }, to: { kind: 'stopping', then: 'restart' }, effects: [] },
   { why: 'a stop during back-off: stopped, no restart', from: { kind: 'backoff', until: 9000, attempt: 2 }, event: stop('stay'), to: { kind: 'stopped' }, effects: ['cancel-timer'] },
   { why: 'a restart during back-off: starts now', from: { kind: 'backoff', until: 9000, attempt: 2 }, event: stop('restart'), to: { kind: 'starting', streak: 0 }, effects: ['cancel-timer', 'spawn'] },
-  { why: 'a scale-down during back-off: removed at once', from: { kind: 'backoff', until: 9000, attempt: 2 }, event: stop('remove'), to: { kind: 'stopped' }, effects: ['cancel-timer', 'remove'] },
+  { why: 'a scale-down during back-off: removed at once', from: { kind: 'backoff', until: 9000, attempt: 2 }, event: stop('remove'), to: { kind: 'removed' }, effects: ['cancel-timer', 'remove'] },
   { why: 'a restart of an exited slot starts it', from: { kind: 'exited', exit: exit(0) }, event: stop('restart'), to: { kind: 'starting' }, effects: ['spawn'] },
   { why: 'a stop of a slot that is down changes nothing', from: { kind: 'failed', reason: 'x' }, event: stop('stay'), to: { kind: 'failed' }, effects: [] },
-  { why: 'a scale-down of a slot that is down removes it', from: { kind: 'stopped' }, event: stop('remove'), to: { kind: 'stopped' }, effects: ['remove'] },
+  { why: 'a scale-down of a slot that is down removes it', from: { kind: 'stopped' }, event: stop('remove'), to: { kind: 'removed' }, effects: ['remove'] },
   { why: 'a stop while a spawn is still failing: stopped', from: { kind: 'starting', streak: 0 }, event: stop('stay'), to: { kind: 'stopped' }, effects: [] },
   { why: 'a stale timer after the run ended changes nothing', from: { kind: 'stopped' }, event: { kind: 'timer', at: 9000 }, to: { kind: 'stopped' }, effects: [] },
 ];
@@ -116,14 +122,14 @@ const rows: Row[] = [
 describe('transition', () => {
   for (const row of rows) {
     it(row.why, () => {
-      const result = transition(row.from, row.event, { instance: instance(row.policy), backoff: defaultBackoff });
+      const result = transition(row.from, row.event, { instance: instance(row.policy), backoff: defaultBackoff, startingUp: row.startingUp === true });
       expect(result.state).toMatchObject(row.to);
       expect(brief(result.effects)).toEqual(row.effects);
     });
   }
 
   it('names the instance in what it emits', () => {
-    const { effects } = transition(running, exitAt(5000), { instance: instance(), backoff: defaultBackoff });
+    const { effects } = transition(running, exitAt(5000), { instance: instance(), backoff: defaultBackoff, startingUp: false });
     expect(effects.find((e) => e.kind === 'emit')).toMatchObject({ event: { kind: 'exited', instance: { name: 'worker.1' }, pid: 42 } });
   });
 });

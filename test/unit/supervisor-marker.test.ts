@@ -41,6 +41,7 @@ describe('Supervisor and the run marker', () => {
     let markedScans = 0;
     const killer: Killer = {
       started: (pid) => void calls.push(`started ${pid}`),
+      release: () => {},
       group(pgid, signal) {
         if (signal === 0) return false;
         calls.push(`group ${signal} ${pgid}`);

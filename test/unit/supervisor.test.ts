@@ -74,7 +74,8 @@ function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = ()
     },
     stillAlive: () => ({ groups: [], pids: [] }),
     escapees: () => [],
-    started: () => {},
+    started: () => undefined,
+    release: () => {},
     marked: () => [],
   };
   const supervisor = new Impl(names.map(instance), { timeoutMs: 5000 }, (e) => events.push(e), {

@@ -1,48 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { processRow } from '../../src/host/process-table.js';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import { WATCHDOG_SCRIPT } from '../../src/supervisor/watchdog.js';
-import { FIXTURES, expectAllDead, isAlive } from '../helpers/tf.js';
+import { testProcesses } from '../helpers/processes.js';
+import { expectAllDead, isAlive } from '../helpers/tf.js';
 
 const MARK = 'TF_SUPERVISOR_RUN=4242.00112233aabbccdd';
-const started: ChildProcess[] = [];
-const grandchildren: number[] = [];
-afterEach(() => {
-  for (const child of started.splice(0)) child.kill('SIGKILL');
-  for (const pid of grandchildren.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
-/** A process unrelated to any watchdog, leader of its own group. */
-function victim(env: Record<string, string> = {}, script = 'setInterval(() => {}, 1 << 30)'): { pid: number; start: string } {
-  const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore', env: { ...process.env, ...env } });
-  started.push(child);
-  const pid = child.pid as number;
-  return { pid, start: processRow(pid)?.startTime as string };
-}
-
-/** A leader whose child left its group; resolves once the child's pid is known. */
-async function family(): Promise<{ pid: number; start: string; grandchild: number }> {
-  const child = spawn(process.execPath, [path.join(FIXTURES, 'grandchild.mjs'), 'detached'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-  started.push(child);
-  let out = '';
-  const grandchild = await new Promise<number>((resolve) =>
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d;
-      const m = /GRANDCHILD (\d+)/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    }),
-  );
-  grandchildren.push(grandchild);
-  const pid = child.pid as number;
-  return { pid, start: processRow(pid)?.startTime as string, grandchild };
-}
+const { victim, family } = testProcesses();
 
 /** Runs the watchdog with these lines, then closes its pipe as a dying tf does; resolves when it is done. */
 async function watchdogAfterEof(lines: readonly string[]): Promise<void> {
@@ -57,7 +20,7 @@ describe('the watchdog, after tf dies', () => {
   it('stops the recorded groups, processes, their descendants and the marked processes', async () => {
     const group = await family();
     const single = victim();
-    const marked = victim({ TF_SUPERVISOR_RUN: MARK.split('=')[1] as string }, "process.on('SIGTERM', () => {}); setInterval(() => {}, 1 << 30)");
+    const marked = victim({ TF_SUPERVISOR_RUN: MARK.split('=')[1] as string }, { script: "process.on('SIGTERM', () => {}); setInterval(() => {}, 1 << 30)" });
     await watchdogAfterEof([`m ${MARK}`, `g ${group.pid} ${group.start}`, `p ${single.pid} ${single.start}`]);
     await expectAllDead([group.pid, group.grandchild, single.pid, marked.pid], 1000);
   }, 10_000);
