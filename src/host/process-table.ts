@@ -41,7 +41,7 @@ export interface RunMarker {
   readonly value: string;
 }
 
-const MARKER_NAME = 'TF_SUPERVISOR_RUN';
+export const MARKER_NAME = 'TF_SUPERVISOR_RUN';
 
 const hasProc = (): boolean => procAvailable ?? (procAvailable = readStat(process.pid) !== undefined);
 let procAvailable: boolean | undefined;
