@@ -4,17 +4,9 @@ import { evaluate, expandValue, parseEnvFile, resolveEnv, scanEnvText } from '..
 import { parseFormationSpec, resolveFormation } from '../../src/config/formation.js';
 import { parseProcfile } from '../../src/config/procfile.js';
 import { decodeConfigText } from '../../src/config/read.js';
-import { TfError } from '../../src/errors.js';
+import type { TfError } from '../../src/errors.js';
+import { errorOf } from '../helpers/errors.js';
 
-const errorOf = (fn: () => unknown): TfError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TfError) return error;
-    throw error;
-  }
-  throw new Error('expected a TfError');
-};
 
 describe('parseProcfile', () => {
   it.each([

