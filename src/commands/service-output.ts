@@ -3,7 +3,7 @@ import type { Plan } from '../domain.js';
 import { useColor } from '../output/colors.js';
 import type { Format } from '../output/format.js';
 import type { Notice } from '../output/notices.js';
-import { Output } from '../output/output.js';
+import { Output, type OutputTap } from '../output/output.js';
 import { PrettyFormat } from '../output/pretty.js';
 import { Writer } from '../output/writer.js';
 import type { CommandContext } from './context.js';
@@ -49,6 +49,8 @@ export async function openServiceOutput(
   plan: Plan,
   color: boolean,
   control: () => OutputControl | undefined,
+  /** Sees every line start prints (the log book behind `tf logs`). */
+  tap?: OutputTap,
 ): Promise<ServiceOutput> {
   const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
   const format = await formatFor(options, color, width);
@@ -61,7 +63,7 @@ export async function openServiceOutput(
     },
     onClosed: () => control()?.stop({ kind: 'output-closed' }),
   });
-  const output = new Output(format, writer);
+  const output = new Output(format, writer, tap);
   return {
     output,
     writer,

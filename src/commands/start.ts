@@ -3,11 +3,6 @@ import { loadConfig } from '../config/load.js';
 import { ControlServer, type ControlHandler } from '../control/server.js';
 import { prepareSocketDir } from '../control/socket-path.js';
 import { busyPortWarnings } from '../host/ports.js';
-import { useColor } from '../output/colors.js';
-import type { Format } from '../output/format.js';
-import { Output } from '../output/output.js';
-import { PrettyFormat } from '../output/pretty.js';
-import { Writer } from '../output/writer.js';
 import { buildPlan } from '../plan/plan.js';
 import { watchReadiness } from '../supervisor/readiness.js';
 import { Supervisor, realClock } from '../supervisor/supervisor.js';
@@ -19,26 +14,19 @@ import { socketFor } from './control-client.js';
 import { StartControl } from './control-handler.js';
 import { reportServices, waitForServices } from './config-commands.js';
 import { LogBook } from './log-book.js';
+import { openServiceOutput, outputColor } from './service-output.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2'];
-
-async function formatFor(invocation: Invocation, color: boolean, width: number): Promise<Format> {
-  if (!invocation.options.json) return new PrettyFormat({ color, timestamp: invocation.options.timestamp, width });
-  // pino is loaded only for --json, so plain output starts faster.
-  const { JsonFormat } = await import('../output/json.js');
-  return new JsonFormat();
-}
 
 export async function start(invocation: Invocation, context: CommandContext): Promise<number> {
   const { options } = invocation;
   const request = { options, only: invocation.rest };
   const sources = { cwd: context.cwd, shellEnv: context.env };
   const config = loadConfig(request, sources);
-  const color = !options.json && useColor({ requested: options.color, isTTY: context.stdout.isTTY === true, env: context.env });
+  const color = outputColor(options, context);
   const planOptions = { childColor: color && context.stdout.isTTY === true };
   const plan = buildPlan(config, planOptions);
-  const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
   await waitForServices(options, config, context);
 
   // Before anything is spawned: a second start for the same app is refused here, with nothing to undo.
@@ -51,17 +39,8 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   const server = await ControlServer.start({ path: socket.path, handler, app: { root: socket.root, procfile: socket.procfile } });
   try {
     let supervisor: Supervisor | undefined;
-    const writer = new Writer(context.stdout, {
-      onBlocked: () => supervisor?.pauseOutput(),
-      onDrained: () => {
-        supervisor?.resumeOutput();
-        // What the last turn staged while stdout was blocked (Output's endOfTurn); this may block again, and pause.
-        output.flush();
-      },
-      onClosed: () => supervisor?.stop({ kind: 'output-closed' }),
-    });
     const logs = new LogBook();
-    const output = new Output(await formatFor(invocation, color, width), writer, logs);
+    const { output, writer, finish } = await openServiceOutput(options, context, plan, color, () => supervisor, logs);
     const marker = newRunMarker();
     const watchdog = startWatchdog(marker);
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
@@ -94,8 +73,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       for (const signal of STOP_SIGNALS) process.off(signal, onStop);
       for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
       watchdog.release();
-      output.flush();
-      await writer.flushed();
+      await finish();
     }
   } finally {
     control?.close();
