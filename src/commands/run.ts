@@ -1,12 +1,12 @@
 import { quote } from 'shell-quote';
 import type { Invocation } from '../cli/args.js';
-import { importPackage } from '../cli/packages.js';
 import { loadConfig } from '../config/load.js';
-import type { Env, Launch } from '../domain.js';
+import type { Launch } from '../domain.js';
 import { TfError, usageError } from '../errors.js';
 import { newRunMarker, withMarker } from '../host/process-table.js';
 import { shellLaunch } from '../plan/launch.js';
 import { runEnv } from '../plan/plan.js';
+import { startFailure } from '../supervisor/spawn.js';
 import { signalNumber } from '../supervisor/supervisor.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import type { CommandContext } from './context.js';
@@ -16,26 +16,6 @@ const PLAIN_WORD = /^[\w@%+=:,./-]+$/;
 
 /** Signals tf passes on; SIGINT is not among them: a terminal's Ctrl-C reaches the child itself. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
-/**
- * Why a command could not start, by errno, in words of our own: Node's messages may quote the
- * environment (a value holding a NUL byte), which can hold secrets.
- */
-function spawnFailure(command: string, code: string | undefined): TfError {
-  if (code === 'ENOENT') return new TfError('spawn', `command not found: ${command}`, { hint: 'check the spelling or your PATH', exitCode: 127 });
-  if (code === 'EACCES') return new TfError('spawn', `permission denied: ${command}`, { hint: 'make it executable (chmod +x)', exitCode: 126 });
-  if (code === 'E2BIG') return new TfError('spawn', `could not run ${command}: its arguments and environment are too large (E2BIG)`);
-  return new TfError('spawn', `could not run ${command}${code === undefined ? '' : ` (${code})`}`);
-}
-
-/** No process can receive a NUL byte in its environment: name the variable, never its value. */
-function checkEnv(env: Env): void {
-  for (const [key, value] of Object.entries(env)) {
-    if (key.includes('\0') || value.includes('\0')) {
-      throw new TfError('envfile', `the value of ${key.replaceAll('\0', '\\0')} holds a NUL byte, which no process can receive`, { hint: 'remove it from the env file' });
-    }
-  }
-}
 
 /**
  * `tf run web`, `tf run web --verbose`: a Procfile type, with the arguments appended to its
@@ -64,10 +44,9 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
   const type = config.procfile.types.find((t) => t.name === first);
   const launch = launchFor([first, ...argv.slice(1)], type !== undefined, type?.command);
   const env = runEnv(config, type);
-  checkEnv(env);
 
   // execa is loaded here only: `tf start` never needs it.
-  const { execa } = await importPackage<typeof import('execa')>('execa');
+  const { execa } = await import('execa');
   const marker = newRunMarker();
   const watchdog = startWatchdog(marker);
   const child = execa(launch.file, [...launch.args], {
@@ -89,7 +68,11 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
     const result = await child;
     if (result.signal !== undefined) return 128 + signalNumber(result.signal);
     if (result.exitCode !== undefined) return result.exitCode;
-    throw spawnFailure(first, (result as { code?: string }).code);
+    const code = (result as { code?: string }).code;
+    const { message, hint } = startFailure(code, { file: first, cwd: config.root });
+    // As a shell does: 127 for a command not found, 126 for one that cannot be run.
+    const exitCode = code === 'ENOENT' ? 127 : code === 'EACCES' ? 126 : 1;
+    throw new TfError('spawn', message, hint === undefined ? { exitCode } : { hint, exitCode });
   } finally {
     watchdog.release();
     process.off('SIGINT', ignore);
