@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { TfError } from '../errors.js';
@@ -347,7 +347,7 @@ function narrowUmask(): number | undefined {
  * is ever removed: a regular file at the path is the user's, not a stale tf's.
  */
 function socketInode(socketPath: string): number | undefined {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(socketPath);
   } catch {
