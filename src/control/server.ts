@@ -75,7 +75,8 @@ export class ControlServer {
   private constructor(
     private readonly server: net.Server,
     readonly path: string,
-    private readonly inode: number,
+    /** The socket file this server bound: close() and the watchdog remove only that one. */
+    readonly inode: number,
     private readonly options: ControlServerOptions,
     private readonly hello: HelloResult,
   ) {
@@ -210,7 +211,8 @@ type LockHolder = { readonly kind: 'gone' } | { readonly kind: 'live'; readonly 
 class StartLock {
   private constructor(
     private readonly path: string,
-    private readonly inode: number,
+    /** The socket file this server bound: close() and the watchdog remove only that one. */
+    readonly inode: number,
   ) {}
 
   static acquire(socketPath: string): StartLock {
