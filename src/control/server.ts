@@ -211,8 +211,7 @@ type LockHolder = { readonly kind: 'gone' } | { readonly kind: 'live'; readonly 
 class StartLock {
   private constructor(
     private readonly path: string,
-    /** The socket file this server bound: close() and the watchdog remove only that one. */
-    readonly inode: number,
+    private readonly inode: number,
   ) {}
 
   static acquire(socketPath: string): StartLock {
