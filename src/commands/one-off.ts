@@ -1,8 +1,9 @@
 import { quote } from 'shell-quote';
-import type { Env, Launch, ProcessType } from '../domain.js';
+import type { Launch, ProcessType } from '../domain.js';
 import { TfError } from '../errors.js';
 import { shellLaunch } from '../plan/launch.js';
-import { signalNumber } from '../supervisor/supervisor.js';
+import { exitCodeForSignal } from '../host/signals.js';
+import { startFailure } from '../supervisor/spawn.js';
 
 /**
  * How `tf run` starts its command and reads its end; `run` and `run --with` share these so the
@@ -25,26 +26,11 @@ export function oneOffLaunch(argv: readonly [string, ...string[]], types: readon
   return { launch: { file: first, args: rest }, type: undefined };
 }
 
-/**
- * Why a command could not start, by errno, in words of our own: Node's messages may quote the
- * environment (a value holding a NUL byte), which can hold secrets.
- */
-export function spawnFailure(command: string, code: string | undefined): TfError {
-  if (code === 'ENOENT') return new TfError('spawn', `command not found: ${command}`, { hint: 'check the spelling or your PATH', exitCode: 127 });
-  if (code === 'EACCES') return new TfError('spawn', `permission denied: ${command}`, { hint: 'make it executable (chmod +x)', exitCode: 126 });
-  if (code === 'E2BIG') return new TfError('spawn', `could not run ${command}: its arguments and environment are too large (E2BIG)`);
-  return new TfError('spawn', `could not run ${command}${code === undefined ? '' : ` (${code})`}`);
-}
-
-/** No process can receive a NUL byte in its environment: name the variable, never its value. */
-export function checkEnv(env: Env): void {
-  for (const [key, value] of Object.entries(env)) {
-    if (key.includes('\0') || value.includes('\0')) {
-      throw new TfError('envfile', `the value of ${key.replaceAll('\0', '\\0')} holds a NUL byte, which no process can receive`, {
-        hint: 'remove it from the env file',
-      });
-    }
-  }
+/** Why a command could not start, in the words every start failure uses; 127 and 126 as a shell gives them. */
+export function spawnFailure(command: string, code: string | undefined, cwd: string): TfError {
+  const { message, hint } = startFailure(code, { file: command, cwd });
+  const exitCode = code === 'ENOENT' ? 127 : code === 'EACCES' ? 126 : 1;
+  return new TfError('spawn', message, hint === undefined ? { exitCode } : { hint, exitCode });
 }
 
 /** What execa reports about a finished command (with `reject: false`). */
@@ -54,8 +40,8 @@ export interface OneOffResult {
 }
 
 /** The command's exit code as a shell gives it (128+N for signal N); a command that could not start is a TfError. */
-export function oneOffExitCode(result: OneOffResult, command: string): number {
-  if (result.signal !== undefined) return 128 + signalNumber(result.signal as NodeJS.Signals);
+export function oneOffExitCode(result: OneOffResult, command: string, cwd: string): number {
+  if (result.signal !== undefined) return exitCodeForSignal(result.signal as NodeJS.Signals);
   if (result.exitCode !== undefined) return result.exitCode;
-  throw spawnFailure(command, (result as { code?: string }).code);
+  throw spawnFailure(command, (result as { code?: string }).code, cwd);
 }

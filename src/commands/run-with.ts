@@ -11,7 +11,7 @@ import { watchReadiness } from '../supervisor/readiness.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import type { CommandContext } from './context.js';
-import { checkEnv, oneOffExitCode, oneOffLaunch } from './one-off.js';
+import { oneOffExitCode, oneOffLaunch } from './one-off.js';
 import { openServiceOutput, outputColor } from './service-output.js';
 import { notReady, ServiceTrouble, type Trouble } from './service-trouble.js';
 
@@ -87,7 +87,6 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     config,
     config.procfile.types.find((t) => t.name === types[0]),
   );
-  checkEnv(appEnv);
 
   let supervisor: Supervisor | undefined;
   const out = await openServiceOutput(options, context, plan, color, () => supervisor);
@@ -239,7 +238,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     });
     try {
       const result = await child;
-      return { kind: 'code', code: oneOffExitCode(result, commandName) };
+      return { kind: 'code', code: oneOffExitCode(result, commandName, config.root) };
     } catch (error) {
       return { kind: 'error', error };
     } finally {

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { TfError } from '../errors.js';
@@ -75,7 +75,8 @@ export class ControlServer {
   private constructor(
     private readonly server: net.Server,
     readonly path: string,
-    private readonly inode: number,
+    /** The socket file this server bound: close() and the watchdog remove only that one. */
+    readonly inode: number,
     private readonly options: ControlServerOptions,
     private readonly hello: HelloResult,
   ) {
@@ -88,34 +89,19 @@ export class ControlServer {
    * Listens on `options.path`. An existing socket is probed first: nothing listening (its tf
    * was killed) -> replaced; a tf answering -> refused, naming its pid; a holder that does not
    * answer -> refused, never replaced. Anything else at the path is never removed.
+   *
+   * Probe, removal and bind happen under the start lock (`<socket>.lock`): two starts that
+   * both found the socket stale would otherwise each remove it, the second removing the
+   * first's live socket, leaving two supervisors and one of them unreachable.
    */
   static async start(options: ControlServerOptions): Promise<ControlServer> {
     const hello: HelloResult = { pid: process.pid, root: options.app.root, procfile: options.app.procfile, startedAt: Date.now() };
-    for (let attempt = 0; ; attempt++) {
-      const outcome = await listenOnce(options.path);
-      if (outcome.kind === 'listening') {
-        return new ControlServer(outcome.server, options.path, outcome.inode, options, hello);
-      }
-      if (attempt >= 3) throw controlError('the control socket keeps being taken by another process', options.path, 'stop the other tf for this app and try again');
-      assertSocketFile(options.path);
-      const probe = await probeSocket(options.path, options.probeTimeoutMs ?? DEFAULT_PROBE_MS);
-      switch (probe.kind) {
-        case 'running': {
-          const who = probe.hello === undefined ? 'a tf' : `tf (pid ${probe.hello.pid})`;
-          throw controlError(`${who} is already running for this app`, options.path, 'use tf ps / tf stop on it, or pass --socket PATH to run another');
-        }
-        case 'unresponsive':
-          throw controlError(
-            'the control socket is held by a process that does not answer',
-            options.path,
-            'if no tf runs for this app, remove the socket and start again',
-          );
-        case 'stale':
-          removeIfSocket(options.path);
-          break;
-        case 'gone':
-          break;
-      }
+    const lock = StartLock.acquire(options.path);
+    try {
+      const listening = await listenReplacingStale(options);
+      return new ControlServer(listening.server, options.path, listening.inode, options, hello);
+    } finally {
+      lock.release();
     }
   }
 
@@ -175,6 +161,143 @@ function putBack(aside: string, target: string): void {
   }
 }
 
+const refusedByRunning = (socketPath: string, pid: number | undefined, doing: 'running' | 'starting'): TfError =>
+  controlError(
+    `${pid === undefined ? 'a tf' : `tf (pid ${pid})`} is already ${doing} for this app`,
+    socketPath,
+    'use tf ps / tf stop on it, or pass --socket PATH to run another',
+  );
+
+/** Binds, probing and replacing a stale socket on the way; the caller holds the start lock. */
+async function listenReplacingStale(options: ControlServerOptions): Promise<Extract<ListenOutcome, { kind: 'listening' }>> {
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await listenOnce(options.path);
+    if (outcome.kind === 'listening') return outcome;
+    if (attempt >= 3) throw controlError('the control socket keeps being taken by another process', options.path, 'stop the other tf for this app and try again');
+    const inode = socketInode(options.path);
+    if (inode === undefined) continue;
+    const probe = await probeSocket(options.path, options.probeTimeoutMs ?? DEFAULT_PROBE_MS);
+    switch (probe.kind) {
+      case 'running':
+        throw refusedByRunning(options.path, probe.hello?.pid, 'running');
+      case 'unresponsive':
+        throw controlError(
+          'the control socket is held by a process that does not answer',
+          options.path,
+          'if no tf runs for this app, remove the socket and start again',
+        );
+      case 'stale':
+        unlinkIfSame(options.path, inode);
+        break;
+      case 'gone':
+        break;
+    }
+  }
+}
+
+/**
+ * A start holds the lock for one probe and one bind. A lock older than this was left by a
+ * tf that died or hung while starting, and a reused pid in it must not block the app forever.
+ */
+const LOCK_STALE_MS = 30_000;
+
+type LockHolder = { readonly kind: 'gone' } | { readonly kind: 'live'; readonly pid: number | undefined } | { readonly kind: 'stale'; readonly inode: number };
+
+/**
+ * `<socket>.lock`, made with O_EXCL and holding the pid of the tf that is starting. Only one
+ * tf at a time probes, replaces and binds the socket; another is refused with that pid. A
+ * lock whose pid is dead was left by a tf killed while starting: it is replaced.
+ */
+class StartLock {
+  private constructor(
+    private readonly path: string,
+    private readonly inode: number,
+  ) {}
+
+  static acquire(socketPath: string): StartLock {
+    const lockPath = `${socketPath}.lock`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const made = StartLock.create(lockPath, socketPath);
+      if (made !== undefined) return made;
+      const holder = lockHolder(lockPath);
+      if (holder.kind === 'live') throw refusedByRunning(socketPath, holder.pid, 'starting');
+      if (holder.kind === 'stale') unlinkIfSame(lockPath, holder.inode);
+    }
+    throw controlError('the start lock keeps being taken by another process', lockPath, 'stop the other tf for this app and try again');
+  }
+
+  /** The lock, or undefined when one exists already. */
+  private static create(lockPath: string, socketPath: string): StartLock | undefined {
+    let fd: number;
+    try {
+      fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return undefined;
+      throw controlError(`cannot listen on the control socket (${code ?? String(error)})`, socketPath, 'pass --socket PATH in a directory you can write', error);
+    }
+    try {
+      writeSync(fd, `${process.pid}\n`);
+      return new StartLock(lockPath, fstatSync(fd).ino);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Removes the lock if it is still this one. */
+  release(): void {
+    unlinkIfSame(this.path, this.inode);
+  }
+}
+
+/** Who holds the lock at `lockPath`: a live tf (its pid), nobody any more, or a dead or hung one. */
+function lockHolder(lockPath: string): LockHolder {
+  let inode: number;
+  let ageMs: number;
+  let text: string;
+  try {
+    const st = lstatSync(lockPath);
+    if (!st.isFile()) throw controlError('the start lock path exists and is not a file', lockPath, 'remove it and start again');
+    [inode, ageMs] = [st.ino, Date.now() - st.mtimeMs];
+    const fd = openSync(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    if (error instanceof TfError) throw error;
+    return { kind: 'gone' };
+  }
+  if (ageMs > LOCK_STALE_MS) return { kind: 'stale', inode };
+  // Empty: its tf made it and has not written its pid yet.
+  if (!/^\d+\n$/.test(text)) return { kind: 'live', pid: undefined };
+  const pid = Number(text.trim());
+  return isAlive(pid) ? { kind: 'live', pid } : { kind: 'stale', inode };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's process.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes `file` only if it is still the one seen as `inode`: between the look and the
+ * removal another tf may have put its own there.
+ */
+function unlinkIfSame(file: string, inode: number): void {
+  try {
+    if (lstatSync(file).ino === inode) unlinkSync(file);
+  } catch {
+    // Gone already: nothing to remove.
+  }
+}
+
 type ListenOutcome = { readonly kind: 'listening'; readonly server: net.Server; readonly inode: number } | { readonly kind: 'in-use' };
 
 /**
@@ -220,24 +343,19 @@ function narrowUmask(): number | undefined {
   }
 }
 
-/** Only a socket is ever removed: a regular file at the path is the user's, not a stale tf's. */
-function assertSocketFile(socketPath: string): void {
+/**
+ * The inode of the socket at `socketPath`, or undefined when nothing is there. Only a socket
+ * is ever removed: a regular file at the path is the user's, not a stale tf's.
+ */
+function socketInode(socketPath: string): number | undefined {
+  let st: Stats;
   try {
-    if (!lstatSync(socketPath).isSocket()) {
-      throw controlError('the control socket path exists and is not a socket', socketPath, 'remove it or pass --socket PATH');
-    }
-  } catch (error) {
-    if (error instanceof TfError) throw error;
-    // Vanished since the bind failed: the next attempt will tell.
-  }
-}
-
-function removeIfSocket(socketPath: string): void {
-  try {
-    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath);
+    st = lstatSync(socketPath);
   } catch {
-    // Gone already (another tf cleaned it up): the next bind decides who wins.
+    return undefined; // vanished since the bind failed: the next attempt will tell
   }
+  if (!st.isSocket()) throw controlError('the control socket path exists and is not a socket', socketPath, 'remove it or pass --socket PATH');
+  return st.ino;
 }
 
 /**

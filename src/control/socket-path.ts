@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { TfError } from '../errors.js';
+import { trustedRuntimeDir } from '../host/runtime-dir.js';
 
 /**
  * Where an app's control socket lives. Not in the project directory: no git noise, and no
@@ -26,19 +27,10 @@ export function socketName(realRoot: string, realProcfile: string): string {
  * promises (a directory of ours, mode 0700), else `${TMPDIR:-/tmp}/tf-$UID`.
  */
 export function socketDir(env: NodeJS.ProcessEnv, uid: number): string {
-  const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime !== undefined && runtime !== '' && path.isAbsolute(runtime) && isPrivateDir(runtime, uid)) return path.join(runtime, 'tf');
+  const runtime = trustedRuntimeDir(env, uid);
+  if (runtime !== undefined) return path.join(runtime, 'tf');
   const tmp = env.TMPDIR !== undefined && env.TMPDIR !== '' ? env.TMPDIR : '/tmp';
   return path.join(tmp, `tf-${uid}`);
-}
-
-function isPrivateDir(dir: string, uid: number): boolean {
-  try {
-    const st = statSync(dir);
-    return st.isDirectory() && st.uid === uid && (st.mode & 0o777) === 0o700;
-  } catch {
-    return false;
-  }
 }
 
 export interface SocketInputs {

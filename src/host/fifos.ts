@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { trustedRuntimeDir } from './runtime-dir.js';
 import { toolEnv } from './tool-env.js';
 
 /** A pair of file descriptors on one FIFO: the child gets `write` as its output, tf reads `read`. */
@@ -77,7 +78,8 @@ export class FifoMaker {
       this.spare = made.reverse();
       // Later batches (restarts) come one at a time.
       this.batch = 1;
-      // Every name is unlinked: the directory is empty (rmSync would load more of Node's fs).
+      // Every name is unlinked, so the directory is empty and a plain rmdir is all it takes; the
+      // recursive removal below is for the failure path, where names may remain.
       rmdirSync(dir);
     } catch (error) {
       for (const ends of made) closeQuietly(ends);
@@ -138,11 +140,8 @@ function lstatOrUndefined(dir: string): Stats | undefined {
  * inside it makes safe.
  */
 export function fifoHome(env: NodeJS.ProcessEnv = process.env): string {
-  const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime !== undefined && path.isAbsolute(runtime)) {
-    const stat = lstatOrUndefined(runtime);
-    if (stat !== undefined && isPrivateDir(stat, 0o077) && (stat.mode & 0o777) === 0o700 && writable(runtime)) return runtime;
-  }
+  const runtime = trustedRuntimeDir(env);
+  if (runtime !== undefined && writable(runtime)) return runtime;
   if (lstatOrUndefined('/dev/shm')?.isDirectory() === true && writable('/dev/shm')) return '/dev/shm';
   return tmpdir();
 }
@@ -158,8 +157,8 @@ function writable(dir: string): boolean {
 
 /** One `mkfifo` run for all `paths`: undefined when it made them, else why not. */
 export function runMkfifo(paths: readonly string[]): string | undefined {
-  // Its messages are not shown, so it needs no locale: under a UTF-8 LANG, mkfifo maps a
-  // dozen locale files before doing anything.
+  // Its messages are not shown, so it needs no locale: the C locale spares it loading the
+  // user's locale data first.
   const result = spawnSync('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore', env: toolEnv({ LC_ALL: 'C' }) });
   if (result.status === 0) return undefined;
   const code = (result.error as NodeJS.ErrnoException | undefined)?.code;

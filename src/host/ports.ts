@@ -1,6 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { Instance, Warning } from '../domain.js';
+import { toolEnv } from './tool-env.js';
 
 /**
  * What a probe learned of a port: something holds it, nothing does, or tf could not tell
@@ -30,25 +31,80 @@ export async function probePort(port: number, bind: Bind = bindAndRelease): Prom
   }
 }
 
-/** Who holds a port, where the OS lets us see it (lsof, then ss); undefined otherwise. */
-export function portHolder(port: number): string | undefined {
-  const lsof = spawnSync('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-Fpc'], { encoding: 'utf8', timeout: 2000 });
-  if (lsof.status === 0 && lsof.stdout) {
-    const pid = /^p(\d+)/m.exec(lsof.stdout)?.[1];
-    const name = /^c(.+)$/m.exec(lsof.stdout)?.[1];
-    if (pid !== undefined) return `${name ?? 'process'} (pid ${pid})`;
-  }
-  const ss = spawnSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8', timeout: 2000 });
-  const match = ss.status === 0 ? /\(\("([^"]+)",pid=(\d+)/.exec(ss.stdout) : null;
-  return match === null ? undefined : `${match[1]} (pid ${match[2]})`;
+/** Who listens on which TCP port (`node (pid 123)`), as far as the OS lets tf see; ports it cannot tell are absent. */
+export type Holders = ReadonlyMap<number, string>;
+
+/** Looks up the holders of listening TCP ports; never rejects, and settles within `timeoutMs`. */
+export type HolderLookup = (timeoutMs: number) => Promise<Holders>;
+
+/**
+ * The whole lookup, however many ports are busy, is bounded by this: it runs on tf start's
+ * path before anything starts, and naming a holder is a courtesy, not worth a slow start.
+ */
+const HOLDER_LOOKUP_MS = 1000;
+
+type ToolResult = { readonly kind: 'output'; readonly text: string } | { readonly kind: 'missing' } | { readonly kind: 'failed' };
+
+function runTool(file: string, args: readonly string[], timeoutMs: number): Promise<ToolResult> {
+  return new Promise((resolve) => {
+    if (timeoutMs <= 0) return resolve({ kind: 'failed' });
+    execFile(file, [...args], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024, env: toolEnv({ LC_ALL: 'C' }) }, (error, stdout) => {
+      if (error === null) resolve({ kind: 'output', text: stdout });
+      else resolve((error as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'missing' } : { kind: 'failed' });
+    });
+  });
 }
 
-function warningFor(instance: Instance, state: PortState): Warning | undefined {
+const portOfAddress = (address: string): number | undefined => {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+};
+
+/** `ss -Hltnp`: `LISTEN 0 511 0.0.0.0:5000 0.0.0.0:* users:(("node",pid=123,fd=20))`; users only for the user's own processes. */
+export function parseSs(text: string): Holders {
+  const holders = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    const port = portOfAddress(fields[3] ?? '');
+    const user = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+    if (port !== undefined && user !== null && !holders.has(port)) holders.set(port, `${user[1]} (pid ${user[2]})`);
+  }
+  return holders;
+}
+
+/** `lsof -Fpcn`: a `p` (pid) and `c` (command) line per process, then an `n` (address) line per socket. */
+export function parseLsof(text: string): Holders {
+  const holders = new Map<number, string>();
+  let pid = '';
+  let command = 'process';
+  for (const line of text.split('\n')) {
+    const value = line.slice(1);
+    if (line.startsWith('p')) [pid, command] = [value, 'process'];
+    else if (line.startsWith('c')) command = value;
+    else if (line.startsWith('n') && pid !== '') {
+      const port = portOfAddress(value);
+      if (port !== undefined && !holders.has(port)) holders.set(port, `${command} (pid ${pid})`);
+    }
+  }
+  return holders;
+}
+
+/** One `ss` for every listening port at once, or one `lsof` where there is no ss; within `timeoutMs` in all. */
+export const lookupHolders: HolderLookup = async (timeoutMs) => {
+  const deadline = Date.now() + timeoutMs;
+  const ss = await runTool('ss', ['-Hltnp'], timeoutMs);
+  if (ss.kind === 'output') return parseSs(ss.text);
+  if (ss.kind === 'failed') return new Map();
+  const lsof = await runTool('lsof', ['-nP', '-iTCP', '-sTCP:LISTEN', '-Fpcn'], deadline - Date.now());
+  return lsof.kind === 'output' ? parseLsof(lsof.text) : new Map();
+};
+
+function warningFor(instance: Instance, state: PortState, holders: Holders): Warning | undefined {
   switch (state.kind) {
     case 'free':
       return undefined;
     case 'in-use': {
-      const holder = portHolder(instance.port);
+      const holder = holders.get(instance.port);
       return { message: `port ${instance.port} for ${instance.name} is already in use${holder === undefined ? '' : ` by ${holder}`}` };
     }
     case 'unknown':
@@ -61,13 +117,14 @@ function warningFor(instance: Instance, state: PortState): Warning | undefined {
   }
 }
 
-/** Ports of the plan that something else already listens on, or that tf could not check, as warnings. */
-export async function busyPortWarnings(instances: readonly Instance[], bind: Bind = bindAndRelease): Promise<Warning[]> {
-  const warnings: Warning[] = [];
+/**
+ * Ports of the plan that something else already listens on, or that tf could not check, as
+ * warnings. The holders of the busy ones are looked up once for all. `bind` and `holders` are for tests.
+ */
+export async function busyPortWarnings(instances: readonly Instance[], bind: Bind = bindAndRelease, holders: HolderLookup = lookupHolders): Promise<Warning[]> {
+  const states: PortState[] = [];
   // One at a time: a large formation must not hold a socket per instance at once.
-  for (const instance of instances) {
-    const warning = warningFor(instance, await probePort(instance.port, bind));
-    if (warning !== undefined) warnings.push(warning);
-  }
-  return warnings;
+  for (const instance of instances) states.push(await probePort(instance.port, bind));
+  const known = states.some((state) => state.kind === 'in-use') ? await holders(HOLDER_LOOKUP_MS) : new Map<number, string>();
+  return instances.flatMap((instance, i) => warningFor(instance, states[i] as PortState, known) ?? []);
 }

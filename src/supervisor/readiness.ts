@@ -2,6 +2,7 @@ import { lookup } from 'node:dns';
 import { request, type ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Instance, OutputStream, ReadySpec } from '../domain.js';
+import { realClock, type Clock } from '../host/clock.js';
 
 /**
  * Watches one run of an instance until it is ready, as its type's ReadySpec says. A probe
@@ -23,19 +24,11 @@ export interface ReadinessWatch {
 /** Starts watching a freshly spawned run of `instance` (its port is `instance.port`). */
 export type ReadinessProbe = (instance: Instance) => ReadinessWatch;
 
-/** The timers a probe uses; the supervisor's Clock fits, tests pass fake ones. */
-export interface ProbeScheduler {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realScheduler: ProbeScheduler = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** The part of the Clock a probe uses: its timers. Tests pass fake ones. */
+export type ProbeTimers = Pick<Clock, 'setTimeout' | 'clearTimeout'>;
 
 export interface ProbeOptions {
-  readonly scheduler?: ProbeScheduler;
+  readonly scheduler?: ProbeTimers;
   /** The addresses to try for the instance's port; default: what `localhost` resolves to, plus 127.0.0.1 and ::1. */
   readonly hosts?: () => Promise<readonly string[]>;
   /** First wait between attempts; it doubles up to `maxDelayMs`. */
@@ -113,7 +106,7 @@ class Watch implements ReadinessWatch {
 }
 
 interface Retry {
-  readonly scheduler: ProbeScheduler;
+  readonly scheduler: ProbeTimers;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
   readonly attemptTimeoutMs: number;
@@ -121,7 +114,7 @@ interface Retry {
 }
 
 const retryOf = (options: ProbeOptions): Retry => ({
-  scheduler: options.scheduler ?? realScheduler,
+  scheduler: options.scheduler ?? realClock,
   initialDelayMs: options.initialDelayMs ?? INITIAL_DELAY_MS,
   maxDelayMs: options.maxDelayMs ?? MAX_DELAY_MS,
   attemptTimeoutMs: options.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS,

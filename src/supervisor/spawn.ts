@@ -30,8 +30,8 @@ export type SpawnFn = (instance: Instance) => ChildHandle;
 
 /**
  * A process that could not be started, in execa's error shape: `code` is the errno name
- * ('ENOENT', 'EMFILE') or Node's error code. The message never holds a value of the
- * environment (Node's own message for a NUL byte quotes the value).
+ * ('ENOENT', 'EMFILE') or Node's error code. The message is tf's own (see startFailure), never
+ * Node's, which may quote a value of the environment.
  */
 export class SpawnError extends Error {
   readonly code: string | undefined;
@@ -228,31 +228,58 @@ interface DescriptorFacts {
   readonly limit: number | undefined;
 }
 
+/** What tf knows about a process that could not start, for the words that explain why. */
+export interface StartFacts {
+  /** The program, as the user named it. */
+  readonly file: string;
+  readonly cwd: string;
+  /** For EMFILE and ENFILE: how many descriptors the instances need against the limit. */
+  readonly descriptors?: () => DescriptorFacts;
+}
+
+export interface StartFailure {
+  readonly message: string;
+  readonly hint?: string;
+}
+
+/**
+ * Why a process could not start, by errno, in tf's own words: Node's messages may quote what
+ * they were given (arguments, environment), which can hold secrets. `tf start` and `tf run`
+ * both explain a failed start with this.
+ */
+export function startFailure(code: string | undefined, facts: StartFacts): StartFailure {
+  switch (code) {
+    case 'EMFILE':
+    case 'ENFILE': {
+      const known = facts.descriptors?.();
+      const want = known === undefined ? '' : `: ${known.instances} instance${known.instances === 1 ? '' : 's'} need about ${known.needed} descriptors`;
+      if (code === 'ENFILE') return { message: `too many open files in the system (ENFILE)${want}`, hint: 'close other programs or run fewer' };
+      const limit = known?.limit === undefined ? '' : `, the limit is ${known.limit} (ulimit -n)`;
+      return { message: `too many open files (EMFILE)${want}${limit}`, hint: limit === '' ? 'raise ulimit -n or run fewer' : 'raise it or run fewer' };
+    }
+    case 'ENOENT':
+      return existsSync(facts.cwd)
+        ? { message: `command not found: ${facts.file}`, hint: 'check the spelling or your PATH' }
+        : { message: `its working directory ${facts.cwd} does not exist (ENOENT)` };
+    case 'EACCES':
+      return { message: `permission denied (EACCES) running ${facts.file} in ${facts.cwd}`, hint: 'make it executable (chmod +x)' };
+    case 'E2BIG':
+      return { message: `could not run ${facts.file}: its arguments and environment are too large (E2BIG)` };
+    case 'EAGAIN':
+      return { message: 'the system refused a new process (EAGAIN): too many processes (ulimit -u) or too little memory' };
+  }
+  return { message: `could not run ${facts.file}${code === undefined ? '' : ` (${code})`}` };
+}
+
+/** One line: the failure and its fix. */
+export const startFailureLine = ({ message, hint }: StartFailure): string => (hint === undefined ? message : `${message}; ${hint}`);
+
 /** Why `instance` could not start, in words that name the fix and never a value of its environment. */
 export function spawnError(error: unknown, instance: Instance, descriptors: () => DescriptorFacts): SpawnError {
   const errno = error as Partial<NodeJS.ErrnoException> | undefined;
   const code = error instanceof DescriptorsExhausted ? error.code : typeof errno?.code === 'string' ? errno.code : undefined;
-  const fail = (message: string, keepCause = true): SpawnError => new SpawnError(message, instance.name, code, keepCause ? error : undefined);
-  const nul = Object.entries(instance.env).find(([key, value]) => key.includes('\0') || value.includes('\0'));
-  if (nul !== undefined) return fail(`the environment variable ${JSON.stringify(nul[0].replaceAll('\0', '\\0'))} holds a NUL byte, which no process can be given; remove it where it is set`, false);
-  if ([instance.launch.file, ...instance.launch.args, instance.cwd].some((s) => s.includes('\0'))) return fail('the command or its directory holds a NUL byte; remove it', false);
-  switch (code) {
-    case 'EMFILE':
-    case 'ENFILE': {
-      const { instances, needed, limit } = descriptors();
-      const want = `${instances} instance${instances === 1 ? '' : 's'} need about ${needed} descriptors`;
-      if (code === 'ENFILE') return fail(`too many open files in the system (ENFILE): ${want}; close other programs or run fewer`);
-      return fail(`too many open files (EMFILE): ${want}, ${limit === undefined ? 'more than the limit' : `the limit is ${limit}`} (ulimit -n); raise it or run fewer`);
-    }
-    case 'ENOENT':
-      return fail(existsSync(instance.cwd) ? `${instance.launch.file} was not found (ENOENT)` : `its working directory ${instance.cwd} does not exist (ENOENT)`);
-    case 'EACCES':
-      return fail(`permission denied (EACCES) running ${instance.launch.file} in ${instance.cwd}`);
-    case 'EAGAIN':
-      return fail('the system refused a new process (EAGAIN): too many processes (ulimit -u) or too little memory');
-  }
-  // An errno error from the spawn itself names only the program and the code; other errors
-  // (Node's argument checks) may quote what they were given, so only their code is shown.
-  if (typeof errno?.syscall === 'string' && error instanceof Error) return fail(error.message);
-  return fail(`could not start (${code ?? (error instanceof Error ? error.name : 'unknown error')})`, false);
+  // The cause is kept only for errno errors: Node's argument checks quote what they were given.
+  const keepCause = error instanceof DescriptorsExhausted || typeof errno?.syscall === 'string';
+  const text = startFailureLine(startFailure(code, { file: instance.launch.file, cwd: instance.cwd, descriptors }));
+  return new SpawnError(text, instance.name, code, keepCause ? error : undefined);
 }

@@ -113,6 +113,30 @@ describe('control socket between real processes', () => {
     await expectAllDead([first.pid, second.pid]);
   }, 20_000);
 
+  it('two servers started at once on a stale socket: exactly one listens, the other is refused with its pid', async () => {
+    const socketPath = newSocket();
+    const old = run('serve', socketPath);
+    await old.waitFor(/LISTENING/);
+    process.kill(old.pid, 'SIGKILL');
+    await old.exited;
+    expect(lstatSync(socketPath).isSocket()).toBe(true);
+    const racers = [run('serve', socketPath), run('serve', socketPath)];
+    // The loser exits; the winner listens and stays.
+    const loserIndex = await Promise.race(racers.map((r, i) => r.exited.then(() => i)));
+    const loser = racers[loserIndex] as Proc;
+    const winner = racers[1 - loserIndex] as Proc;
+    await winner.waitFor(/LISTENING/);
+    expect(await loser.exited).toBe(1);
+    expect(loser.output()).toMatch(
+      new RegExp(`^tf: ${socketPath}: tf \\(pid ${winner.pid}\\) is already (starting|running) for this app; use tf ps / tf stop on it, or pass --socket PATH to run another\n$`),
+    );
+    expect(await hello(socketPath)).toMatchObject({ ok: true, pid: winner.pid });
+    process.kill(winner.pid, 'SIGTERM');
+    expect(await winner.exited, winner.output()).toBe(0);
+    expect(existsSync(socketPath)).toBe(false);
+    await expectAllDead([old.pid, ...racers.map((r) => r.pid)]);
+  }, 20_000);
+
   it('a second server for the same socket is refused with the running pid; the first keeps answering', async () => {
     const socketPath = newSocket();
     const first = run('serve', socketPath);

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { linkSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -175,6 +176,44 @@ describe('ControlServer: start-up probe', () => {
     const message = await refusal(startServer()).finally(() => { for (const s of held) s.destroy(); });
     expect(message).toContain('held by a process that does not answer');
     expect(statSync(sock).ino).toBe(inode);
+  }, 10_000);
+
+  it('two starts racing on one stale socket: exactly one listens, the other is refused and the winner stays reachable', async () => {
+    const first = net.createServer();
+    await new Promise<void>((resolve) => first.listen(path.join(dir, 'old.sock'), resolve));
+    linkSync(path.join(dir, 'old.sock'), sock);
+    await new Promise((resolve) => first.close(resolve));
+    const results = await Promise.allSettled([startServer(), startServer()]);
+    const winners = results.filter((r) => r.status === 'fulfilled');
+    const losers = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    expect(winners).toHaveLength(1);
+    expect(losers).toHaveLength(1);
+    expect((losers[0] as TfError).describe()).toMatch(new RegExp(`^${sock}: tf \\(pid ${process.pid}\\) is already (starting|running) for this app; `));
+    expect(await request(target(), { cmd: 'hello' })).toMatchObject({ ok: true, pid: process.pid });
+    expect(existsSync(`${sock}.lock`), 'the lock is released once the winner listens').toBe(false);
+  }, 10_000);
+
+  it('a start lock left by a dead tf is replaced; one held by a live process refuses, naming its pid', async () => {
+    // A pid that is certainly dead: a child that has exited and been reaped.
+    const dead = spawnSync('/bin/sh', ['-c', 'echo $$'], { encoding: 'utf8' });
+    const deadPid = Number(dead.stdout.trim());
+    expect(() => process.kill(deadPid, 0)).toThrow();
+    writeFileSync(`${sock}.lock`, `${deadPid}\n`);
+    const server = await startServer();
+    expect(existsSync(`${sock}.lock`)).toBe(false);
+    await server.close();
+
+    const live = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(`${sock}.lock`, `${live.pid}\n`);
+      expect(await refusal(startServer())).toBe(`${sock}: tf (pid ${live.pid}) is already starting for this app; use tf ps / tf stop on it, or pass --socket PATH to run another`);
+      expect(existsSync(`${sock}.lock`), 'a live holder keeps its lock').toBe(true);
+      expect(existsSync(sock), 'nothing bound without the lock').toBe(false);
+    } finally {
+      live.kill('SIGKILL');
+      await new Promise((resolve) => live.once('close', resolve));
+    }
+    expect(() => process.kill(live.pid as number, 0)).toThrow();
   }, 10_000);
 
   it('never removes a file that is not a socket', async () => {

@@ -38,6 +38,14 @@ describe('socketDir', () => {
     expect(socketDir({ XDG_RUNTIME_DIR: open, TMPDIR: base }, uid)).toBe(path.join(base, `tf-${uid}`));
     expect(socketDir({ XDG_RUNTIME_DIR: path.join(base, 'missing') }, uid)).toBe(`/tmp/tf-${uid}`);
   });
+
+  it('does not follow an XDG_RUNTIME_DIR that is a symlink, even to a 0700 directory of ours (as fifos do not)', () => {
+    const runtime = path.join(base, 'run');
+    mkdirSync(runtime, { mode: 0o700 });
+    symlinkSync(runtime, path.join(base, 'link'));
+    expect(socketDir({ XDG_RUNTIME_DIR: path.join(base, 'link'), TMPDIR: base }, uid)).toBe(path.join(base, `tf-${uid}`));
+    expect(socketDir({ XDG_RUNTIME_DIR: 'run', TMPDIR: base }, uid)).toBe(path.join(base, `tf-${uid}`));
+  });
 });
 
 describe('locateSocket', () => {

@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDescriptorCount, openFileLimit } from '../../src/host/descriptors.js';
 import { fifoHome, FifoMaker, runMkfifo } from '../../src/host/fifos.js';
 
-const leftovers = (): string[] =>
-  [tmpdir(), '/dev/shm', process.env.XDG_RUNTIME_DIR ?? ''].filter((d) => d !== '' && existsSync(d)).flatMap((d) => readdirSync(d)).filter((name) => name.startsWith('tf-pipes-'));
+/** What a maker left in its home; each test gives its maker a home of its own, as other tf runs share /dev/shm and the temp dir. */
+const leftovers = (home: string): string[] => readdirSync(home).filter((name) => name.startsWith('tf-pipes-'));
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'tf-fifos-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -23,14 +23,14 @@ const isRoot = process.getuid?.() === 0;
 describe('FifoMaker', () => {
   it('makes a batch with one mkfifo run, opens both ends and leaves no name on disk', () => {
     const runs: number[] = [];
-    const before = leftovers();
+    const home = dirWith(0o700);
     const maker = new FifoMaker(3, (paths) => {
       runs.push(paths.length);
       return runMkfifo(paths);
-    });
+    }, () => home);
     const ends = [maker.take(), maker.take(), maker.take()];
     expect(runs).toEqual([3]);
-    expect(leftovers()).toEqual(before);
+    expect(leftovers(home)).toEqual([]);
     for (const pair of ends) {
       expect(pair).toBeDefined();
       const { read, write } = pair as { read: number; write: number };
@@ -51,12 +51,13 @@ describe('FifoMaker', () => {
 
   it('gives nothing, once and for all, where FIFOs cannot be made', () => {
     let runs = 0;
-    const maker = new FifoMaker(2, () => (runs++, 'no FIFOs here'));
+    const home = dirWith(0o700);
+    const maker = new FifoMaker(2, () => (runs++, 'no FIFOs here'), () => home);
     expect(maker.take()).toBeUndefined();
     expect(maker.take()).toBeUndefined();
     expect(runs).toBe(1);
     expect(maker.failure).toBe('no FIFOs here');
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(home)).toEqual([]);
   });
 
   it('makes its names in a private directory of its own (mode 0700) inside the home it is given', () => {
@@ -77,23 +78,25 @@ describe('FifoMaker', () => {
   it('refuses a symlink where a FIFO should be, without following it', () => {
     const real = path.join(scratch, 'real-fifo');
     expect(runMkfifo([real])).toBeUndefined();
+    const home = dirWith(0o700);
     const maker = new FifoMaker(1, (paths) => {
       symlinkSync(real, paths[0] as string);
       return undefined;
-    });
+    }, () => home);
     expect(maker.take()).toBeUndefined();
     expect(maker.failure).toMatch(/ELOOP/);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(home)).toEqual([]);
   });
 
   it('refuses a file that is not a FIFO', () => {
+    const home = dirWith(0o700);
     const maker = new FifoMaker(1, (paths) => {
       writeFileSync(paths[0] as string, 'not a pipe');
       return undefined;
-    });
+    }, () => home);
     expect(maker.take()).toBeUndefined();
     expect(maker.failure).toMatch(/is not a FIFO$/);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(home)).toEqual([]);
   });
 });
 

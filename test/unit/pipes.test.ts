@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPolicy, type Instance } from '../../src/domain.js';
 import { DescriptorsExhausted, FifoMaker } from '../../src/host/fifos.js';
 import { StreamPipe, type OutputPipe, type PipeReader } from '../../src/supervisor/pipes.js';
-import { instanceSpawner, SpawnError, TooManyOpenFiles, type ChildHandle } from '../../src/supervisor/spawn.js';
+import { instanceSpawner, SpawnError, startFailure, TooManyOpenFiles, type ChildHandle } from '../../src/supervisor/spawn.js';
 
 const instance = (script: string): Instance => ({
   name: 'web.1',
@@ -151,7 +151,18 @@ describe('instanceSpawner', () => {
     await event(first, 'close');
   }, 10_000);
 
-  it('names the variable holding a NUL byte, never its value, and closes the FIFO', () => {
+  it('words a failed start as tf run does: a program not found names itself and the fix', async () => {
+    const spawner = instanceSpawner(1);
+    const child = spawner({ ...instance('x'), launch: { file: 'no-such-program-tf', args: [] } });
+    const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+    expect(error).toMatchObject({ code: 'ENOENT', message: 'command not found: no-such-program-tf; check the spelling or your PATH' });
+    expect(startFailure('EACCES', { file: './app', cwd: '/srv' })).toEqual({ message: 'permission denied (EACCES) running ./app in /srv', hint: 'make it executable (chmod +x)' });
+    expect(startFailure('EMFILE', { file: 'x', cwd: '/' })).toEqual({ message: 'too many open files (EMFILE)', hint: 'raise ulimit -n or run fewer' });
+    expect(startFailure(undefined, { file: 'x', cwd: '/' })).toEqual({ message: 'could not run x' });
+  }, 10_000);
+
+  it("never shows Node's own message for a start it refuses (it may quote the environment), and closes the FIFO", () => {
+    // Config rejects a NUL byte when it loads a file; here one reaches spawn anyway.
     const spawner = instanceSpawner(2);
     const fds = openDescriptors();
     let thrown: unknown;
@@ -163,7 +174,7 @@ describe('instanceSpawner', () => {
     expect(thrown).toBeInstanceOf(SpawnError);
     const error = thrown as SpawnError;
     expect(error.code).toBe('ERR_INVALID_ARG_VALUE');
-    expect(error.message).toBe('the environment variable "API_TOKEN" holds a NUL byte, which no process can be given; remove it where it is set');
+    expect(error.message).toMatch(/^could not run .* \(ERR_INVALID_ARG_VALUE\)$/);
     expect(`${error.message} ${String(error.cause)}`).not.toMatch(/s3cr/);
     // The batch's other FIFO is still open (two descriptors); this one's are closed.
     expect(openDescriptors()).toBe(fds + 2);

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPolicy, type Instance, type ReadySpec } from '../../src/domain.js';
-import { probeFor, watchReadiness, type ProbeScheduler, type ReadinessWatch } from '../../src/supervisor/readiness.js';
+import { probeFor, watchReadiness, type ProbeTimers, type ReadinessWatch } from '../../src/supervisor/readiness.js';
 
 const instanceOn = (port: number, ready: ReadySpec = { kind: 'port' }): Instance => ({
   name: 'web.1',
@@ -18,7 +18,7 @@ const instanceOn = (port: number, ready: ReadySpec = { kind: 'port' }): Instance
 });
 
 /** A scheduler whose timers run only when the test says so. */
-class ManualScheduler implements ProbeScheduler {
+class ManualScheduler implements ProbeTimers {
   readonly delays: number[] = [];
   private readonly pending = new Map<number, () => void>();
   private next = 0;
@@ -222,7 +222,7 @@ describe('port', { timeout: 10_000 }, () => {
   });
 
   /** The real timers, counted, so a test can wait for the nth retry without sleeping. */
-  const countingScheduler = (): ProbeScheduler & { retries(n: number): Promise<void> } => {
+  const countingScheduler = (): ProbeTimers & { retries(n: number): Promise<void> } => {
     let set = 0;
     let waiting: { n: number; resolve: () => void }[] = [];
     return {
