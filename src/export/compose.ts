@@ -22,43 +22,56 @@ type Obj = Record<string, unknown>;
 const RESTART: Record<RestartPolicy, string> = { no: 'no', 'on-failure': 'on-failure', always: 'always' };
 
 export const renderCompose: Render = (input, options) => {
-  const plain = [...input.env].filter(([, v]) => !v.secret);
-  const secret = [...input.env].filter(([, v]) => v.secret);
-  const envFiles = [...(plain.length > 0 ? [CONFIG_ENV] : []), ...(secret.length > 0 ? [SECRETS_ENV] : [])];
-  // Without an image, every service builds the app's Dockerfile; the export sits in its own
-  // directory, so the build context is the app root, which compose resolves from this file.
-  const source: Obj = options.image !== undefined && options.image !== '' ? { image: options.image } : { build: input.root };
+  const entries = [...input.env];
+  const plain = entries.filter(([, v]) => !v.secret && portable(v.value)).map(([k, v]) => [k, v.value] as const);
+  // What an env file cannot carry the same way for every compose goes inline, where YAML can.
+  const inline = entries.filter(([, v]) => !v.secret && !portable(v.value)).map(([k, v]) => [k, literalDollars(v.value)] as const);
+  const secret = entries.filter(([, v]) => v.secret).map(([k, v]) => [k, options.noSecrets ? '' : secretValue(k, v.value)] as const);
+  const config: Config = {
+    envFiles: [...(plain.length > 0 ? [CONFIG_ENV] : []), ...(secret.length > 0 ? [SECRETS_ENV] : [])],
+    inline,
+    // Without an image, every service builds the app's Dockerfile; the export sits in its own
+    // directory, so the build context is the app root, which compose resolves from this file.
+    source: options.image !== undefined && options.image !== '' ? { image: options.image } : { build: input.root },
+  };
 
   const services: Obj = {};
   if (input.release !== undefined) {
     services.release = {
-      ...source,
+      ...config.source,
       entrypoint: containerCommand(input.release.command).argv.map(literalDollars),
-      ...(envFiles.length > 0 ? { env_file: envFiles } : {}),
+      ...(inline.length > 0 ? { environment: Object.fromEntries(inline) } : {}),
+      ...(config.envFiles.length > 0 ? { env_file: config.envFiles } : {}),
       stop_grace_period: `${input.timeoutSeconds}s`,
       // It runs once to completion; restarting it would run the release again.
       restart: 'no',
     };
   }
-  for (const type of input.types) services[serviceName(type, input.release !== undefined)] = service(type, input, source, envFiles);
+  for (const type of input.types) services[serviceName(type)] = service(type, input, config);
 
-  const files: ExportFile[] = [{ path: COMPOSE_FILE, mode: 0o644, content: new Document({ services }).toString({ lineWidth: 0 }) }];
-  if (plain.length > 0) files.push({ path: CONFIG_ENV, mode: 0o644, content: envFile(plain.map(([k, v]) => [k, v.value])) });
+  const files: ExportFile[] = [{ path: COMPOSE_FILE, mode: 0o644, content: new Document({ services }, { version: '1.1', aliasDuplicateObjects: false }).toString({ lineWidth: 0 }) }];
+  if (plain.length > 0) files.push({ path: CONFIG_ENV, mode: 0o644, content: envFile(plain) });
   if (secret.length > 0) {
     const header = options.noSecrets ? '# Fill in every value: tf exported the keys only (--no-secrets).\n' : '';
-    files.push({ path: SECRETS_ENV, mode: 0o600, content: header + envFile(secret.map(([k, v]) => [k, options.noSecrets ? '' : v.value])) });
+    files.push({ path: SECRETS_ENV, mode: 0o600, content: header + envFile(secret) });
   }
   return files;
 };
 
-function service(type: ExportType, input: ExportInput, source: Obj, envFiles: readonly string[]): Obj {
+interface Config {
+  readonly envFiles: readonly string[];
+  readonly inline: readonly (readonly [string, string])[];
+  readonly source: Obj;
+}
+
+function service(type: ExportType, input: ExportInput, config: Config): Obj {
   // Every replica is its own container with its own address, so they all share one PORT.
   const port = type.ports[0] ?? FALLBACK_PORT;
   return {
-    ...source,
+    ...config.source,
     entrypoint: containerCommand(type.command).argv.map(literalDollars),
-    environment: { PORT: String(port) },
-    ...(envFiles.length > 0 ? { env_file: envFiles } : {}),
+    environment: { ...Object.fromEntries(config.inline), PORT: String(port) },
+    ...(config.envFiles.length > 0 ? { env_file: config.envFiles } : {}),
     // One replica publishes PORT on the same host port; several cannot share a host port,
     // so each gets one the engine picks (`docker compose port --index N web PORT`).
     ...(type.name === 'web' ? { ports: [type.count > 1 ? String(port) : `${port}:${port}`] } : {}),
@@ -70,28 +83,31 @@ function service(type: ExportType, input: ExportInput, source: Obj, envFiles: re
   };
 }
 
-function serviceName(type: ExportType, hasRelease: boolean): string {
+function serviceName(type: ExportType): string {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(type.name)) {
     throw new TfError('option', `process type "${type.name}" cannot name a compose service (letters, digits, "_", "." and "-")`, { hint: 'rename it in the Procfile' });
   }
-  if (hasRelease && type.name === 'release') throw new TfError('internal', 'the release phase is listed as a process type');
   return type.name;
 }
 
 /**
- * Single quotes: compose reads what is between them byte for byte (no escapes, no `$`
- * interpolation, newlines kept). The one thing they cannot carry is a `'` of their own, or a
- * backslash right before the closing quote, which compose takes for an escaped quote.
+ * Single quotes: Compose v2 reads what is between them byte for byte (no escapes, no
+ * interpolation, newlines kept). docker-compose 1.x reads `\\` and `\'` as escapes and expands
+ * `${VAR}` even there, and neither can hold a `'` of its own: a value with any of these is not
+ * written to an env file.
  */
+const portable = (value: string): boolean => !value.includes("'") && !value.includes('\\') && !value.includes('${');
+
+/** A secret has no other place to go (compose.yaml is not private): one that cannot be written is refused. */
+function secretValue(key: string, value: string): string {
+  if (!portable(value)) {
+    throw new TfError('envfile', `${key}: a compose env file cannot hold this secret value (it contains a single quote, a backslash or "\${")`, {
+      hint: 'change the value, or export it to systemd or kubernetes',
+    });
+  }
+  return value;
+}
+
 function envFile(entries: readonly (readonly [string, string])[]): string {
-  return entries
-    .map(([key, value]) => {
-      if (value.includes("'") || value.endsWith('\\')) {
-        throw new TfError('envfile', `${key}: compose env files cannot hold this value (it contains a single quote or ends with a backslash)`, {
-          hint: 'change the value, or export it to systemd or kubernetes',
-        });
-      }
-      return `${key}='${value}'\n`;
-    })
-    .join('');
+  return entries.map(([key, value]) => `${key}='${value}'\n`).join('');
 }

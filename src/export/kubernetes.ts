@@ -166,7 +166,7 @@ function shellNote(command: ContainerCommand): string | undefined {
 }
 
 function yamlFile(path: string, mode: number, object: Obj, comment?: string): ExportFile {
-  const doc = new Document(object);
+  const doc = new Document(object, { version: '1.1', aliasDuplicateObjects: false });
   if (comment !== undefined) doc.commentBefore = comment.split('\n').map((line) => ` ${line}`).join('\n');
   return { path, mode, content: doc.toString({ lineWidth: 0 }) };
 }

@@ -60,7 +60,7 @@ export const CASES: Record<string, ExportInput> = {
       SPACES: '  padded  value  ',
       BACKSLASH: 'C:\\path\\to\\x',
       NEWLINE: 'line one\nline two\n',
-      API_TOKEN: ['tok$en%with "all" \\ kinds\nof things', 'secret'],
+      API_TOKEN: ['tok$en%with "all" kinds\nof things', 'secret'],
     }),
   },
 };

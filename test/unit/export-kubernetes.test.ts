@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { TfError } from '../../src/errors.js';
 import { containerCommand } from '../../src/export/container-command.js';
 import { renderKubernetes } from '../../src/export/kubernetes.js';
-import type { ExportFile, ExportInput } from '../../src/export/types.js';
+import type { ExportFile, ExportInput, ExportValue } from '../../src/export/types.js';
 import { CASES, expectGolden, OPTIONS } from '../helpers/export-cases.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are checked by their models, not by TypeScript
@@ -110,6 +110,19 @@ describe('kubernetes export', { timeout: 10_000 }, () => {
     expect(files.find((f) => f.path === '01-secrets.yaml')?.mode).toBe(0o600);
     const secretValue = input.env.get('API_TOKEN')?.value as string;
     for (const f of files.filter((x) => x.mode !== 0o600)) expect(parse(f.content)).not.toContain(secretValue);
+  });
+
+  it('writes YAML that a YAML 1.1 reader (kubectl) reads back as strings: no, on, yes, 0x10, a backslash in a secret', () => {
+    const values = { A: 'no', B: 'on', C: 'yes', D: '0x10', E: '1_000', F: '~' };
+    const input: ExportInput = {
+      ...(CASES['web-worker'] as ExportInput),
+      env: new Map<string, ExportValue>([...Object.entries(values).map(([k, value]) => [k, { value, secret: false }] as const), ['TOKEN', { value: 'a\\b\\\\c\'d', secret: true }]]),
+    };
+    const files = renderKubernetes(input, OPTIONS);
+    validateAll(files);
+    const read = (path: string) => parse(files.find((f) => f.path === path)?.content ?? '', { version: '1.1' });
+    expect(read('00-config.yaml').data).toEqual(values);
+    expect(read('01-secrets.yaml').stringData).toEqual({ TOKEN: 'a\\b\\\\c\'d' });
   });
 
   it('with --no-secrets writes the Secret with its keys and empty values, and no secret anywhere', () => {
