@@ -126,7 +126,7 @@ export const renderKubernetes: Render = (input, options) => {
           spec: podSpec(container(name, command, type), {}),
         },
       },
-    }, shellNote(command)));
+    }, notes(shellNote(command), stopSignalNote(type))));
     if (type.name === 'web') {
       files.push(yamlFile(`30-service-${name}.yaml`, 0o644, {
         apiVersion: 'v1',
@@ -165,6 +165,20 @@ function shellNote(command: ContainerCommand): string | undefined {
     : undefined;
 }
 
+function stopSignalNote(type: ExportType): string | undefined {
+  return type.policy.stopSignal === 'SIGTERM'
+    ? undefined
+    : [
+        `lifecycle.stopSignal (${type.policy.stopSignal}) needs Kubernetes 1.33 or later with the ContainerStopSignals`,
+        "feature gate; without it the container gets its image's STOPSIGNAL, SIGTERM by default.",
+      ].join('\n');
+}
+
+function notes(...lines: readonly (string | undefined)[]): string | undefined {
+  const present = lines.filter((l): l is string => l !== undefined);
+  return present.length === 0 ? undefined : present.join('\n');
+}
+
 function yamlFile(path: string, mode: number, object: Obj, comment?: string): ExportFile {
   const doc = new Document(object, { version: '1.1', aliasDuplicateObjects: false });
   if (comment !== undefined) doc.commentBefore = comment.split('\n').map((line) => ` ${line}`).join('\n');
@@ -188,6 +202,9 @@ function typeNames(types: readonly ExportType[], app: string): Map<string, strin
     const other = owners.get(name);
     if (other !== undefined) {
       throw new TfError('option', `process types "${other}" and "${type.name}" both become "${app}-${name}" in Kubernetes`, { hint: 'rename one of them in the Procfile' });
+    }
+    if (`${app}-${name}`.length > MAX_NAME) {
+      throw new TfError('option', `process type "${type.name}" makes the name "${app}-${name}", longer than Kubernetes allows (${MAX_NAME})`, { hint: 'use a shorter --app NAME or type name' });
     }
     owners.set(name, type.name);
     names.set(type.name, name);
