@@ -334,6 +334,7 @@ async function runOne(s, sessionDir, verbose) {
   const seen = new Map(); // producer -> { next, firstSeen }
   const echoed = new Map();
   let pending = '';
+  const received = []; // tf's stdout as read, saved as tf.out for a failed run
   let stderr = '';
   let reading = true;
   const started = new Set();
@@ -380,6 +381,7 @@ async function runOne(s, sessionDir, verbose) {
   tf.stdout.on('data', (chunk) => {
     wakeFirstByte();
     if (!reading) return;
+    received.push(chunk);
     pending += chunk.toString('utf8');
     const cut = pending.lastIndexOf('\n');
     if (cut < 0) return;
@@ -509,6 +511,7 @@ async function runOne(s, sessionDir, verbose) {
     result.failed = !(verbose && isClean(result));
   }
   if (!result.failed) rmSync(dir, { recursive: true, force: true });
+  else writeFileSync(path.join(dir, 'tf.out'), Buffer.concat(received));
   result.dir = dir;
   return result;
 }
@@ -628,7 +631,7 @@ async function main() {
       if (mark === 'FAIL') {
         const err = r.stderr.trim();
         if (err) lines.push(`  tf stderr: ${clip(err.replaceAll('\n', ' / '))}`);
-        lines.push(`  kept: ${r.dir}; replay: node test/tools/chaos.mjs --seed ${seed} --runs 1`);
+        lines.push(`  kept: ${r.dir} (tf.out: tf's stdout as read); replay: node test/tools/chaos.mjs --seed ${seed} --runs 1`);
         totals.failures.push(seed);
       }
       process.stdout.write(`${lines.join('\n')}\n`);
