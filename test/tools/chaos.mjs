@@ -361,7 +361,10 @@ async function runOne(s, sessionDir, verbose) {
     }
     const state = seen.get(type) ?? { next: 0 };
     // A line after a short one means tf split a line the producer wrote whole.
-    if (state.short !== undefined) result.torn.push(`${who}: ${clip(state.short)} (followed by more lines)`);
+    if (state.short !== undefined) {
+      result.torn.push(`${who}: ${clip(state.short)} (followed by more lines)`);
+      state.next++; // its rest is the torn piece: the lines after it are no gap
+    }
     state.short = undefined;
     seen.set(type, state);
     const line = /^(P\d) ([oe]) (\d{6}) (\d+) (x*)$/.exec(text);
