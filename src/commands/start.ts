@@ -67,7 +67,9 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     for (const signal of STOP_SIGNALS) process.on(signal, onStop);
     for (const signal of FORWARD_SIGNALS) process.on(signal, onForward);
     try {
-      return await running.run();
+      const code = await running.run();
+      // The reader can leave unnoticed until tf writes again (a quiet child's exit notice): that is still a closed stdout.
+      return code === 0 && writer.closed ? 141 : code;
     } finally {
       services.abort();
       for (const signal of STOP_SIGNALS) process.off(signal, onStop);

@@ -152,9 +152,18 @@ export class Output {
       const overdue = now - state.partialSince >= MAX_PARTIAL_WAIT_MS;
       // While stdout is blocked tf is not reading: the stream only looks quiet.
       if (this.writer.blocked || !(quiet || overdue)) return this.arm(instance, stream, state);
-      state.splitter.flush(this.pieces);
-      this.emit(instance, stream);
-      if (state.splitter.hasPending) this.arm(instance, stream, state);
+      // Quiet by tf's clock only: a starved tf runs its timers before reading what arrived
+      // meanwhile. Decide on the next turn, after the pipes have been read: a chunk that came
+      // in re-armed the timer, and the line is left whole.
+      const seen = state.lastChunkAt;
+      setTimeout(() => {
+        if (!state.splitter.hasPending || (!overdue && state.lastChunkAt !== seen)) return;
+        if (state.timer !== undefined) clearTimeout(state.timer);
+        state.timer = undefined;
+        state.splitter.flush(this.pieces);
+        this.emit(instance, stream);
+        if (state.splitter.hasPending) this.arm(instance, stream, state);
+      }, 0);
     }, IDLE_FLUSH_MS);
   }
 

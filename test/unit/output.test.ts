@@ -122,7 +122,8 @@ describe('partial lines', () => {
     p.feed(Buffer.from('prompt> '));
     await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS - 1);
     expect(p.bytes().toString()).toBe('');
-    await vi.advanceTimersByTimeAsync(1);
+    // Quiet is noticed at IDLE_FLUSH_MS; the line is shown on the next timer turn, after a read.
+    await vi.advanceTimersByTimeAsync(2);
     expect(p.bytes().toString()).toBe('web.1 | prompt> \n');
     p.feed(Buffer.from('yes\nnext\n'));
     expect(p.bytes().toString()).toBe('web.1 | prompt> \nweb.1 + yes\nweb.1 | next\n');
@@ -155,7 +156,7 @@ describe('partial lines', () => {
   it('in a pipe, shows a progress bar once, in its last state, whatever the pauses', async () => {
     const p = pipeline();
     p.feed(Buffer.from('get 0%'));
-    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
     expect(p.bytes().toString()).toBe('web.1 | get 0%\n');
     for (let i = 1; i <= 30; i++) {
       p.feed(Buffer.from(`\rget ${i}%`));
@@ -169,17 +170,17 @@ describe('partial lines', () => {
   it('on a terminal, redraws a progress bar in place with its prefix, and ends it with the line', async () => {
     const p = pipeline({ terminal: true });
     p.feed(Buffer.from('get 0%'));
-    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
     expect(p.bytes().toString()).toBe('web.1 | get 0%');
     p.feed(Buffer.from('\rget 10%'));
-    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
     p.feed(Buffer.from(' ...\rget 20%\r'));
-    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
     expect(p.bytes().toString()).toBe('web.1 | get 0%\rweb.1 | get 10%\rweb.1 | get 20%');
     p.feed(Buffer.from('\rdone\n'));
     expect(p.bytes().toString()).toBe('web.1 | get 0%\rweb.1 | get 10%\rweb.1 | get 20%\rweb.1 | done\n');
     p.feed(Buffer.from('prompt> '));
-    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS);
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
     p.notice();
     expect(p.bytes().toString()).toMatch(/done\nweb\.1 \| prompt> \nsystem \| web\.1 exited with code 0\n$/);
   });
