@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
+import type { Config, Warning } from '../domain.js';
 import { TfError, usageError } from '../errors.js';
 import { exportInput } from '../export/input.js';
 import { renderSystemd, systemdProblems } from '../export/systemd.js';
@@ -22,6 +23,15 @@ export const exportFormats = (): string[] => Object.keys(FORMATS).sort();
 /** What an export to `format` would refuse, each a line naming the value and the fix; `tf check` prints them. */
 export function exportProblems(input: ExportInput, format: string, options: ExportOptions = { user: false, image: undefined, noSecrets: false }): readonly string[] {
   return PROBLEMS[format]?.(input, options) ?? [];
+}
+
+/**
+ * For `tf check`: what an export to each format would refuse with this config, as warnings (a
+ * `tf start` does not need them). Uses the default app name; `--app` is export's own flag.
+ */
+export function exportWarnings(config: Config): Warning[] {
+  const input = exportInput(config, { app: undefined, timeoutSeconds: 5 });
+  return exportFormats().flatMap((format) => exportProblems(input, format).map((problem) => ({ message: `tf export ${format} would refuse: ${problem}` })));
 }
 
 /** `tf export FORMAT DIR` as parsed: the integrator maps the command line onto it. */
