@@ -141,7 +141,7 @@ export function writeExport(request: WriteRequest): WriteResult {
   const unchanged: string[] = [];
   for (const { file, current } of plan) {
     const target = path.join(dir, file.path);
-    if (current !== undefined && current.equals(Buffer.from(file.content)) && (statSync(target).mode & 0o777) === file.mode) {
+    if (current?.equals(Buffer.from(file.content)) === true && (statSync(target).mode & 0o777) === file.mode) {
       unchanged.push(file.path);
       continue;
     }

@@ -6,7 +6,9 @@ import { loadConfig, type ConfigOptions } from '../../src/config/load.js';
 import { exportInput, sanitizeAppName } from '../../src/export/input.js';
 
 const made: string[] = [];
-afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 function app(name: string, files: Record<string, string>): string {
   const root = path.join(mkdtempSync(path.join(tmpdir(), 'tf-export-input-')), name);
   made.push(path.dirname(root));

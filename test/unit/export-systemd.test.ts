@@ -10,7 +10,9 @@ import { ANALYZE, execArgv, parseEnvFile, verify } from '../helpers/systemd.js';
 
 const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/export/systemd');
 const temporary: string[] = [];
-afterAll(() => temporary.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of temporary) rmSync(d, { recursive: true, force: true });
+});
 const tempDir = (): string => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tf-export-systemd-'));
   temporary.push(dir);
@@ -124,7 +126,9 @@ describe('systemd export golden files', () => {
   });
 });
 
-const writeAll = (dir: string, files: readonly ExportFile[]): void => files.forEach((f) => writeFileSync(path.join(dir, f.path), f.content, { mode: f.mode }));
+function writeAll(dir: string, files: readonly ExportFile[]): void {
+  for (const f of files) writeFileSync(path.join(dir, f.path), f.content, { mode: f.mode });
+}
 
 describe.skipIf(!existsSync(ANALYZE))(`systemd-analyze verify${existsSync(ANALYZE) ? '' : ` (skipped: ${ANALYZE} is not installed)`}`, () => {
   for (const [name, { input, options }] of Object.entries(CASES)) {

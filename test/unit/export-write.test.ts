@@ -7,7 +7,9 @@ import type { ExportFile } from '../../src/export/types.js';
 import { MANIFEST, writeExport } from '../../src/export/write.js';
 
 const made: string[] = [];
-afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 const tempDir = (): string => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tf-export-write-'));
   made.push(dir);
