@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { envFileValue, execWord, renderSystemd, systemdProblems } from '../../sr
 import type { ExportFile, ExportInput, ExportOptions, ExportType, ExportValue } from '../../src/export/types.js';
 import { ANALYZE, execArgv, parseEnvFile, verify } from '../helpers/systemd.js';
 
+const ENV_GENERATOR = '/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator';
 const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/export/systemd');
 const temporary: string[] = [];
 afterAll(() => {
@@ -148,6 +150,38 @@ describe.skipIf(!existsSync(ANALYZE))(`systemd-analyze verify${existsSync(ANALYZ
   });
 });
 
+/**
+ * The environment.d generator's output: one `KEY=value` a line, a value with specials in double
+ * quotes with `"`, `\`, `` ` ``, `$` escaped and control characters as C escapes.
+ */
+function printedEnv(text: string): Map<string, string> {
+  const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', '`': '`', $: '$' };
+  const out = new Map<string, string>();
+  for (const line of text.split('\n').filter((l) => l !== '')) {
+    const eq = line.indexOf('=');
+    const raw = line.slice(eq + 1);
+    if (!raw.startsWith('"')) {
+      out.set(line.slice(0, eq), raw);
+      continue;
+    }
+    let value = '';
+    for (let i = 1; i < raw.length - 1; i++) {
+      const c = raw[i] as string;
+      if (c !== '\\') value += c;
+      else {
+        const next = raw[++i] as string;
+        if (next === 'x') {
+          value += String.fromCharCode(parseInt(raw.slice(i + 1, i + 3), 16));
+          i += 2;
+        } else if (simple[next] !== undefined) value += simple[next];
+        else throw new Error(`unexpected escape \\${next} in ${line}`);
+      }
+    }
+    out.set(line.slice(0, eq), value);
+  }
+  return out;
+}
+
 /** Values and commands with everything systemd or a shell treats specially. */
 const TABLE = [
   'plain',
@@ -183,11 +217,32 @@ describe('escaping round trip (a reimplementation of systemd parsing; no offline
     expect(envFileValue('a$b')).toBe('"a\\$b"');
   });
 
+  // systemd's own env-file parser, reached through the environment.d generator, which reads the
+  // same syntax and prints what it parsed. It also expands `$VAR` (an EnvironmentFile does not),
+  // and skips empty values (an EnvironmentFile sets them empty), so values with a `$` and the empty
+  // one are left to the reimplementation above.
+  it.skipIf(!existsSync(ENV_GENERATOR))('systemd itself reads every env value back exactly (values without $, not empty)', { timeout: 60_000 }, () => {
+    const dir = tempDir();
+    const values = TABLE.filter((v) => v !== '' && !v.includes('$'));
+    const input: ExportInput = { ...base, app: 'shop', types: [], env: env(values.map((v, i) => [`VALUE_${i}`, v])) };
+    mkdirSync(path.join(dir, 'environment.d'));
+    writeFileSync(path.join(dir, 'environment.d', 'shop.conf'), renderSystemd(input, SYSTEM).find((f) => f.path === 'shop.env')?.content ?? '');
+    const result = spawnSync(ENV_GENERATOR, [], { env: { XDG_CONFIG_HOME: dir, HOME: dir }, encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    const printed = [...printedEnv(result.stdout)].filter(([k]) => k.startsWith('VALUE_'));
+    expect(new Map(printed)).toEqual(new Map(values.map((v, i) => [`VALUE_${i}`, v])));
+  });
+
   it.skipIf(!existsSync(ANALYZE))('systemd-analyze verify accepts every escaped command', { timeout: 60_000 }, () => {
     const dir = tempDir();
-    const input: ExportInput = { ...base, root: dir, app: 'escapes', types: TABLE.map((command, i) => type(`t${i}`, command, [5000 + i])), env: env(TABLE.map((v, i) => [`VALUE_${i}`, v])) };
-    writeAll(dir, renderSystemd(input, SYSTEM));
+    // A root with a space and a `%` in its name: WorkingDirectory= takes it unquoted, `%` doubled.
+    const root = path.join(dir, 'my app 100%');
+    mkdirSync(root);
+    const input: ExportInput = { ...base, root, app: 'escapes', types: TABLE.map((command, i) => type(`t${i}`, command, [5000 + i])), env: env(TABLE.map((v, i) => [`VALUE_${i}`, v])) };
+    const files = renderSystemd(input, SYSTEM);
+    writeAll(dir, files);
     expect(verify(dir, false)).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(files[1]?.content).toContain(`WorkingDirectory=${dir}/my app 100%%\n`);
   });
 });
 
