@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
 import type { Config, Warning } from '../domain.js';
-import { TfError, usageError } from '../errors.js';
+import { describePlace, TfError, usageError } from '../errors.js';
 import { exportInput } from '../export/input.js';
 import { renderSystemd, systemdProblems } from '../export/systemd.js';
 import type { ExportInput, ExportOptions, Render } from '../export/types.js';
@@ -60,6 +60,7 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   if (request.dir === undefined || request.dir === '') throw usageError(`tf export ${request.format} needs a directory to write to`, `tf export ${request.format} DIR`);
 
   const config = loadConfig({ options: request.config }, { cwd: context.cwd, shellEnv: keyVariables(context.env) });
+  for (const warning of config.warnings) context.stderr.write(`warning: ${describePlace(warning.file, warning.line, warning.message)}\n`);
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds });
   const options: ExportOptions = { user: request.user, image: request.image, noSecrets: request.noSecrets };
   const problems = exportProblems(input, request.format, options);

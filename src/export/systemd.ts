@@ -99,7 +99,8 @@ function unit(input: ExportInput, options: ExportOptions, spec: ServiceSpec, aft
 
 /** tf's stop: the type's stop signal to the whole process group, SIGKILL after `-t`. */
 function stopSettings(type: ExportType, timeoutSeconds: number): string[] {
-  const restart = type.policy.restart === 'no' ? [] : [`Restart=${type.policy.restart}`];
+  // tf's backoff starts at a second; systemd's default 100 ms would spend its start limit (5 in 10 s) at once.
+  const restart = type.policy.restart === 'no' ? [] : [`Restart=${type.policy.restart}`, 'RestartSec=1'];
   return ['Type=exec', 'KillMode=control-group', `KillSignal=${type.policy.stopSignal}`, `TimeoutStopSec=${timeoutSeconds}`, ...restart];
 }
 
@@ -111,6 +112,8 @@ export function renderSystemd(input: ExportInput, options: ExportOptions): reado
   const target = [
     HEADER,
     '[Unit]',
+    // A type scaled to zero has no unit; said here so that its absence is not a mystery.
+    ...input.types.filter((t) => t.count === 0).map((t) => `# ${t.name}: 0 instances in the formation, so no unit; export again with -m ${t.name}=N to run it`),
     `Description=${escapeSpecifiers(app)} (exported by tf${input.releaseId === undefined ? '' : ` from release ${input.releaseId}`})`,
     ...(wanted.length === 0 ? [] : [`Wants=${wanted.join(' ')}`]),
     '',
