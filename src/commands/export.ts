@@ -64,10 +64,8 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds });
   const options: ExportOptions = { user: request.user, image: request.image, noSecrets: request.noSecrets };
   const problems = exportProblems(input, request.format, options);
-  if (problems.length > 0) {
-    const more = problems.length === 1 ? '' : ` (${problems.length - 1} more problem${problems.length === 2 ? '' : 's'}: tf check lists them)`;
-    throw new TfError('option', `cannot export to ${request.format}: ${problems[0]}${more}`);
-  }
+  // All of them in the one line: fixing one at a time, an export after another, would be tedious.
+  if (problems.length > 0) throw new TfError('option', `cannot export to ${request.format}: ${problems.join('; also: ')}`);
   const files = render(input, options);
   const result = writeExport({ dir: path.resolve(context.cwd, request.dir), dirShown: request.dir, format: request.format, files, force: request.force });
   const lines = [

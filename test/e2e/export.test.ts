@@ -100,3 +100,14 @@ describe('exportWarnings (for tf check)', () => {
     expect(exportWarnings(bad)).toEqual([{ message: expect.stringMatching(/^tf export systemd would refuse: variable "NODE-ENV" is not a name systemd passes/) }]);
   });
 });
+
+describe('tf export with several problems', () => {
+  it('names them all in its one line', { timeout: 10_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n' });
+    const message = refusal(() => run(root, request({ app: 'my app', config: { ...CONFIG } }))).describe();
+    expect(message.split('\n')).toHaveLength(1);
+    expect(message).toMatch(/^cannot export to systemd: app name "my app" .*; pass another with --app NAME$/);
+    const long = refusal(() => run(root, request({ app: `${'a'.repeat(250)} b` }))).describe();
+    expect(long).toMatch(/^cannot export to systemd: app name .*; also: unit names would be longer than systemd's 255 characters; pass a shorter --app NAME$/);
+  });
+});
