@@ -5,8 +5,9 @@ import type { ExportFile, ExportInput, ExportOptions, ExportType } from './types
  * systemd units: one `APP.target` that wants every unit, one service per instance
  * (`APP-web-1.service`: each instance has its own PORT and PS, which a template unit could
  * only take from its instance name), and the release phase as a oneshot the others require.
- * Config goes to `APP.env` (mode 0600) beside the units; the units find it through `%E`, the
- * directory systemd reads units from (`/etc` for the system, `~/.config` for `--user`).
+ * Config goes to `APP.env` (mode 0600), installed beside the units: they name it through `%E`
+ * (`/etc` for the system manager, `~/.config` for `--user`), so the export holds no path of
+ * the machine it was made on other than the app root.
  */
 
 const HEADER = '# Written by `tf export systemd`: change the Procfile or env files and export again.';
