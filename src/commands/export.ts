@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { loadConfig, type ConfigOptions } from '../config/load.js';
+import type { Config, Warning } from '../domain.js';
+import { describePlace, TfError, usageError } from '../errors.js';
+import { exportInput } from '../export/input.js';
+import { renderSystemd, systemdProblems } from '../export/systemd.js';
+import type { ExportInput, ExportOptions, Render } from '../export/types.js';
+import { writeExport } from '../export/write.js';
+import type { CommandContext } from './context.js';
+
+/** The formats `tf export` knows, one line each. */
+const FORMATS: Readonly<Record<string, Render>> = {
+  systemd: renderSystemd,
+};
+
+/** What each format cannot express, beyond what every format checks; one line each. */
+const PROBLEMS: Readonly<Record<string, (input: ExportInput, options: ExportOptions) => readonly string[]>> = {
+  systemd: systemdProblems,
+};
+
+export const exportFormats = (): string[] => Object.keys(FORMATS).sort();
+
+/** What an export to `format` would refuse, each a line naming the value and the fix; `tf check` prints them. */
+export function exportProblems(input: ExportInput, format: string, options: ExportOptions = { user: false, image: undefined, noSecrets: false }): readonly string[] {
+  return PROBLEMS[format]?.(input, options) ?? [];
+}
+
+/**
+ * For `tf check`: what an export to each format would refuse with this config, as warnings (a
+ * `tf start` does not need them). Uses the default app name; `--app` is export's own flag.
+ */
+export function exportWarnings(config: Config): Warning[] {
+  const input = exportInput(config, { app: undefined, timeoutSeconds: 5 });
+  return exportFormats().flatMap((format) => exportProblems(input, format).map((problem) => ({ message: `tf export ${format} would refuse: ${problem}` })));
+}
+
+/** `tf export FORMAT DIR` as parsed: the integrator maps the command line onto it. */
+export interface ExportRequest {
+  readonly format: string | undefined;
+  readonly dir: string | undefined;
+  readonly config: ConfigOptions;
+  /** `-t` in seconds. */
+  readonly timeoutSeconds: number;
+  readonly app: string | undefined;
+  readonly user: boolean;
+  readonly image: string | undefined;
+  readonly noSecrets: boolean;
+  readonly force: boolean;
+}
+
+/** Only the variables that unlock encrypted values: an export must not depend on the rest of the shell. */
+const keyVariables = (env: CommandContext['env']): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter(([key]) => key.startsWith('TF_KEY_') || key.startsWith('DOTENV_PRIVATE_KEY')));
+
+export function exportCommand(request: ExportRequest, context: CommandContext): number {
+  const known = exportFormats().join(', ');
+  if (request.format === undefined) throw usageError('tf export needs a format and a directory', `tf export FORMAT DIR, FORMAT one of: ${known}`);
+  const render = FORMATS[request.format];
+  if (render === undefined) throw usageError(`unknown export format "${request.format}"`, `use one of: ${known}`);
+  if (request.dir === undefined || request.dir === '') throw usageError(`tf export ${request.format} needs a directory to write to`, `tf export ${request.format} DIR`);
+
+  const config = loadConfig({ options: request.config }, { cwd: context.cwd, shellEnv: keyVariables(context.env) });
+  for (const warning of config.warnings) context.stderr.write(`warning: ${describePlace(warning.file, warning.line, warning.message)}\n`);
+  const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds });
+  const options: ExportOptions = { user: request.user, image: request.image, noSecrets: request.noSecrets };
+  const problems = exportProblems(input, request.format, options);
+  // All of them in the one line: fixing one at a time, an export after another, would be tedious.
+  if (problems.length > 0) throw new TfError('option', `cannot export to ${request.format}: ${problems.join('; also: ')}`);
+  const files = render(input, options);
+  const result = writeExport({ dir: path.resolve(context.cwd, request.dir), dirShown: request.dir, format: request.format, files, force: request.force });
+  const lines = [
+    ...result.written.map((f) => `wrote ${path.join(request.dir ?? '', f)}`),
+    ...result.removed.map((f) => `removed ${path.join(request.dir ?? '', f)} (no longer exported)`),
+    `${request.format}: ${files.length} file${files.length === 1 ? '' : 's'} in ${request.dir} (${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed)`,
+  ];
+  context.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

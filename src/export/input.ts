@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { defaultPolicy, type Config } from '../domain.js';
+import { isSecretName } from '../config/mask.js';
+import { buildPlan } from '../plan/plan.js';
+import type { ExportInput, ExportType, ExportValue } from './types.js';
+
+/** The Procfile entry Heroku runs once per release, before the processes: never a process type. */
+export const RELEASE_TYPE = 'release';
+
+export interface ExportInputOptions {
+  /** `--app`, taken as given (`exportProblems` says when a format cannot take it). */
+  readonly app: string | undefined;
+  /** `-t` in seconds. */
+  readonly timeoutSeconds: number;
+  readonly releaseId?: string | undefined;
+}
+
+/**
+ * A directory name made usable as an app name by every format: lower case letters, digits and
+ * single dashes (a DNS label, the strictest of systemd unit names and Kubernetes object names).
+ */
+export function sanitizeAppName(name: string): string {
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return cleaned === '' ? 'app' : cleaned;
+}
+
+/**
+ * Pure: the export's view of a loaded config. Values come from env files only: a key whose
+ * value the shell supplied is left out, so an export is the same whoever runs it, and a
+ * developer's shell never ends up in a unit file.
+ */
+export function exportInput(config: Config, options: ExportInputOptions): ExportInput {
+  // The plan is what `tf start` would run: its port checks (collisions, above 65535) hold for an export too.
+  const plan = buildPlan(config, { childColor: false });
+  const env = new Map<string, ExportValue>();
+  for (const [key, value] of Object.entries(config.env)) {
+    if (config.envOrigins.get(key)?.kind !== 'file') continue;
+    env.set(key, { value, secret: config.secretKeys.has(key) || isSecretName(key) });
+  }
+  const types: ExportType[] = config.procfile.types
+    .filter((t) => t.name !== RELEASE_TYPE)
+    .map((t) => ({
+      name: t.name,
+      command: t.command,
+      count: config.formation.get(t.name) ?? 0,
+      ports: plan.instances.filter((i) => i.type === t.name).map((i) => i.port),
+      policy: config.policies.get(t.name) ?? defaultPolicy(t.name),
+    }));
+  const release = config.procfile.types.find((t) => t.name === RELEASE_TYPE);
+  return {
+    app: options.app ?? sanitizeAppName(path.basename(config.root)),
+    root: config.root,
+    types,
+    release: release === undefined ? undefined : { command: release.command },
+    releaseId: options.releaseId,
+    env,
+    timeoutSeconds: options.timeoutSeconds,
+  };
+}

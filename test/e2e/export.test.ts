@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { exportCommand, exportFormats, type ExportRequest } from '../../src/commands/export.js';
+import type { ConfigOptions } from '../../src/config/load.js';
+import { TfError } from '../../src/errors.js';
+import { ANALYZE, execArgv, parseEnvFile, unitSettings, verify } from '../helpers/systemd.js';
+import { tempApps } from '../helpers/tf.js';
+
+const app = tempApps();
+
+const CONFIG: ConfigOptions = { procfile: undefined, root: undefined, envFiles: [], envName: undefined, envOverride: false, formation: undefined, formationSource: '--formation', port: undefined, portStep: 100 };
+const request = (change: Partial<ExportRequest> = {}): ExportRequest => ({ format: 'systemd', dir: 'out', config: CONFIG, timeoutSeconds: 5, app: undefined, user: true, image: undefined, noSecrets: false, force: false, ...change });
+
+function run(cwd: string, req: ExportRequest, shellEnv: Record<string, string> = {}): { code: number; stdout: string } {
+  let stdout = '';
+  const sink = (write: (s: string) => void): Writable => new Writable({ write: (chunk: Buffer, _e, done) => (write(chunk.toString()), done()) });
+  const code = exportCommand(req, { cwd, env: shellEnv, stdout: sink((s) => (stdout += s)), stderr: sink(() => undefined) });
+  return { code, stdout };
+}
+
+const refusal = (fn: () => unknown): TfError => {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof TfError) return error;
+    throw error;
+  }
+  throw new Error('expected a TfError');
+};
+
+/** A value with everything systemd or a shell treats specially; single quotes in .env keep it literal. */
+const TRICKY = `100% "$HOME" \\ back, it is #1; \`tick\``;
+
+describe('tf export systemd', () => {
+  it('writes units whose process gets the Procfile command and the env files exactly, checked by systemd-analyze', { timeout: 60_000 }, () => {
+    const root = app({
+      Procfile: `web: printf '%s|%s|%s|%s' "$TRICKY" "$PORT" "$PS" "\${FROM_SHELL-unset}"\nrelease: echo migrating\n`,
+      '.env': `TRICKY='${TRICKY}'\nAPI_TOKEN=t0k3n\n`,
+    });
+    // The shell's values never reach an export: not a variable the files lack, not one they set.
+    const { code, stdout } = run(root, request(), { FROM_SHELL: 'leak', TRICKY: 'from the shell', HOME: '/home/dev' });
+    expect(code).toBe(0);
+    const out = path.join(root, 'out');
+    const name = path.basename(root).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+    expect(readdirSync(out).sort()).toEqual(['.tf-export.json', `${name}-release.service`, `${name}-web-1.service`, `${name}.env`, `${name}.target`].sort());
+    expect(stdout).toContain(`wrote out/${name}.target\n`);
+    expect(stdout).toMatch(/systemd: 4 files in out \(4 written, 0 unchanged, 0 removed\)\n$/);
+    expect(statSync(path.join(out, `${name}.env`)).mode & 0o777).toBe(0o600);
+
+    if (existsSync(ANALYZE)) expect(verify(out, true)).toEqual({ status: 0, stdout: '', stderr: '' });
+    else console.log(`skipped systemd-analyze verify: ${ANALYZE} is not installed`);
+
+    // Start the unit's command the way systemd would, from what the files say.
+    const unit = unitSettings(readFileSync(path.join(out, `${name}-web-1.service`), 'utf8'));
+    const fileEnv = Object.fromEntries(parseEnvFile(readFileSync(path.join(out, `${name}.env`), 'utf8')));
+    const inline = Object.fromEntries((unit.get('Environment') ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    const [file, ...args] = execArgv(unit.get('ExecStart')?.[0] ?? '');
+    const child = spawnSync(file ?? '', args, { cwd: unit.get('WorkingDirectory')?.[0], env: { PATH: process.env.PATH, ...fileEnv, ...inline }, encoding: 'utf8', timeout: 10_000 });
+    expect(child.status).toBe(0);
+    expect(child.stdout).toBe(`${TRICKY}|5000|web.1|unset`);
+    expect(unit.get('WorkingDirectory')).toEqual([root]);
+    expect(fileEnv).toEqual({ TRICKY, API_TOKEN: 't0k3n' });
+  });
+
+  it('exports again without change, and refuses a unit edited by hand unless --force', { timeout: 30_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\nworker: node worker.js\n' });
+    run(root, request({ app: 'shop' }));
+    expect(run(root, request({ app: 'shop' })).stdout).toBe('systemd: 4 files in out (0 written, 4 unchanged, 0 removed)\n');
+    writeFileSync(path.join(root, 'out', 'shop-web-1.service'), '# mine\n');
+    const error = refusal(() => run(root, request({ app: 'shop' })));
+    expect(error.describe()).toBe('out/shop-web-1.service: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported');
+    expect(run(root, request({ app: 'shop', force: true })).stdout).toContain('wrote out/shop-web-1.service\n');
+    // Scaling a type to zero removes its units.
+    const scaled = run(root, request({ app: 'shop', config: { ...CONFIG, formation: 'web=1,worker=0' } }));
+    expect(scaled.stdout).toContain('removed out/shop-worker-1.service (no longer exported)\n');
+    expect(existsSync(path.join(root, 'out', 'shop-worker-1.service'))).toBe(false);
+  });
+
+  it('refuses what the format cannot take, an unknown format and a missing directory, in one line each', { timeout: 30_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n' });
+    expect(refusal(() => run(root, request({ app: 'my app' }))).describe()).toMatch(/^cannot export to systemd: app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/);
+    expect(existsSync(path.join(root, 'out'))).toBe(false);
+    const unknown = refusal(() => run(root, request({ format: 'upstart' })));
+    expect([unknown.kind, unknown.describe()]).toEqual(['usage', `unknown export format "upstart"; use one of: ${exportFormats().join(', ')}`]);
+    expect(refusal(() => run(root, request({ dir: undefined }))).describe()).toBe('tf export systemd needs a directory to write to; tf export systemd DIR');
+  });
+});
+
+describe('exportWarnings (for tf check)', () => {
+  it('says what an export would refuse, per format', { timeout: 10_000 }, async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { exportWarnings } = await import('../../src/commands/export.js');
+    const root = app({ Procfile: 'web: node web.js\n', '.env': 'GOOD=1\n' });
+    const config = loadConfig({ options: CONFIG }, { cwd: root, shellEnv: {} });
+    expect(exportWarnings(config)).toEqual([]);
+    const bad = { ...config, env: { ...config.env, 'NODE-ENV': 'x' }, envOrigins: new Map([...config.envOrigins, ['NODE-ENV', { kind: 'file', file: '.env', line: 2 } as const]]) };
+    expect(exportWarnings(bad)).toEqual([{ message: expect.stringMatching(/^tf export systemd would refuse: variable "NODE-ENV" is not a name systemd passes/) }]);
+  });
+});
+
+describe('tf export with several problems', () => {
+  it('names them all in its one line', { timeout: 10_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n' });
+    const message = refusal(() => run(root, request({ app: 'my app', config: { ...CONFIG } }))).describe();
+    expect(message.split('\n')).toHaveLength(1);
+    expect(message).toMatch(/^cannot export to systemd: app name "my app" .*; pass another with --app NAME$/);
+    const long = refusal(() => run(root, request({ app: `${'a'.repeat(250)} b` }))).describe();
+    expect(long).toMatch(/^cannot export to systemd: app name .*; also: unit names would be longer than systemd's 255 characters; pass a shorter --app NAME$/);
+  });
+});

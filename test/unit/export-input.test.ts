@@ -1,0 +1,82 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig, type ConfigOptions } from '../../src/config/load.js';
+import { exportInput, sanitizeAppName } from '../../src/export/input.js';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+function app(name: string, files: Record<string, string>): string {
+  const root = path.join(mkdtempSync(path.join(tmpdir(), 'tf-export-input-')), name);
+  made.push(path.dirname(root));
+  mkdirSync(root);
+  for (const [file, text] of Object.entries(files)) writeFileSync(path.join(root, file), text);
+  return root;
+}
+
+const options = (change: Partial<ConfigOptions> = {}): ConfigOptions => ({
+  procfile: undefined,
+  root: undefined,
+  envFiles: [],
+  envName: undefined,
+  envOverride: false,
+  formation: undefined,
+  formationSource: '--formation',
+  port: undefined,
+  portStep: 100,
+  ...change,
+});
+
+const PROCFILE = 'web: node web.js\nrelease: bin/migrate\nworker: node worker.js\nclock: node clock.js\n';
+
+describe('exportInput', () => {
+  it('takes types in Procfile order without the release entry, counts from the formation and ports by the plan', { timeout: 10_000 }, () => {
+    const root = app('shop', { Procfile: PROCFILE });
+    const config = loadConfig({ options: options({ formation: 'web=2,worker=1,clock=0,release=0' }) }, { cwd: root, shellEnv: {} });
+    const input = exportInput(config, { app: undefined, timeoutSeconds: 7 });
+    expect(input.types.map((t) => [t.name, t.command, t.count, t.ports])).toEqual([
+      ['web', 'node web.js', 2, [5000, 5001]],
+      // The release entry keeps its place in the port formula, as in `tf start`.
+      ['worker', 'node worker.js', 1, [5200]],
+      ['clock', 'node clock.js', 0, []],
+    ]);
+    expect(input.release).toEqual({ command: 'bin/migrate' });
+    expect(input.timeoutSeconds).toBe(7);
+    expect(input.root).toBe(root);
+    expect(input.types[0]?.policy).toMatchObject({ restart: 'no', stopSignal: 'SIGTERM' });
+  });
+
+  it('carries the policies of tf.yaml and the flags', { timeout: 10_000 }, () => {
+    const root = app('shop', { Procfile: 'web: node web.js\nworker: node worker.js\n' });
+    const config = loadConfig({ options: options({ restart: { raw: 'worker=always', source: '--restart' }, stopSignal: { raw: 'worker=QUIT', source: '--stop-signal' } }) }, { cwd: root, shellEnv: {} });
+    expect(exportInput(config, { app: undefined, timeoutSeconds: 5 }).types[1]?.policy).toMatchObject({ restart: 'always', stopSignal: 'SIGQUIT' });
+  });
+
+  it('takes values from the env files only, never the shell, and marks secrets', { timeout: 10_000 }, () => {
+    const root = app('shop', { Procfile: 'web: node web.js\n', '.env': 'PLAIN=1\nAPI_TOKEN=abc\nSHADOWED=file\nENCRYPTED=x\n' });
+    const config = loadConfig({ options: options() }, { cwd: root, shellEnv: { HOME: '/home/dev', SHADOWED: 'shell' } });
+    // As if ENCRYPTED had been encrypted in its file: the config says so, the name does not.
+    const input = exportInput({ ...config, secretKeys: new Set(['ENCRYPTED']) }, { app: undefined, timeoutSeconds: 5 });
+    expect([...input.env]).toEqual([
+      ['PLAIN', { value: '1', secret: false }],
+      ['API_TOKEN', { value: 'abc', secret: true }],
+      ['ENCRYPTED', { value: 'x', secret: true }],
+    ]);
+  });
+
+  it('names the app after --app, else the root directory made safe for unit and object names', { timeout: 10_000 }, () => {
+    const root = app('My Shop_2.0', { Procfile: 'web: node web.js\n' });
+    const config = loadConfig({ options: options() }, { cwd: root, shellEnv: {} });
+    expect(exportInput(config, { app: undefined, timeoutSeconds: 5 }).app).toBe('my-shop-2-0');
+    expect(exportInput(config, { app: 'shop', timeoutSeconds: 5 }).app).toBe('shop');
+  });
+
+  it('sanitizes names to a DNS label, never empty', { timeout: 10_000 }, () => {
+    expect(sanitizeAppName('--Über App--')).toBe('ber-app');
+    expect(sanitizeAppName('...')).toBe('app');
+    expect(sanitizeAppName('a'.repeat(70))).toHaveLength(63);
+  });
+});

@@ -1,0 +1,110 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TfError } from '../../src/errors.js';
+import type { ExportFile } from '../../src/export/types.js';
+import { MANIFEST, writeExport } from '../../src/export/write.js';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (): string => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tf-export-write-'));
+  made.push(dir);
+  return dir;
+};
+
+const FILES: ExportFile[] = [
+  { path: 'app.target', content: '[Unit]\n', mode: 0o644 },
+  { path: 'app.env', content: 'SECRET="x"\n', mode: 0o600 },
+];
+const write = (dir: string, files: readonly ExportFile[] = FILES, force = false) => writeExport({ dir, dirShown: 'out', format: 'systemd', files, force });
+const refusal = (run: () => unknown): string => {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof TfError) return error.describe();
+    throw error;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('writeExport', () => {
+  it('creates the directory, writes each file with its mode, and records them in a manifest', { timeout: 10_000 }, () => {
+    const dir = path.join(tempDir(), 'out');
+    expect(write(dir)).toEqual({ written: ['app.target', 'app.env'], unchanged: [], removed: [] });
+    expect(readFileSync(path.join(dir, 'app.env'), 'utf8')).toBe('SECRET="x"\n');
+    expect(statSync(path.join(dir, 'app.env')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dir, 'app.target')).mode & 0o777).toBe(0o644);
+    const manifest = JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')) as { format: string; files: Record<string, string> };
+    expect(manifest.format).toBe('systemd');
+    expect(Object.keys(manifest.files)).toEqual(['app.env', 'app.target']);
+    // No temporary file is left behind.
+    expect(readdirSync(dir).sort()).toEqual([MANIFEST, 'app.env', 'app.target']);
+  });
+
+  it('leaves files alone when the export did not change, and writes the same manifest bytes', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    write(dir);
+    const manifest = readFileSync(path.join(dir, MANIFEST));
+    expect(write(dir)).toEqual({ written: [], unchanged: ['app.target', 'app.env'], removed: [] });
+    expect(readFileSync(path.join(dir, MANIFEST))).toEqual(manifest);
+  });
+
+  it('refuses to overwrite a file it did not write, naming it and the fix, and writes nothing', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'app.env'), 'MINE=1\n');
+    expect(refusal(() => write(dir))).toBe('out/app.env: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported');
+    expect(readdirSync(dir)).toEqual(['app.env']);
+    expect(readFileSync(path.join(dir, 'app.env'), 'utf8')).toBe('MINE=1\n');
+  });
+
+  it('takes over a file that already holds exactly what it would write', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'app.target'), '[Unit]\n');
+    expect(write(dir)).toEqual({ written: ['app.env'], unchanged: ['app.target'], removed: [] });
+  });
+
+  it('refuses to overwrite a file edited since it wrote it; --force overwrites', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    write(dir);
+    writeFileSync(path.join(dir, 'app.target'), '[Unit]\nDescription=edited by hand\n');
+    const changed = [{ ...FILES[0]!, content: '[Unit]\nDescription=new\n' }, FILES[1]!];
+    expect(refusal(() => write(dir, changed))).toMatch(/^out\/app\.target: tf did not write this file, or it was edited since/);
+    expect(write(dir, changed, true).written).toEqual(['app.target']);
+    expect(readFileSync(path.join(dir, 'app.target'), 'utf8')).toBe('[Unit]\nDescription=new\n');
+  });
+
+  it('removes the files it wrote before that the new export no longer has', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    write(dir, [...FILES, { path: 'app-clock-1.service', content: 'x\n', mode: 0o644 }]);
+    expect(write(dir)).toEqual({ written: [], unchanged: ['app.target', 'app.env'], removed: ['app-clock-1.service'] });
+    expect(existsSync(path.join(dir, 'app-clock-1.service'))).toBe(false);
+  });
+
+  it('keeps a file it wrote before and that was edited since, unless forced', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    write(dir, [...FILES, { path: 'app-clock-1.service', content: 'x\n', mode: 0o644 }]);
+    writeFileSync(path.join(dir, 'app-clock-1.service'), 'edited\n');
+    expect(refusal(() => write(dir))).toMatch(/^out\/app-clock-1\.service: tf did not write this file, or it was edited since/);
+    expect(write(dir, FILES, true).removed).toEqual(['app-clock-1.service']);
+  });
+
+  it('names every file it refuses in the one line', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'app.target'), 'a');
+    writeFileSync(path.join(dir, 'app.env'), 'b');
+    expect(refusal(() => write(dir))).toMatch(/^out\/app\.target: .* \(and 1 more: app\.env\)/);
+  });
+
+  it('refuses a manifest it cannot read, and a directory that is a file', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, MANIFEST), '{not json');
+    expect(refusal(() => write(dir))).toBe('out/.tf-export.json: is not a manifest tf wrote, so tf cannot tell which files are its own; export to an empty directory, or delete the manifest and pass --force');
+    const file = path.join(tempDir(), 'file');
+    writeFileSync(file, '');
+    expect(refusal(() => write(file))).toBe('out: is not a directory; pass a directory to export to');
+  });
+});
