@@ -11,6 +11,7 @@ import { signalNumber } from '../supervisor/supervisor.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import { readOnly, waitForServices } from './config-commands.js';
 import type { CommandContext } from './context.js';
+import { releaseEnvName, withReleaseId } from './release-phase.js';
 
 /** A single argument that is one plain word runs as a program; anything else needs the shell. */
 const PLAIN_WORD = /^[\w@%+=:,./-]+$/;
@@ -61,7 +62,8 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
   const first = argv[0];
   if (first === undefined) throw usageError('tf run needs a command', 'e.g. "tf run node migrate.js" or "tf run web"');
 
-  const config = loadConfig({ options: invocation.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
+  const loaded = loadConfig({ options: invocation.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
+  const { config } = withReleaseId(loaded, releaseEnvName(invocation.options));
   const type = config.procfile.types.find((t) => t.name === first);
   const launch = launchFor([first, ...argv.slice(1)], type !== undefined, type?.command);
   const env = readOnly(invocation.options, runEnv(config, type), context);

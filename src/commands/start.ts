@@ -19,6 +19,7 @@ import { socketFor } from './control-client.js';
 import { StartControl } from './control-handler.js';
 import { reportServices, waitForServices } from './config-commands.js';
 import { LogBook } from './log-book.js';
+import { RELEASE_NAME, releaseEnvName, releaseNotice, startReleasePhase, wantsReleasePhase, withReleaseId } from './release-phase.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2'];
@@ -34,11 +35,11 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   const { options } = invocation;
   const request = { options, only: invocation.rest };
   const sources = { cwd: context.cwd, shellEnv: context.env };
-  const config = loadConfig(request, sources);
+  const { config, current: release } = withReleaseId(loadConfig(request, sources), releaseEnvName(options));
   const color = !options.json && useColor({ requested: options.color, isTTY: context.stdout.isTTY === true, env: context.env });
   const planOptions = { childColor: color && context.stdout.isTTY === true };
   const plan = buildPlan(config, planOptions);
-  const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
+  const width = Math.max('system'.length, plan.release === undefined ? 0 : RELEASE_NAME.length, ...plan.instances.map((i) => i.name.length));
   await waitForServices(options, config, context);
 
   // Before anything is spawned: a second start for the same app is refused here, with nothing to undo.
@@ -65,6 +66,15 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const marker = newRunMarker();
     const watchdog = startWatchdog(marker);
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
+    const changed = releaseNotice(release);
+    if (changed !== undefined) output.handle({ kind: 'notice', level: 'info', text: changed, topic: 'release' });
+    const phase = { output, marker, watchdog, killer, timeoutMs: options.timeoutMs, splitStderr: options.splitStderr };
+    const stopped = await startReleasePhase(plan.release, wantsReleasePhase(options), phase);
+    if (stopped !== undefined) {
+      watchdog.release();
+      await writer.flushed();
+      return stopped;
+    }
     const services = reportServices(config, (line) => output.handle({ kind: 'notice', topic: 'service', ...line }));
     // Probed right before the instances start, so a warning tells what they will meet.
     for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });

@@ -1,4 +1,4 @@
-import { defaultPolicy, type Config, type Env, type Instance, type Plan, type ProcessType } from '../domain.js';
+import { defaultPolicy, RELEASE_TYPE, type Config, type Env, type Instance, type Plan, type ProcessType } from '../domain.js';
 import { TfError } from '../errors.js';
 import { shellLaunch } from './launch.js';
 
@@ -37,7 +37,13 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
   const instances: Instance[] = [];
   const owners = new Map<number, string>();
   const widest = Math.max(0, ...config.formation.values());
+  let release: Plan['release'];
   for (const type of config.procfile.types) {
+    if (type.name === RELEASE_TYPE) {
+      // Heroku's release phase runs once, to completion, before a release: as a process of the formation its exit would stop everything.
+      release = { command: type.command, launch: shellLaunch(type.command), env: childEnv(config.env, {}, options), cwd: config.root, line: type.line };
+      continue;
+    }
     const count = config.formation.get(type.name) ?? 0;
     for (let number = 1; number <= count; number++) {
       const port = portFor(config, type, number);
@@ -67,5 +73,5 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
       });
     }
   }
-  return { instances, warnings: config.warnings };
+  return { instances, release, warnings: config.warnings };
 }
