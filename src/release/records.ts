@@ -61,10 +61,12 @@ function git(root: string, args: readonly string[]): string | undefined {
 export function codeState(root: string): CodeState {
   const commit = git(root, ['rev-parse', '--verify', '--quiet', 'HEAD'])?.trim();
   if (commit === undefined || commit === '') return { kind: 'none' };
-  const status = git(root, ['status', '--porcelain', '--untracked-files=all']);
+  // The whole work tree, but never tf's own records: writing one must not make the next run look changed.
+  const paths = ['--', ':/', `:(exclude)${RELEASES_DIR}`];
+  const status = git(root, ['status', '--porcelain', '--untracked-files=all', ...paths]);
   if (status === undefined) return { kind: 'none' };
   if (status === '') return { kind: 'git', commit, dirty: false };
-  const diff = git(root, ['diff', 'HEAD', '--binary', '--no-ext-diff', '--no-color']) ?? '';
+  const diff = git(root, ['diff', 'HEAD', '--binary', '--no-ext-diff', '--no-color', ...paths]) ?? '';
   const changes = `sha256:${createHash('sha256').update(status).update('\0').update(diff).digest('hex')}`;
   return { kind: 'git', commit, dirty: true, changes };
 }
