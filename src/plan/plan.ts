@@ -7,9 +7,15 @@ export interface PlanOptions {
   readonly childColor: boolean;
 }
 
-/** foreman's formula: types in Procfile order, `step` ports apart, instances consecutive. */
-export const portFor = (config: Pick<Config, 'basePort' | 'portStep'>, type: ProcessType, number: number): number =>
-  config.basePort + config.portStep * type.position + (number - 1);
+/**
+ * foreman's formula: types in Procfile order, `step` ports apart, instances consecutive. The
+ * release phase takes no place in it: `release:` above `web:` still leaves web on the base port.
+ */
+export const portFor = (config: Pick<Config, 'basePort' | 'portStep'> & Partial<Pick<Config, 'procfile'>>, type: ProcessType, number: number): number => {
+  const release = config.procfile?.types.find((t) => t.name === RELEASE_TYPE);
+  const position = release !== undefined && release.position < type.position ? type.position - 1 : type.position;
+  return config.basePort + config.portStep * position + (number - 1);
+};
 
 /**
  * The defaults every child gets unless the environment already says otherwise: a value from
