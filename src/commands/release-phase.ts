@@ -34,7 +34,7 @@ export function withReleaseId(config: Config, envName: string): { readonly confi
 /** What `start` says once about the release it runs: nothing when there is no release or it is the latest. */
 export function releaseNotice(current: CurrentRelease | undefined): string | undefined {
   if (current?.kind !== 'changed') return undefined;
-  return `changed since ${current.changedSince.id} (${describeChanges(current.changedSince.changes)}): TF_RELEASE not set; run tf release to record a new release`;
+  return `release: changed since ${current.changedSince.id} (${describeChanges(current.changedSince.changes)}), so TF_RELEASE is not set (tf release records a new release)`;
 }
 
 export interface PhaseDeps {

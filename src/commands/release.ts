@@ -110,7 +110,8 @@ export function releases(input: ReleaseInput, context: CommandContext): number {
   const idWidth = Math.max(...records.map((r) => r.id.length));
   const codeWidth = Math.max(...records.map((r) => codeText(r.git).length));
   for (const { record, changes } of listed) {
-    const what = changes === undefined ? `first release, ${Object.keys(record.config).length} variables` : describeChanges(changes);
+    const count = Object.keys(record.config).length;
+    const what = changes === undefined ? `first release, ${count} variable${count === 1 ? '' : 's'}` : describeChanges(changes);
     say(context, `${record.id.padEnd(idWidth)}  ${record.createdAt}  ${codeText(record.git).padEnd(codeWidth)}  ${what}`);
   }
   return 0;
