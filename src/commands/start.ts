@@ -91,7 +91,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       { watchdog, killer, clock: realClock, readiness: watchReadiness({ scheduler: realClock }) },
     );
     const running = supervisor;
-    control = new StartControl({ supervisor: running, logs, config, reload: () => loadConfig(request, sources), planOptions });
+    control = new StartControl({ supervisor: running, logs, config, reload: () => withReleaseId(loadConfig(request, sources), releaseEnvName(options)).config, planOptions });
     if (writer.closed) running.stop({ kind: 'output-closed' });
     const onStop = (signal: NodeJS.Signals): void => running.signal(signal);
     const onForward = (signal: NodeJS.Signals): void => running.forward(signal);
