@@ -1,5 +1,6 @@
 import type { Options } from '../cli/args.js';
 import { checkEnvName } from '../config/keys.js';
+import { usageError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { appPaths } from '../config/paths.js';
 import { newRunMarker } from '../host/process-table.js';
@@ -16,6 +17,12 @@ import { openServiceOutput, outputColor } from './service-output.js';
 /** What a release command reads: the CLI's options as parsed (`--env`, `-f`, `-d`, `--json`, ...). */
 export interface ReleaseInput {
   readonly options: Options;
+  /** Operands after the command: neither command takes any. */
+  readonly rest?: readonly string[];
+}
+
+function noOperands(command: string, rest: readonly string[] | undefined): void {
+  if (rest !== undefined && rest.length > 0) throw usageError(`tf ${command} takes no arguments (got "${rest[0]}")`, 'name the environment with --env NAME');
 }
 
 /** The clock a record is stamped with; tests pass their own. */
@@ -32,6 +39,7 @@ const say = (context: CommandContext, line: string): void => void context.stdout
  */
 export async function release(input: ReleaseInput, context: CommandContext, deps: ReleaseDeps = { now: () => new Date() }): Promise<number> {
   const { options } = input;
+  noOperands('release', input.rest);
   const envName = releaseEnvName(options);
   checkEnvName(envName);
   const config = loadConfig({ options }, { cwd: context.cwd, shellEnv: context.env });
@@ -79,6 +87,7 @@ function changesJson(changes: ReleaseChanges | undefined): object | null {
 /** `tf releases [--env NAME] [--json]`: every release of the environment, each with what changed since the one before. */
 export function releases(input: ReleaseInput, context: CommandContext): number {
   const { options } = input;
+  noOperands('releases', input.rest);
   const envName = releaseEnvName(options);
   checkEnvName(envName);
   const { root } = appPaths(options, context.cwd);

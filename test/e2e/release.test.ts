@@ -80,6 +80,14 @@ describe('tf release', () => {
     await expectAllDead(pidsIn(ctx.stdout.text));
   });
 
+  it('takes no operands: one usage line, nothing run or recorded', { timeout: 10_000 }, async () => {
+    const root = releaseApp();
+    await expect(release({ options: parsed().options, rest: ['staging'] }, context(root))).rejects.toMatchObject({ kind: 'usage', message: 'tf release takes no arguments (got "staging")' });
+    expect(() => releases({ options: parsed().options, rest: ['x'] }, context(root))).toThrow('tf releases takes no arguments');
+    expect(existsSync(path.join(root, 'migrated'))).toBe(false);
+    expect(recordsOf(root)).toEqual([]);
+  });
+
   it('records a release of an app without a release phase too', { timeout: 30_000 }, async () => {
     const root = app({ Procfile: `app: ${node} -e 0\n`, '.env': 'A=1\n' });
     const ctx = context(root);
