@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../domain.js';
 import { TfError } from '../errors.js';
@@ -36,26 +36,28 @@ export function readFingerprintKey(root: string): Buffer | undefined {
   return key;
 }
 
-/** The app's key, made on first use: created exclusively, so two first releases at once agree on one key. */
+/**
+ * The app's key, made on first use: written whole beside the records, then hard-linked into
+ * place, which fails if a key is there; so two first releases at once agree on one key and
+ * neither reads a half-written one.
+ */
 export function fingerprintKey(root: string): Buffer {
   const existing = readFingerprintKey(root);
   if (existing !== undefined) return existing;
   const file = fingerprintKeyFile(root);
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const key = randomBytes(KEY_BYTES);
-  let fd: number;
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
-    fd = openSync(file, 'wx', 0o600);
+    writeFileSync(tmp, `${randomBytes(KEY_BYTES).toString('base64url')}\n`, { mode: 0o600 });
+    linkSync(tmp, file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return fingerprintKey(root);
-    throw new TfError('envfile', `cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { file, hint: 'check that the app root is writable' });
-  }
-  try {
-    writeSync(fd, `${key.toString('base64url')}\n`);
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new TfError('envfile', `cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { file, hint: 'check that the app root is writable' });
+    }
   } finally {
-    closeSync(fd);
+    rmSync(tmp, { force: true });
   }
-  return key;
+  return readFingerprintKey(root) ?? fingerprintKey(root);
 }
 
 /**

@@ -123,17 +123,20 @@ describe('release records', () => {
     expect(thrown).toMatchObject({ message: 'is not a tf release record', file: path.join(releasesDir(root, 'default'), 'v2.json') });
   });
 
-  it('give concurrent releases distinct ids', { timeout: 60_000 }, async () => {
+  it('give concurrent releases distinct ids, and one fingerprint key', { timeout: 60_000 }, async () => {
     const root = tmp();
     // A real race needs processes: each loads the record store and writes when told to, all at once.
     const bundle = path.join(tmp(), 'records.cjs');
+    const keys = path.join(path.dirname(bundle), 'fingerprint.cjs');
     await build({ entryPoints: [path.join(here, '../../src/release/records.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'silent' });
+    await build({ entryPoints: [path.join(here, '../../src/release/fingerprint.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: keys, logLevel: 'silent' });
     const script = `
       const { writeRecord } = require(${JSON.stringify(bundle)});
+      const { fingerprintKey } = require(${JSON.stringify(keys)});
       process.stdout.write('ready\\n');
       process.stdin.once('data', () => {
         const r = writeRecord(${JSON.stringify(root)}, 'default', { code: { kind: 'none' }, procfile: 'p', config: {} }, { releasePhase: false, now: new Date() });
-        process.stdout.write(r.id + '\\n');
+        process.stdout.write(r.id + ' ' + fingerprintKey(${JSON.stringify(root)}).toString('hex') + '\\n');
         process.exit(0);
       });`;
     const children = Array.from({ length: 8 }, () => spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }));
@@ -146,8 +149,9 @@ describe('release records', () => {
     });
     await Promise.all(outputs.map((o) => o.ready));
     for (const child of children) child.stdin.write('go\n');
-    const ids = (await Promise.all(outputs.map((o) => o.done))).map((o) => o.replace('ready\n', '').trim());
-    expect(new Set(ids).size).toBe(8);
+    const lines = (await Promise.all(outputs.map((o) => o.done))).map((o) => o.replace('ready\n', '').trim().split(' '));
+    expect(new Set(lines.map(([id]) => id)).size).toBe(8);
+    expect(new Set(lines.map(([, key]) => key))).toEqual(new Set([fingerprintKey(root).toString('hex')]));
     expect(readRecords(root, 'default').map((r) => r.id)).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8']);
     expect(readdirSync(releasesDir(root, 'default')).filter((n) => n.startsWith('.tmp'))).toEqual([]);
     for (const child of children) expect(child.exitCode).toBe(0);
