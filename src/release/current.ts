@@ -12,7 +12,7 @@ export type CurrentRelease =
 
 /** The code, Procfile and config of an app as they are now, fingerprinted with `key`. */
 export function currentState(config: Pick<Config, 'env' | 'envOrigins' | 'shadowed' | 'procfile'>, root: string, key: Buffer): ReleaseState {
-  return { code: codeState(root), procfile: procfileDigestOf(config.procfile), config: fingerprint(configVariables(config), key) };
+  return { code: codeState(root, key), procfile: procfileDigestOf(config.procfile), config: fingerprint(configVariables(config), key) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readEnvText, writeFileAtomic } from '../config/env-edit.js';
@@ -57,8 +57,11 @@ function git(root: string, args: readonly string[]): string | undefined {
   }
 }
 
-/** `git rev-parse HEAD` and `git status --porcelain` at the app root. */
-export function codeState(root: string): CodeState {
+/**
+ * `git rev-parse HEAD` and `git status --porcelain` at the app root. Uncommitted changes are
+ * digested with the app's fingerprint key: a tracked .env's diff must not be open to guessing.
+ */
+export function codeState(root: string, key: Buffer): CodeState {
   const commit = git(root, ['rev-parse', '--verify', '--quiet', 'HEAD'])?.trim();
   if (commit === undefined || commit === '') return { kind: 'none' };
   // The whole work tree, but never tf's own records: writing one must not make the next run look changed.
@@ -67,7 +70,7 @@ export function codeState(root: string): CodeState {
   if (status === undefined) return { kind: 'none' };
   if (status === '') return { kind: 'git', commit, dirty: false };
   const diff = git(root, ['diff', 'HEAD', '--binary', '--no-ext-diff', '--no-color', ...paths]) ?? '';
-  const changes = `sha256:${createHash('sha256').update(status).update('\0').update(diff).digest('hex')}`;
+  const changes = `hmac-sha256:${createHmac('sha256', key).update(status).update('\0').update(diff).digest('base64url')}`;
   return { kind: 'git', commit, dirty: true, changes };
 }
 

@@ -47,7 +47,7 @@ function gitApp(): string {
   return root;
 }
 
-const state = (vars: Record<string, string>, root = '/nonexistent'): ReleaseState => ({ code: codeState(root), procfile: procfileDigestOf(appConfig(vars).procfile), config: fingerprint(configVariables(appConfig(vars)), KEY) });
+const state = (vars: Record<string, string>, root = '/nonexistent'): ReleaseState => ({ code: codeState(root, KEY), procfile: procfileDigestOf(appConfig(vars).procfile), config: fingerprint(configVariables(appConfig(vars)), KEY) });
 
 describe('the config fingerprint', () => {
   it('tells which variables were added, removed or changed, by name only', { timeout: 10_000 }, () => {
@@ -171,19 +171,19 @@ describe('release records', () => {
 
 describe('the code state', () => {
   it('is none outside a git work tree', { timeout: 10_000 }, () => {
-    expect(codeState(tmp())).toEqual({ kind: 'none' });
+    expect(codeState(tmp(), KEY)).toEqual({ kind: 'none' });
   });
 
   it('is the commit, and tells a dirty tree and which changes it holds', { timeout: 20_000 }, () => {
     const root = gitApp();
     const head = git(root, 'rev-parse', 'HEAD').trim();
-    expect(codeState(root)).toEqual({ kind: 'git', commit: head, dirty: false });
+    expect(codeState(root, KEY)).toEqual({ kind: 'git', commit: head, dirty: false });
     writeFileSync(path.join(root, 'Procfile'), 'web: node server.js --x\n');
-    const dirty = codeState(root);
+    const dirty = codeState(root, KEY);
     expect(dirty).toMatchObject({ kind: 'git', commit: head, dirty: true });
-    expect(codeState(root)).toEqual(dirty);
+    expect(codeState(root, KEY)).toEqual(dirty);
     writeFileSync(path.join(root, 'Procfile'), 'web: node server.js --y\n');
-    expect(codeState(root)).not.toEqual(dirty);
+    expect(codeState(root, KEY)).not.toEqual(dirty);
   });
 });
 
