@@ -119,8 +119,23 @@ export interface Instance {
   readonly policy: TypePolicy;
 }
 
+/** The Procfile's `release` entry (Heroku's convention): run to completion before a release, never as an instance. */
+export interface ReleasePhase {
+  readonly command: string;
+  readonly launch: Launch;
+  readonly env: Env;
+  readonly cwd: string;
+  /** 1-based line in the Procfile, for messages. */
+  readonly line: number;
+}
+
+/** The Procfile entry that is the release phase, never an instance of the formation. */
+export const RELEASE_TYPE = 'release';
+
 export interface Plan {
   readonly instances: readonly Instance[];
+  /** The release phase, when the Procfile has a `release` entry. */
+  readonly release: ReleasePhase | undefined;
   readonly warnings: readonly Warning[];
 }
 

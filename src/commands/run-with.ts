@@ -14,6 +14,7 @@ import type { CommandContext } from './context.js';
 import { oneOffExitCode, oneOffLaunch } from './one-off.js';
 import { openServiceOutput, outputColor } from './service-output.js';
 import { notReady, ServiceTrouble, type Trouble } from './service-trouble.js';
+import { releaseEnvName, withReleaseId } from './release-phase.js';
 
 const DEFAULT_WAIT_MS = 60_000;
 
@@ -78,7 +79,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const waitMs = waitTimeoutMs(options.waitTimeout);
   const commandName = first;
 
-  const config = loadConfig({ options, only: types }, { cwd: context.cwd, shellEnv: context.env });
+  const { config } = withReleaseId(loadConfig({ options, only: types }, { cwd: context.cwd, shellEnv: context.env }), releaseEnvName(options));
   const color = outputColor(options, context);
   const plan = buildPlan(config, { childColor: color && context.stdout.isTTY === true });
   const { launch } = oneOffLaunch([first, ...args], config.procfile.types);

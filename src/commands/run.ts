@@ -7,6 +7,7 @@ import { startWatchdog } from '../supervisor/watchdog.js';
 import { readOnly, waitForServices } from './config-commands.js';
 import type { CommandContext } from './context.js';
 import { oneOffExitCode, oneOffLaunch } from './one-off.js';
+import { releaseEnvName, withReleaseId } from './release-phase.js';
 
 /** Signals tf passes on; SIGINT is not among them: a terminal's Ctrl-C reaches the child itself. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -23,7 +24,8 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
   const first = argv[0];
   if (first === undefined) throw usageError('tf run needs a command', 'e.g. "tf run node migrate.js" or "tf run web"');
 
-  const config = loadConfig({ options: invocation.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
+  const loaded = loadConfig({ options: invocation.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
+  const { config } = withReleaseId(loaded, releaseEnvName(invocation.options));
   const { launch, type } = oneOffLaunch([first, ...argv.slice(1)], config.procfile.types);
   const env = readOnly(invocation.options, runEnv(config, type), context);
   await waitForServices(invocation.options, config, context);

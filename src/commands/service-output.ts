@@ -52,7 +52,8 @@ export async function openServiceOutput(
   /** Sees every line start prints (the log book behind `tf logs`). */
   tap?: OutputTap,
 ): Promise<ServiceOutput> {
-  const width = Math.max('system'.length, ...plan.instances.map((i) => i.name.length));
+  // The release phase prints as `release` before the instances.
+  const width = Math.max('system'.length, plan.release === undefined ? 0 : 'release'.length, ...plan.instances.map((i) => i.name.length));
   const format = await formatFor(options, color, width);
   const writer: Writer = new Writer(context.stdout, {
     onBlocked: () => control()?.pauseOutput(),

@@ -15,6 +15,7 @@ import { StartControl } from './control-handler.js';
 import { reportServices, waitForServices } from './config-commands.js';
 import { LogBook } from './log-book.js';
 import { openServiceOutput, outputColor } from './service-output.js';
+import { releaseEnvName, releaseNotice, startReleasePhase, wantsReleasePhase, withReleaseId } from './release-phase.js';
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2'];
@@ -23,7 +24,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   const { options } = invocation;
   const request = { options, only: invocation.rest };
   const sources = { cwd: context.cwd, shellEnv: context.env };
-  const config = loadConfig(request, sources);
+  const { config, current: release } = withReleaseId(loadConfig(request, sources), releaseEnvName(options));
   const color = outputColor(options, context);
   const planOptions = { childColor: color && context.stdout.isTTY === true };
   const plan = buildPlan(config, planOptions);
@@ -44,6 +45,15 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const marker = newRunMarker();
     const watchdog = startWatchdog(marker);
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
+    const changed = releaseNotice(release);
+    if (changed !== undefined) output.handle({ kind: 'notice', level: 'info', text: changed, topic: 'release' });
+    const phase = { output, marker, watchdog, killer, timeoutMs: options.timeoutMs, splitStderr: options.splitStderr };
+    const stopped = await startReleasePhase(plan.release, wantsReleasePhase(options), phase);
+    if (stopped !== undefined) {
+      watchdog.release();
+      await finish();
+      return stopped;
+    }
     const services = reportServices(config, (line) => output.handle({ kind: 'notice', topic: 'service', ...line }));
     // Probed right before the instances start, so a warning tells what they will meet.
     for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
@@ -60,7 +70,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       { watchdog, killer, clock: realClock, readiness: watchReadiness({ scheduler: realClock }) },
     );
     const running = supervisor;
-    control = new StartControl({ supervisor: running, logs, config, reload: () => loadConfig(request, sources), planOptions });
+    control = new StartControl({ supervisor: running, logs, config, reload: () => withReleaseId(loadConfig(request, sources), releaseEnvName(options)).config, planOptions });
     if (writer.closed) running.stop({ kind: 'output-closed' });
     const onStop = (signal: NodeJS.Signals): void => running.signal(signal);
     const onForward = (signal: NodeJS.Signals): void => running.forward(signal);

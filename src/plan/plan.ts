@@ -1,4 +1,4 @@
-import { defaultPolicy, type Config, type Env, type Instance, type Plan, type ProcessType } from '../domain.js';
+import { defaultPolicy, RELEASE_TYPE, type Config, type Env, type Instance, type Plan, type ProcessType } from '../domain.js';
 import { TfError } from '../errors.js';
 import { shellLaunch } from './launch.js';
 
@@ -7,9 +7,15 @@ export interface PlanOptions {
   readonly childColor: boolean;
 }
 
-/** foreman's formula: types in Procfile order, `step` ports apart, instances consecutive. */
-export const portFor = (config: Pick<Config, 'basePort' | 'portStep'>, type: ProcessType, number: number): number =>
-  config.basePort + config.portStep * type.position + (number - 1);
+/**
+ * foreman's formula: types in Procfile order, `step` ports apart, instances consecutive. The
+ * release phase takes no place in it: `release:` above `web:` still leaves web on the base port.
+ */
+export const portFor = (config: Pick<Config, 'basePort' | 'portStep'> & Partial<Pick<Config, 'procfile'>>, type: ProcessType, number: number): number => {
+  const release = config.procfile?.types.find((t) => t.name === RELEASE_TYPE);
+  const position = release !== undefined && release.position < type.position ? type.position - 1 : type.position;
+  return config.basePort + config.portStep * position + (number - 1);
+};
 
 /**
  * The defaults every child gets unless the environment already says otherwise: a value from
@@ -37,7 +43,13 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
   const instances: Instance[] = [];
   const owners = new Map<number, string>();
   const widest = Math.max(0, ...config.formation.values());
+  let release: Plan['release'];
   for (const type of config.procfile.types) {
+    if (type.name === RELEASE_TYPE) {
+      // Heroku's release phase runs once, to completion, before a release: as a process of the formation its exit would stop everything.
+      release = { command: type.command, launch: shellLaunch(type.command), env: childEnv(config.env, {}, options), cwd: config.root, line: type.line };
+      continue;
+    }
     const count = config.formation.get(type.name) ?? 0;
     for (let number = 1; number <= count; number++) {
       const port = portFor(config, type, number);
@@ -67,5 +79,5 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
       });
     }
   }
-  return { instances, warnings: config.warnings };
+  return { instances, release, warnings: config.warnings };
 }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { resolveFormation } from '../../src/config/formation.js';
+import { parseProcfile } from '../../src/config/procfile.js';
+import type { Config } from '../../src/domain.js';
+import { shellLaunch } from '../../src/plan/launch.js';
+import { buildPlan, runEnv } from '../../src/plan/plan.js';
+
+function config(procfile: string): Config {
+  const parsed = parseProcfile(procfile, 'Procfile');
+  return {
+    root: '/app',
+    procfile: parsed,
+    env: { PATH: '/bin' },
+    envFiles: [],
+    envOrigins: new Map(),
+    secretKeys: new Set(),
+    shadowed: [],
+    formation: resolveFormation(parsed.types, {}),
+    basePort: 5000,
+    portStep: 100,
+    policies: new Map(),
+    tfYaml: undefined,
+    warnings: [],
+  };
+}
+
+describe('the release phase in the plan', () => {
+  it('is never an instance, takes no port slot, and is exposed on its own', { timeout: 10_000 }, () => {
+    const withRelease = config('release: ./migrate\nweb: a\nworker: b\n');
+    const plan = buildPlan(withRelease, { childColor: false });
+    expect(plan.instances.map((i) => [i.name, i.port])).toEqual([
+      ['web.1', 5000],
+      ['worker.1', 5100],
+    ]);
+    expect(runEnv(withRelease, withRelease.procfile.types[2]).PORT).toBe('5100');
+    expect(plan.release).toMatchObject({ command: './migrate', line: 1, cwd: '/app', launch: shellLaunch('./migrate') });
+    expect(plan.release?.env.PORT).toBeUndefined();
+  });
+
+  it('is undefined without a release entry; one below the others moves no port', { timeout: 10_000 }, () => {
+    expect(buildPlan(config('web: a\n'), { childColor: false }).release).toBeUndefined();
+    const below = buildPlan(config('web: a\nworker: b\nrelease: ./migrate\n'), { childColor: false });
+    expect(below.instances.map((i) => [i.name, i.port])).toEqual([
+      ['web.1', 5000],
+      ['worker.1', 5100],
+    ]);
+  });
+});
