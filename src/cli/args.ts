@@ -55,9 +55,21 @@ export interface Options {
   readonly secret: boolean;
   /** services: connect to each resource. */
   readonly probe: boolean;
+  /** start: run the Procfile's release entry to completion first. */
+  readonly releasePhase: boolean;
+  /** export: the app's name in units and objects. */
+  readonly app: string | undefined;
+  /** export systemd: user units. */
+  readonly user: boolean;
+  /** export kubernetes and compose: the image. */
+  readonly image: string | undefined;
+  /** export: secret keys with empty values. */
+  readonly noSecrets: boolean;
+  /** export: overwrite files tf did not write. */
+  readonly force: boolean;
 }
 
-export type CommandName = 'start' | 'run' | 'check' | 'env' | 'secrets' | 'services' | 'ps' | 'restart' | 'stop' | 'scale' | 'logs' | 'signal' | 'help' | 'version';
+export type CommandName = 'start' | 'run' | 'check' | 'release' | 'releases' | 'export' | 'env' | 'secrets' | 'services' | 'ps' | 'restart' | 'stop' | 'scale' | 'logs' | 'signal' | 'help' | 'version';
 
 export interface Invocation {
   readonly command: CommandName;
@@ -70,7 +82,7 @@ export interface Invocation {
 }
 
 /** Commands a user names on the command line, in the order help lists them. */
-export const COMMANDS: readonly CommandName[] = ['start', 'run', 'check', 'env', 'secrets', 'services', 'ps', 'restart', 'stop', 'scale', 'logs', 'signal', 'help', 'version'];
+export const COMMANDS: readonly CommandName[] = ['start', 'run', 'check', 'release', 'releases', 'export', 'env', 'secrets', 'services', 'ps', 'restart', 'stop', 'scale', 'logs', 'signal', 'help', 'version'];
 
 /** The commands that talk to a running `tf start` through its control socket. */
 export const CONTROL_COMMANDS: readonly CommandName[] = ['ps', 'restart', 'stop', 'scale', 'logs', 'signal'];
@@ -88,31 +100,31 @@ interface OptionSpec {
 }
 
 /** Where the app is: every command that reads the Procfile or finds a running tf by it. */
-const LOCATE: readonly CommandName[] = ['start', 'run', 'check', 'env', 'secrets', 'services', ...CONTROL_COMMANDS];
+const LOCATE: readonly CommandName[] = ['start', 'run', 'check', 'release', 'releases', 'export', 'env', 'secrets', 'services', ...CONTROL_COMMANDS];
 /** The environment and ports a process gets. */
-const CONFIG: readonly CommandName[] = ['start', 'run', 'check', 'env', 'services'];
+const CONFIG: readonly CommandName[] = ['start', 'run', 'check', 'release', 'export', 'env', 'services'];
 /** How start runs the instances: check validates these without running anything; run uses them with --with. */
-const POLICY: readonly CommandName[] = ['start', 'run', 'check'];
+const POLICY: readonly CommandName[] = ['start', 'run', 'check', 'export'];
 /** How output looks, for the commands that print process output (run: its services' output, with --with). */
-const SHOW: readonly CommandName[] = ['start', 'run', 'logs'];
+const SHOW: readonly CommandName[] = ['start', 'run', 'release', 'logs'];
 /** The commands that find a running tf start's socket (start: where it listens). */
 const JSON_OUT: readonly CommandName[] = ['start', ...CONTROL_COMMANDS];
 /** The commands that print one JSON document with --json. */
-const JSON_DOC: readonly CommandName[] = ['env', 'services'];
+const JSON_DOC: readonly CommandName[] = ['env', 'services', 'releases'];
 /** The commands that can speak JSON lines (run: its services' output, with --with). */
-const JSON_LINES: readonly CommandName[] = ['start', 'run', ...CONTROL_COMMANDS, ...JSON_DOC];
+const JSON_LINES: readonly CommandName[] = ['start', 'run', 'release', ...CONTROL_COMMANDS, ...JSON_DOC];
 
 /** The single table behind parsing, TF_* fallbacks, `--help` and which command takes what. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'procfile', short: 'f', env: 'TF_PROCFILE', type: 'string', arg: 'PATH', commands: LOCATE, help: 'Procfile to read (default: ./Procfile, or ROOT/Procfile with --root)' },
   { flag: 'root', short: 'd', env: 'TF_ROOT', type: 'string', arg: 'DIR', commands: LOCATE, help: "app root and every process's working directory (default: the Procfile's directory)" },
   { flag: 'env-file', short: 'e', env: 'TF_ENV_FILE', type: 'string', multiple: true, arg: 'PATH', commands: CONFIG, help: 'env file to load instead of .env; repeat or separate with commas, later files win' },
-  { flag: 'env', env: 'TF_ENV', type: 'string', arg: 'NAME', commands: [...CONFIG, 'secrets'], help: 'named environment: loads .env, .env.local, .env.NAME, .env.NAME.local' },
+  { flag: 'env', env: 'TF_ENV', type: 'string', arg: 'NAME', commands: [...CONFIG, 'secrets', 'releases'], help: 'named environment: loads .env, .env.local, .env.NAME, .env.NAME.local' },
   { flag: 'env-override', env: 'TF_ENV_OVERRIDE', type: 'boolean', commands: CONFIG, help: 'let env files win over the shell environment (default: the shell wins)' },
   { flag: 'formation', short: 'm', env: 'TF_FORMATION', type: 'string', arg: 'SPEC', commands: POLICY, help: 'instances per type, e.g. all=1,web=2,worker=0 (default: one of each)' },
   { flag: 'port', short: 'p', env: 'TF_PORT', type: 'string', arg: 'N', commands: CONFIG, help: 'base port (default: PORT from the environment, else 5000)' },
   { flag: 'port-step', env: 'TF_PORT_STEP', type: 'string', arg: 'N', commands: CONFIG, help: 'port distance between process types (default: 100)' },
-  { flag: 'timeout', short: 't', env: 'TF_TIMEOUT', type: 'string', arg: 'SECONDS', commands: POLICY, help: 'grace period between SIGTERM and SIGKILL (default: 5)' },
+  { flag: 'timeout', short: 't', env: 'TF_TIMEOUT', type: 'string', arg: 'SECONDS', commands: [...POLICY, 'release'], help: 'grace period between SIGTERM and SIGKILL (default: 5)' },
   { flag: 'restart', env: 'TF_RESTART', type: 'string', arg: 'SPEC', commands: POLICY, help: 'what a type does when it exits on its own: no, on-failure or always, e.g. all=on-failure,web=always (default: no)' },
   { flag: 'can-die', env: 'TF_CAN_DIE', type: 'string', arg: 'TYPES', commands: POLICY, help: 'types whose exit, with any code, does not stop the others, e.g. migrate,assets' },
   { flag: 'stop-signal', env: 'TF_STOP_SIGNAL', type: 'string', arg: 'SPEC', commands: POLICY, help: 'signal that asks a type to stop (SIGKILL follows after --timeout), e.g. worker=QUIT (default: TERM)' },
@@ -121,6 +133,12 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { flag: 'socket', env: 'TF_SOCKET', type: 'string', arg: 'PATH', commands: JSON_OUT, help: 'the control socket: where tf start listens and the control commands connect' },
   { flag: 'wait-timeout', env: 'TF_WAIT_TIMEOUT', type: 'string', arg: 'SECONDS', commands: ['start', 'run', 'restart', 'stop', 'scale'], help: 'how long to wait for instances to be ready or stopped (run --with: default 60)' },
   { flag: 'split-stderr', env: 'TF_SPLIT_STDERR', type: 'boolean', commands: ['start', 'run'], help: "keep stderr in a pipe of its own (a process's stdout and stderr lines then lose their order)" },
+  { flag: 'release-phase', env: 'TF_RELEASE_PHASE', type: 'boolean', commands: ['start'], help: "run the Procfile's release entry to completion first; if it fails, nothing starts and tf exits with its code" },
+  { flag: 'app', env: 'TF_APP', type: 'string', arg: 'NAME', commands: ['export'], help: 'app name in exported unit and object names (default: the app root directory name, made safe)' },
+  { flag: 'user', type: 'boolean', commands: ['export'], help: 'systemd: user units (WantedBy=default.target), installable without root' },
+  { flag: 'image', env: 'TF_IMAGE', type: 'string', arg: 'IMAGE', commands: ['export'], help: 'kubernetes (required), compose: the container image to run' },
+  { flag: 'no-secrets', type: 'boolean', commands: ['export'], help: 'write secret keys with empty values, to fill in on the target' },
+  { flag: 'force', type: 'boolean', commands: ['export'], help: 'overwrite or remove files in DIR that tf did not write or that were edited since' },
   { flag: 'wait', env: 'TF_WAIT', type: 'string', arg: 'VARS', commands: ['start', 'run'], help: 'wait until these backing services accept connections before spawning, e.g. DATABASE_URL,REDIS_URL (--wait-timeout, default 30)' },
   { flag: 'read-only', type: 'boolean', commands: ['run'], help: 'swap each NAME_URL for its NAME_READONLY_URL; refuse resources without one' },
   { flag: 'allow-write', type: 'string', multiple: true, arg: 'NAME', commands: ['run'], help: 'with --read-only: leave NAME_URL writable' },
@@ -379,6 +397,12 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     local: on('local'),
     secret: on('secret'),
     probe: on('probe'),
+    releasePhase: on('release-phase') || (envBoolean(env, 'TF_RELEASE_PHASE') ?? false),
+    app: raw('app')?.raw,
+    user: on('user'),
+    image: raw('image')?.raw,
+    noSecrets: on('no-secrets'),
+    force: on('force'),
   };
   return { command, commandGiven: scanned.command !== undefined || version, options: resolved, rest: scanned.rest, help };
 }

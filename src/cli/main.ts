@@ -1,5 +1,5 @@
 import type { CommandContext } from '../commands/context.js';
-import { TfError } from '../errors.js';
+import { TfError, usageError } from '../errors.js';
 import { parseInvocation, type Invocation } from './args.js';
 import { usage } from './usage.js';
 
@@ -27,6 +27,18 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
       return invocation.options.with !== undefined ? (await import('../commands/run-with.js')).runWith(invocation, context) : (await import('../commands/run.js')).run(invocation, context);
     case 'check':
       return (await import('../commands/check.js')).check(invocation, context);
+    case 'release':
+      return (await import('../commands/release.js')).release({ options: invocation.options, rest: invocation.rest }, context);
+    case 'releases':
+      return (await import('../commands/release.js')).releases({ options: invocation.options, rest: invocation.rest }, context);
+    case 'export': {
+      const { options, rest } = invocation;
+      if (rest.length > 2) throw usageError(`tf export takes FORMAT DIR, not ${rest.length} words`, 'e.g. tf export systemd ./out --user');
+      return (await import('../commands/export.js')).exportCommand(
+        { format: rest[0], dir: rest[1], config: options, timeoutSeconds: options.timeoutMs / 1000, app: options.app, user: options.user, image: options.image, noSecrets: options.noSecrets, force: options.force },
+        context,
+      );
+    }
     case 'env':
       return (await import('../commands/config-commands.js')).envCommand(invocation, context);
     case 'secrets':

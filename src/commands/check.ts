@@ -1,6 +1,7 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { assertKeyFilesSafe } from '../config/keys.js';
+import { exportWarnings } from './export.js';
 import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
@@ -24,6 +25,8 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
     }
   }
   warnings.push(...(await busyPortWarnings(plan.instances)));
+  // What an export would refuse, so a deploy does not discover it first.
+  warnings.push(...exportWarnings(config));
 
   const width = Math.max(...plan.instances.map((i) => i.name.length));
   const policies = new Map(plan.instances.map((i) => [i.type, i.policy]));

@@ -3,6 +3,10 @@ import { loadConfig, type ConfigOptions } from '../config/load.js';
 import type { Config, Warning } from '../domain.js';
 import { describePlace, TfError, usageError } from '../errors.js';
 import { exportInput } from '../export/input.js';
+import { DEFAULT_ENV } from '../config/keys.js';
+import { currentRelease, releaseIdOf } from '../release/current.js';
+import { renderCompose } from '../export/compose.js';
+import { renderKubernetes } from '../export/kubernetes.js';
 import { renderSystemd, systemdProblems } from '../export/systemd.js';
 import type { ExportInput, ExportOptions, Render } from '../export/types.js';
 import { writeExport } from '../export/write.js';
@@ -11,6 +15,8 @@ import type { CommandContext } from './context.js';
 /** The formats `tf export` knows, one line each. */
 const FORMATS: Readonly<Record<string, Render>> = {
   systemd: renderSystemd,
+  kubernetes: renderKubernetes,
+  compose: renderCompose,
 };
 
 /** What each format cannot express, beyond what every format checks; one line each. */
@@ -61,7 +67,9 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
 
   const config = loadConfig({ options: request.config }, { cwd: context.cwd, shellEnv: keyVariables(context.env) });
   for (const warning of config.warnings) context.stderr.write(`warning: ${describePlace(warning.file, warning.line, warning.message)}\n`);
-  const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds });
+  // The export carries the release id when the code and config are those of the latest release.
+  const releaseId = releaseIdOf(currentRelease(config, request.config.envName ?? DEFAULT_ENV, config.root));
+  const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds, ...(releaseId === undefined ? {} : { releaseId }) });
   const options: ExportOptions = { user: request.user, image: request.image, noSecrets: request.noSecrets };
   const problems = exportProblems(input, request.format, options);
   // All of them in the one line: fixing one at a time, an export after another, would be tedious.

@@ -83,11 +83,11 @@ describe('usage errors in tf words', () => {
     [['start', '-e', '-x.env'], `-e needs a value (PATH) but '-x.env' follows it; to give a value that starts with "-", write --env-file=-x.env`],
     [['start', '--json=yes'], '--json takes no value; write --json or --no-json alone'],
     [['run', '--formation', 'web=2', 'ls'], '--formation applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none'],
-    [['check', '--json'], '--json is not an option of "tf check"; it is for tf start, tf run, tf ps, tf restart, tf stop, tf scale, tf logs, tf signal, tf env, tf services; see "tf check --help"'],
+    [['check', '--json'], '--json is not an option of "tf check"; it is for tf start, tf run, tf release, tf ps, tf restart, tf stop, tf scale, tf logs, tf signal, tf env, tf services, tf releases; see "tf check --help"'],
     [['run', '-t', '3', 'ls'], '-t applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none'],
     [['check', '--with', 'web'], '--with is not an option of "tf check"; it is for tf run; see "tf check --help"'],
     [['start', '--follow'], '--follow is not an option of "tf start"; it is for tf logs; see "tf start --help"'],
-    [['strat'], 'unknown command "strat"; did you mean "start"? commands are: start, run, check, env, secrets, services, ps, restart, stop, scale, logs, signal, help, version; see "tf --help"'],
+    [['strat'], 'unknown command "strat"; did you mean "start"? commands are: start, run, check, release, releases, export, env, secrets, services, ps, restart, stop, scale, logs, signal, help, version; see "tf --help"'],
   ])('%j', (argv, message) => {
     const error = usageErrorOf(argv);
     expect(error.describe()).toBe(message);

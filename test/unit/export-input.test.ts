@@ -39,8 +39,8 @@ describe('exportInput', () => {
     const input = exportInput(config, { app: undefined, timeoutSeconds: 7 });
     expect(input.types.map((t) => [t.name, t.command, t.count, t.ports])).toEqual([
       ['web', 'node web.js', 2, [5000, 5001]],
-      // The release entry keeps its place in the port formula, as in `tf start`.
-      ['worker', 'node worker.js', 1, [5200]],
+      // The release entry takes no port slot, as in `tf start`.
+      ['worker', 'node worker.js', 1, [5100]],
       ['clock', 'node clock.js', 0, []],
     ]);
     expect(input.release).toEqual({ command: 'bin/migrate' });

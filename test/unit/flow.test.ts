@@ -11,7 +11,8 @@ const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
  * a pipeline stage may import its own or an earlier stage, never a later one, and never cli or
  * commands: config takes its own options type, not the command line's.
  */
-const STAGES: Record<string, number> = { cli: 0, commands: 1, config: 2, plan: 3, supervisor: 4, control: 4, output: 5 };
+// release reads config (and git) like config does; export renders from the plan, beside the supervisor.
+const STAGES: Record<string, number> = { cli: 0, commands: 1, config: 2, release: 2, plan: 3, supervisor: 4, control: 4, export: 4, output: 5 };
 const PIPELINE = 2;
 
 /** host/, errors.ts and domain.ts are leaves: anything may import them, they import no stage. */
