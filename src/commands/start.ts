@@ -44,6 +44,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const { output, writer, finish } = await openServiceOutput(options, context, plan, color, () => supervisor, logs);
     const marker = newRunMarker();
     const watchdog = startWatchdog(marker);
+    watchdog.socket(server.path, server.inode);
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
     const changed = releaseNotice(release);
     if (changed !== undefined) output.handle({ kind: 'notice', level: 'info', text: changed, topic: 'release' });

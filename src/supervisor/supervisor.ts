@@ -10,18 +10,9 @@ import type { ReadinessProbe, ReadinessWatch } from './readiness.js';
 import { isDown, transition, type Effect, type SlotEvent, type SlotState, type SlotStateName } from './slot.js';
 import { instanceSpawner, type ChildHandle, type SpawnFn } from './spawn.js';
 import { noWatchdog, type Watchdog } from './watchdog.js';
+import { realClock, type Clock } from '../host/clock.js';
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+export { realClock, type Clock } from '../host/clock.js';
 
 /** Everything with a side effect comes in here, so tests can replay histories against fakes. */
 export interface SupervisorDeps {

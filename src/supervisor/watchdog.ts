@@ -70,14 +70,21 @@ signal() {
 }
 records=""
 mark=""
+sock=""
 while IFS= read -r line; do
   case "$line" in
     q) exit 0 ;;
     "m "*) mark=\${line#m } ;;
+    "s "*) s=\${line#s }; sock_ino=\${s%% *}; sock=\${s#* } ;;
     "g "*|"p "*) set -- $line; records="$records $1:$2:\${3:--}" ;;
     "f "*) kept=""; for r in $records; do i=\${r#*:}; [ "\${i%%:*}" = "\${line#f }" ] || kept="$kept $r"; done; records=$kept ;;
   esac
 done
+# tf's control socket, only while it is still the one tf made (a new tf may own the path now).
+if [ -n "$sock" ] && [ -S "$sock" ]; then
+  set -- $(ls -di "$sock" 2>/dev/null)
+  [ "$1" = "$sock_ino" ] && rm -f "$sock"
+fi
 uid=$(id -u)
 groups=""
 roots=""
@@ -122,6 +129,8 @@ export interface RunningWatchdog extends Watchdog {
   readonly pid: number | undefined;
   /** A process tf started in its own process group (tf run's command): its tree, never its group. */
   addProcess(pid: number): void;
+  /** tf's control socket: removed if tf dies, while PATH is still that socket (inode). */
+  socket(path: string, inode: number): void;
 }
 
 /**
@@ -151,6 +160,10 @@ export function startWatchdog(marker?: RunMarker): RunningWatchdog {
     add: (leader) => send(`g ${leader.pid} ${leader.startTime}`),
     addProcess: (pid) => send(`p ${pid} ${startOf(pid)}`),
     remove: (pgid) => send(`f ${pgid}`),
+    socket: (path, inode) => {
+      // One line each: a path with a newline could not be told from the next record.
+      if (!path.includes('\n')) send(`s ${inode} ${path}`);
+    },
     release: () => {
       send('q');
       pipe.end();
