@@ -17,7 +17,7 @@ export interface LogLine {
   /** Epoch milliseconds of arrival. */
   readonly time: number;
   readonly stream: OutputStream;
-  /** The line without its line end. A view of the ring's own copy: read it, never write to it. */
+  /** The line without its line end. A view of the ring's own buffer: read it at once (the ring reuses its buffers), never write to it. */
   readonly text: Buffer;
   /** This piece continues the line before it (a long line cut, or a partial line flushed while idle). */
   readonly continued?: true;
@@ -25,11 +25,16 @@ export interface LogLine {
 
 /** What the ring stores: a chunk of complete lines (each ends in `\n`) or one line piece. */
 type Entry =
-  | { readonly kind: 'lines'; readonly time: number; readonly stream: OutputStream; readonly bytes: Buffer }
+  /** `slab`: the ring's own buffer behind `bytes`, reused once the entry is dropped (see `copy`). */
+  | { readonly kind: 'lines'; readonly time: number; readonly stream: OutputStream; readonly bytes: Buffer; readonly slab: Buffer }
   | { readonly kind: 'piece'; readonly time: number; readonly stream: OutputStream; readonly bytes: Buffer; readonly continued: boolean };
 
 const LF = 0x0a;
 const CR = 0x0d;
+/** The smallest buffer a chunk is copied into, so that reused buffers fit most chunks. */
+const SLAB_BYTES = 16 * 1024;
+/** Dropped buffers kept for reuse: a flood then copies into the same few, instead of allocating one per chunk. */
+const SPARE_SLABS = 4;
 
 export interface RingLimits {
   readonly maxLines: number;
@@ -53,6 +58,7 @@ export class LogRing {
   private first = 0;
   private bytes = 0;
   private readonly subscribers = new Set<Subscription>();
+  private readonly spare: Buffer[] = [];
 
   constructor(private readonly limits: RingLimits = { maxLines: RING_MAX_LINES, maxBytes: RING_MAX_BYTES }) {}
 
@@ -62,8 +68,12 @@ export class LogRing {
    */
   pushLines(time: number, stream: OutputStream, body: Buffer, head?: Buffer): void {
     if (body.length === 0) return;
-    const bytes = head === undefined || head.length === 0 ? Buffer.from(body) : Buffer.concat([head, body]);
-    this.add({ kind: 'lines', time, stream, bytes });
+    const length = (head?.length ?? 0) + body.length;
+    let slab = this.spare.pop();
+    if (slab === undefined || slab.length < length) slab = Buffer.allocUnsafeSlow(Math.max(length, SLAB_BYTES));
+    const at = head === undefined ? 0 : head.copy(slab, 0);
+    body.copy(slab, at);
+    this.add({ kind: 'lines', time, stream, bytes: slab.subarray(0, length), slab });
   }
 
   /** One line, or one piece of a line, without its line end; lent, copied here. */
@@ -113,6 +123,8 @@ export class LogRing {
 
   private dropOldest(): void {
     const oldest = this.entries[this.first] as Entry;
+    // Reused only while nobody else may hold it: a follower's queue shares entries with the ring.
+    if (oldest.kind === 'lines' && this.subscribers.size === 0 && this.spare.length < SPARE_SLABS) this.spare.push(oldest.slab);
     this.bytes -= oldest.bytes.length;
     this.entries[this.first] = undefined as unknown as Entry;
     this.first++;
@@ -124,9 +136,8 @@ export class LogRing {
     if (oldest.kind === 'piece' || oldest.bytes.length <= excess) return this.dropOldest();
     const cut = oldest.bytes.indexOf(LF, excess - 1) + 1;
     if (cut <= 0 || cut >= oldest.bytes.length) return this.dropOldest();
-    let kept = oldest.bytes.subarray(cut);
-    // A small remainder of a large copy would pin all of it.
-    if (kept.length * 2 < kept.buffer.byteLength) kept = Buffer.from(kept);
+    // A view: its slab is the ring's own, reused once the entry goes.
+    const kept = oldest.bytes.subarray(cut);
     this.bytes -= cut;
     // A new record: subscribers may still hold the old one, whole.
     this.entries[this.first] = { ...oldest, bytes: kept };
