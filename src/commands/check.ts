@@ -1,6 +1,7 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { assertKeyFilesSafe } from '../config/keys.js';
+import { maskText } from '../config/mask.js';
 import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
@@ -36,7 +37,8 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
     ...(config.shadowed.length === 0 ? [] : [`shadowed by the shell: ${config.shadowed.join(', ')} (the shell's values win; --env-override lets the files win)`]),
     ...(config.tfYaml === undefined ? [] : [`tf.yaml: ${config.tfYaml}`]),
     `instances:`,
-    ...plan.instances.map((i) => `  ${i.name.padEnd(width)}  PORT=${i.port}  ${i.command}`),
+    // A command may carry a URL with a password (or KEY=value pairs): the one masker covers them too.
+    ...plan.instances.map((i) => `  ${i.name.padEnd(width)}  PORT=${i.port}  ${maskText(i.command)}`),
     `policies:`,
     ...[...policies].map(([type, policy]) => `  ${type.padEnd(typeWidth)}  ${describePolicy(policy)}`),
     ...warnings.map((w) => `warning: ${describePlace(w.file, w.line, w.message)}`),

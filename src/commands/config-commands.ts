@@ -1,9 +1,9 @@
-import type { Invocation, Options } from '../cli/args.js';
+import type { Invocation, Options, RawOption } from '../cli/args.js';
 import { readOnlyBanner, readOnlyEnv, readOnlyRefusal } from '../config/read-only.js';
 import type { Config, Env } from '../domain.js';
 import { editEnvFile } from '../config/env-write.js';
 import { appPaths } from '../config/paths.js';
-import { usageError } from '../errors.js';
+import { TfError, usageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { env } from './env.js';
 import { encryptForFile, secrets, secretsInput } from './secrets.js';
@@ -48,13 +48,32 @@ export function servicesCommand(invocation: Invocation, context: CommandContext)
   throw usageError(`unknown services command "${sub}"`, 'use tf services, tf services add NAME URL or tf services remove NAME');
 }
 
+/** The longest a timer can wait (2^31 - 1 ms), as for every other timeout tf takes. */
+const MAX_WAIT_SECONDS = 2_147_483;
+
+/** `--wait-timeout` (TF_WAIT_TIMEOUT) for --wait: plain decimal seconds, as every other timeout; Number() alone would take 1e3, 0x10 and a blank. */
+function waitTimeoutMs(raw: RawOption | undefined): number {
+  if (raw === undefined) return WAIT_TIMEOUT_MS;
+  const seconds = Number(raw.raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.raw.trim()) || seconds > MAX_WAIT_SECONDS) {
+    throw new TfError(raw.source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(raw.raw)} for ${raw.source}`, { hint: `expected a number of seconds from 0 to ${MAX_WAIT_SECONDS}, e.g. 30 or 0.5` });
+  }
+  return seconds * 1000;
+}
+
 /** `--wait VARS` on start and run: the named backing services accept connections, or exit 1 naming them. */
 export async function waitForServices(options: Options, config: Config, context: CommandContext): Promise<void> {
   if (options.wait === undefined) return;
-  const seconds = options.waitTimeout === undefined ? undefined : Number(options.waitTimeout.raw);
-  if (seconds !== undefined && !(Number.isFinite(seconds) && seconds >= 0)) throw usageError(`bad value ${JSON.stringify(options.waitTimeout?.raw)} for ${options.waitTimeout?.source}`, 'expected a number of seconds, e.g. 30');
-  await waitFor(config.env, parseWaitList(options.wait.raw), {
-    timeoutMs: seconds === undefined ? WAIT_TIMEOUT_MS : seconds * 1000,
+  const names = parseWaitList(options.wait.raw);
+  const { raw, source } = options.wait;
+  // An empty TF_WAIT means "wait for nothing"; a --wait naming nothing is a mistake, not a silent no-op.
+  if (names.length === 0) {
+    if (source.startsWith('-') || raw.trim() !== '') throw new TfError(source.startsWith('-') ? 'usage' : 'option', `${source} names no variable (${JSON.stringify(raw)})`, { hint: 'e.g. --wait DATABASE_URL,REDIS_URL' });
+    return;
+  }
+  const timeoutMs = waitTimeoutMs(options.waitTimeout);
+  await waitFor(config.env, names, {
+    timeoutMs,
     secret: (name) => config.secretKeys.has(name),
     onWaiting: (label, error) => context.stderr.write(`tf: waiting for ${label}: ${error}\n`),
   });

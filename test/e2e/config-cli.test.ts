@@ -377,3 +377,31 @@ describe.skipIf(redisServer === '')('a real redis-server', { timeout: 30_000 }, 
     expect(probe.out + probe.err + tf.output() + tf.stderr()).not.toContain('redis-planted');
   });
 });
+
+describe('fixes found through the CLI', { timeout: 30_000 }, () => {
+  it('tf check masks a URL password written in a Procfile command', async () => {
+    const dir = app({ Procfile: 'web: worker --db postgres://app:cmd-pass-10@127.0.0.1:5432/app API_SECRET=cmd-secret-11\n' });
+    const check = await done(runTf(['check'], { cwd: dir }));
+    expect(check.code, check.err).toBe(0);
+    expect(check.out).toContain('web.1  PORT=5000  worker --db postgres://app:*****@127.0.0.1:5432/app API_SECRET=*****');
+    expect(check.out + check.err).not.toMatch(/cmd-pass-10|cmd-secret-11/);
+  });
+
+  it('--wait-timeout for --wait takes plain decimal seconds only; a --wait naming nothing is refused; nothing runs', async () => {
+    const dir = app({ '.env': 'DB_URL=postgres://app:p@127.0.0.1:1/app\n' });
+    for (const [args, message] of [
+      [['--wait', 'DB_URL', '--wait-timeout', '1e0'], 'tf: bad value "1e0" for --wait-timeout'],
+      [['--wait', 'DB_URL', '--wait-timeout', '0x2'], 'tf: bad value "0x2" for --wait-timeout'],
+      [['--wait', 'DB_URL', '--wait-timeout', ' '], 'tf: bad value " " for --wait-timeout'],
+      [['--wait', 'DB_URL', '--wait-timeout', '99999999999'], 'tf: bad value "99999999999" for --wait-timeout'],
+      [['--wait', ','], 'tf: --wait names no variable (",")'],
+    ] as const) {
+      const run = await done(runTf(['run', ...args, 'touch', 'ran'], { cwd: dir }));
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.err.split('\n')[0], args.join(' ')).toContain(message);
+    }
+    const blank = await done(runTf(['run', 'touch', 'ran'], { cwd: dir, env: { TF_WAIT: '' } }));
+    expect(blank.code, blank.err).toBe(0);
+    expect(existsSync(path.join(dir, 'ran'))).toBe(true);
+  });
+});
