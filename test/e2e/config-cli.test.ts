@@ -287,8 +287,10 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
       await tf.waitFor(/is down/);
       const ps = await done(runTf(['ps', ...mode], { cwd: dir }));
       expect(ps.code, ps.err).toBe(0);
+      expect(ps.out).toContain('web.1');
       clean(`ps ${mode}`, ps.out + ps.err);
       const logs = await done(runTf(['logs', ...mode], { cwd: dir }));
+      expect(logs.out).toContain('GOT true,true,true');
       clean(`logs ${mode}`, logs.out + logs.err);
       tf.signal('SIGTERM');
       await tf.exited;
