@@ -54,8 +54,7 @@ export class TfError extends Error {
   }
 }
 
-export const usageError = (message: string, hint?: string): TfError =>
-  new TfError('usage', message, hint === undefined ? {} : { hint });
+export const usageError = (message: string, hint?: string): TfError => new TfError('usage', message, hint === undefined ? {} : { hint });
 
 /** Formats a place + message the same way errors do, for warnings. */
 export const describePlace = (file: string | undefined, line: number | undefined, message: string): string =>

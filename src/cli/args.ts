@@ -34,7 +34,8 @@ export interface Options {
   readonly ready: RawOption | undefined;
   /** The control socket's path. */
   readonly socket: RawOption | undefined;
-  readonly waitTimeout: RawOption | undefined;
+  /** `--wait-timeout` in ms, undefined when not given (each command has its own default). */
+  readonly waitTimeoutMs: number | undefined;
   /** logs: how many lines of history. */
   readonly lines: RawOption | undefined;
   /** logs: keep printing new lines. */
@@ -69,7 +70,24 @@ export interface Options {
   readonly force: boolean;
 }
 
-export type CommandName = 'start' | 'run' | 'check' | 'release' | 'releases' | 'export' | 'env' | 'secrets' | 'services' | 'ps' | 'restart' | 'stop' | 'scale' | 'logs' | 'signal' | 'help' | 'version';
+export type CommandName =
+  | 'start'
+  | 'run'
+  | 'check'
+  | 'release'
+  | 'releases'
+  | 'export'
+  | 'env'
+  | 'secrets'
+  | 'services'
+  | 'ps'
+  | 'restart'
+  | 'stop'
+  | 'scale'
+  | 'logs'
+  | 'signal'
+  | 'help'
+  | 'version';
 
 export interface Invocation {
   readonly command: CommandName;
@@ -82,7 +100,25 @@ export interface Invocation {
 }
 
 /** Commands a user names on the command line, in the order help lists them. */
-export const COMMANDS: readonly CommandName[] = ['start', 'run', 'check', 'release', 'releases', 'export', 'env', 'secrets', 'services', 'ps', 'restart', 'stop', 'scale', 'logs', 'signal', 'help', 'version'];
+export const COMMANDS: readonly CommandName[] = [
+  'start',
+  'run',
+  'check',
+  'release',
+  'releases',
+  'export',
+  'env',
+  'secrets',
+  'services',
+  'ps',
+  'restart',
+  'stop',
+  'scale',
+  'logs',
+  'signal',
+  'help',
+  'version',
+];
 
 /** The commands that talk to a running `tf start` through its control socket. */
 export const CONTROL_COMMANDS: readonly CommandName[] = ['ps', 'restart', 'stop', 'scale', 'logs', 'signal'];
@@ -116,30 +152,158 @@ const JSON_LINES: readonly CommandName[] = ['start', 'run', 'release', ...CONTRO
 
 /** The single table behind parsing, TF_* fallbacks, `--help` and which command takes what. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
-  { flag: 'procfile', short: 'f', env: 'TF_PROCFILE', type: 'string', arg: 'PATH', commands: LOCATE, help: 'Procfile to read (default: ./Procfile, or ROOT/Procfile with --root)' },
-  { flag: 'root', short: 'd', env: 'TF_ROOT', type: 'string', arg: 'DIR', commands: LOCATE, help: "app root and every process's working directory (default: the Procfile's directory)" },
-  { flag: 'env-file', short: 'e', env: 'TF_ENV_FILE', type: 'string', multiple: true, arg: 'PATH', commands: CONFIG, help: 'env file to load instead of .env; repeat or separate with commas, later files win' },
-  { flag: 'env', env: 'TF_ENV', type: 'string', arg: 'NAME', commands: [...CONFIG, 'secrets', 'releases'], help: 'named environment: loads .env, .env.local, .env.NAME, .env.NAME.local' },
-  { flag: 'env-override', env: 'TF_ENV_OVERRIDE', type: 'boolean', commands: CONFIG, help: 'let env files win over the shell environment (default: the shell wins)' },
-  { flag: 'formation', short: 'm', env: 'TF_FORMATION', type: 'string', arg: 'SPEC', commands: POLICY, help: 'instances per type, e.g. all=1,web=2,worker=0 (default: one of each)' },
+  {
+    flag: 'procfile',
+    short: 'f',
+    env: 'TF_PROCFILE',
+    type: 'string',
+    arg: 'PATH',
+    commands: LOCATE,
+    help: 'Procfile to read (default: ./Procfile, or ROOT/Procfile with --root)',
+  },
+  {
+    flag: 'root',
+    short: 'd',
+    env: 'TF_ROOT',
+    type: 'string',
+    arg: 'DIR',
+    commands: LOCATE,
+    help: "app root and every process's working directory (default: the Procfile's directory)",
+  },
+  {
+    flag: 'env-file',
+    short: 'e',
+    env: 'TF_ENV_FILE',
+    type: 'string',
+    multiple: true,
+    arg: 'PATH',
+    commands: CONFIG,
+    help: 'env file to load instead of .env; repeat or separate with commas, later files win',
+  },
+  {
+    flag: 'env',
+    env: 'TF_ENV',
+    type: 'string',
+    arg: 'NAME',
+    commands: [...CONFIG, 'secrets', 'releases'],
+    help: 'named environment: loads .env, .env.local, .env.NAME, .env.NAME.local',
+  },
+  {
+    flag: 'env-override',
+    env: 'TF_ENV_OVERRIDE',
+    type: 'boolean',
+    commands: CONFIG,
+    help: 'let env files win over the shell environment (default: the shell wins)',
+  },
+  {
+    flag: 'formation',
+    short: 'm',
+    env: 'TF_FORMATION',
+    type: 'string',
+    arg: 'SPEC',
+    commands: POLICY,
+    help: 'instances per type, e.g. all=1,web=2,worker=0 (default: one of each)',
+  },
   { flag: 'port', short: 'p', env: 'TF_PORT', type: 'string', arg: 'N', commands: CONFIG, help: 'base port (default: PORT from the environment, else 5000)' },
   { flag: 'port-step', env: 'TF_PORT_STEP', type: 'string', arg: 'N', commands: CONFIG, help: 'port distance between process types (default: 100)' },
-  { flag: 'timeout', short: 't', env: 'TF_TIMEOUT', type: 'string', arg: 'SECONDS', commands: [...POLICY, 'release'], help: 'grace period between SIGTERM and SIGKILL (default: 5)' },
-  { flag: 'restart', env: 'TF_RESTART', type: 'string', arg: 'SPEC', commands: POLICY, help: 'what a type does when it exits on its own: no, on-failure or always, e.g. all=on-failure,web=always (default: no)' },
-  { flag: 'can-die', env: 'TF_CAN_DIE', type: 'string', arg: 'TYPES', commands: POLICY, help: 'types whose exit, with any code, does not stop the others, e.g. migrate,assets' },
-  { flag: 'stop-signal', env: 'TF_STOP_SIGNAL', type: 'string', arg: 'SPEC', commands: POLICY, help: 'signal that asks a type to stop (SIGKILL follows after --timeout), e.g. worker=QUIT (default: TERM)' },
-  { flag: 'ready', env: 'TF_READY', type: 'string', arg: 'SPEC', commands: POLICY, help: 'when an instance counts as ready, per type: none, port, an HTTP path or a log line (default: web=port)' },
-  { flag: 'with', type: 'string', arg: 'TYPES', commands: ['run'], help: 'start these types first, wait until they are ready, run the command, stop them, e.g. web,worker' },
-  { flag: 'socket', env: 'TF_SOCKET', type: 'string', arg: 'PATH', commands: JSON_OUT, help: 'the control socket: where tf start listens and the control commands connect' },
-  { flag: 'wait-timeout', env: 'TF_WAIT_TIMEOUT', type: 'string', arg: 'SECONDS', commands: ['start', 'run', 'restart', 'stop', 'scale'], help: 'how long to wait for instances to be ready or stopped (run --with: default 60)' },
-  { flag: 'split-stderr', env: 'TF_SPLIT_STDERR', type: 'boolean', commands: ['start', 'run'], help: "keep stderr in a pipe of its own (a process's stdout and stderr lines then lose their order)" },
-  { flag: 'release-phase', env: 'TF_RELEASE_PHASE', type: 'boolean', commands: ['start'], help: "run the Procfile's release entry to completion first; if it fails, nothing starts and tf exits with its code" },
-  { flag: 'app', env: 'TF_APP', type: 'string', arg: 'NAME', commands: ['export'], help: 'app name in exported unit and object names (default: the app root directory name, made safe)' },
+  {
+    flag: 'timeout',
+    short: 't',
+    env: 'TF_TIMEOUT',
+    type: 'string',
+    arg: 'SECONDS',
+    commands: [...POLICY, 'release'],
+    help: 'grace period between SIGTERM and SIGKILL (default: 5)',
+  },
+  {
+    flag: 'restart',
+    env: 'TF_RESTART',
+    type: 'string',
+    arg: 'SPEC',
+    commands: POLICY,
+    help: 'what a type does when it exits on its own: no, on-failure or always, e.g. all=on-failure,web=always (default: no)',
+  },
+  {
+    flag: 'can-die',
+    env: 'TF_CAN_DIE',
+    type: 'string',
+    arg: 'TYPES',
+    commands: POLICY,
+    help: 'types whose exit, with any code, does not stop the others, e.g. migrate,assets',
+  },
+  {
+    flag: 'stop-signal',
+    env: 'TF_STOP_SIGNAL',
+    type: 'string',
+    arg: 'SPEC',
+    commands: POLICY,
+    help: 'signal that asks a type to stop (SIGKILL follows after --timeout), e.g. worker=QUIT (default: TERM)',
+  },
+  {
+    flag: 'ready',
+    env: 'TF_READY',
+    type: 'string',
+    arg: 'SPEC',
+    commands: POLICY,
+    help: 'when an instance counts as ready, per type: none, port, an HTTP path or a log line (default: web=port)',
+  },
+  {
+    flag: 'with',
+    type: 'string',
+    arg: 'TYPES',
+    commands: ['run'],
+    help: 'start these types first, wait until they are ready, run the command, stop them, e.g. web,worker',
+  },
+  {
+    flag: 'socket',
+    env: 'TF_SOCKET',
+    type: 'string',
+    arg: 'PATH',
+    commands: JSON_OUT,
+    help: 'the control socket: where tf start listens and the control commands connect',
+  },
+  {
+    flag: 'wait-timeout',
+    env: 'TF_WAIT_TIMEOUT',
+    type: 'string',
+    arg: 'SECONDS',
+    commands: ['start', 'run', 'restart', 'stop', 'scale'],
+    help: 'how long to wait for instances to be ready or stopped (run --with: default 60)',
+  },
+  {
+    flag: 'split-stderr',
+    env: 'TF_SPLIT_STDERR',
+    type: 'boolean',
+    commands: ['start', 'run'],
+    help: "keep stderr in a pipe of its own (a process's stdout and stderr lines then lose their order)",
+  },
+  {
+    flag: 'release-phase',
+    env: 'TF_RELEASE_PHASE',
+    type: 'boolean',
+    commands: ['start'],
+    help: "run the Procfile's release entry to completion first; if it fails, nothing starts and tf exits with its code",
+  },
+  {
+    flag: 'app',
+    env: 'TF_APP',
+    type: 'string',
+    arg: 'NAME',
+    commands: ['export'],
+    help: 'app name in exported unit and object names (default: the app root directory name, made safe)',
+  },
   { flag: 'user', type: 'boolean', commands: ['export'], help: 'systemd: user units (WantedBy=default.target), installable without root' },
   { flag: 'image', env: 'TF_IMAGE', type: 'string', arg: 'IMAGE', commands: ['export'], help: 'kubernetes (required), compose: the container image to run' },
   { flag: 'no-secrets', type: 'boolean', commands: ['export'], help: 'write secret keys with empty values, to fill in on the target' },
   { flag: 'force', type: 'boolean', commands: ['export'], help: 'overwrite or remove files in DIR that tf did not write or that were edited since' },
-  { flag: 'wait', env: 'TF_WAIT', type: 'string', arg: 'VARS', commands: ['start', 'run'], help: 'wait until these backing services accept connections before spawning, e.g. DATABASE_URL,REDIS_URL (--wait-timeout, default 30)' },
+  {
+    flag: 'wait',
+    env: 'TF_WAIT',
+    type: 'string',
+    arg: 'VARS',
+    commands: ['start', 'run'],
+    help: 'wait until these backing services accept connections before spawning, e.g. DATABASE_URL,REDIS_URL (--wait-timeout, default 30)',
+  },
   { flag: 'read-only', type: 'boolean', commands: ['run'], help: 'swap each NAME_URL for its NAME_READONLY_URL; refuse resources without one' },
   { flag: 'allow-write', type: 'string', multiple: true, arg: 'NAME', commands: ['run'], help: 'with --read-only: leave NAME_URL writable' },
   { flag: 'reveal', type: 'boolean', commands: ['env'], help: 'show secret values instead of masking them' },
@@ -163,8 +327,20 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
  * starts none, so one of these there is a mistake, not something to ignore.
  */
 export const RUN_WITH_ONLY: ReadonlySet<string> = new Set([
-  'formation', 'timeout', 'restart', 'can-die', 'stop-signal', 'ready', 'wait-timeout', 'split-stderr',
-  'color', 'no-color', 'timestamp', 'no-timestamp', 'json', 'no-json',
+  'formation',
+  'timeout',
+  'restart',
+  'can-die',
+  'stop-signal',
+  'ready',
+  'wait-timeout',
+  'split-stderr',
+  'color',
+  'no-color',
+  'timestamp',
+  'no-timestamp',
+  'json',
+  'no-json',
 ]);
 
 export const takes = (spec: OptionSpec, command: CommandName): boolean =>
@@ -224,8 +400,14 @@ function closest(word: string, candidates: readonly string[]): string | undefine
 const commandList = (spec: OptionSpec): string => (spec.commands === 'all' ? 'every command' : spec.commands.map((c) => `tf ${c}`).join(', '));
 
 function unknownOption(token: string): TfError {
-  const long = token.startsWith('--') ? token.slice(2).split('=')[0] ?? '' : undefined;
-  const guess = long === undefined ? undefined : closest(long, OPTION_SPECS.map((s) => s.flag));
+  const long = token.startsWith('--') ? (token.slice(2).split('=')[0] ?? '') : undefined;
+  const guess =
+    long === undefined
+      ? undefined
+      : closest(
+          long,
+          OPTION_SPECS.map((s) => s.flag),
+        );
   const name = token.startsWith('--') ? `--${long}` : token.slice(0, 2);
   return usageError(`unknown option '${name}'`, `${guess === undefined ? '' : `did you mean --${guess}? `}see "tf --help"`);
 }
@@ -251,9 +433,16 @@ function scan(argv: readonly string[]): { command: CommandName | undefined; give
   const valueFor = (spec: OptionSpec, as: string, inline: string | undefined, i: number): { value: string; used: number } => {
     if (inline !== undefined) return { value: inline, used: 0 };
     const next = argv[i + 1];
-    if (next === undefined) throw usageError(`${as} needs a value`, `write ${as} ${spec.arg ?? 'VALUE'}${spec.flag === 'procfile' && command === 'logs' ? ' (to follow, use -F/--follow)' : ''}`);
+    if (next === undefined)
+      throw usageError(
+        `${as} needs a value`,
+        `write ${as} ${spec.arg ?? 'VALUE'}${spec.flag === 'procfile' && command === 'logs' ? ' (to follow, use -F/--follow)' : ''}`,
+      );
     if (next.startsWith('-') && next !== '-') {
-      throw usageError(`${as} needs a value (${spec.arg ?? 'VALUE'}) but '${next}' follows it`, `to give a value that starts with "-", write --${spec.flag}=${next}`);
+      throw usageError(
+        `${as} needs a value (${spec.arg ?? 'VALUE'}) but '${next}' follows it`,
+        `to give a value that starts with "-", write --${spec.flag}=${next}`,
+      );
     }
     return { value: next, used: 1 };
   };
@@ -303,7 +492,10 @@ function scan(argv: readonly string[]): { command: CommandName | undefined; give
     } else if (command === undefined) {
       if (!(COMMANDS as readonly string[]).includes(token)) {
         const guess = closest(token, COMMANDS);
-        throw usageError(`unknown command "${token}"`, `${guess === undefined ? '' : `did you mean "${guess}"? `}commands are: ${COMMANDS.join(', ')}; see "tf --help"`);
+        throw usageError(
+          `unknown command "${token}"`,
+          `${guess === undefined ? '' : `did you mean "${guess}"? `}commands are: ${COMMANDS.join(', ')}; see "tf --help"`,
+        );
       }
       command = token as CommandName;
     } else {
@@ -317,7 +509,7 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
   const scanned = scan(argv);
   const help = scanned.given.some((g) => g.spec.flag === 'help');
   const version = scanned.given.some((g) => g.spec.flag === 'version');
-  const command: CommandName = version ? 'version' : scanned.command ?? 'help';
+  const command: CommandName = version ? 'version' : (scanned.command ?? 'help');
 
   if (!help) {
     for (const { spec, as } of scanned.given) {
@@ -326,8 +518,10 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     const withGiven = scanned.given.some((g) => g.spec.flag === 'with');
     // --wait-timeout also bounds --wait (backing services), which a plain tf run takes.
     const waitGiven = scanned.given.some((g) => g.spec.flag === 'wait') || (env.TF_WAIT ?? '') !== '';
-    const stray = command === 'run' && !withGiven ? scanned.given.find((g) => RUN_WITH_ONLY.has(g.spec.flag) && !(g.spec.flag === 'wait-timeout' && waitGiven)) : undefined;
-    if (stray !== undefined) throw usageError(`${stray.as} applies to "tf run" only with --with`, 'it shapes the services --with starts; a plain tf run starts none');
+    const stray =
+      command === 'run' && !withGiven ? scanned.given.find((g) => RUN_WITH_ONLY.has(g.spec.flag) && !(g.spec.flag === 'wait-timeout' && waitGiven)) : undefined;
+    if (stray !== undefined)
+      throw usageError(`${stray.as} applies to "tf run" only with --with`, 'it shapes the services --with starts; a plain tf run starts none');
   }
   const flags = new Map<string, Given[]>();
   for (const g of scanned.given) flags.set(g.spec.flag, [...(flags.get(g.spec.flag) ?? []), g]);
@@ -352,11 +546,15 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
   };
   const envFilesFlag = flags.get('env-file')?.map((g) => g.value as string);
   const envFilesRaw = envFilesFlag ?? (env.TF_ENV_FILE ? [env.TF_ENV_FILE] : []);
-  const envFiles = envFilesRaw.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const envFiles = envFilesRaw
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 
   const port = raw('port');
   const step = raw('port-step');
   const timeout = raw('timeout');
+  const waitTimeout = raw('wait-timeout');
   const formation = raw('formation');
 
   const envName = raw('env');
@@ -386,13 +584,16 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     stopSignal: raw('stop-signal'),
     ready: raw('ready'),
     socket: raw('socket'),
-    waitTimeout: raw('wait-timeout'),
+    waitTimeoutMs: waitTimeout === undefined ? undefined : number(waitTimeout.raw, waitTimeout.source, 'seconds') * 1000,
     lines: raw('lines'),
     follow: on('follow'),
     with: raw('with'),
     wait: raw('wait'),
     readOnly: on('read-only'),
-    allowWrite: (flags.get('allow-write') ?? []).flatMap((g) => String(g.value).split(',')).map((v) => v.trim()).filter((v) => v !== ''),
+    allowWrite: (flags.get('allow-write') ?? [])
+      .flatMap((g) => String(g.value).split(','))
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
     reveal: on('reveal'),
     local: on('local'),
     secret: on('secret'),

@@ -24,7 +24,9 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
     case 'start':
       return (await import('../commands/start.js')).start(invocation, context);
     case 'run':
-      return invocation.options.with !== undefined ? (await import('../commands/run-with.js')).runWith(invocation, context) : (await import('../commands/run.js')).run(invocation, context);
+      return invocation.options.with !== undefined
+        ? (await import('../commands/run-with.js')).runWith(invocation, context)
+        : (await import('../commands/run.js')).run(invocation, context);
     case 'check':
       return (await import('../commands/check.js')).check(invocation, context);
     case 'release':
@@ -35,7 +37,17 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
       const { options, rest } = invocation;
       if (rest.length > 2) throw usageError(`tf export takes FORMAT DIR, not ${rest.length} words`, 'e.g. tf export systemd ./out --user');
       return (await import('../commands/export.js')).exportCommand(
-        { format: rest[0], dir: rest[1], config: options, timeoutSeconds: options.timeoutMs / 1000, app: options.app, user: options.user, image: options.image, noSecrets: options.noSecrets, force: options.force },
+        {
+          format: rest[0],
+          dir: rest[1],
+          config: options,
+          timeoutSeconds: options.timeoutMs / 1000,
+          app: options.app,
+          user: options.user,
+          image: options.image,
+          noSecrets: options.noSecrets,
+          force: options.force,
+        },
         context,
       );
     }

@@ -37,7 +37,8 @@ void main(process.argv.slice(2), {
   stderr: process.stderr,
 }).then(async (code) => {
   // The marker lets a test hold its reader until tf is waiting for it.
-  if (process.env.TF_LOG === 'debug' && process.stdout.writableLength > 0) process.stderr.write(`tf: debug: waiting for stdout to take ${process.stdout.writableLength} more bytes\n`);
+  if (process.env.TF_LOG === 'debug' && process.stdout.writableLength > 0)
+    process.stderr.write(`tf: debug: waiting for stdout to take ${process.stdout.writableLength} more bytes\n`);
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(code);
 });

@@ -4,12 +4,16 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   start: 'tf start [TYPE...] [options]\n  Run every process type of the Procfile (or only the TYPEs named) at its formation count.',
   run: "tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app's environment, attached to the terminal.\n  With --with TYPE,... (for CI, e.g. tf run --with web -- npm test): start those types, wait until they are\n  ready (--ready, --wait-timeout), run the command with the first type's PORT, then stop them; exit: the\n  command's code, or 1 when a service exits or is not ready in time.",
   check: 'tf check [TYPE...] [options]\n  Validate the Procfile and env files and print the plan: instances, ports, commands, warnings.',
-  release: "tf release [--env NAME] [options]\n  Run the Procfile's release entry (if any) to completion and, when it succeeds, record a release (v1, v2...)\n  of the environment: the commit, a digest of the Procfile and a keyed fingerprint of the config (no value).",
+  release:
+    "tf release [--env NAME] [options]\n  Run the Procfile's release entry (if any) to completion and, when it succeeds, record a release (v1, v2...)\n  of the environment: the commit, a digest of the Procfile and a keyed fingerprint of the config (no value).",
   releases: 'tf releases [--env NAME] [--json]\n  List the recorded releases of the environment, each with what changed since the one before (names only).',
-  export: 'tf export systemd|kubernetes|compose DIR [--app NAME] [--user] [--image IMAGE] [--no-secrets] [--force] [options]\n  Write the same plan tf start runs as systemd units, Kubernetes manifests or a Compose file; never over files tf did not write.',
+  export:
+    'tf export systemd|kubernetes|compose DIR [--app NAME] [--user] [--image IMAGE] [--no-secrets] [--force] [options]\n  Write the same plan tf start runs as systemd units, Kubernetes manifests or a Compose file; never over files tf did not write.',
   env: 'tf env [TYPE] [--reveal] [--json] | tf env get KEY | tf env set KEY=VALUE... [--local] [--secret] | tf env unset KEY... [--local]\n  Show every variable a process gets and where it came from (secrets masked), or read and write the .env layers.',
-  secrets: 'tf secrets init|set NAME|get NAME|ls|rotate [--env NAME] [--local]\n  Encrypted values in env files: one key per environment; set reads the value from stdin or a hidden prompt.',
-  services: 'tf services [--probe] [--json] | tf services add NAME URL | tf services remove NAME [--local]\n  The backing services the environment points at (every *_URL), masked; --probe connects to each.',
+  secrets:
+    'tf secrets init|set NAME|get NAME|ls|rotate [--env NAME] [--local]\n  Encrypted values in env files: one key per environment; set reads the value from stdin or a hidden prompt.',
+  services:
+    'tf services [--probe] [--json] | tf services add NAME URL | tf services remove NAME [--local]\n  The backing services the environment points at (every *_URL), masked; --probe connects to each.',
   ps: 'tf ps [options]\n  List the instances of a running tf start: name, state, pid, port, uptime, restarts, last exit.\n  States: starting, running, ready, stopping, backoff, stopped, exited, failed.',
   restart: 'tf restart [TYPE|INSTANCE...] [options]\n  Restart instances of a running tf start (none: all), re-reading the env files and Procfile first.',
   stop: 'tf stop [TYPE|INSTANCE...] [options]\n  Stop those instances of a running tf start; with none, stop all of it (tf exits 0).',
@@ -31,7 +35,12 @@ function optionLines(command: CommandName | undefined): string[] {
     const short = spec.short === undefined ? '    ' : `-${spec.short}, `;
     const left = `${short}--${spec.flag}${spec.arg === undefined ? '' : ` ${spec.arg}`}`;
     const env = spec.env === undefined ? '' : ` [${spec.env}]`;
-    const forWhom = command === 'run' && RUN_WITH_ONLY.has(spec.flag) ? ' (with --with)' : command !== undefined || spec.commands === 'all' ? '' : ` (${forCommands(spec.commands)})`;
+    const forWhom =
+      command === 'run' && RUN_WITH_ONLY.has(spec.flag)
+        ? ' (with --with)'
+        : command !== undefined || spec.commands === 'all'
+          ? ''
+          : ` (${forCommands(spec.commands)})`;
     return { left, right: `${spec.help}${env}${forWhom}` };
   });
   const width = Math.max(...rows.map((r) => r.left.length));

@@ -1,6 +1,7 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { assertKeyFilesSafe } from '../config/keys.js';
+import { maskText } from '../config/mask.js';
 import { exportWarnings } from './export.js';
 import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
@@ -21,7 +22,11 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
   for (const type of config.procfile.types) {
     const lookup = programOf(type.command, config.env);
     if (lookup !== undefined && !findProgram(lookup.program, config.root, lookup.pathVar)) {
-      warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: program "${lookup.program}" not found on PATH (seen from ${config.root})` });
+      warnings.push({
+        file: config.procfile.path,
+        line: type.line,
+        message: `${type.name}: program "${lookup.program}" not found on PATH (seen from ${config.root})`,
+      });
     }
   }
   warnings.push(...(await busyPortWarnings(plan.instances)));
@@ -36,10 +41,13 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
     `root: ${config.root}`,
     `env files: ${config.envFiles.length === 0 ? '(none)' : config.envFiles.join(', ')}`,
     // Names only: a value may be a secret.
-    ...(config.shadowed.length === 0 ? [] : [`shadowed by the shell: ${config.shadowed.join(', ')} (the shell's values win; --env-override lets the files win)`]),
+    ...(config.shadowed.length === 0
+      ? []
+      : [`shadowed by the shell: ${config.shadowed.join(', ')} (the shell's values win; --env-override lets the files win)`]),
     ...(config.tfYaml === undefined ? [] : [`tf.yaml: ${config.tfYaml}`]),
     `instances:`,
-    ...plan.instances.map((i) => `  ${i.name.padEnd(width)}  PORT=${i.port}  ${i.command}`),
+    // A command may carry a URL with a password (or KEY=value pairs): the one masker covers them too.
+    ...plan.instances.map((i) => `  ${i.name.padEnd(width)}  PORT=${i.port}  ${maskText(i.command)}`),
     `policies:`,
     ...[...policies].map(([type, policy]) => `  ${type.padEnd(typeWidth)}  ${describePolicy(policy)}`),
     ...warnings.map((w) => `warning: ${describePlace(w.file, w.line, w.message)}`),

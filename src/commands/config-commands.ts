@@ -3,7 +3,7 @@ import { readOnlyBanner, readOnlyEnv, readOnlyRefusal } from '../config/read-onl
 import type { Config, Env } from '../domain.js';
 import { editEnvFile } from '../config/env-write.js';
 import { appPaths } from '../config/paths.js';
-import { usageError } from '../errors.js';
+import { TfError, usageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { env } from './env.js';
 import { encryptForFile, secrets, secretsInput } from './secrets.js';
@@ -14,7 +14,9 @@ import { bootReport, parseWaitList, services, servicesAdd, servicesRemove, waitF
 export function envCommand(invocation: Invocation, context: CommandContext): Promise<number> {
   const { options, rest } = invocation;
   const { root } = appPaths(options, context.cwd);
-  return env({ options, rest, json: options.json, reveal: options.reveal, local: options.local, secret: options.secret }, context, { encrypt: encryptForFile(root, context) });
+  return env({ options, rest, json: options.json, reveal: options.reveal, local: options.local, secret: options.secret }, context, {
+    encrypt: encryptForFile(root, context),
+  });
 }
 
 export function secretsCommand(invocation: Invocation, context: CommandContext): Promise<number> {
@@ -38,7 +40,8 @@ export function servicesCommand(invocation: Invocation, context: CommandContext)
   const [sub, name, url, ...extra] = invocation.rest;
   if (sub === undefined) return services({ options, probe: options.probe, json: options.json }, context);
   if (sub === 'add') {
-    if (name === undefined || url === undefined || extra.length > 0) throw usageError('tf services add takes NAME URL', 'e.g. tf services add DATABASE_URL postgres://app@localhost/app');
+    if (name === undefined || url === undefined || extra.length > 0)
+      throw usageError('tf services add takes NAME URL', 'e.g. tf services add DATABASE_URL postgres://app@localhost/app');
     return servicesAdd({ name, url, options, local: options.local }, envWriter, context);
   }
   if (sub === 'remove') {
@@ -48,13 +51,24 @@ export function servicesCommand(invocation: Invocation, context: CommandContext)
   throw usageError(`unknown services command "${sub}"`, 'use tf services, tf services add NAME URL or tf services remove NAME');
 }
 
+/** The longest a timer can wait (2^31 - 1 ms), as for every other timeout tf takes. */
+
 /** `--wait VARS` on start and run: the named backing services accept connections, or exit 1 naming them. */
 export async function waitForServices(options: Options, config: Config, context: CommandContext): Promise<void> {
   if (options.wait === undefined) return;
-  const seconds = options.waitTimeout === undefined ? undefined : Number(options.waitTimeout.raw);
-  if (seconds !== undefined && !(Number.isFinite(seconds) && seconds >= 0)) throw usageError(`bad value ${JSON.stringify(options.waitTimeout?.raw)} for ${options.waitTimeout?.source}`, 'expected a number of seconds, e.g. 30');
-  await waitFor(config.env, parseWaitList(options.wait.raw), {
-    timeoutMs: seconds === undefined ? WAIT_TIMEOUT_MS : seconds * 1000,
+  const names = parseWaitList(options.wait.raw);
+  const { raw, source } = options.wait;
+  // An empty TF_WAIT means "wait for nothing"; a --wait naming nothing is a mistake, not a silent no-op.
+  if (names.length === 0) {
+    if (source.startsWith('-') || raw.trim() !== '')
+      throw new TfError(source.startsWith('-') ? 'usage' : 'option', `${source} names no variable (${JSON.stringify(raw)})`, {
+        hint: 'e.g. --wait DATABASE_URL,REDIS_URL',
+      });
+    return;
+  }
+  const timeoutMs = options.waitTimeoutMs ?? WAIT_TIMEOUT_MS;
+  await waitFor(config.env, names, {
+    timeoutMs,
     secret: (name) => config.secretKeys.has(name),
     onWaiting: (label, error) => context.stderr.write(`tf: waiting for ${label}: ${error}\n`),
   });

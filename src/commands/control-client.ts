@@ -53,7 +53,11 @@ export async function ask<C extends Command>(invocation: Invocation, context: Co
  * restart, stop, scale, signal: the reply's account of what was done, one line each. With
  * --wait-timeout (restart, stop, scale), then waits until it has happened (see control-wait).
  */
-export async function askAndTell(invocation: Invocation, context: CommandContext, command: Extract<Command, { cmd: 'restart' | 'stop' | 'scale' | 'signal' | 'shutdown' }>): Promise<number> {
+export async function askAndTell(
+  invocation: Invocation,
+  context: CommandContext,
+  command: Extract<Command, { cmd: 'restart' | 'stop' | 'scale' | 'signal' | 'shutdown' }>,
+): Promise<number> {
   const timeoutMs = command.cmd === 'signal' ? undefined : waitTimeoutMs(invocation);
   const ps = async (): Promise<readonly PsRow[]> => (await ask(invocation, context, { cmd: 'ps' })).instances;
   const before = timeoutMs === undefined ? [] : await ps();

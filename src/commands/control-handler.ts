@@ -61,7 +61,12 @@ export class StartControl implements ControlHandler {
 
   private dispatch(request: Request, reply: ReplyChannel): void {
     const { supervisor } = this.deps;
-    const harmless = request.cmd === 'ps' || request.cmd === 'logs' || request.cmd === 'hello' || request.cmd === 'shutdown' || (request.cmd === 'stop' && request.names.length === 0);
+    const harmless =
+      request.cmd === 'ps' ||
+      request.cmd === 'logs' ||
+      request.cmd === 'hello' ||
+      request.cmd === 'shutdown' ||
+      (request.cmd === 'stop' && request.names.length === 0);
     if (this.ending && !harmless) {
       return reply.end(fail('failed', `tf (pid ${process.pid}) is stopping all processes; nothing was done`));
     }
@@ -95,7 +100,10 @@ export class StartControl implements ControlHandler {
     const missing = names.filter((n) => !known.has(n));
     if (missing.length === 0) return undefined;
     const instances = rows.length === 0 ? 'none' : rows.map((r) => r.name).join(', ');
-    return fail('unknown-name', `no instance or type named ${missing.map((n) => JSON.stringify(n)).join(', ')} (types: ${types.join(', ')}; instances: ${instances})`);
+    return fail(
+      'unknown-name',
+      `no instance or type named ${missing.map((n) => JSON.stringify(n)).join(', ')} (types: ${types.join(', ')}; instances: ${instances})`,
+    );
   }
 
   /** The selected instance names, in formation order (all for none). */
@@ -131,7 +139,11 @@ export class StartControl implements ControlHandler {
     if (unknown !== undefined) return unknown;
     const result = this.deps.supervisor.stopSlots(names);
     const selected = this.selected(names);
-    if (result.names.length === 0) return { ok: true, ...done(selected.length === 0 ? `no instances of ${names.join(', ')}: nothing to stop` : `${selected.join(', ')}: already down, nothing to stop`) };
+    if (result.names.length === 0)
+      return {
+        ok: true,
+        ...done(selected.length === 0 ? `no instances of ${names.join(', ')}: nothing to stop` : `${selected.join(', ')}: already down, nothing to stop`),
+      };
     return { ok: true, ...done(`stopping ${result.names.join(', ')}`) };
   }
 

@@ -10,13 +10,7 @@ type Pending = (rows: readonly PsRow[]) => string | undefined;
 
 /** --wait-timeout (or TF_WAIT_TIMEOUT) in ms, or undefined: the command answers once tf has acted. */
 export function waitTimeoutMs(invocation: Invocation): number | undefined {
-  const given = invocation.options.waitTimeout;
-  if (given === undefined) return undefined;
-  const seconds = Number(given.raw);
-  if (given.raw.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {
-    throw new TfError(given.source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(given.raw)} for ${given.source}`, { hint: 'expected a number of seconds >= 0, e.g. 30' });
-  }
-  return seconds * 1000;
+  return invocation.options.waitTimeoutMs;
 }
 
 const DOWN = new Set(['stopped', 'exited', 'failed']);
@@ -89,7 +83,12 @@ export async function waitFor(ps: () => Promise<readonly PsRow[]>, command: Comm
       left = command.cmd === 'shutdown' ? 'tf is still running' : pending?.(instances);
     } catch (error) {
       // A shutdown is done once nobody answers any more.
-      if (command.cmd === 'shutdown' && error instanceof TfError && (error.message.startsWith('no tf running') || error.message.includes('closed the connection'))) return;
+      if (
+        command.cmd === 'shutdown' &&
+        error instanceof TfError &&
+        (error.message.startsWith('no tf running') || error.message.includes('closed the connection'))
+      )
+        return;
       throw error;
     }
     if (left === undefined) return;

@@ -28,7 +28,12 @@ export interface EnvRow {
  * Turns a value into ciphertext for an env file; the secrets module provides it
  * (`encryptForFile`). `environment` is the --env name (undefined: the default environment).
  */
-export type EncryptValue = (request: { readonly key: string; readonly value: string; readonly environment: string | undefined; readonly file: string }) => string;
+export type EncryptValue = (request: {
+  readonly key: string;
+  readonly value: string;
+  readonly environment: string | undefined;
+  readonly file: string;
+}) => string;
 
 /** What other modules plug in; absent until they land. */
 export interface EnvHooks {
@@ -72,7 +77,8 @@ export async function env(invocation: EnvInvocation, context: CommandContext, ho
     case 'unset':
       return envUnset({ options: invocation.options, keys: operands, local: invocation.local }, context, hooks);
     default: {
-      if (invocation.rest.length > 1) throw usageError(`tf env takes at most one process type, got ${invocation.rest.length} words`, 'e.g. "tf env web"; subcommands are get, set and unset');
+      if (invocation.rest.length > 1)
+        throw usageError(`tf env takes at most one process type, got ${invocation.rest.length} words`, 'e.g. "tf env web"; subcommands are get, set and unset');
       return envShow({ options: invocation.options, type: first, json: invocation.json, reveal: invocation.reveal }, context, hooks);
     }
   }
@@ -123,14 +129,27 @@ export function envRows(config: Config, shell: Env, type: string | undefined, ma
   const rows: EnvRow[] = [];
   for (const [key, value] of Object.entries(processEnv)) {
     const chain = configChain(config, shell, key);
-    const reason = tfReasons.get(key) ?? (config.env[key] === undefined ? (colourOnly.has(key) ? 'when tf start writes to a colour terminal' : 'default') : undefined);
+    const reason =
+      tfReasons.get(key) ?? (config.env[key] === undefined ? (colourOnly.has(key) ? 'when tf start writes to a colour terminal' : 'default') : undefined);
     if (reason !== undefined) {
-      rows.push({ key, value, shown: mask(key, value), source: { kind: 'tf', reason }, overrides: chain === undefined ? [] : [chain.source, ...chain.overrides] });
+      rows.push({
+        key,
+        value,
+        shown: mask(key, value),
+        source: { kind: 'tf', reason },
+        overrides: chain === undefined ? [] : [chain.source, ...chain.overrides],
+      });
     } else if (chain !== undefined) {
       rows.push({ key, value, shown: mask(key, value), ...chain });
     }
   }
-  rows.push({ key: MARKER_NAME, value: undefined, shown: '(unique to each run)', source: { kind: 'tf', reason: 'marks the processes of one tf run' }, overrides: [] });
+  rows.push({
+    key: MARKER_NAME,
+    value: undefined,
+    shown: '(unique to each run)',
+    source: { kind: 'tf', reason: 'marks the processes of one tf run' },
+    overrides: [],
+  });
   const shellOnly = (row: EnvRow): boolean => row.source.kind === 'shell' && row.overrides.length === 0;
   return rows.sort((a, b) => Number(shellOnly(a)) - Number(shellOnly(b)) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
@@ -239,7 +258,8 @@ function appRoot(options: ConfigOptions, cwd: string): string {
 }
 
 function layerFor(options: ConfigOptions, cwd: string, local: boolean): Layer {
-  if (options.envFiles.length > 0) throw usageError('tf env set and unset write the .env layers, not a file given with -e/--env-file', 'pick the layer with --env NAME and --local');
+  if (options.envFiles.length > 0)
+    throw usageError('tf env set and unset write the .env layers, not a file given with -e/--env-file', 'pick the layer with --env NAME and --local');
   const name = options.envName;
   if (name === 'local') throw usageError('"local" is not an environment name: .env.local is the developer layer', 'use --local to write it');
   const root = appRoot(options, cwd);
@@ -267,7 +287,9 @@ function laterDefinition(layer: Layer, key: string): string | undefined {
     const configFile = { path: file.path, shown: file.shown, kind: 'envfile' as const, hint: 'fix or remove the file' };
     const bytes = readConfigFile(configFile);
     if (bytes === undefined) continue;
-    const entry = parseEnvFile({ file: file.shown, text: decodeConfigText(bytes, configFile) }).entries.filter((e) => e.key === key).at(-1);
+    const entry = parseEnvFile({ file: file.shown, text: decodeConfigText(bytes, configFile) })
+      .entries.filter((e) => e.key === key)
+      .at(-1);
     if (entry !== undefined) found = `${file.shown}:${entry.line}`;
   }
   return found;
@@ -276,7 +298,11 @@ function laterDefinition(layer: Layer, key: string): string | undefined {
 function parseAssignment(word: string, index: number): { key: string; value: string } {
   const eq = word.indexOf('=');
   // Never echoed: a word without "=" may well be the value itself.
-  if (eq === -1) throw usageError(`argument ${index + 1} of tf env set is not KEY=VALUE`, 'write KEY=VALUE, e.g. tf env set PORT=5000; quote values with spaces for your shell');
+  if (eq === -1)
+    throw usageError(
+      `argument ${index + 1} of tf env set is not KEY=VALUE`,
+      'write KEY=VALUE, e.g. tf env set PORT=5000; quote values with spaces for your shell',
+    );
   const key = word.slice(0, eq);
   checkKey(key);
   return { key, value: word.slice(eq + 1) };
@@ -293,7 +319,9 @@ function report(layer: Layer, outcomes: readonly EditOutcome[], options: ConfigO
       case 'replaced':
         out.push(`set ${outcome.key} in ${layer.shown}:${outcome.line}`);
         if (outcome.earlier.length > 0) {
-          notes.push(`${outcome.key} is assigned ${outcome.earlier.length + 1} times in ${layer.shown} (lines ${[...outcome.earlier, outcome.line].join(', ')}): edited line ${outcome.line}, the one that wins`);
+          notes.push(
+            `${outcome.key} is assigned ${outcome.earlier.length + 1} times in ${layer.shown} (lines ${[...outcome.earlier, outcome.line].join(', ')}): edited line ${outcome.line}, the one that wins`,
+          );
         }
         break;
       case 'removed':
@@ -327,7 +355,9 @@ export async function envSet(request: EnvSetRequest, context: CommandContext, ho
   if (request.assignments.length === 0) throw usageError('tf env set needs KEY=VALUE', 'e.g. tf env set PORT=5000 LOG_LEVEL=debug');
   const pairs = request.assignments.map(parseAssignment);
   if (request.secret && hooks.encrypt === undefined) {
-    throw new TfError('unsupported', '--secret needs encrypted secrets, which this build does not have yet', { hint: 'set the value without --secret, or keep it out of the files' });
+    throw new TfError('unsupported', '--secret needs encrypted secrets, which this build does not have yet', {
+      hint: 'set the value without --secret, or keep it out of the files',
+    });
   }
   const layer = layerFor(request.options, context.cwd, request.local);
   const edits: EnvEdit[] = pairs.map(({ key, value }) => ({
@@ -346,7 +376,11 @@ export async function envUnset(request: EnvUnsetRequest, context: CommandContext
   if (request.keys.length === 0) throw usageError('tf env unset needs a KEY', 'e.g. tf env unset LOG_LEVEL');
   for (const key of request.keys) checkKey(key);
   const layer = layerFor(request.options, context.cwd, request.local);
-  const result = await editEnvFile({ path: layer.path, shown: layer.shown, newMode: 0o644 }, request.keys.map((key) => ({ kind: 'unset', key })), hooks.lock);
+  const result = await editEnvFile(
+    { path: layer.path, shown: layer.shown, newMode: 0o644 },
+    request.keys.map((key) => ({ kind: 'unset', key })),
+    hooks.lock,
+  );
   report(layer, result.outcomes, request.options, context);
   return 0;
 }

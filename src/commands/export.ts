@@ -27,7 +27,11 @@ const PROBLEMS: Readonly<Record<string, (input: ExportInput, options: ExportOpti
 export const exportFormats = (): string[] => Object.keys(FORMATS).sort();
 
 /** What an export to `format` would refuse, each a line naming the value and the fix; `tf check` prints them. */
-export function exportProblems(input: ExportInput, format: string, options: ExportOptions = { user: false, image: undefined, noSecrets: false }): readonly string[] {
+export function exportProblems(
+  input: ExportInput,
+  format: string,
+  options: ExportOptions = { user: false, image: undefined, noSecrets: false },
+): readonly string[] {
   return PROBLEMS[format]?.(input, options) ?? [];
 }
 
@@ -63,7 +67,8 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   if (request.format === undefined) throw usageError('tf export needs a format and a directory', `tf export FORMAT DIR, FORMAT one of: ${known}`);
   const render = FORMATS[request.format];
   if (render === undefined) throw usageError(`unknown export format "${request.format}"`, `use one of: ${known}`);
-  if (request.dir === undefined || request.dir === '') throw usageError(`tf export ${request.format} needs a directory to write to`, `tf export ${request.format} DIR`);
+  if (request.dir === undefined || request.dir === '')
+    throw usageError(`tf export ${request.format} needs a directory to write to`, `tf export ${request.format} DIR`);
 
   const config = loadConfig({ options: request.config }, { cwd: context.cwd, shellEnv: keyVariables(context.env) });
   for (const warning of config.warnings) context.stderr.write(`warning: ${describePlace(warning.file, warning.line, warning.message)}\n`);

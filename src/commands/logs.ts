@@ -18,7 +18,8 @@ function lineCount(invocation: Invocation): number {
   const given = invocation.options.lines;
   if (given === undefined) return DEFAULT_LINES;
   const n = Number(given.raw);
-  if (!/^\d+$/.test(given.raw.trim()) || n > MAX_LINES) throw usageError(`bad value ${JSON.stringify(given.raw)} for ${given.source}`, `expected a whole number of lines from 0 to ${MAX_LINES}`);
+  if (!/^\d+$/.test(given.raw.trim()) || n > MAX_LINES)
+    throw usageError(`bad value ${JSON.stringify(given.raw)} for ${given.source}`, `expected a whole number of lines from 0 to ${MAX_LINES}`);
   return n;
 }
 
@@ -73,10 +74,20 @@ export async function logs(invocation: Invocation, context: CommandContext): Pro
     return format.notice({ text, level: 'warn', fields });
   };
   const show = (message: StreamBody): Buffer | string => {
-    if (message.kind === 'dropped') return notice(`${message.count} lines of ${message.name} dropped here: tf logs did not keep up`, { event: 'dropped', name: message.name, count: message.count });
+    if (message.kind === 'dropped')
+      return notice(`${message.count} lines of ${message.name} dropped here: tf logs did not keep up`, {
+        event: 'dropped',
+        name: message.name,
+        count: message.count,
+      });
     at = message.time;
     const bytes = message.raw === undefined ? Buffer.from(message.text) : Buffer.from(message.raw, 'base64');
-    return format.lines(labelOf(message.name) as Instance, message.stream, [{ bytes, continued: message.continued === true, redraw: false, open: false }], false);
+    return format.lines(
+      labelOf(message.name) as Instance,
+      message.stream,
+      [{ bytes, continued: message.continued === true, redraw: false, open: false }],
+      false,
+    );
   };
 
   for await (const message of stream(targetOf(invocation, context), { cmd: 'logs', names: invocation.rest, lines, follow: options.follow })) {

@@ -34,10 +34,23 @@ export async function ps(invocation: Invocation, context: CommandContext): Promi
   const header = ['NAME', 'STATE', 'PID', 'PORT', 'UPTIME', 'RESTARTS', 'LAST EXIT'];
   const rows = instances.map((row) => {
     const up = uptime(row);
-    return [row.name, row.state, row.pid === null ? '-' : String(row.pid), row.port === null ? '-' : String(row.port), up === null ? '-' : duration(up), String(row.restarts), lastExit(row)];
+    return [
+      row.name,
+      row.state,
+      row.pid === null ? '-' : String(row.pid),
+      row.port === null ? '-' : String(row.port),
+      up === null ? '-' : duration(up),
+      String(row.restarts),
+      lastExit(row),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const text = [header, ...rows].map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  const text = [header, ...rows].map((cells) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
   context.stdout.write(`${text.join('\n')}\n`);
   return 0;
 }

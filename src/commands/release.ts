@@ -7,7 +7,17 @@ import { newRunMarker } from '../host/process-table.js';
 import { buildPlan } from '../plan/plan.js';
 import { currentState } from '../release/current.js';
 import { fingerprintKey } from '../release/fingerprint.js';
-import { compareStates, describeChanges, ignoreReleasesDir, readRecords, stateOf, writeRecord, type CodeState, type ReleaseChanges, type ReleaseRecord } from '../release/records.js';
+import {
+  compareStates,
+  describeChanges,
+  ignoreReleasesDir,
+  readRecords,
+  stateOf,
+  writeRecord,
+  type CodeState,
+  type ReleaseChanges,
+  type ReleaseRecord,
+} from '../release/records.js';
 import { processKiller } from '../supervisor/kill.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import type { CommandContext } from './context.js';
@@ -55,7 +65,14 @@ export async function release(input: ReleaseInput, context: CommandContext, deps
     const watchdog = startWatchdog(marker);
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
     try {
-      const code = await runReleasePhase(plan.release, { output: out.output, marker, watchdog, killer, timeoutMs: options.timeoutMs, splitStderr: options.splitStderr });
+      const code = await runReleasePhase(plan.release, {
+        output: out.output,
+        marker,
+        watchdog,
+        killer,
+        timeoutMs: options.timeoutMs,
+        splitStderr: options.splitStderr,
+      });
       if (code !== 0) return code;
     } finally {
       watchdog.release();

@@ -1,6 +1,6 @@
 import type { Invocation, RawOption } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
-import { TfError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { busyPortWarnings } from '../host/ports.js';
 import { newRunMarker, processRow, withMarker } from '../host/process-table.js';
 import type { Notice } from '../output/notices.js';
@@ -46,17 +46,6 @@ function withTypes(raw: RawOption | undefined): string[] {
   return types;
 }
 
-function waitTimeoutMs(raw: RawOption | undefined): number {
-  if (raw === undefined) return DEFAULT_WAIT_MS;
-  const seconds = Number(raw.raw);
-  if (raw.raw.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new TfError(raw.source.startsWith('-') ? 'usage' : 'option', `bad value ${JSON.stringify(raw.raw)} for ${raw.source}`, {
-      hint: 'expected a number of seconds > 0, e.g. 60 or 0.5',
-    });
-  }
-  return seconds * 1000;
-}
-
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
@@ -76,7 +65,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const types = withTypes(options.with);
   const [first, ...args] = invocation.rest;
   if (first === undefined) throw usageError('tf run --with needs a command', `e.g. tf run --with ${types.join(',')} -- npm test`);
-  const waitMs = waitTimeoutMs(options.waitTimeout);
+  const waitMs = options.waitTimeoutMs ?? DEFAULT_WAIT_MS;
   const commandName = first;
 
   const { config } = withReleaseId(loadConfig({ options, only: types }, { cwd: context.cwd, shellEnv: context.env }), releaseEnvName(options));

@@ -105,10 +105,15 @@ function readEntries(scope: Scope, name: string): FileEntries | undefined {
 
 function requireName(input: SecretsInput): string {
   const name = input.name;
-  if (name === undefined || name === '') throw new TfError('usage', `tf secrets ${input.action} needs the variable's name`, { hint: `tf secrets ${input.action} NAME [--env ENV]` });
+  if (name === undefined || name === '')
+    throw new TfError('usage', `tf secrets ${input.action} needs the variable's name`, { hint: `tf secrets ${input.action} NAME [--env ENV]` });
   // Not echoed: `NAME=value` would print the value someone tried to pass on the command line.
-  if (name.includes('=')) throw new TfError('usage', `tf secrets ${input.action} takes the variable's name only`, { hint: 'the value comes from stdin or a prompt, never from the command line' });
-  if (!SHELL_NAME.test(name)) throw new TfError('usage', `"${name}" is not a variable name`, { hint: 'use letters, digits and "_", not starting with a digit' });
+  if (name.includes('='))
+    throw new TfError('usage', `tf secrets ${input.action} takes the variable's name only`, {
+      hint: 'the value comes from stdin or a prompt, never from the command line',
+    });
+  if (!SHELL_NAME.test(name))
+    throw new TfError('usage', `"${name}" is not a variable name`, { hint: 'use letters, digits and "_", not starting with a digit' });
   return name;
 }
 
@@ -178,10 +183,14 @@ async function readSecret(context: SecretsContext, name: string): Promise<string
   } else {
     const bytes = await readAll(context.stdin);
     const text = bytes.toString('utf8');
-    if (Buffer.from(text, 'utf8').compare(bytes) !== 0) throw new TfError('usage', 'the value on stdin is not UTF-8 text', { hint: 'an environment holds text; base64-encode binary values' });
+    if (Buffer.from(text, 'utf8').compare(bytes) !== 0)
+      throw new TfError('usage', 'the value on stdin is not UTF-8 text', { hint: 'an environment holds text; base64-encode binary values' });
     value = text.replace(/\r?\n$/, '');
   }
-  if (value === '') throw new TfError('usage', `no value for ${name}: stdin was empty`, { hint: `pipe it in (printf %s "$VALUE" | tf secrets set ${name}) or run in a terminal to be prompted` });
+  if (value === '')
+    throw new TfError('usage', `no value for ${name}: stdin was empty`, {
+      hint: `pipe it in (printf %s "$VALUE" | tf secrets set ${name}) or run in a terminal to be prompted`,
+    });
   if (value.includes('\0')) throw new TfError('usage', `the value for ${name} contains a NUL byte, which no process environment can hold`);
   return value;
 }
@@ -232,7 +241,9 @@ async function set(scope: Scope, input: SecretsInput, context: SecretsContext): 
   const previous = entries[entries.length - 1]?.raw;
   const token = encryptStable(plaintext, key, { envName: scope.envName, name }, previous);
   writeEnvValue(target, name, token, shown);
-  context.stdout.write(token === previous ? `${name} in ${shown} already holds that value; unchanged\n` : `set ${name} in ${shown}, encrypted with key ${key.id}\n`);
+  context.stdout.write(
+    token === previous ? `${name} in ${shown} already holds that value; unchanged\n` : `set ${name} in ${shown}, encrypted with key ${key.id}\n`,
+  );
   return 0;
 }
 
@@ -245,7 +256,11 @@ async function get(scope: Scope, input: SecretsInput, context: SecretsContext): 
     const entry = read?.entries.filter((e) => e.key === name).pop();
     if (read !== undefined && entry !== undefined) found = { file: read, entry };
   }
-  if (found === undefined) throw new TfError('usage', `${name} is not set in ${files.join(', ')}`, { hint: `set it with tf secrets set ${name}${scope.envName === DEFAULT_ENV ? '' : ` --env ${scope.envName}`}`, exitCode: 1 });
+  if (found === undefined)
+    throw new TfError('usage', `${name} is not set in ${files.join(', ')}`, {
+      hint: `set it with tf secrets set ${name}${scope.envName === DEFAULT_ENV ? '' : ` --env ${scope.envName}`}`,
+      exitCode: 1,
+    });
   const { file, entry } = found;
   if (!isEncrypted(entry.raw)) {
     throw new TfError('usage', `${name} is not encrypted; tf secrets get prints only encrypted values`, {
@@ -362,11 +377,15 @@ const ACTIONS: readonly SecretsAction[] = ['init', 'set', 'get', 'ls', 'rotate']
 export function secretsInput(words: readonly string[], options: { envName?: string | undefined; local?: boolean; root?: string | undefined }): SecretsInput {
   const [action, ...operands] = words;
   if (action === undefined || !(ACTIONS as readonly string[]).includes(action)) {
-    throw new TfError('usage', action === undefined ? 'tf secrets needs an action' : `unknown action "secrets ${action}"`, { hint: `actions are: ${ACTIONS.join(', ')}` });
+    throw new TfError('usage', action === undefined ? 'tf secrets needs an action' : `unknown action "secrets ${action}"`, {
+      hint: `actions are: ${ACTIONS.join(', ')}`,
+    });
   }
   const takesName = action === 'set' || action === 'get';
   if (operands.length !== (takesName ? 1 : 0)) {
-    const hint = takesName ? `write tf secrets ${action} NAME; the value comes from stdin or a prompt, never the command line` : `write tf secrets ${action} [--env NAME]`;
+    const hint = takesName
+      ? `write tf secrets ${action} NAME; the value comes from stdin or a prompt, never the command line`
+      : `write tf secrets ${action} [--env NAME]`;
     throw new TfError('usage', `tf secrets ${action} takes ${takesName ? 'one variable name' : 'no operands'}`, { hint });
   }
   if (options.local === true && action !== 'set') throw new TfError('usage', '--local is an option of tf secrets set only', { hint: 'drop --local' });
@@ -401,7 +420,10 @@ export async function secrets(input: SecretsInput, context: SecretsContext, hook
  * `tf env set --secret`'s encryption: the value under the current key of the environment the
  * file belongs to (`.env`, `.env.local`: default; `.env.NAME*`: NAME), bound to its name.
  */
-export function encryptForFile(root: string, context: CommandContext): (request: { readonly key: string; readonly value: string; readonly file: string }) => string {
+export function encryptForFile(
+  root: string,
+  context: CommandContext,
+): (request: { readonly key: string; readonly value: string; readonly file: string }) => string {
   return ({ key, value, file }) => {
     const envName = envNameOfFile(file);
     const scope: Scope = { root, cwd: context.cwd, envName, show: (f) => path.relative(context.cwd, f) || f };

@@ -84,7 +84,12 @@ export async function listServices(
     return found === undefined ? '' : found.kind === 'shell' ? '  (shell)' : `  (${found.file}:${found.line})`;
   };
   const resources = catalog(env, input.secret === undefined ? {} : { secret: input.secret });
-  const reports = input.probe ? await probeAll(resources.map((r) => targetOf(r, undefined, true)), settings) : undefined;
+  const reports = input.probe
+    ? await probeAll(
+        resources.map((r) => targetOf(r, undefined, true)),
+        settings,
+      )
+    : undefined;
   const down = reports?.filter((r) => r.state.kind === 'down').length ?? 0;
   if (input.json) {
     context.stdout.write(`${JSON.stringify({ resources: resources.map((r, i) => jsonOf(r, reports?.[i])) })}\n`);
@@ -125,7 +130,8 @@ export interface ServiceWriteInput {
 /** The env file a catalog write goes to: the layer `--env NAME` (and `--local`) names, in the app root. */
 export function serviceFile(input: ServiceWriteInput, cwd: string): string {
   const { options } = input;
-  const root = options.root !== undefined ? path.resolve(cwd, options.root) : options.procfile !== undefined ? path.dirname(path.resolve(cwd, options.procfile)) : cwd;
+  const root =
+    options.root !== undefined ? path.resolve(cwd, options.root) : options.procfile !== undefined ? path.dirname(path.resolve(cwd, options.procfile)) : cwd;
   const base = options.envName === undefined ? '.env' : `.env.${options.envName}`;
   return path.join(root, input.local === true ? `${base}.local` : base);
 }
@@ -137,7 +143,8 @@ const shownFile = (file: string, cwd: string): string => {
 
 function variableOf(name: string): string {
   const variable = serviceVarName(name);
-  if (variable === undefined) throw usageError(`services: "${name}" is not a variable name`, 'use letters, digits and _, e.g. DATABASE_URL, or a short name like db (-> DB_URL)');
+  if (variable === undefined)
+    throw usageError(`services: "${name}" is not a variable name`, 'use letters, digits and _, e.g. DATABASE_URL, or a short name like db (-> DB_URL)');
   return variable;
 }
 
@@ -146,11 +153,16 @@ export async function servicesAdd(input: ServiceWriteInput & { readonly url: str
   const variable = variableOf(input.name);
   const resource = describeUrl(input.url);
   // The value is not echoed: what failed to parse may be a credential typed in the wrong place.
-  if (resource === undefined) throw usageError(`services add ${variable}: the value is not a URL with a host`, 'give scheme://[user:password@]host[:port][/database], e.g. postgres://app@localhost:5432/app');
+  if (resource === undefined)
+    throw usageError(
+      `services add ${variable}: the value is not a URL with a host`,
+      'give scheme://[user:password@]host[:port][/database], e.g. postgres://app@localhost:5432/app',
+    );
   const file = serviceFile(input, context.cwd);
   await write.set(file, variable, input.url);
   const lines = [`${variable}=${maskValue(variable, input.url)} -> ${shownFile(file, context.cwd)} (${describeResource({ ...resource, vars: [] })})`];
-  if (context.env[variable] !== undefined) lines.push(`warning: ${variable} is also set in the shell environment, whose value wins over env files (--env-override lets the files win)`);
+  if (context.env[variable] !== undefined)
+    lines.push(`warning: ${variable} is also set in the shell environment, whose value wins over env files (--env-override lets the files win)`);
   context.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
@@ -160,7 +172,10 @@ export async function servicesRemove(input: ServiceWriteInput, write: EnvWriter,
   const variable = variableOf(input.name);
   const file = serviceFile(input, context.cwd);
   if (!(await write.unset(file, variable))) {
-    throw new TfError('envfile', `${variable} is not set here`, { file: shownFile(file, context.cwd), hint: 'tf env shows which file sets each variable; --env NAME and --local pick the layer' });
+    throw new TfError('envfile', `${variable} is not set here`, {
+      file: shownFile(file, context.cwd),
+      hint: 'tf env shows which file sets each variable; --env NAME and --local pick the layer',
+    });
   }
   context.stdout.write(`${variable} removed from ${shownFile(file, context.cwd)}\n`);
   return 0;
@@ -244,12 +259,19 @@ const BOOT_TIMEOUT_MS = 1000;
  * prints the lines when they arrive (apps must tolerate a resource that is not up yet). TCP
  * only: a boot does not send requests to APIs.
  */
-export async function bootReport(env: Env, settings: ProbeSettings & { readonly secret?: SecretTest; readonly signal?: AbortSignal } = {}): Promise<BootLine[]> {
+export async function bootReport(
+  env: Env,
+  settings: ProbeSettings & { readonly secret?: SecretTest; readonly signal?: AbortSignal } = {},
+): Promise<BootLine[]> {
   const resources = catalog(env, settings.secret === undefined ? {} : { secret: settings.secret });
   if (resources.length === 0) return [];
   const reports = await probeAll(
     resources.map((r) => targetOf(r)),
-    { timeoutMs: settings.timeoutMs ?? BOOT_TIMEOUT_MS, ...(settings.lookup === undefined ? {} : { lookup: settings.lookup }), ...(settings.signal === undefined ? {} : { signal: settings.signal }) },
+    {
+      timeoutMs: settings.timeoutMs ?? BOOT_TIMEOUT_MS,
+      ...(settings.lookup === undefined ? {} : { lookup: settings.lookup }),
+      ...(settings.signal === undefined ? {} : { signal: settings.signal }),
+    },
   );
   return resources.map((resource, i) => {
     const report = reports[i] as ProbeReport;

@@ -35,7 +35,8 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   if (socket.dir !== undefined) prepareSocketDir(socket.dir, process.getuid?.() ?? 0);
   let control: StartControl | undefined;
   const handler: ControlHandler = {
-    handle: (request, reply) => (control === undefined ? reply.end({ ok: false, error: { code: 'failed', message: 'tf is still starting; try again' } }) : control.handle(request, reply)),
+    handle: (request, reply) =>
+      control === undefined ? reply.end({ ok: false, error: { code: 'failed', message: 'tf is still starting; try again' } }) : control.handle(request, reply),
   };
   const server = await ControlServer.start({ path: socket.path, handler, app: { root: socket.root, procfile: socket.procfile } });
   try {
@@ -71,7 +72,13 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       { watchdog, killer, clock: realClock, readiness: watchReadiness({ scheduler: realClock }) },
     );
     const running = supervisor;
-    control = new StartControl({ supervisor: running, logs, config, reload: () => withReleaseId(loadConfig(request, sources), releaseEnvName(options)).config, planOptions });
+    control = new StartControl({
+      supervisor: running,
+      logs,
+      config,
+      reload: () => withReleaseId(loadConfig(request, sources), releaseEnvName(options)).config,
+      planOptions,
+    });
     if (writer.closed) running.stop({ kind: 'output-closed' });
     const onStop = (signal: NodeJS.Signals): void => running.signal(signal);
     const onForward = (signal: NodeJS.Signals): void => running.forward(signal);

@@ -55,16 +55,23 @@ export function decryptAt(value: string, place: SecretPlace, keys: SecretKeys): 
     const result = decryptDotenvx(value, file, found);
     if (result.kind === 'ok') return result.plaintext;
     if (result.kind === 'no-key') {
-      throw fail(`${name} is encrypted by dotenvx and this machine has no ${result.keyName}`, `set ${result.keyName} in the environment or add it to ${found.keysFile}`);
+      throw fail(
+        `${name} is encrypted by dotenvx and this machine has no ${result.keyName}`,
+        `set ${result.keyName} in the environment or add it to ${found.keysFile}`,
+      );
     }
-    throw fail(`${name} does not decrypt with ${result.keyName}: a wrong key, or the value was altered`, `check ${result.keyName} (environment or ${found.keysFile}), or encrypt the value again`);
+    throw fail(
+      `${name} does not decrypt with ${result.keyName}: a wrong key, or the value was altered`,
+      `check ${result.keyName} (environment or ${found.keysFile}), or encrypt the value again`,
+    );
   }
 
   const envName = envNameOfFile(file);
   const envKeys = keys.keyring.forEnv(envName);
   const redo = setCommand(name, file);
   const parsed = parseSecret(value);
-  if (parsed.kind === 'malformed') throw fail(`${name} (environment "${envName}") starts like a tf encrypted value but is damaged`, `set it again with ${redo}`);
+  if (parsed.kind === 'malformed')
+    throw fail(`${name} (environment "${envName}") starts like a tf encrypted value but is damaged`, `set it again with ${redo}`);
   const binding: SecretBinding = { envName, name };
   const key = envKeys.all.find((k) => k.key.id === parsed.keyId);
   if (key === undefined) {
@@ -76,7 +83,8 @@ export function decryptAt(value: string, place: SecretPlace, keys: SecretKeys): 
         );
       }
     }
-    if (envKeys.all.length === 0) throw fail(`${name} needs key ${parsed.keyId} of environment "${envName}", and this machine has no key for "${envName}"`, howToSupply(envName));
+    if (envKeys.all.length === 0)
+      throw fail(`${name} needs key ${parsed.keyId} of environment "${envName}", and this machine has no key for "${envName}"`, howToSupply(envName));
     const have = envKeys.all.map((k) => `${k.key.id} (${describeSource(k.source)})`).join(', ');
     throw fail(`${name} needs key ${parsed.keyId} of environment "${envName}", but this machine has ${have}`, howToSupply(envName));
   }
@@ -91,7 +99,10 @@ export function decryptAt(value: string, place: SecretPlace, keys: SecretKeys): 
     throw fail(`${name} holds the value encrypted for ${actual.name}: a value cannot be moved to another variable`, `set it again with ${redo}`);
   }
   if (actual !== undefined) {
-    throw fail(`${name} holds a value encrypted for environment "${actual.envName}", not "${envName}": a value cannot be copied between environments`, `set it again with ${redo}`);
+    throw fail(
+      `${name} holds a value encrypted for environment "${actual.envName}", not "${envName}": a value cannot be copied between environments`,
+      `set it again with ${redo}`,
+    );
   }
   throw fail(`${name} (environment "${envName}") does not decrypt with key ${parsed.keyId}: the value was altered or damaged`, `set it again with ${redo}`);
 }

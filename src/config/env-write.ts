@@ -57,7 +57,12 @@ export function encodings(value: string): string[] {
   const out: string[] = [];
   if (/^[\w@%+=:,./-]*$/.test(value)) out.push(value);
   if (!/['\\\n\r]/.test(value)) out.push(`'${value}'`);
-  out.push(`"${value.replace(/[\\"$`]/g, '\\$&').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`);
+  out.push(
+    `"${value
+      .replace(/[\\"$`]/g, '\\$&')
+      .replace(/\n/g, '\\n')
+      .replace(/\r/g, '\\r')}"`,
+  );
   return out;
 }
 
@@ -71,7 +76,10 @@ const sameEntry = (a: EnvEntry, b: EnvEntry): boolean => a.key === b.key && a.qu
 function lastLineOf(lines: readonly RawLine[], entry: EnvEntry): number {
   const first = entry.line + (entry.raw.match(/\n/g)?.length ?? 0);
   for (let end = first; end <= lines.length; end++) {
-    const slice = lines.slice(entry.line - 1, end).map((l) => l.text).join('\n');
+    const slice = lines
+      .slice(entry.line - 1, end)
+      .map((l) => l.text)
+      .join('\n');
     const found = scanEnvText(slice).entries[0];
     if (found !== undefined && sameEntry(found, entry)) return end;
   }
@@ -247,7 +255,12 @@ const errno = (error: unknown): string | undefined => (error as NodeJS.ErrnoExce
 
 function writeFailure(shown: string, error: unknown): TfError {
   const code = errno(error);
-  const what = code === 'EACCES' || code === 'EPERM' ? 'cannot be written (permission denied)' : code === 'ENOENT' ? 'cannot be written: its directory does not exist' : `cannot be written (${code ?? String(error)})`;
+  const what =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'cannot be written (permission denied)'
+      : code === 'ENOENT'
+        ? 'cannot be written: its directory does not exist'
+        : `cannot be written (${code ?? String(error)})`;
   return new TfError('envfile', what, { file: shown, hint: 'check the path and its permissions', cause: error });
 }
 
@@ -426,7 +439,10 @@ export async function editEnvFile(target: EnvFileTarget, edits: readonly EnvEdit
       const bytes = readConfigFile(configFile);
       const before = bytes === undefined ? '' : decodeConfigText(bytes, configFile);
       if (bytes !== undefined && !Buffer.from(before, 'utf8').equals(bytes)) {
-        throw new TfError('envfile', 'is not valid UTF-8, so it cannot be edited without changing other bytes', { file: target.shown, hint: 're-save it as UTF-8' });
+        throw new TfError('envfile', 'is not valid UTF-8, so it cannot be edited without changing other bytes', {
+          file: target.shown,
+          hint: 're-save it as UTF-8',
+        });
       }
       const { text, outcomes } = editEnvText(before, edits, target.shown);
       const changed = text !== before;

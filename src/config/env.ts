@@ -34,8 +34,7 @@ export interface ParsedEnvFile {
  * an unquoted `#` starts a comment only after whitespace, and double quotes take the shell's
  * escapes (see `evaluate`).
  */
-const LINE =
-  /^(\s*(?:export\s+)?)([\w.-]+)(\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?$/dgm;
+const LINE = /^(\s*(?:export\s+)?)([\w.-]+)(\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?$/dgm;
 /** dotenv strips one pair of matching quotes around the trimmed value. */
 const QUOTED = /^(['"`])([\s\S]*)\1$/;
 const QUOTING: Record<string, Quoting> = { "'": 'single', '"': 'double', '`': 'backtick' };
@@ -214,8 +213,7 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
   const definitions = new Map<string, FileOrigin[]>();
   /** Keys whose file value applies even though the shell has them. */
   const applied = new Set<string>();
-  const lookup = (name: string): string | undefined =>
-    filesWin || applied.has(name) ? (layered[name] ?? shell[name]) : (shell[name] ?? layered[name]);
+  const lookup = (name: string): string | undefined => (filesWin || applied.has(name) ? (layered[name] ?? shell[name]) : (shell[name] ?? layered[name]));
   for (const file of files) {
     for (const entry of file.entries) {
       layered[entry.key] = evaluate(entry, lookup);

@@ -55,7 +55,7 @@ export function resolveFormation(types: readonly ProcessType[], request: Formati
 
   const formation = new Map<string, number>();
   for (const type of types) {
-    let count = spec === undefined ? 1 : spec.get(type.name) ?? spec.get('all') ?? 0;
+    let count = spec === undefined ? 1 : (spec.get(type.name) ?? spec.get('all') ?? 0);
     if (only !== undefined) count = only.has(type.name) ? (spec?.get(type.name) ?? spec?.get('all') ?? 1) : 0;
     formation.set(type.name, count);
   }

@@ -93,7 +93,9 @@ export function keyFromVariable(shellEnv: Env, envName: string): SecretKey | und
   if (value === undefined || value === '') return undefined;
   const bytes = parseKey(value);
   if (bytes === undefined) {
-    throw new TfError('option', `${variable} is not a tf key (43 base64url characters, 32 bytes)`, { hint: `copy it again from ${path.join(KEY_DIR, `${envName}.key`)} on a machine that has it` });
+    throw new TfError('option', `${variable} is not a tf key (43 base64url characters, 32 bytes)`, {
+      hint: `copy it again from ${path.join(KEY_DIR, `${envName}.key`)} on a machine that has it`,
+    });
   }
   return makeKey(bytes);
 }
@@ -111,7 +113,8 @@ export function findEnvKeys(root: string, shellEnv: Env, envName: string, cwd?: 
   const fromFile = readKeyFile(file, shown) ?? [];
   const all: FoundKey[] = fromFile.map((key) => ({ key, source: { kind: 'file', file: shown } }));
   const fromVariable = keyFromVariable(shellEnv, envName);
-  if (fromVariable !== undefined && !all.some((k) => k.key.id === fromVariable.id)) all.push({ key: fromVariable, source: { kind: 'variable', variable: keyVariable(envName) } });
+  if (fromVariable !== undefined && !all.some((k) => k.key.id === fromVariable.id))
+    all.push({ key: fromVariable, source: { kind: 'variable', variable: keyVariable(envName) } });
   return { envName, current: all[0], all, rotating: fromFile.length > 1 };
 }
 
@@ -176,7 +179,9 @@ export function withoutKeys(env: Env): Env {
 export function ignoreKeyDir(root: string): boolean {
   const file = path.join(root, '.gitignore');
   const text = readEnvText(file, '.gitignore') ?? '';
-  const covered = text.split(/\r?\n/).some((line) => ['.tf', '.tf/', '/.tf', '/.tf/', '.tf/keys', '.tf/keys/', '/.tf/keys', '/.tf/keys/'].includes(line.trim()));
+  const covered = text
+    .split(/\r?\n/)
+    .some((line) => ['.tf', '.tf/', '/.tf', '/.tf/', '.tf/keys', '.tf/keys/', '/.tf/keys', '/.tf/keys/'].includes(line.trim()));
   if (covered) return false;
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
   writeFileAtomic(file, `${text}${text === '' || text.endsWith('\n') ? '' : eol}${KEY_DIR_IGNORE}${eol}`);

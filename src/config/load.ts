@@ -120,7 +120,8 @@ function checkRoot(root: string, shown: string): void {
   } catch {
     return;
   }
-  if (!isDirectory) throw new TfError('option', `app root ${shown} is not a directory`, { hint: "-d/--root takes the app's directory; pass a Procfile with -f PATH" });
+  if (!isDirectory)
+    throw new TfError('option', `app root ${shown} is not a directory`, { hint: "-d/--root takes the app's directory; pass a Procfile with -f PATH" });
 }
 
 /** Reads and validates everything `start`, `run` and `check` need. The only reader of config files. */
@@ -180,7 +181,13 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
 
   const names = procfile.types.map((t) => t.name);
   const tfYaml = names.length === 0 ? undefined : loadTfYamlBeside(procfilePath, procfileShown, names);
-  const policies = resolvePolicies(names, { restart: options.restart, canDie: options.canDie, stopSignal: options.stopSignal, ready: options.ready, file: tfYaml });
+  const policies = resolvePolicies(names, {
+    restart: options.restart,
+    canDie: options.canDie,
+    stopSignal: options.stopSignal,
+    ready: options.ready,
+    file: tfYaml,
+  });
 
   return Object.freeze({
     root,

@@ -49,14 +49,18 @@ export function parseReadySpec(value: string): ReadySpec | Problem {
     const path = value.slice('http:'.length);
     // node:http refuses a request path with spaces or characters outside Latin-1.
     if (!path.startsWith('/') || /[^\u0021-\u00ff]/.test(path)) {
-      return { problem: `bad HTTP path ${JSON.stringify(path)} in readiness probe ${JSON.stringify(value)}`, hint: 'write http:/PATH with a path that starts with "/" and has no spaces, e.g. http:/health' };
+      return {
+        problem: `bad HTTP path ${JSON.stringify(path)} in readiness probe ${JSON.stringify(value)}`,
+        hint: 'write http:/PATH with a path that starts with "/" and has no spaces, e.g. http:/health',
+      };
     }
     return { kind: 'http', path };
   }
   if (value.startsWith('log:')) {
     const text = value.slice('log:'.length);
     if (text === '') return { problem: `readiness probe "log:" has no text to wait for`, hint: 'write log:TEXT, e.g. log:Listening on' };
-    if (/[\r\n]/.test(text)) return { problem: `readiness probe text ${JSON.stringify(text)} spans lines`, hint: 'log:TEXT matches within one line; drop the line break' };
+    if (/[\r\n]/.test(text))
+      return { problem: `readiness probe text ${JSON.stringify(text)} spans lines`, hint: 'log:TEXT matches within one line; drop the line break' };
     return { kind: 'log', text };
   }
   return { problem: `unknown readiness probe ${JSON.stringify(value)}`, hint: PROBE_HINT };
@@ -203,5 +207,7 @@ export function describeReadySpec(spec: ReadySpec): string {
 
 /** `restart=on-failure can-die stop=SIGINT ready=http:/health`: one type's policy on one line, for `tf check`. */
 export function describePolicy(policy: TypePolicy): string {
-  return [`restart=${policy.restart}`, ...(policy.canDie ? ['can-die'] : []), `stop=${policy.stopSignal}`, `ready=${describeReadySpec(policy.ready)}`].join(' ');
+  return [`restart=${policy.restart}`, ...(policy.canDie ? ['can-die'] : []), `stop=${policy.stopSignal}`, `ready=${describeReadySpec(policy.ready)}`].join(
+    ' ',
+  );
 }

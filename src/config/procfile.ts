@@ -44,7 +44,11 @@ export function parseProcfile(text: string, file: string): Procfile {
       });
     }
     if (raw.includes('\0')) {
-      throw new TfError('procfile', `process type "${name}" contains a NUL byte, which no command can hold`, { file, line, hint: 're-save the file as UTF-8 text' });
+      throw new TfError('procfile', `process type "${name}" contains a NUL byte, which no command can hold`, {
+        file,
+        line,
+        hint: 're-save the file as UTF-8 text',
+      });
     }
     if (command === '') {
       throw new TfError('procfile', `process type "${name}" has no command`, { file, line, hint: 'write "name: command" on one line' });

@@ -64,9 +64,7 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
   for (const resource of catalog(env)) {
     const writers = resource.vars.filter((v) => URL_VAR.test(v.name) && !READONLY.test(v.name) && isPower(resource, v.name, v.url));
     if (writers.length === 0) continue;
-    const sibling = resource.vars
-      .map((v) => `${stemOf(v.name)}_READONLY_URL`)
-      .find((s) => env[s] !== undefined && env[s] !== '');
+    const sibling = resource.vars.map((v) => `${stemOf(v.name)}_READONLY_URL`).find((s) => env[s] !== undefined && env[s] !== '');
     for (const writer of writers) {
       const own = `${stemOf(writer.name)}_READONLY_URL`;
       const to = env[own] !== undefined && env[own] !== '' ? own : sibling;

@@ -109,9 +109,7 @@ function fromParts(parts: UrlParts): Omit<Resource, 'vars'> | undefined {
   const scheme = schemeFamily(parts.scheme);
   // mongodb+srv names a DNS SRV record, not a port: no default applies.
   const fallback = DEFAULT_PORTS[scheme];
-  const addresses = parts.hosts
-    .filter((h) => h.host !== '')
-    .map((h) => ({ host: decode(h.host).toLowerCase(), port: h.port ?? fallback }));
+  const addresses = parts.hosts.filter((h) => h.host !== '').map((h) => ({ host: decode(h.host).toLowerCase(), port: h.port ?? fallback }));
   return { scheme, addresses, database: databaseOf(scheme, parts.path) };
 }
 

@@ -129,22 +129,37 @@ const EXPECTED: Readonly<Record<Key, { readonly what: string; readonly example: 
 };
 
 const shapeOf = (node: unknown): string =>
-  isMap(node) ? 'a mapping' : node === null || node === undefined || (isScalar(node) && node.value === null) ? 'nothing' : isScalar(node) ? 'a value' : 'a list';
+  isMap(node)
+    ? 'a mapping'
+    : node === null || node === undefined || (isScalar(node) && node.value === null)
+      ? 'nothing'
+      : isScalar(node)
+        ? 'a value'
+        : 'a list';
 
 function setting(reader: Reader, key: Key, name: string, type: string, node: unknown, keyLine: number): Located<unknown> {
   const line = reader.lineOf(node, keyLine);
   const expected = EXPECTED[key];
   if (!isScalar(node) || node.value === null || typeof node.value === 'object') {
-    throw reader.fail(line, `${name} for ${type} must be ${expected.what}, got ${shapeOf(node)}`, `write one value after the key, e.g. "${name}: ${expected.example}"`);
+    throw reader.fail(
+      line,
+      `${name} for ${type} must be ${expected.what}, got ${shapeOf(node)}`,
+      `write one value after the key, e.g. "${name}: ${expected.example}"`,
+    );
   }
   const value = node.value as string | number | boolean;
   if (key === 'canDie') {
-    if (typeof value !== 'boolean') throw reader.fail(line, `${name} for ${type} must be true or false, got ${quoted(String(value))}`, `write "${name}: true" or "${name}: false"`);
+    if (typeof value !== 'boolean')
+      throw reader.fail(line, `${name} for ${type} must be true or false, got ${quoted(String(value))}`, `write "${name}: true" or "${name}: false"`);
     return { value, line };
   }
   if (typeof value === 'boolean') {
     // YAML 1.1 reads a bare `no` as false; name the fix rather than a confusing "false".
-    throw reader.fail(line, `${name} for ${type} must be ${expected.what}, got ${String(value)}`, `quote the value, e.g. ${name}: "${key === 'restart' ? 'no' : expected.example}"`);
+    throw reader.fail(
+      line,
+      `${name} for ${type} must be ${expected.what}, got ${String(value)}`,
+      `quote the value, e.g. ${name}: "${key === 'restart' ? 'no' : expected.example}"`,
+    );
   }
   const parsed: unknown | Problem =
     key === 'restart' ? parseRestartPolicy(String(value)) : key === 'stopSignal' ? parseStopSignal(String(value)) : parseReadySpec(String(value));
@@ -166,7 +181,11 @@ export function parseTfYaml(text: string, file: string, types: readonly string[]
   const result = new Map<string, TfYamlSettings>();
   if (root === null || (isScalar(root) && root.value === null)) return { file, types: result };
   if (!isMap(root)) {
-    throw reader.fail(reader.lineOf(root), 'expected one block per process type, e.g. "web:" followed by indented settings', `types are: ${types.join(', ')} (or all)`);
+    throw reader.fail(
+      reader.lineOf(root),
+      'expected one block per process type, e.g. "web:" followed by indented settings',
+      `types are: ${types.join(', ')} (or all)`,
+    );
   }
   const known = new Set(types);
   for (const entry of reader.pairs(root, file)) {
@@ -181,7 +200,11 @@ export function parseTfYaml(text: string, file: string, types: readonly string[]
       continue;
     }
     if (!isMap(block)) {
-      throw reader.fail(reader.lineOf(block, entry.line), `the block of ${type} must hold settings such as "restart: on-failure", got a ${isScalar(block) ? 'value' : 'list'}`, `indent its settings under "${type}:"; keys are ${KEY_LIST}`);
+      throw reader.fail(
+        reader.lineOf(block, entry.line),
+        `the block of ${type} must hold settings such as "restart: on-failure", got a ${isScalar(block) ? 'value' : 'list'}`,
+        `indent its settings under "${type}:"; keys are ${KEY_LIST}`,
+      );
     }
     const settings: Record<string, Located<unknown>> = {};
     for (const item of reader.pairs(block, `the block of ${type}`)) {

@@ -75,10 +75,14 @@ export function replyError(reply: FinalReply): TfError | undefined {
 }
 
 const closedEarly = (target: ControlTarget, cause?: Error): TfError =>
-  new TfError('option', `tf for ${target.root} closed the connection before replying${cause === undefined ? '' : ` (${(cause as NodeJS.ErrnoException).code ?? cause.message})`}`, {
-    file: target.socketPath,
-    hint: 'it may have stopped; see its output',
-  });
+  new TfError(
+    'option',
+    `tf for ${target.root} closed the connection before replying${cause === undefined ? '' : ` (${(cause as NodeJS.ErrnoException).code ?? cause.message})`}`,
+    {
+      file: target.socketPath,
+      hint: 'it may have stopped; see its output',
+    },
+  );
 
 function connect(target: ControlTarget, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -112,5 +116,9 @@ function connectError(target: ControlTarget, error: NodeJS.ErrnoException): TfEr
       cause: error,
     });
   }
-  return new TfError('option', `cannot connect to tf for ${target.root} (${error.code ?? error.message})`, { file: target.socketPath, hint: 'check the socket\'s permissions, or pass --socket PATH', cause: error });
+  return new TfError('option', `cannot connect to tf for ${target.root} (${error.code ?? error.message})`, {
+    file: target.socketPath,
+    hint: "check the socket's permissions, or pass --socket PATH",
+    cause: error,
+  });
 }

@@ -90,9 +90,7 @@ export interface ResultOf {
   shutdown: { readonly done: readonly string[] };
 }
 
-export type FinalBody<C extends CommandName = CommandName> =
-  | ({ readonly ok: true } & ResultOf[C])
-  | { readonly ok: false; readonly error: ErrorInfo };
+export type FinalBody<C extends CommandName = CommandName> = ({ readonly ok: true } & ResultOf[C]) | { readonly ok: false; readonly error: ErrorInfo };
 
 /** Stream messages of `logs`: no `ok` field, so they are never mistaken for the end. */
 export type StreamBody =
@@ -158,10 +156,12 @@ export function parseRequest(line: string | Buffer): Parsed<Request> {
   const id = typeof rawId === 'string' || (typeof rawId === 'number' && Number.isFinite(rawId)) ? rawId : undefined;
   if (rawId !== undefined && id === undefined) return fail('bad-request', '"id" must be a string or a number');
   if (!('v' in data)) return fail('bad-version', `request has no "v"; send "v": ${PROTOCOL_VERSION}`, id);
-  if (data.v !== PROTOCOL_VERSION) return fail('bad-version', `protocol version ${JSON.stringify(data.v)} is not supported; this tf speaks ${PROTOCOL_VERSION}`, id);
+  if (data.v !== PROTOCOL_VERSION)
+    return fail('bad-version', `protocol version ${JSON.stringify(data.v)} is not supported; this tf speaks ${PROTOCOL_VERSION}`, id);
   const cmd = data.cmd;
   if (typeof cmd !== 'string') return fail('bad-request', 'request has no "cmd" string', id);
-  if (!Object.hasOwn(COMMANDS, cmd)) return fail('unknown-command', `unknown command ${JSON.stringify(cmd.slice(0, 40))}; known: ${Object.keys(COMMANDS).join(', ')}`, id);
+  if (!Object.hasOwn(COMMANDS, cmd))
+    return fail('unknown-command', `unknown command ${JSON.stringify(cmd.slice(0, 40))}; known: ${Object.keys(COMMANDS).join(', ')}`, id);
   const name = cmd as CommandName;
   const allowed = new Set(['v', 'id', 'cmd', ...COMMANDS[name]]);
   const extra = Object.keys(data).find((key) => !allowed.has(key));
@@ -197,7 +197,8 @@ function readCommand(cmd: CommandName, data: Record<string, unknown>): Command |
       const names = readNames(data.names);
       if (typeof names === 'string') return names;
       const { lines, follow } = data;
-      if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0 || lines > MAX_LOG_LINES) return `"lines" must be an integer from 0 to ${MAX_LOG_LINES}`;
+      if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0 || lines > MAX_LOG_LINES)
+        return `"lines" must be an integer from 0 to ${MAX_LOG_LINES}`;
       if (typeof follow !== 'boolean') return '"follow" must be true or false';
       return { cmd, names, lines, follow };
     }
@@ -254,7 +255,8 @@ export function parseReply(line: string): Parsed<Reply> {
     if (!isObject(error) || typeof error.code !== 'string' || typeof error.message !== 'string') return fail('bad-json', 'error reply without {code, message}');
     return { ok: true, value: data as unknown as Reply };
   }
-  if (data.kind === 'line' && typeof data.name === 'string' && typeof data.text === 'string' && typeof data.time === 'number') return { ok: true, value: data as unknown as Reply };
+  if (data.kind === 'line' && typeof data.name === 'string' && typeof data.text === 'string' && typeof data.time === 'number')
+    return { ok: true, value: data as unknown as Reply };
   if (data.kind === 'dropped' && typeof data.name === 'string' && typeof data.count === 'number') return { ok: true, value: data as unknown as Reply };
   return fail('bad-json', 'reply is neither final (ok) nor a stream message (kind)');
 }

@@ -1,4 +1,17 @@
-import { chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { TfError } from '../errors.js';
@@ -173,7 +186,8 @@ async function listenReplacingStale(options: ControlServerOptions): Promise<Extr
   for (let attempt = 0; ; attempt++) {
     const outcome = await listenOnce(options.path);
     if (outcome.kind === 'listening') return outcome;
-    if (attempt >= 3) throw controlError('the control socket keeps being taken by another process', options.path, 'stop the other tf for this app and try again');
+    if (attempt >= 3)
+      throw controlError('the control socket keeps being taken by another process', options.path, 'stop the other tf for this app and try again');
     const inode = socketInode(options.path);
     if (inode === undefined) continue;
     const probe = await probeSocket(options.path, options.probeTimeoutMs ?? DEFAULT_PROBE_MS);
@@ -234,7 +248,12 @@ class StartLock {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return undefined;
-      throw controlError(`cannot listen on the control socket (${code ?? String(error)})`, socketPath, 'pass --socket PATH in a directory you can write', error);
+      throw controlError(
+        `cannot listen on the control socket (${code ?? String(error)})`,
+        socketPath,
+        'pass --socket PATH in a directory you can write',
+        error,
+      );
     }
     try {
       writeSync(fd, `${process.pid}\n`);
@@ -313,7 +332,15 @@ function listenOnce(socketPath: string): Promise<ListenOutcome> {
     const onError = (error: NodeJS.ErrnoException): void => {
       server.close();
       if (error.code === 'EADDRINUSE') resolve({ kind: 'in-use' });
-      else reject(controlError(`cannot listen on the control socket (${error.code ?? error.message})`, socketPath, 'pass --socket PATH in a directory you can write', error));
+      else
+        reject(
+          controlError(
+            `cannot listen on the control socket (${error.code ?? error.message})`,
+            socketPath,
+            'pass --socket PATH in a directory you can write',
+            error,
+          ),
+        );
     };
     server.once('error', onError);
     const previous = narrowUmask();
@@ -395,7 +422,10 @@ export function probeSocket(socketPath: string, timeoutMs: number): Promise<Prob
       if (error.code === 'ECONNREFUSED') finish({ kind: 'stale' });
       else if (error.code === 'ENOENT') finish({ kind: 'gone' });
       else if (error.code === 'ECONNRESET' || error.code === 'EPIPE') finish({ kind: 'unresponsive' });
-      else finish(controlError(`cannot probe the control socket (${error.code ?? error.message})`, socketPath, 'check its permissions, or pass --socket PATH', error));
+      else
+        finish(
+          controlError(`cannot probe the control socket (${error.code ?? error.message})`, socketPath, 'check its permissions, or pass --socket PATH', error),
+        );
     });
   });
 }

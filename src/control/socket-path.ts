@@ -60,8 +60,7 @@ function realOrResolved(file: string): string {
   }
 }
 
-const dirError = (dir: string, problem: string, fix: string): TfError =>
-  new TfError('option', `socket directory ${problem}`, { file: dir, hint: fix });
+const dirError = (dir: string, problem: string, fix: string): TfError => new TfError('option', `socket directory ${problem}`, { file: dir, hint: fix });
 
 /**
  * Makes the socket directory (mode 0700) or checks the one that exists: ours, a real

@@ -49,7 +49,9 @@ export const renderCompose: Render = (input, options) => {
   }
   for (const type of input.types) services[serviceName(type)] = service(type, input, config);
 
-  const files: ExportFile[] = [{ path: COMPOSE_FILE, mode: 0o644, content: new Document({ services }, { version: '1.1', aliasDuplicateObjects: false }).toString({ lineWidth: 0 }) }];
+  const files: ExportFile[] = [
+    { path: COMPOSE_FILE, mode: 0o644, content: new Document({ services }, { version: '1.1', aliasDuplicateObjects: false }).toString({ lineWidth: 0 }) },
+  ];
   if (plain.length > 0) files.push({ path: CONFIG_ENV, mode: 0o644, content: envFile(plain) });
   if (secret.length > 0) {
     const header = options.noSecrets ? '# Fill in every value: tf exported the keys only (--no-secrets).\n' : '';
@@ -85,7 +87,9 @@ function service(type: ExportType, input: ExportInput, config: Config): Obj {
 
 function serviceName(type: ExportType): string {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(type.name)) {
-    throw new TfError('option', `process type "${type.name}" cannot name a compose service (letters, digits, "_", "." and "-")`, { hint: 'rename it in the Procfile' });
+    throw new TfError('option', `process type "${type.name}" cannot name a compose service (letters, digits, "_", "." and "-")`, {
+      hint: 'rename it in the Procfile',
+    });
   }
   return type.name;
 }

@@ -50,21 +50,28 @@ export const renderKubernetes: Render = (input, options) => {
 
   const files: ExportFile[] = [];
   if (plain.length > 0) {
-    files.push(yamlFile('00-config.yaml', 0o644, {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: configName, labels: labels('config') },
-      data: Object.fromEntries(plain.map(([k, v]) => [k, v.value])),
-    }));
+    files.push(
+      yamlFile('00-config.yaml', 0o644, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: configName, labels: labels('config') },
+        data: Object.fromEntries(plain.map(([k, v]) => [k, v.value])),
+      }),
+    );
   }
   if (secret.length > 0) {
-    const secretFile = yamlFile('01-secrets.yaml', 0o600, {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: secretName, labels: labels('config') },
-      type: 'Opaque',
-      stringData: Object.fromEntries(secret.map(([k, v]) => [k, options.noSecrets ? '' : v.value])),
-    }, options.noSecrets ? 'Fill in every value before applying: tf exported the keys only (--no-secrets).' : undefined);
+    const secretFile = yamlFile(
+      '01-secrets.yaml',
+      0o600,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: secretName, labels: labels('config') },
+        type: 'Opaque',
+        stringData: Object.fromEntries(secret.map(([k, v]) => [k, options.noSecrets ? '' : v.value])),
+      },
+      options.noSecrets ? 'Fill in every value before applying: tf exported the keys only (--no-secrets).' : undefined,
+    );
     files.push(secretFile);
   }
 
@@ -96,47 +103,63 @@ export const renderKubernetes: Render = (input, options) => {
       throw new TfError('option', `the release job name "${jobName}" is longer than Kubernetes allows (${MAX_NAME})`, { hint: 'use a shorter --app NAME' });
     }
     const command = containerCommand(input.release.command);
-    files.push(yamlFile('10-release-job.yaml', 0o644, {
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: { name: jobName, labels: labels('release') },
-      spec: {
-        // A failed release phase is a failed release: it is not retried behind the user's back.
-        backoffLimit: 0,
-        template: {
-          metadata: { labels: labels('release') },
-          spec: podSpec(container('release', command, undefined), { restartPolicy: 'Never' }),
+    files.push(
+      yamlFile(
+        '10-release-job.yaml',
+        0o644,
+        {
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          metadata: { name: jobName, labels: labels('release') },
+          spec: {
+            // A failed release phase is a failed release: it is not retried behind the user's back.
+            backoffLimit: 0,
+            template: {
+              metadata: { labels: labels('release') },
+              spec: podSpec(container('release', command, undefined), { restartPolicy: 'Never' }),
+            },
+          },
         },
-      },
-    }, shellNote(command)));
+        shellNote(command),
+      ),
+    );
   }
 
   for (const type of input.types) {
     const name = types.get(type.name) as string;
     const command = containerCommand(type.command);
-    files.push(yamlFile(`20-deployment-${name}.yaml`, 0o644, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: `${app}-${name}`, labels: labels(name) },
-      spec: {
-        replicas: type.count,
-        selector: { matchLabels: selector(name) },
-        template: {
-          metadata: { labels: labels(name) },
-          spec: podSpec(container(name, command, type), {}),
+    files.push(
+      yamlFile(
+        `20-deployment-${name}.yaml`,
+        0o644,
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: `${app}-${name}`, labels: labels(name) },
+          spec: {
+            replicas: type.count,
+            selector: { matchLabels: selector(name) },
+            template: {
+              metadata: { labels: labels(name) },
+              spec: podSpec(container(name, command, type), {}),
+            },
+          },
         },
-      },
-    }, notes(shellNote(command), stopSignalNote(type))));
+        notes(shellNote(command), stopSignalNote(type)),
+      ),
+    );
     if (type.name === 'web') {
-      files.push(yamlFile(`30-service-${name}.yaml`, 0o644, {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: `${app}-${name}`, labels: labels(name) },
-        spec: {
-          selector: selector(name),
-          ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' }],
-        },
-      }));
+      files.push(
+        yamlFile(`30-service-${name}.yaml`, 0o644, {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: `${app}-${name}`, labels: labels(name) },
+          spec: {
+            selector: selector(name),
+            ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' }],
+          },
+        }),
+      );
     }
   }
   return files;
@@ -181,15 +204,26 @@ function notes(...lines: readonly (string | undefined)[]): string | undefined {
 
 function yamlFile(path: string, mode: number, object: Obj, comment?: string): ExportFile {
   const doc = new Document(object, { version: '1.1', aliasDuplicateObjects: false });
-  if (comment !== undefined) doc.commentBefore = comment.split('\n').map((line) => ` ${line}`).join('\n');
+  if (comment !== undefined)
+    doc.commentBefore = comment
+      .split('\n')
+      .map((line) => ` ${line}`)
+      .join('\n');
   return { path, mode, content: doc.toString({ lineWidth: 0 }) };
 }
 
 /** A name Kubernetes accepts: lowercase, `-` for anything else; refused when still not a DNS label. */
 function objectName(raw: string, what: string, fix: string): string {
-  const name = raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   if (!DNS_LABEL.test(name) || name.length > MAX_NAME - 20) {
-    throw new TfError('option', `${what} "${raw}" cannot name a Kubernetes object (lowercase letters, digits and "-", starting with a letter, at most ${MAX_NAME - 20} characters)`, { hint: `use ${fix}` });
+    throw new TfError(
+      'option',
+      `${what} "${raw}" cannot name a Kubernetes object (lowercase letters, digits and "-", starting with a letter, at most ${MAX_NAME - 20} characters)`,
+      { hint: `use ${fix}` },
+    );
   }
   return name;
 }
@@ -201,10 +235,14 @@ function typeNames(types: readonly ExportType[], app: string): Map<string, strin
     const name = objectName(type.name, 'process type', 'a Procfile type name of lowercase letters, digits and "-"');
     const other = owners.get(name);
     if (other !== undefined) {
-      throw new TfError('option', `process types "${other}" and "${type.name}" both become "${app}-${name}" in Kubernetes`, { hint: 'rename one of them in the Procfile' });
+      throw new TfError('option', `process types "${other}" and "${type.name}" both become "${app}-${name}" in Kubernetes`, {
+        hint: 'rename one of them in the Procfile',
+      });
     }
     if (`${app}-${name}`.length > MAX_NAME) {
-      throw new TfError('option', `process type "${type.name}" makes the name "${app}-${name}", longer than Kubernetes allows (${MAX_NAME})`, { hint: 'use a shorter --app NAME or type name' });
+      throw new TfError('option', `process type "${type.name}" makes the name "${app}-${name}", longer than Kubernetes allows (${MAX_NAME})`, {
+        hint: 'use a shorter --app NAME or type name',
+      });
     }
     owners.set(name, type.name);
     names.set(type.name, name);
@@ -220,12 +258,13 @@ function typeNames(types: readonly ExportType[], app: string): Map<string, strin
 function releaseTag(input: ExportInput, image: string): string {
   if (input.releaseId !== undefined) return objectName(input.releaseId, 'release id', 'a release id such as v12');
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({
-    image,
-    release: input.release?.command ?? null,
-    types: input.types.map((t) => [t.name, t.command]),
-    env: [...input.env].map(([k, v]) => (v.secret ? [k] : [k, v.value])),
-  }));
+  hash.update(
+    JSON.stringify({
+      image,
+      release: input.release?.command ?? null,
+      types: input.types.map((t) => [t.name, t.command]),
+      env: [...input.env].map(([k, v]) => (v.secret ? [k] : [k, v.value])),
+    }),
+  );
   return hash.digest('hex').slice(0, 10);
 }
-

@@ -145,7 +145,16 @@ export function renderSystemd(input: ExportInput, options: ExportOptions): reado
       const content = unit(
         input,
         options,
-        { description: `${app} ${ps}`, inline: [['PORT', String(port)], ['PS', ps]], command: type.command, identifier: ps, service: stopSettings(type, input.timeoutSeconds) },
+        {
+          description: `${app} ${ps}`,
+          inline: [
+            ['PORT', String(port)],
+            ['PS', ps],
+          ],
+          command: type.command,
+          identifier: ps,
+          service: stopSettings(type, input.timeoutSeconds),
+        },
         hasRelease,
       );
       files.push({ path: serviceName(app, type.name, i + 1), content, mode: 0o644 });
@@ -159,7 +168,9 @@ export function renderSystemd(input: ExportInput, options: ExportOptions): reado
 export function systemdProblems(input: ExportInput): string[] {
   const problems: string[] = [];
   if (!UNIT_NAME.test(input.app) || input.app.startsWith('-')) {
-    problems.push(`app name "${input.app}" cannot be part of a systemd unit name (letters, digits, "_", ".", ":" and "-", not starting with "-"); pass another with --app NAME`);
+    problems.push(
+      `app name "${input.app}" cannot be part of a systemd unit name (letters, digits, "_", ".", ":" and "-", not starting with "-"); pass another with --app NAME`,
+    );
   }
   const longest = Math.max(0, ...input.types.map((t) => serviceName(input.app, t.name, Math.max(1, t.count)).length));
   if (longest > UNIT_NAME_MAX) problems.push(`unit names would be longer than systemd's ${UNIT_NAME_MAX} characters; pass a shorter --app NAME`);
@@ -168,7 +179,10 @@ export function systemdProblems(input: ExportInput): string[] {
   }
   if (/[\n\r]/.test(input.root)) problems.push('the app root has a newline in its path, which WorkingDirectory= cannot hold; move the app');
   for (const key of input.env.keys()) {
-    if (!ENV_NAME.test(key)) problems.push(`variable "${key}" is not a name systemd passes to a process (letters, digits and "_", not starting with a digit); rename it in its env file`);
+    if (!ENV_NAME.test(key))
+      problems.push(
+        `variable "${key}" is not a name systemd passes to a process (letters, digits and "_", not starting with a digit); rename it in its env file`,
+      );
   }
   return problems;
 }

@@ -55,13 +55,18 @@ function readManifest(dir: string, shown: string): Manifest | undefined {
   if (bytes === undefined) return undefined;
   try {
     const parsed = JSON.parse(bytes.toString('utf8')) as Partial<Manifest>;
-    if (typeof parsed.format === 'string' && typeof parsed.files === 'object' && parsed.files !== null && Object.values(parsed.files).every((v) => typeof v === 'string')) {
+    if (
+      typeof parsed.format === 'string' &&
+      typeof parsed.files === 'object' &&
+      parsed.files !== null &&
+      Object.values(parsed.files).every((v) => typeof v === 'string')
+    ) {
       return { format: parsed.format, files: parsed.files };
     }
   } catch {
     // Reported below, as any other manifest tf cannot read.
   }
-  throw new TfError('option', "is not a manifest tf wrote, so tf cannot tell which files are its own", {
+  throw new TfError('option', 'is not a manifest tf wrote, so tf cannot tell which files are its own', {
     file: path.join(shown, MANIFEST),
     hint: 'export to an empty directory, or delete the manifest and pass --force',
   });
@@ -149,7 +154,10 @@ export function writeExport(request: WriteRequest): WriteResult {
     written.push(file.path);
   }
   for (const relative of stale) rmSync(path.join(dir, relative), { force: true });
-  const record: Manifest = { format: request.format, files: Object.fromEntries(files.map((f) => [f.path, digest(f.content)] as const).sort(([a], [b]) => byCodeUnit(a, b))) };
+  const record: Manifest = {
+    format: request.format,
+    files: Object.fromEntries(files.map((f) => [f.path, digest(f.content)] as const).sort(([a], [b]) => byCodeUnit(a, b))),
+  };
   writeAtomically(path.join(dir, MANIFEST), `${JSON.stringify(record, null, 2)}\n`, 0o644);
   return { written, unchanged, removed: stale };
 }

@@ -48,10 +48,15 @@ type ToolResult = { readonly kind: 'output'; readonly text: string } | { readonl
 function runTool(file: string, args: readonly string[], timeoutMs: number): Promise<ToolResult> {
   return new Promise((resolve) => {
     if (timeoutMs <= 0) return resolve({ kind: 'failed' });
-    execFile(file, [...args], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024, env: toolEnv({ LC_ALL: 'C' }) }, (error, stdout) => {
-      if (error === null) resolve({ kind: 'output', text: stdout });
-      else resolve((error as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'missing' } : { kind: 'failed' });
-    });
+    execFile(
+      file,
+      [...args],
+      { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024, env: toolEnv({ LC_ALL: 'C' }) },
+      (error, stdout) => {
+        if (error === null) resolve({ kind: 'output', text: stdout });
+        else resolve((error as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'missing' } : { kind: 'failed' });
+      },
+    );
   });
 }
 

@@ -27,9 +27,7 @@ export interface ProbeTarget {
   readonly httpUrl?: string;
 }
 
-export type Outcome =
-  | { readonly kind: 'up'; readonly latencyMs: number }
-  | { readonly kind: 'down'; readonly latencyMs: number; readonly error: string };
+export type Outcome = { readonly kind: 'up'; readonly latencyMs: number } | { readonly kind: 'down'; readonly latencyMs: number; readonly error: string };
 
 export interface AddressReport {
   /** The host as the URL names it. */
@@ -91,7 +89,12 @@ function errorText(error: unknown): string {
 }
 
 /** Runs `body` with a deadline: it resolves with `onTimeout()` when the deadline comes first. */
-function withDeadline<T>(ms: number, signal: AbortSignal | undefined, body: (settle: (value: T) => void, onCancel: (cleanup: () => void) => void) => void, onTimeout: () => T): Promise<T> {
+function withDeadline<T>(
+  ms: number,
+  signal: AbortSignal | undefined,
+  body: (settle: (value: T) => void, onCancel: (cleanup: () => void) => void) => void,
+  onTimeout: () => T,
+): Promise<T> {
   return new Promise((resolve) => {
     const cleanups: (() => void)[] = [];
     let settled = false;
@@ -168,11 +171,18 @@ function httpProbe(url: string, budget: Budget, signal: AbortSignal | undefined)
       req.once('error', (error) => settle({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: errorText(error) } }));
       req.end();
     },
-    () => ({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: signal?.aborted === true ? 'cancelled' : `timeout after ${seconds(budget.totalMs)}` } }),
+    () => ({
+      status: undefined,
+      outcome: { kind: 'down', latencyMs: elapsed(started), error: signal?.aborted === true ? 'cancelled' : `timeout after ${seconds(budget.totalMs)}` },
+    }),
   );
 }
 
-async function probeAddress(target: ProbeAddress & { port: number }, budget: Budget, options: { readonly lookup: Lookup; readonly signal?: AbortSignal | undefined }): Promise<AddressReport[]> {
+async function probeAddress(
+  target: ProbeAddress & { port: number },
+  budget: Budget,
+  options: { readonly lookup: Lookup; readonly signal?: AbortSignal | undefined },
+): Promise<AddressReport[]> {
   const started = performance.now();
   const resolved = await withDeadline<{ address: string }[] | string>(
     left(budget),
@@ -187,10 +197,17 @@ async function probeAddress(target: ProbeAddress & { port: number }, budget: Bud
   );
   if (typeof resolved === 'string' || resolved.length === 0) {
     const error = typeof resolved === 'string' ? resolved : 'ENOTFOUND';
-    return [{ host: target.host, address: undefined, port: target.port, outcome: { kind: 'down', latencyMs: elapsed(started), error: `${error} ${target.host}` } }];
+    return [
+      { host: target.host, address: undefined, port: target.port, outcome: { kind: 'down', latencyMs: elapsed(started), error: `${error} ${target.host}` } },
+    ];
   }
   return Promise.all(
-    resolved.map(async ({ address }) => ({ host: target.host, address, port: target.port, outcome: await tcpProbe(address, target.port, budget, options.signal) })),
+    resolved.map(async ({ address }) => ({
+      host: target.host,
+      address,
+      port: target.port,
+      outcome: await tcpProbe(address, target.port, budget, options.signal),
+    })),
   );
 }
 
@@ -275,7 +292,11 @@ export async function waitUntilUp(target: ProbeTarget, options: WaitOptions): Pr
   for (;;) {
     attempt++;
     const left = Math.max(1, deadline - performance.now());
-    const report = await probe(target, { timeoutMs: Math.min(PROBE_TIMEOUT_MS, left), ...(options.lookup === undefined ? {} : { lookup: options.lookup }), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    const report = await probe(target, {
+      timeoutMs: Math.min(PROBE_TIMEOUT_MS, left),
+      ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
     if (report.state.kind === 'up') return report;
     if (report.state.kind === 'skipped') {
       throw new TfError('service', `cannot wait for ${target.label}: ${report.state.reason}`, { hint: 'put the port in its URL, or leave it out of --wait' });

@@ -33,7 +33,8 @@ export interface ProgramLookup {
 }
 
 /** `$NAME` and `${NAME}` against the environment, enough for a `PATH=./bin:$PATH` prefix. */
-const expand = (value: string, env: Env): string => value.replace(/\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)/g, (_w, a?: string, b?: string) => env[a ?? b ?? ''] ?? '');
+const expand = (value: string, env: Env): string =>
+  value.replace(/\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)/g, (_w, a?: string, b?: string) => env[a ?? b ?? ''] ?? '');
 
 /**
  * The program a command line starts, skipping `FOO=1` prefixes and wrappers such as

@@ -91,7 +91,8 @@ export class LineSplitter {
         continue;
       }
       // An empty tail of an already emitted line just ends it; a real empty line is kept.
-      if (!(this.started && end === start && !this.redrawn)) out.push({ bytes: buf.subarray(start, end), continued: this.started, redraw: this.redrawn, open: false });
+      if (!(this.started && end === start && !this.redrawn))
+        out.push({ bytes: buf.subarray(start, end), continued: this.started, redraw: this.redrawn, open: false });
       this.started = false;
       this.redrawn = false;
       start = nl + 1;

@@ -20,7 +20,11 @@ export function currentState(config: Pick<Config, 'env' | 'envOrigins' | 'shadow
  * has no release (runs without releases are normal: nothing to say). Git is asked only when
  * there is a record to compare with.
  */
-export function currentRelease(config: Pick<Config, 'env' | 'envOrigins' | 'shadowed' | 'procfile'>, envName: string, root: string): CurrentRelease | undefined {
+export function currentRelease(
+  config: Pick<Config, 'env' | 'envOrigins' | 'shadowed' | 'procfile'>,
+  envName: string,
+  root: string,
+): CurrentRelease | undefined {
   const latest = latestRecord(root, envName);
   if (latest === undefined) return undefined;
   // Without the key (removed by hand) no digest can match: every variable then shows as changed.

@@ -27,11 +27,17 @@ export function readFingerprintKey(root: string): Buffer | undefined {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TfError('envfile', 'cannot be read', { file, hint: 'make it readable by you (chmod 600), or remove it: later releases then all show every variable as changed' });
+    throw new TfError('envfile', 'cannot be read', {
+      file,
+      hint: 'make it readable by you (chmod 600), or remove it: later releases then all show every variable as changed',
+    });
   }
   const key = Buffer.from(text.trim(), 'base64url');
   if (key.length !== KEY_BYTES) {
-    throw new TfError('envfile', 'is not a tf fingerprint key (43 base64url characters)', { file, hint: 'remove it: the next release then shows every variable as changed' });
+    throw new TfError('envfile', 'is not a tf fingerprint key (43 base64url characters)', {
+      file,
+      hint: 'remove it: the next release then shows every variable as changed',
+    });
   }
   return key;
 }
@@ -52,7 +58,10 @@ export function fingerprintKey(root: string): Buffer {
     linkSync(tmp, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new TfError('envfile', `cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { file, hint: 'check that the app root is writable' });
+      throw new TfError('envfile', `cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+        file,
+        hint: 'check that the app root is writable',
+      });
     }
   } finally {
     rmSync(tmp, { force: true });
@@ -80,7 +89,11 @@ export function configVariables(config: Pick<Config, 'env' | 'envOrigins' | 'sha
 export function fingerprint(variables: ReadonlyMap<string, string>, key: Buffer): Fingerprint {
   const digests: Record<string, string> = {};
   for (const name of [...variables.keys()].sort()) {
-    digests[name] = createHmac('sha256', key).update(name).update('\0').update(variables.get(name) ?? '').digest('base64url');
+    digests[name] = createHmac('sha256', key)
+      .update(name)
+      .update('\0')
+      .update(variables.get(name) ?? '')
+      .digest('base64url');
   }
   return digests;
 }

@@ -75,8 +75,7 @@ export function codeState(root: string, key: Buffer): CodeState {
 }
 
 /** The process types and their commands, in order: comments and blank lines are not the release's. */
-export const procfileDigestOf = (procfile: Pick<Procfile, 'types'>): string =>
-  procfileDigest(procfile.types.map((t) => `${t.name}\0${t.command}\n`).join(''));
+export const procfileDigestOf = (procfile: Pick<Procfile, 'types'>): string => procfileDigest(procfile.types.map((t) => `${t.name}\0${t.command}\n`).join(''));
 
 const gitOf = (code: CodeState): ReleaseRecord['git'] =>
   code.kind === 'none' ? null : code.dirty ? { commit: code.commit, dirty: true, changes: code.changes } : { commit: code.commit, dirty: false };
@@ -184,7 +183,10 @@ export function writeRecord(root: string, envName: string, state: ReleaseState, 
         return record;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new TfError('envfile', `cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { file: path.join(dir, `v${number}.json`), hint: 'check that the app root is writable' });
+          throw new TfError('envfile', `cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+            file: path.join(dir, `v${number}.json`),
+            hint: 'check that the app root is writable',
+          });
         }
         number = Math.max(number + 1, (recordNumbers(root, envName).at(-1) ?? 0) + 1);
         unlinkSync(tmp);

@@ -141,12 +141,16 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
       };
 
     case 'spawn-failed': {
-      const reported: Effect = { kind: 'emit', event: { kind: 'spawn-failed', instance, error: event.error, ...(event.code === undefined ? {} : { code: event.code }) } };
+      const reported: Effect = {
+        kind: 'emit',
+        event: { kind: 'spawn-failed', instance, error: event.error, ...(event.code === undefined ? {} : { code: event.code }) },
+      };
       // Stopped while its spawn was still failing: it was asked to be down anyway.
       if (state.kind !== 'starting') return { state, effects: [reported] };
       // Retrying a spawn that failed (no shell, no cwd) would fail the same way.
       const effects: Effect[] = [reported];
-      if (ctx.startingUp || exitPolicy(instance.policy, { code: 1 }) === 'stop-all') effects.push({ kind: 'stop-all', reason: { kind: 'spawn-failed', instance } });
+      if (ctx.startingUp || exitPolicy(instance.policy, { code: 1 }) === 'stop-all')
+        effects.push({ kind: 'stop-all', reason: { kind: 'spawn-failed', instance } });
       return { state: { kind: 'failed', reason: `could not start: ${event.error}` }, effects };
     }
 
@@ -171,12 +175,18 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
         case 'stay':
           return { state: { kind: 'exited', exit: event.exit }, effects };
         case 'stop-all':
-          return { state: { kind: 'exited', exit: event.exit }, effects: [...effects, { kind: 'stop-all', reason: { kind: 'exited', instance, exitCode: exitCodeOf(event.exit) } }] };
+          return {
+            state: { kind: 'exited', exit: event.exit },
+            effects: [...effects, { kind: 'stop-all', reason: { kind: 'exited', instance, exitCode: exitCodeOf(event.exit) } }],
+          };
         case 'restart': {
           const streak = nextStreak(ctx.backoff, state.streak, event.at - state.run.startedAt);
           if (streak >= ctx.backoff.maxQuickExits) {
             const reason = `${streak} quick exits in a row`;
-            return { state: { kind: 'failed', reason }, effects: [...effects, { kind: 'emit', event: { kind: 'failed', instance, reason, quickExits: streak } }] };
+            return {
+              state: { kind: 'failed', reason },
+              effects: [...effects, { kind: 'emit', event: { kind: 'failed', instance, reason, quickExits: streak } }],
+            };
           }
           const delayMs = backoffDelay(ctx.backoff, streak);
           return {
@@ -212,7 +222,9 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
           return event.then === 'remove' ? { state: REMOVED, effects: [{ kind: 'remove' }] } : { state: { kind: 'stopped' }, effects: [] };
         case 'backoff':
           if (event.then === 'restart') return { state: { kind: 'starting', streak: 0 }, effects: [{ kind: 'cancel-timer' }, { kind: 'spawn' }] };
-          return event.then === 'remove' ? { state: REMOVED, effects: [{ kind: 'cancel-timer' }, { kind: 'remove' }] } : { state: { kind: 'stopped' }, effects: [{ kind: 'cancel-timer' }] };
+          return event.then === 'remove'
+            ? { state: REMOVED, effects: [{ kind: 'cancel-timer' }, { kind: 'remove' }] }
+            : { state: { kind: 'stopped' }, effects: [{ kind: 'cancel-timer' }] };
         case 'stopped':
         case 'exited':
         case 'failed':

@@ -53,9 +53,13 @@ export class TooManyOpenFiles extends TfError {
     readonly needed: number,
     readonly limit: number,
   ) {
-    super('spawn', `too many open files: ${instances} instance${instances === 1 ? '' : 's'} need about ${needed} descriptors, the limit is ${limit} (ulimit -n)`, {
-      hint: 'raise it or run fewer',
-    });
+    super(
+      'spawn',
+      `too many open files: ${instances} instance${instances === 1 ? '' : 's'} need about ${needed} descriptors, the limit is ${limit} (ulimit -n)`,
+      {
+        hint: 'raise it or run fewer',
+      },
+    );
   }
 }
 

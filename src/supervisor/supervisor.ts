@@ -153,7 +153,8 @@ export class Supervisor {
       clock: realClock,
       readiness: undefined,
       ...deps,
-      spawn: deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), splitStderr: options.splitStderr === true }),
+      spawn:
+        deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), splitStderr: options.splitStderr === true }),
     };
     this.backoff = options.backoff ?? defaultBackoff;
     this.slots = instances.map((instance) => this.newSlot(instance));
@@ -443,7 +444,12 @@ export class Supervisor {
     const { instance } = slot;
     const failed = (error: unknown): void => {
       const code = (error as { code?: unknown } | undefined)?.code;
-      this.dispatch(slot, { kind: 'spawn-failed', error: error instanceof Error ? error.message : String(error), ...(typeof code === 'string' ? { code } : {}), at: this.now() });
+      this.dispatch(slot, {
+        kind: 'spawn-failed',
+        error: error instanceof Error ? error.message : String(error),
+        ...(typeof code === 'string' ? { code } : {}),
+        at: this.now(),
+      });
     };
     let child: ChildHandle;
     try {
@@ -683,7 +689,8 @@ export class Supervisor {
       await this.delay(wait).promise;
       alive = killer.stillAlive(alive.groups, alive.pids);
     }
-    if (alive.groups.length + alive.pids.length > 0) this.debug(`SIGKILL to groups ${alive.groups.join(' ') || '-'} and processes ${alive.pids.map((p) => p.pid).join(' ') || '-'} (grace period over)`);
+    if (alive.groups.length + alive.pids.length > 0)
+      this.debug(`SIGKILL to groups ${alive.groups.join(' ') || '-'} and processes ${alive.pids.map((p) => p.pid).join(' ') || '-'} (grace period over)`);
     for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');
     for (const pid of alive.pids) killer.pid(pid, 'SIGKILL');
     // What a process carrying the marker started during the stop.

@@ -10,7 +10,14 @@ import * as S from './scenarios.mjs';
 import { TOOLS, tfAt } from './tools.mjs';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, tools: { type: 'string' }, compare: { type: 'string', multiple: true }, 'keep-ca-certs': { type: 'boolean' } },
+  options: {
+    quick: { type: 'boolean' },
+    runs: { type: 'string' },
+    only: { type: 'string' },
+    tools: { type: 'string' },
+    compare: { type: 'string', multiple: true },
+    'keep-ca-certs': { type: 'boolean' },
+  },
 });
 const quick = values.quick === true;
 const runs = Number(values.runs ?? (quick ? 1 : 5));
@@ -74,7 +81,15 @@ const compared = (values.compare ?? []).map((spec) => {
 const skippedInQuick = (t) => quick && values.tools === undefined && t.fromPath === true;
 const tools = [...TOOLS.filter((t) => t.available() && wanted(values.tools, t.name) && !skippedInQuick(t)), ...compared];
 const fmt = (value, unit) =>
-  value === undefined ? '–' : unit === 'ms' ? `${value.toFixed(value < 100 ? 1 : 0)} ms` : unit === 'MB' ? `${value.toFixed(1)} MB` : unit === 's' ? `${value.toFixed(3)} s` : String(value);
+  value === undefined
+    ? '–'
+    : unit === 'ms'
+      ? `${value.toFixed(value < 100 ? 1 : 0)} ms`
+      : unit === 'MB'
+        ? `${value.toFixed(1)} MB`
+        : unit === 's'
+          ? `${value.toFixed(3)} s`
+          : String(value);
 
 /** One verdict per run, shown once when all agree, else how many runs were clean and the worst. */
 function summarise(verdicts) {
@@ -115,8 +130,12 @@ function table(scenario, rows, reference) {
     const excess = overFloor && reference !== undefined ? pairedExcess(r, reference) : undefined;
     return [
       r.name,
-      r.values.length === 0 ? '–' : `${fmt(r.median, scenario.unit)} (${fmt(Math.min(...r.values), scenario.unit)}–${fmt(Math.max(...r.values), scenario.unit)})`,
-      reference === undefined || r === reference ? '' : `${ratio(reference)}${excess === undefined ? '' : ` (${excess >= 0 ? '+' : ''}${excess.toFixed(1)} ms)`}`,
+      r.values.length === 0
+        ? '–'
+        : `${fmt(r.median, scenario.unit)} (${fmt(Math.min(...r.values), scenario.unit)}–${fmt(Math.max(...r.values), scenario.unit)})`,
+      reference === undefined || r === reference
+        ? ''
+        : `${ratio(reference)}${excess === undefined ? '' : ` (${excess >= 0 ? '+' : ''}${excess.toFixed(1)} ms)`}`,
       r.name === 'tf' ? '' : ratio(tf),
       r.rss.length === 0 ? '–' : `${median(r.rss).toFixed(1)} MB`,
       r.reference ? `reference, no line handling: ${summarise(r.ok)}` : summarise(r.ok),
@@ -129,13 +148,19 @@ function table(scenario, rows, reference) {
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tf-bench-'));
 const started = now();
-console.log(`# tf benchmark (${quick ? 'quick' : 'full'}): ${runs} interleaved runs; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}`);
+console.log(
+  `# tf benchmark (${quick ? 'quick' : 'full'}): ${runs} interleaved runs; ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}`,
+);
 const missing = TOOLS.filter((t) => !t.available()).map((t) => t.name);
 const leftOut = TOOLS.filter((t) => t.available() && skippedInQuick(t)).map((t) => t.name);
-console.log(`tools: ${tools.map((t) => t.name).join(', ')}${missing.length > 0 ? ` (not found: ${missing.join(', ')})` : ''}${leftOut.length > 0 ? ` (on PATH, left out of --quick: ${leftOut.join(', ')}; --tools adds them)` : ''}\n`);
+console.log(
+  `tools: ${tools.map((t) => t.name).join(', ')}${missing.length > 0 ? ` (not found: ${missing.join(', ')})` : ''}${leftOut.length > 0 ? ` (on PATH, left out of --quick: ${leftOut.join(', ')}; --tools adds them)` : ''}\n`,
+);
 if (process.env.NODE_EXTRA_CA_CERTS) {
   const kept = values['keep-ca-certs'] === true;
-  console.log(`NODE_EXTRA_CA_CERTS is set here: ${kept ? 'kept (--keep-ca-certs), so every Node process parses it at start-up' : 'left out of every run (all tools alike; --keep-ca-certs keeps it)'}.\n`);
+  console.log(
+    `NODE_EXTRA_CA_CERTS is set here: ${kept ? 'kept (--keep-ca-certs), so every Node process parses it at start-up' : 'left out of every run (all tools alike; --keep-ca-certs keeps it)'}.\n`,
+  );
 }
 let counter = 0;
 try {

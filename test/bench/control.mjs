@@ -69,9 +69,12 @@ export function crashRestart() {
     title: `Crash to restart: an instance under --restart on-failure exits 3; from its exit to its next run's start, against the configured ${delayMs} ms delay`,
     unit: 'ms',
     variants: [
-      { name: 'configured delay', async run() {
-        return { value: delayMs, ok: 'ok' };
-      } },
+      {
+        name: 'configured delay',
+        async run() {
+          return { value: delayMs, ok: 'ok' };
+        },
+      },
       {
         name: 'tf',
         async run({ dir, marker }) {
@@ -80,10 +83,13 @@ export function crashRestart() {
           const tf = startTf(dir, `crash${marker}`, [['crash', cmd]], ['--restart', 'crash=on-failure']);
           let text = '';
           const ups = lineCounter(/ UP /g, 2);
-          const run = launch([process.execPath, tf.args], { cwd: dir, onData: (c) => {
-            text += c.toString('latin1');
-            ups.feed(c);
-          } });
+          const run = launch([process.execPath, tf.args], {
+            cwd: dir,
+            onData: (c) => {
+              text += c.toString('latin1');
+              ups.feed(c);
+            },
+          });
           const seen = await Promise.race([ups.reached, sleep(10_000).then(() => undefined)]);
           await stopRun(run);
           const down = /DOWN (\d+[.,]\d+)/.exec(text)?.[1];
@@ -119,10 +125,13 @@ export function scaleUp() {
           const tf = startTf(dir, `sc${marker}`, [['p', `echo ${READY}; exec sleep ${marker}`]], ['-m', 'p=1']);
           const first = lineCounter(new RegExp(READY, 'g'), 1);
           const more = lineCounter(new RegExp(READY, 'g'), 11);
-          const run = launch([process.execPath, tf.args], { cwd: dir, onData: (c) => {
-            first.feed(c);
-            more.feed(c);
-          } });
+          const run = launch([process.execPath, tf.args], {
+            cwd: dir,
+            onData: (c) => {
+              first.feed(c);
+              more.feed(c);
+            },
+          });
           await first.reached;
           const sent = now();
           const scaled = timed([TF, 'scale', 'p=+10', '--socket', tf.socket]);

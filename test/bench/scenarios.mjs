@@ -106,25 +106,25 @@ async function verify(files, producers, count) {
   let disorder = 0;
   let torn = 0;
   for (const file of files) {
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    const m = /(P\d+) (\d{10}) (x+)$/.exec(line);
-    if (m === null) {
-      if (line.includes('xxxxxxxxxx')) torn++;
-      continue;
+    const lines = createInterface({ input: createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity });
+    for await (const line of lines) {
+      const m = /(P\d+) (\d{10}) (x+)$/.exec(line);
+      if (m === null) {
+        if (line.includes('xxxxxxxxxx')) torn++;
+        continue;
+      }
+      if (m[3].length !== PAD.length) {
+        torn++;
+        continue;
+      }
+      const seq = Number(m[2]);
+      const expected = next.get(m[1]) ?? 1;
+      if (seq === expected) next.set(m[1], seq + 1);
+      else if (seq > expected) {
+        lost += seq - expected;
+        next.set(m[1], seq + 1);
+      } else disorder++;
     }
-    if (m[3].length !== PAD.length) {
-      torn++;
-      continue;
-    }
-    const seq = Number(m[2]);
-    const expected = next.get(m[1]) ?? 1;
-    if (seq === expected) next.set(m[1], seq + 1);
-    else if (seq > expected) {
-      lost += seq - expected;
-      next.set(m[1], seq + 1);
-    } else disorder++;
-  }
   }
   for (let p = 1; p <= producers; p++) lost += count + 1 - (next.get(`P${p}`) ?? 1);
   return { lost, disorder, torn };
@@ -149,7 +149,10 @@ export function throughput(producers, count) {
     pumpFloor: true,
     async run(tool, { dir, marker }) {
       if (tool.baseline) return rawPipes(dir, producers, count, produce, tool.oneReader === true);
-      const commands = Array.from({ length: producers }, (_, i) => ({ name: `p${i + 1}`, cmd: `${produce(i + 1)}; echo DONE P${i + 1}; exec sleep ${marker}` }));
+      const commands = Array.from({ length: producers }, (_, i) => ({
+        name: `p${i + 1}`,
+        cmd: `${produce(i + 1)}; echo DONE P${i + 1}; exec sleep ${marker}`,
+      }));
       const file = `${dir}/out-${tool.name}.txt`;
       const fd = openSync(file, 'w');
       const run = launch(tool.argv(dir, commands, { timeoutS: 5 }), { cwd: dir, stdout: fd });
@@ -174,7 +177,9 @@ async function rawPipes(dir, producers, count, produce, oneReader) {
   for (const file of files) closeSync(openSync(file, 'w'));
   const each = (i) => `( ${produce(i + 1)}; echo DONE P${i + 1} )`;
   const all = Array.from({ length: producers }, (_, i) => i);
-  const script = oneReader ? `( ${all.map((i) => `${each(i)} &`).join(' ')} wait ) | cat >> ${files[0]}` : `${all.map((i) => `${each(i)} | cat >> ${files[i]} &`).join(' ')} wait`;
+  const script = oneReader
+    ? `( ${all.map((i) => `${each(i)} &`).join(' ')} wait ) | cat >> ${files[0]}`
+    : `${all.map((i) => `${each(i)} | cat >> ${files[i]} &`).join(' ')} wait`;
   const run = launch(['/bin/sh', ['-c', script]], { cwd: dir });
   const finished = await fileMarkers(files, 'DONE P', producers, 300_000);
   await run.exited;
@@ -232,9 +237,15 @@ export function gracefulStop(k, from) {
       const rss = run.sampleRss();
       const sent = now();
       const exit = await stop(tool, run, 'SIGTERM', patienceMs);
-      const noted = readFileSync(exits, 'utf8').split('\n').filter(Boolean).map((t) => Number(t.replace(',', '.')) * 1000 - performance.timeOrigin);
+      const noted = readFileSync(exits, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((t) => Number(t.replace(',', '.')) * 1000 - performance.timeOrigin);
       const start = fromExit ? Math.max(...noted) : sent;
-      const notes = [exit === undefined ? `did not exit within ${patienceMs / 1000} s` : undefined, bashClock && noted.length < k ? `${k - noted.length} children did not exit on SIGTERM` : undefined];
+      const notes = [
+        exit === undefined ? `did not exit within ${patienceMs / 1000} s` : undefined,
+        bashClock && noted.length < k ? `${k - noted.length} children did not exit on SIGTERM` : undefined,
+      ];
       return {
         value: exit === undefined || (fromExit && noted.length === 0) ? undefined : exit.at - start,
         rss,
@@ -281,7 +292,11 @@ export function crash() {
       const exit = await within(run.exited, 5000);
       if (exit === undefined) await stop(tool, run);
       const code = exit === undefined ? 'kept running' : `exit ${exit.code ?? exit.signal}`;
-      return { value: exit === undefined || at === undefined ? undefined : exit.at - at, rss, ok: `${code}; ${correctness({ orphans: await leftovers(marker) })}` };
+      return {
+        value: exit === undefined || at === undefined ? undefined : exit.at - at,
+        rss,
+        ok: `${code}; ${correctness({ orphans: await leftovers(marker) })}`,
+      };
     },
   };
 }
@@ -329,7 +344,8 @@ export function slowReader(megabytes, rateMbPerS, slackMs) {
       run.child.stdout.resume();
       await stop(tool, run);
       // TF_BENCH_PACE=1 shows the pace the reader kept (start-up included), to check the bucket.
-      if (process.env.TF_BENCH_PACE) console.error(`${tool.name}: read ${(consumed / 1e6).toFixed(1)} MB at ${(consumed / 1000 / (now() - started)).toFixed(1)} MB/s`);
+      if (process.env.TF_BENCH_PACE)
+        console.error(`${tool.name}: read ${(consumed / 1e6).toFixed(1)} MB at ${(consumed / 1000 / (now() - started)).toFixed(1)} MB/s`);
       return { value: rss, rss, ok: correctness({ orphans: await leftovers(marker), note: finished === undefined ? 'did not finish' : undefined }) };
     },
   };

@@ -64,6 +64,9 @@ export const TOOLS = [
     name: 'overmind',
     fromPath: true,
     available: () => onPath('overmind') && onPath('tmux'),
-    argv: (dir, commands, { timeoutS }) => ['overmind', ['start', '-f', procfile(dir, commands), '-t', String(timeoutS), '-s', path.join(dir, 'overmind.sock')]],
+    argv: (dir, commands, { timeoutS }) => [
+      'overmind',
+      ['start', '-f', procfile(dir, commands), '-t', String(timeoutS), '-s', path.join(dir, 'overmind.sock')],
+    ],
   },
 ];

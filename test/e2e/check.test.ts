@@ -37,16 +37,46 @@ describe('tf check', () => {
 
   // One row per kind of bad input: the exact one-line error and the exit code.
   it.each([
-    ['a line that is not "name: command"', { Procfile: 'web: ok\nweb npm start\n' }, [], /^tf: Procfile:2: expected "name: command", got "web npm start"\n$/, 1],
-    ['a duplicate name', { Procfile: 'web: a\nworker: b\nweb: c\n' }, [], /^tf: Procfile:3: duplicate process type "web" \(first defined on line 1\); give each entry its own name\n$/, 1],
-    ['an invalid name', { Procfile: 'web.1: a\n' }, [], /^tf: Procfile:1: invalid process type name "web\.1"; names may contain only letters, digits, "_" and "-"\n$/, 1],
+    [
+      'a line that is not "name: command"',
+      { Procfile: 'web: ok\nweb npm start\n' },
+      [],
+      /^tf: Procfile:2: expected "name: command", got "web npm start"\n$/,
+      1,
+    ],
+    [
+      'a duplicate name',
+      { Procfile: 'web: a\nworker: b\nweb: c\n' },
+      [],
+      /^tf: Procfile:3: duplicate process type "web" \(first defined on line 1\); give each entry its own name\n$/,
+      1,
+    ],
+    [
+      'an invalid name',
+      { Procfile: 'web.1: a\n' },
+      [],
+      /^tf: Procfile:1: invalid process type name "web\.1"; names may contain only letters, digits, "_" and "-"\n$/,
+      1,
+    ],
     ['an entry without a command', { Procfile: 'web:\n' }, [], /^tf: Procfile:1: process type "web" has no command/, 1],
     ['an indented YAML-style block', { Procfile: 'web:\n  command: x\n' }, [], /^tf: Procfile:1: process type "web" has no command/, 1],
     ['an empty Procfile', { Procfile: '# nothing\n\n' }, [], /^tf: Procfile: no process types defined; add a line such as "web: node server\.js"\n$/, 1],
     ['a missing Procfile', {}, [], /^tf: Procfile: no such file; create one or pass another with -f PATH\n$/, 1],
     ['a missing -f Procfile', {}, ['-f', 'nope/Procfile'], /^tf: nope\/Procfile: no such file; create one or pass another with -f PATH\n$/, 1],
-    ['a missing -e env file', { Procfile: 'web: a\n' }, ['-e', 'missing.env'], /^tf: missing\.env: no such env file; check the path given with -e\/--env-file\n$/, 1],
-    ['an unknown type in --formation', { Procfile: 'web: a\nworker: b\n' }, ['-m', 'wbe=1'], /^tf: unknown process type "wbe" in --formation; types are: web, worker\n$/, 1],
+    [
+      'a missing -e env file',
+      { Procfile: 'web: a\n' },
+      ['-e', 'missing.env'],
+      /^tf: missing\.env: no such env file; check the path given with -e\/--env-file\n$/,
+      1,
+    ],
+    [
+      'an unknown type in --formation',
+      { Procfile: 'web: a\nworker: b\n' },
+      ['-m', 'wbe=1'],
+      /^tf: unknown process type "wbe" in --formation; types are: web, worker\n$/,
+      1,
+    ],
     ['a bad count in --formation', { Procfile: 'web: a\n' }, ['-m', 'web=two'], /^tf: bad formation entry "web=two" in --formation; expected NAME=COUNT/, 1],
     ['a bad TF_FORMATION', { Procfile: 'web: a\n' }, [], /^tf: unknown process type "api" in TF_FORMATION; types are: web\n$/, 1, { TF_FORMATION: 'api=1' }],
     ['an unknown type on the command line', { Procfile: 'web: a\n' }, ['api'], /^tf: unknown process type "api" on the command line; types are: web\n$/, 2],
@@ -54,30 +84,82 @@ describe('tf check', () => {
     ['an unknown flag', { Procfile: 'web: a\n' }, ['--bogus'], /^tf: unknown option '--bogus'; see "tf --help"\n$/, 2],
     ['a bad --timeout', { Procfile: 'web: a\n' }, ['-t', 'soon'], /^tf: bad value "soon" for --timeout; expected a number of seconds/, 2],
     ['a bad --port', { Procfile: 'web: a\n' }, ['-p', '70000'], /^tf: bad value "70000" for --port; expected a whole number from 1 to 65535\n$/, 2],
-    ['a bad PORT in .env', { Procfile: 'web: a\n', '.env': 'A=1\n\nPORT=http\n' }, [], /^tf: PORT from \.env:3 is not a port number \(1-65535\); set it to a whole number/, 1],
+    [
+      'a bad PORT in .env',
+      { Procfile: 'web: a\n', '.env': 'A=1\n\nPORT=http\n' },
+      [],
+      /^tf: PORT from \.env:3 is not a port number \(1-65535\); set it to a whole number/,
+      1,
+    ],
     ['a bad PORT in the shell', { Procfile: 'web: a\n' }, [], /^tf: PORT from the shell environment is not a port number \(1-65535\)/, 1, { PORT: '80x' }],
-    ['a NUL byte in an env value', { Procfile: 'web: a\n', '.env': 'A=1\nSECRET=s3cr\0et\n' }, [], /^tf: \.env:2: the value of SECRET contains a NUL byte, which no process environment can hold; re-save the file as UTF-8 text without NUL bytes\n$/, 1],
-    ['a UTF-16 env file', { Procfile: 'web: a\n', '.env': '\ufeffA=1\n' }, ['-e', 'utf16.env'], /^tf: utf16\.env:1: is encoded as UTF-16 LE \(with a byte-order mark\), not UTF-8; re-save it as UTF-8\n$/, 1],
-    ['a named environment with no file', { Procfile: 'web: a\n', '.env': 'A=1\n', '.env.production': 'A=2\n', '.env.staging.local': 'A=3\n', '.env.local': 'A=4\n' }, ['--env', 'prodution'], /^tf: no environment "prodution": neither \.env\.prodution nor \.env\.prodution\.local exists in [^;]+; environments here: production, staging\n$/, 1],
-    ['tf\'s own ports colliding', { Procfile: 'web: a\nworker: b\n' }, ['-m', 'web=150,worker=1'], /^tf: web\.101 and worker\.1 would both get port 5100; run fewer instances of web or pass --port-step 150 or more\n$/, 1],
-    ['a .env that is a directory', { Procfile: 'web: a\n', '.env/x': '' }, [], /^tf: \.env: is a directory; the app root's \.env must be a readable file; fix or remove it\n$/, 1],
+    [
+      'a NUL byte in an env value',
+      { Procfile: 'web: a\n', '.env': 'A=1\nSECRET=s3cr\0et\n' },
+      [],
+      /^tf: \.env:2: the value of SECRET contains a NUL byte, which no process environment can hold; re-save the file as UTF-8 text without NUL bytes\n$/,
+      1,
+    ],
+    [
+      'a UTF-16 env file',
+      { Procfile: 'web: a\n', '.env': '\ufeffA=1\n' },
+      ['-e', 'utf16.env'],
+      /^tf: utf16\.env:1: is encoded as UTF-16 LE \(with a byte-order mark\), not UTF-8; re-save it as UTF-8\n$/,
+      1,
+    ],
+    [
+      'a named environment with no file',
+      { Procfile: 'web: a\n', '.env': 'A=1\n', '.env.production': 'A=2\n', '.env.staging.local': 'A=3\n', '.env.local': 'A=4\n' },
+      ['--env', 'prodution'],
+      /^tf: no environment "prodution": neither \.env\.prodution nor \.env\.prodution\.local exists in [^;]+; environments here: production, staging\n$/,
+      1,
+    ],
+    [
+      "tf's own ports colliding",
+      { Procfile: 'web: a\nworker: b\n' },
+      ['-m', 'web=150,worker=1'],
+      /^tf: web\.101 and worker\.1 would both get port 5100; run fewer instances of web or pass --port-step 150 or more\n$/,
+      1,
+    ],
+    [
+      'a .env that is a directory',
+      { Procfile: 'web: a\n', '.env/x': '' },
+      [],
+      /^tf: \.env: is a directory; the app root's \.env must be a readable file; fix or remove it\n$/,
+      1,
+    ],
     ['-e /dev/zero', { Procfile: 'web: a\n' }, ['-e', '/dev/zero'], /^tf: \/dev\/zero: is a device; check the path given with -e\/--env-file\n$/, 1],
     ['-f /dev/zero', {}, ['-f', '/dev/zero'], /^tf: \/dev\/zero: is a device; pass the right file with -f PATH\n$/, 1],
-    ['-d given a file', { Procfile: 'web: a\n' }, ['-d', 'Procfile'], /^tf: app root Procfile is not a directory; -d\/--root takes the app's directory; pass a Procfile with -f PATH\n$/, 1],
-    ['an env file over 1 MiB', { Procfile: 'web: a\n', 'big.env': `A=${'x'.repeat(1024 * 1024)}\n` }, ['-e', 'big.env'], /^tf: big\.env: is larger than 1 MiB, too large for a config file; check the path given with -e\/--env-file\n$/, 1],
+    [
+      '-d given a file',
+      { Procfile: 'web: a\n' },
+      ['-d', 'Procfile'],
+      /^tf: app root Procfile is not a directory; -d\/--root takes the app's directory; pass a Procfile with -f PATH\n$/,
+      1,
+    ],
+    [
+      'an env file over 1 MiB',
+      { Procfile: 'web: a\n', 'big.env': `A=${'x'.repeat(1024 * 1024)}\n` },
+      ['-e', 'big.env'],
+      /^tf: big\.env: is larger than 1 MiB, too large for a config file; check the path given with -e\/--env-file\n$/,
+      1,
+    ],
     ['a bad TF_COLOR', { Procfile: 'web: a\n' }, [], /^tf: TF_COLOR="maybe" is not a boolean/, 1, { TF_COLOR: 'maybe' }],
-  ] as [string, Record<string, string>, string[], RegExp, number, Record<string, string>?][])('rejects %s with one line and the right exit code', async (_name, files, flags, message, code, env = {}) => {
-    for (const command of ['check', 'start']) {
-      const dir = app(files);
-      if (flags.includes('utf16.env')) writeFileSync(path.join(dir, 'utf16.env'), Buffer.from('\ufeffSECRET=s3cret\n', 'utf16le'));
-      const tf = runTf([command, ...flags], { cwd: dir, env });
-      const exit = await tf.exited;
-      expect(tf.stderr(), command).toMatch(message);
-      expect(exit.code, command).toBe(code);
-      expect(tf.output(), 'nothing started').toBe('');
-      expect(tf.stderr(), 'no value echoed').not.toMatch(/s3cr|http|80x/);
-    }
-  }, 20_000);
+  ] as [string, Record<string, string>, string[], RegExp, number, Record<string, string>?][])(
+    'rejects %s with one line and the right exit code',
+    async (_name, files, flags, message, code, env = {}) => {
+      for (const command of ['check', 'start']) {
+        const dir = app(files);
+        if (flags.includes('utf16.env')) writeFileSync(path.join(dir, 'utf16.env'), Buffer.from('\ufeffSECRET=s3cret\n', 'utf16le'));
+        const tf = runTf([command, ...flags], { cwd: dir, env });
+        const exit = await tf.exited;
+        expect(tf.stderr(), command).toMatch(message);
+        expect(exit.code, command).toBe(code);
+        expect(tf.output(), 'nothing started').toBe('');
+        expect(tf.stderr(), 'no value echoed').not.toMatch(/s3cr|http|80x/);
+      }
+    },
+    20_000,
+  );
 
   it('refuses a FIFO as an env file at once instead of blocking on it', async () => {
     const dir = app({ Procfile: 'web: a\n' });
@@ -102,7 +184,13 @@ describe('tf check', () => {
 
   it('finds the program behind wrappers and their options, and through a PATH= prefix', async () => {
     const dir = app({
-      Procfile: ['a: nice -n 5 echo hi', 'b: exec -a name echo hi', 'c: PATH=./bin:$PATH x', 'd: env -u HOME timeout -s KILL 5 x2', 'e: timeout 5 no-such-program-tf'].join('\n'),
+      Procfile: [
+        'a: nice -n 5 echo hi',
+        'b: exec -a name echo hi',
+        'c: PATH=./bin:$PATH x',
+        'd: env -u HOME timeout -s KILL 5 x2',
+        'e: timeout 5 no-such-program-tf',
+      ].join('\n'),
     });
     mkdirSync(path.join(dir, 'bin'));
     for (const name of ['x', 'x2']) {
@@ -111,7 +199,10 @@ describe('tf check', () => {
     }
     const tf = runTf(['check'], { cwd: dir, env: { PATH: `${path.join(dir, 'bin').replace('/bin', '/nope')}:${process.env.PATH ?? ''}` } });
     expect((await tf.exited).code, tf.stderr()).toBe(0);
-    const warnings = tf.output().split('\n').filter((l) => l.startsWith('warning:'));
+    const warnings = tf
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('warning:'));
     expect(warnings).toEqual([
       expect.stringContaining('Procfile:4: d: program "x2" not found on PATH'),
       expect.stringContaining('Procfile:5: e: program "no-such-program-tf" not found on PATH'),

@@ -29,7 +29,10 @@ describe('the command line', () => {
     expect((await check.exited).code).toBe(0);
     expect(run.output()).toMatch(/^Usage: tf run /);
     // The service options are listed for run --with only.
-    const serviceOptions = run.output().split('\n').filter((l) => /^ {2}(-\w, | {4})--(formation|timeout|json|color|timestamp)\b/.test(l));
+    const serviceOptions = run
+      .output()
+      .split('\n')
+      .filter((l) => /^ {2}(-\w, | {4})--(formation|timeout|json|color|timestamp)\b/.test(l));
     expect(serviceOptions).toHaveLength(5);
     for (const line of serviceOptions) expect(line).toContain('(with --with)');
     expect(run.output()).not.toMatch(/--socket|--follow/);
@@ -63,7 +66,11 @@ describe('the command line', () => {
   it('drains stdout before exiting, however slowly the pipe is read', async () => {
     // Far more than a pipe holds: tf's last writes wait in Node until the reader takes them.
     const dir = app({ Procfile: 'web: echo hi\n' });
-    const child = spawn(process.execPath, [TF_BIN, 'check', '-m', 'web=20000'], { cwd: dir, env: cleanEnv({ TF_LOG: 'debug' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [TF_BIN, 'check', '-m', 'web=20000'], {
+      cwd: dir,
+      env: cleanEnv({ TF_LOG: 'debug' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.pause();
     let stderr = '';
     child.stderr.setEncoding('utf8');

@@ -131,7 +131,11 @@ describe('tf logs -F, a reader that goes away', () => {
     const dir = app({ Procfile: `web: ${fixture('counter.mjs', '10')}\n` });
     const started = tfIn(dir, ['start']);
     await started.waitFor(/web\.1 +\| LINE 2\n/);
-    const follower = spawn(process.execPath, [TF_BIN, 'logs', '-F'], { cwd: dir, env: cleanEnv({ TF_SOCKET: socketOf(dir) }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const follower = spawn(process.execPath, [TF_BIN, 'logs', '-F'], {
+      cwd: dir,
+      env: cleanEnv({ TF_SOCKET: socketOf(dir) }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     follower.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const exited = new Promise<number | null>((resolve) => follower.on('close', (code) => resolve(code)));

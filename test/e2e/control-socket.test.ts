@@ -20,7 +20,15 @@ beforeAll(async () => {
   work = realpathSync(mkdtempSync(path.join(tmpdir(), 'tf-ctl-e2e-')));
   script = path.join(work, 'control-server.cjs');
   // The fixture imports the TypeScript sources: one bundle, as the real build makes of tf.
-  await build({ entryPoints: [path.join(here, '../fixtures/control-server.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: script, logLevel: 'warning' });
+  await build({
+    entryPoints: [path.join(here, '../fixtures/control-server.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: script,
+    logLevel: 'warning',
+  });
 }, 30_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -128,7 +136,9 @@ describe('control socket between real processes', () => {
     await winner.waitFor(/LISTENING/);
     expect(await loser.exited).toBe(1);
     expect(loser.output()).toMatch(
-      new RegExp(`^tf: ${socketPath}: tf \\(pid ${winner.pid}\\) is already (starting|running) for this app; use tf ps / tf stop on it, or pass --socket PATH to run another\n$`),
+      new RegExp(
+        `^tf: ${socketPath}: tf \\(pid ${winner.pid}\\) is already (starting|running) for this app; use tf ps / tf stop on it, or pass --socket PATH to run another\n$`,
+      ),
     );
     expect(await hello(socketPath)).toMatchObject({ ok: true, pid: winner.pid });
     process.kill(winner.pid, 'SIGTERM');
@@ -143,7 +153,9 @@ describe('control socket between real processes', () => {
     await first.waitFor(/LISTENING/);
     const second = run('serve', socketPath);
     expect(await second.exited).toBe(1);
-    expect(second.output()).toBe(`tf: ${socketPath}: tf (pid ${first.pid}) is already running for this app; use tf ps / tf stop on it, or pass --socket PATH to run another\n`);
+    expect(second.output()).toBe(
+      `tf: ${socketPath}: tf (pid ${first.pid}) is already running for this app; use tf ps / tf stop on it, or pass --socket PATH to run another\n`,
+    );
     expect(await hello(socketPath)).toMatchObject({ ok: true, pid: first.pid });
     process.kill(first.pid, 'SIGTERM');
     expect(await first.exited).toBe(0);

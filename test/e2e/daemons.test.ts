@@ -13,18 +13,22 @@ describe('tf start: daemonizing children do not outlive tf', () => {
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
-  ] as const)('stops a double-forked daemon (re-parented, in its own session) on %s', async (signal, code) => {
-    const dir = app({ Procfile: `redis: ${fixture('daemon.mjs')}\nweb: ${fixture('ready.mjs')}\n` });
-    const tf = runTf(['start'], { cwd: dir });
-    await tf.waitFor(/READY pid=\d+[\s\S]*READY web|READY web[\s\S]*READY pid=\d+/);
-    const pids = pidsIn(tf.output());
-    const daemon = daemonPid(tf.output());
-    expect(isAlive(daemon), 'the daemon runs before the stop').toBe(true);
-    tf.signal(signal);
-    expect((await tf.exited).code, tf.output()).toBe(code);
-    expect(isAlive(daemon), `the daemon ${daemon} outlived tf${tf.output()}`).toBe(false);
-    await expectAllDead(pids);
-  }, 20_000);
+  ] as const)(
+    'stops a double-forked daemon (re-parented, in its own session) on %s',
+    async (signal, code) => {
+      const dir = app({ Procfile: `redis: ${fixture('daemon.mjs')}\nweb: ${fixture('ready.mjs')}\n` });
+      const tf = runTf(['start'], { cwd: dir });
+      await tf.waitFor(/READY pid=\d+[\s\S]*READY web|READY web[\s\S]*READY pid=\d+/);
+      const pids = pidsIn(tf.output());
+      const daemon = daemonPid(tf.output());
+      expect(isAlive(daemon), 'the daemon runs before the stop').toBe(true);
+      tf.signal(signal);
+      expect((await tf.exited).code, tf.output()).toBe(code);
+      expect(isAlive(daemon), `the daemon ${daemon} outlived tf${tf.output()}`).toBe(false);
+      await expectAllDead(pids);
+    },
+    20_000,
+  );
 
   it('SIGKILLs a daemon that ignores SIGTERM after the grace period', async () => {
     const dir = app({ Procfile: `redis: ${fixture('daemon.mjs', 'ignore-term')}\n` });
@@ -84,14 +88,17 @@ describe('tf start: daemonizing children do not outlive tf', () => {
         await expectAllDead(pids);
       }
       expect(marks[0]).not.toBe(marks[1]);
-      expect(bystanders.filter((pid) => !isAlive(pid)), 'tf stopped processes that are not of its run').toEqual([]);
+      expect(
+        bystanders.filter((pid) => !isAlive(pid)),
+        'tf stopped processes that are not of its run',
+      ).toEqual([]);
     } finally {
       // A bystander tf wrongly killed is gone: killing it again would throw and hide the assertion above.
       for (const pid of bystanders) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   }, 20_000);
 
-  it('empties a crashed run\'s group before restarting it: no member of an old run lives beside the new one', async () => {
+  it("empties a crashed run's group before restarting it: no member of an old run lives beside the new one", async () => {
     // Each run leaves a background sleep in its group and crashes; only one sleep may ever be alive.
     const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nworker: sleep 1000 & echo "MEMBER pid=$!"; exit 1\n` });
     const tf = runTf(['start', '--restart', 'worker=always', '-t', '2'], { cwd: dir });

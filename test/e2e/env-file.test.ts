@@ -5,7 +5,11 @@ import { runTf, tempApps } from '../helpers/tf.js';
 
 const app = tempApps();
 const node = process.execPath;
-const printEnv = (...names: string[]): string[] => [node, '-e', `console.log(JSON.stringify([${names.map((n) => `process.env[${JSON.stringify(n)}]`).join(',')}]))`];
+const printEnv = (...names: string[]): string[] => [
+  node,
+  '-e',
+  `console.log(JSON.stringify([${names.map((n) => `process.env[${JSON.stringify(n)}]`).join(',')}]))`,
+];
 
 describe('env files as processes see them', () => {
   it('keeps # inside a word and takes the shell escapes in double quotes, as sh and foreman do', async () => {

@@ -11,8 +11,29 @@ import { tempApps } from '../helpers/tf.js';
 
 const app = tempApps();
 
-const CONFIG: ConfigOptions = { procfile: undefined, root: undefined, envFiles: [], envName: undefined, envOverride: false, formation: undefined, formationSource: '--formation', port: undefined, portStep: 100 };
-const request = (change: Partial<ExportRequest> = {}): ExportRequest => ({ format: 'systemd', dir: 'out', config: CONFIG, timeoutSeconds: 5, app: undefined, user: true, image: undefined, noSecrets: false, force: false, ...change });
+const CONFIG: ConfigOptions = {
+  procfile: undefined,
+  root: undefined,
+  envFiles: [],
+  envName: undefined,
+  envOverride: false,
+  formation: undefined,
+  formationSource: '--formation',
+  port: undefined,
+  portStep: 100,
+};
+const request = (change: Partial<ExportRequest> = {}): ExportRequest => ({
+  format: 'systemd',
+  dir: 'out',
+  config: CONFIG,
+  timeoutSeconds: 5,
+  app: undefined,
+  user: true,
+  image: undefined,
+  noSecrets: false,
+  force: false,
+  ...change,
+});
 
 function run(cwd: string, req: ExportRequest, shellEnv: Record<string, string> = {}): { code: number; stdout: string } {
   let stdout = '';
@@ -44,7 +65,11 @@ describe('tf export systemd', () => {
     const { code, stdout } = run(root, request(), { FROM_SHELL: 'leak', TRICKY: 'from the shell', HOME: '/home/dev' });
     expect(code).toBe(0);
     const out = path.join(root, 'out');
-    const name = path.basename(root).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+    const name = path
+      .basename(root)
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '');
     expect(readdirSync(out).sort()).toEqual(['.tf-export.json', `${name}-release.service`, `${name}-web-1.service`, `${name}.env`, `${name}.target`].sort());
     expect(stdout).toContain(`wrote out/${name}.target\n`);
     expect(stdout).toMatch(/systemd: 4 files in out \(4 written, 0 unchanged, 0 removed\)\n$/);
@@ -58,7 +83,12 @@ describe('tf export systemd', () => {
     const fileEnv = Object.fromEntries(parseEnvFile(readFileSync(path.join(out, `${name}.env`), 'utf8')));
     const inline = Object.fromEntries((unit.get('Environment') ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
     const [file, ...args] = execArgv(unit.get('ExecStart')?.[0] ?? '');
-    const child = spawnSync(file ?? '', args, { cwd: unit.get('WorkingDirectory')?.[0], env: { PATH: process.env.PATH, ...fileEnv, ...inline }, encoding: 'utf8', timeout: 10_000 });
+    const child = spawnSync(file ?? '', args, {
+      cwd: unit.get('WorkingDirectory')?.[0],
+      env: { PATH: process.env.PATH, ...fileEnv, ...inline },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(child.status).toBe(0);
     expect(child.stdout).toBe(`${TRICKY}|5000|web.1|unset`);
     expect(unit.get('WorkingDirectory')).toEqual([root]);
@@ -71,7 +101,9 @@ describe('tf export systemd', () => {
     expect(run(root, request({ app: 'shop' })).stdout).toBe('systemd: 4 files in out (0 written, 4 unchanged, 0 removed)\n');
     writeFileSync(path.join(root, 'out', 'shop-web-1.service'), '# mine\n');
     const error = refusal(() => run(root, request({ app: 'shop' })));
-    expect(error.describe()).toBe('out/shop-web-1.service: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported');
+    expect(error.describe()).toBe(
+      'out/shop-web-1.service: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported',
+    );
     expect(run(root, request({ app: 'shop', force: true })).stdout).toContain('wrote out/shop-web-1.service\n');
     // Scaling a type to zero removes its units.
     const scaled = run(root, request({ app: 'shop', config: { ...CONFIG, formation: 'web=1,worker=0' } }));
@@ -81,7 +113,9 @@ describe('tf export systemd', () => {
 
   it('refuses what the format cannot take, an unknown format and a missing directory, in one line each', { timeout: 30_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });
-    expect(refusal(() => run(root, request({ app: 'my app' }))).describe()).toMatch(/^cannot export to systemd: app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/);
+    expect(refusal(() => run(root, request({ app: 'my app' }))).describe()).toMatch(
+      /^cannot export to systemd: app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/,
+    );
     expect(existsSync(path.join(root, 'out'))).toBe(false);
     const unknown = refusal(() => run(root, request({ format: 'upstart' })));
     expect([unknown.kind, unknown.describe()]).toEqual(['usage', `unknown export format "upstart"; use one of: ${exportFormats().join(', ')}`]);
@@ -96,8 +130,14 @@ describe('exportWarnings (for tf check)', () => {
     const root = app({ Procfile: 'web: node web.js\n', '.env': 'GOOD=1\n' });
     const config = loadConfig({ options: CONFIG }, { cwd: root, shellEnv: {} });
     expect(exportWarnings(config)).toEqual([]);
-    const bad = { ...config, env: { ...config.env, 'NODE-ENV': 'x' }, envOrigins: new Map([...config.envOrigins, ['NODE-ENV', { kind: 'file', file: '.env', line: 2 } as const]]) };
-    expect(exportWarnings(bad)).toEqual([{ message: expect.stringMatching(/^tf export systemd would refuse: variable "NODE-ENV" is not a name systemd passes/) }]);
+    const bad = {
+      ...config,
+      env: { ...config.env, 'NODE-ENV': 'x' },
+      envOrigins: new Map([...config.envOrigins, ['NODE-ENV', { kind: 'file', file: '.env', line: 2 } as const]]),
+    };
+    expect(exportWarnings(bad)).toEqual([
+      { message: expect.stringMatching(/^tf export systemd would refuse: variable "NODE-ENV" is not a name systemd passes/) },
+    ]);
   });
 });
 

@@ -20,7 +20,13 @@ describe('the launcher', () => {
   it('runs the bundle next to it', () => {
     const dir = app({ 'app/Procfile': 'a: echo hi\n' });
     const bin = copyBuild(dir);
-    const run = spawnSync(process.execPath, [bin, 'start'], { cwd: path.join(dir, 'app'), env: cleanEnv(), encoding: 'utf8', timeout: 15_000, killSignal: 'SIGKILL' });
+    const run = spawnSync(process.execPath, [bin, 'start'], {
+      cwd: path.join(dir, 'app'),
+      env: cleanEnv(),
+      encoding: 'utf8',
+      timeout: 15_000,
+      killSignal: 'SIGKILL',
+    });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/a\.1 +\| hi\n/);
     expect(run.stderr).toBe('');
@@ -30,12 +36,20 @@ describe('the launcher', () => {
     const dir = app({});
     // Node 20 has no module.enableCompileCache: the stub stands for a Node that has it.
     writeFileSync(path.join(dir, 'stub.cjs'), "require('node:module').enableCompileCache = () => process.stderr.write('compile cache on\\n');\n");
-    const withCache = spawnSync(process.execPath, ['-r', path.join(dir, 'stub.cjs'), TF_BIN, '--version'], { env: cleanEnv(), encoding: 'utf8', timeout: 15_000 });
+    const withCache = spawnSync(process.execPath, ['-r', path.join(dir, 'stub.cjs'), TF_BIN, '--version'], {
+      env: cleanEnv(),
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
     expect(withCache.status, withCache.stderr).toBe(0);
     expect(withCache.stderr).toBe('compile cache on\n');
     expect(withCache.stdout).toMatch(/^tf \d+\.\d+\.\d+\n$/);
     writeFileSync(path.join(dir, 'absent.cjs'), "delete require('node:module').enableCompileCache;\n");
-    const without = spawnSync(process.execPath, ['-r', path.join(dir, 'absent.cjs'), TF_BIN, '--version'], { env: cleanEnv(), encoding: 'utf8', timeout: 15_000 });
+    const without = spawnSync(process.execPath, ['-r', path.join(dir, 'absent.cjs'), TF_BIN, '--version'], {
+      env: cleanEnv(),
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
     expect(without.status, without.stderr).toBe(0);
     expect(without.stderr).toBe('');
     expect(without.stdout).toMatch(/^tf \d+\.\d+\.\d+\n$/);

@@ -16,8 +16,14 @@ describe('tf start: output', () => {
     await tf.waitFor(/(READY[\s\S]*){2}/);
     tf.signal('SIGTERM');
     await tf.exited;
-    const lines = tf.output().split('\n').filter((l) => l !== '');
-    expect(lines.every((l) => /^\d\d:\d\d:\d\d (web\.1 {7}|longername\.1|system {6}) \| /.test(l)), lines.join('\n')).toBe(true);
+    const lines = tf
+      .output()
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(
+      lines.every((l) => /^\d\d:\d\d:\d\d (web\.1 {7}|longername\.1|system {6}) \| /.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
     expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d system +\| web\.1 started \(pid \d+, port 5000\)$/));
     expect(lines).toContainEqual(expect.stringMatching(/ longername\.1 \| READY longername\.1 5100 pid=\d+$/));
     expect(tf.output()).not.toContain('\x1b');
@@ -43,7 +49,10 @@ describe('tf start: output', () => {
     await tf.waitFor(/READY-a[\s\S]*READY-b|READY-b[\s\S]*READY-a/);
     tf.signal('SIGTERM');
     expect((await tf.exited).code, tf.output()).toBe(143);
-    const warnings = tf.output().split('\n').filter((l) => /system +\| .*no FIFOs/.test(l));
+    const warnings = tf
+      .output()
+      .split('\n')
+      .filter((l) => /system +\| .*no FIFOs/.test(l));
     expect(warnings, tf.output()).toHaveLength(1);
     expect(warnings[0]).toMatch(/\(mkfifo is not on PATH\): using socket pairs.*\/dev\/stdout/);
     await expectAllDead(pidsIn(tf.output()));
@@ -121,7 +130,10 @@ describe('tf start: output', () => {
     tf.signal('SIGTERM');
     await tf.exited;
     const raw = tf.outputBytes();
-    expect(raw.includes(Buffer.from([0x0a, 0x62, 0x79, 0x74, 0x65, 0x73, 0x2e, 0x31, 0x20, 0x7c, 0x20, 0xff, 0xfe, 0x63, 0x0a])), 'the bytes 0xff 0xfe unchanged').toBe(true);
+    expect(
+      raw.includes(Buffer.from([0x0a, 0x62, 0x79, 0x74, 0x65, 0x73, 0x2e, 0x31, 0x20, 0x7c, 0x20, 0xff, 0xfe, 0x63, 0x0a])),
+      'the bytes 0xff 0xfe unchanged',
+    ).toBe(true);
     expect(plainLines(tf.output()).filter((l) => l.startsWith('bytes.1'))).toEqual(['bytes.1 | a', 'bytes.1 | ', 'bytes.1 | b', 'bytes.1 | \ufffd\ufffdc']);
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
@@ -139,7 +151,7 @@ describe('tf start: output', () => {
     await expectAllDead(pidsIn(out));
   }, 20_000);
 
-  it('adds no escape sequence of its own with --no-color, not even a reset after a child\'s colour', async () => {
+  it("adds no escape sequence of its own with --no-color, not even a reset after a child's colour", async () => {
     const dir = app({ Procfile: `web: ${fixture('colors.mjs')}\n` });
     const tf = runTf(['start', '--no-color', '--no-timestamp'], { cwd: dir });
     await tf.waitFor(/plain after red/);
@@ -164,37 +176,45 @@ describe('tf start: output', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
-  it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script'))('redraws a progress bar in place on a terminal, keeping the prefix', async () => {
-    const dir = app({ Procfile: `prog: ${fixture('progress.mjs', '5')}\n` });
-    const term = spawn('/usr/bin/script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(TF_BIN)} start --no-color --no-timestamp`, '/dev/null'], {
-      cwd: dir,
-      env: cleanEnv({ TERM: 'xterm' }),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for AFTER:\n${JSON.stringify(out)}`)), 10_000);
-        term.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (/prog\.1 \| AFTER/.test(out)) {
-            clearTimeout(timer);
-            resolve();
-          }
+  it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script'))(
+    'redraws a progress bar in place on a terminal, keeping the prefix',
+    async () => {
+      const dir = app({ Procfile: `prog: ${fixture('progress.mjs', '5')}\n` });
+      const term = spawn(
+        '/usr/bin/script',
+        ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(TF_BIN)} start --no-color --no-timestamp`, '/dev/null'],
+        {
+          cwd: dir,
+          env: cleanEnv({ TERM: 'xterm' }),
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`timed out waiting for AFTER:\n${JSON.stringify(out)}`)), 10_000);
+          term.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (/prog\.1 \| AFTER/.test(out)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
         });
-      });
-      term.stdin.write('\x03');
-      await new Promise((r) => term.on('close', r));
-      // The terminal turns \n into \r\n; every other \r is tf's redraw, followed by the prefix.
-      const redraws = out.split('\r\n').join('\n').split('\r').slice(1);
-      expect(redraws.length, JSON.stringify(out)).toBeGreaterThan(1);
-      for (const redraw of redraws) expect(redraw, JSON.stringify(out)).toMatch(/^prog\.1 \| label (\d+%|done)/);
-      expect(out).toMatch(/\rprog\.1 \| label done\r\nprog\.1 \| AFTER\r\n/);
-      await expectAllDead(pidsIn(out));
-    } finally {
-      term.kill('SIGKILL');
-    }
-  }, 20_000);
+        term.stdin.write('\x03');
+        await new Promise((r) => term.on('close', r));
+        // The terminal turns \n into \r\n; every other \r is tf's redraw, followed by the prefix.
+        const redraws = out.split('\r\n').join('\n').split('\r').slice(1);
+        expect(redraws.length, JSON.stringify(out)).toBeGreaterThan(1);
+        for (const redraw of redraws) expect(redraw, JSON.stringify(out)).toMatch(/^prog\.1 \| label (\d+%|done)/);
+        expect(out).toMatch(/\rprog\.1 \| label done\r\nprog\.1 \| AFTER\r\n/);
+        await expectAllDead(pidsIn(out));
+      } finally {
+        term.kill('SIGKILL');
+      }
+    },
+    20_000,
+  );
 
   it('prefixes a flood under node --jitless (no WebAssembly) with the JavaScript prefixer, every line in order', async () => {
     const count = 200_000;
@@ -214,15 +234,19 @@ describe('tf start: output', () => {
     ['--no-color', [] as string[], {}],
     ['NO_COLOR', [], { NO_COLOR: '1' }],
     ['a pipe', [], {}],
-  ])('has no colour with %s', async (_name, flags, env) => {
-    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
-    const tf = runTf(['start', ...flags], { cwd: dir, env });
-    await tf.waitFor(/READY/);
-    tf.signal('SIGTERM');
-    await tf.exited;
-    expect(tf.output()).not.toContain('\x1b');
-    await expectAllDead(pidsIn(tf.output()));
-  }, 20_000);
+  ])(
+    'has no colour with %s',
+    async (_name, flags, env) => {
+      const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
+      const tf = runTf(['start', ...flags], { cwd: dir, env });
+      await tf.waitFor(/READY/);
+      tf.signal('SIGTERM');
+      await tf.exited;
+      expect(tf.output()).not.toContain('\x1b');
+      await expectAllDead(pidsIn(tf.output()));
+    },
+    20_000,
+  );
 
   it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script'))(
     'in a terminal: colours on, FORCE_COLOR=1 for children, and Ctrl-C stops everything with 130',
@@ -280,14 +304,20 @@ describe('tf start: output', () => {
     const tf = runTf(['start', '--json'], { cwd: dir });
     const exit = await tf.exited;
     expect(exit.code).toBe(4);
-    const records = tf.output().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = tf
+      .output()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const r of records) {
       expect(typeof r.time).toBe('number');
       expect(typeof r.level).toBe('number');
       expect(typeof r.msg).toBe('string');
       expect(['output', 'system']).toContain(r.stream);
     }
-    expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', type: 'web', stream: 'output', msg: expect.stringMatching(/^READY web\.1 5000/) }));
+    expect(records).toContainEqual(
+      expect.objectContaining({ instance: 'web.1', type: 'web', stream: 'output', msg: expect.stringMatching(/^READY web\.1 5000/) }),
+    );
     expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', stream: 'system', event: 'spawned', pid: expect.any(Number), port: 5000 }));
     expect(records).toContainEqual(expect.objectContaining({ instance: 'crash.1', stream: 'system', event: 'exited', exitCode: 4, signal: null, level: 40 }));
     expect(records).toContainEqual(expect.objectContaining({ instance: 'web.1', event: 'exited', exitCode: 0 }));

@@ -25,7 +25,10 @@ function context(cwd: string): CommandContext & { stdout: Sink; stderr: Sink } {
 
 /** Options as the CLI parses them; `start` takes every flag these commands use, until `release` and `releases` are wired. */
 const parsed = (args: readonly string[] = []): Invocation => parseInvocation(['start', ...args], {});
-const withReleasePhase = (invocation: Invocation): Invocation => ({ ...invocation, options: { ...invocation.options, releasePhase: true } as Invocation['options'] });
+const withReleasePhase = (invocation: Invocation): Invocation => ({
+  ...invocation,
+  options: { ...invocation.options, releasePhase: true } as Invocation['options'],
+});
 
 const SECRET = 'planted-s3cr3t-value';
 
@@ -42,7 +45,9 @@ function releaseApp(code = 0, extra: Record<string, string> = {}): string {
 
 const recordsOf = (root: string, env = 'default'): string[] => {
   try {
-    return readdirSync(path.join(root, '.tf', 'releases', env)).filter((n) => n.endsWith('.json')).sort();
+    return readdirSync(path.join(root, '.tf', 'releases', env))
+      .filter((n) => n.endsWith('.json'))
+      .sort();
   } catch {
     return [];
   }
@@ -82,7 +87,10 @@ describe('tf release', () => {
 
   it('takes no operands: one usage line, nothing run or recorded', { timeout: 10_000 }, async () => {
     const root = releaseApp();
-    await expect(release({ options: parsed().options, rest: ['staging'] }, context(root))).rejects.toMatchObject({ kind: 'usage', message: 'tf release takes no arguments (got "staging")' });
+    await expect(release({ options: parsed().options, rest: ['staging'] }, context(root))).rejects.toMatchObject({
+      kind: 'usage',
+      message: 'tf release takes no arguments (got "staging")',
+    });
     expect(() => releases({ options: parsed().options, rest: ['x'] }, context(root))).toThrow('tf releases takes no arguments');
     expect(existsSync(path.join(root, 'migrated'))).toBe(false);
     expect(recordsOf(root)).toEqual([]);

@@ -228,7 +228,6 @@ describe('tf run --with', () => {
     [['run', '-m', 'web=2', 'true'], '-m applies to "tf run" only with --with'],
     [['run', '--with', 'web'], 'tf run --with needs a command'],
     [['run', '--with', ',', '--', 'true'], '--with needs at least one process type'],
-    [['run', '--with', 'web', '--wait-timeout', '0', '--', 'true'], 'bad value "0" for --wait-timeout'],
     [['run', '--with', 'wbe', '--', 'true'], 'unknown process type "wbe"'],
   ])(
     'rejects %j with one line',

@@ -7,11 +7,15 @@ const app = tempApps();
 const node = process.execPath;
 
 describe('tf run', () => {
-  it.each([0, 3, 42])('exits with the command exit code %i', async (code) => {
-    const dir = app({});
-    const tf = runTf(['run', node, `${FIXTURES}/exit-with.mjs`, String(code)], { cwd: dir });
-    expect((await tf.exited).code, tf.output() + tf.stderr()).toBe(code);
-  }, 20_000);
+  it.each([0, 3, 42])(
+    'exits with the command exit code %i',
+    async (code) => {
+      const dir = app({});
+      const tf = runTf(['run', node, `${FIXTURES}/exit-with.mjs`, String(code)], { cwd: dir });
+      expect((await tf.exited).code, tf.output() + tf.stderr()).toBe(code);
+    },
+    20_000,
+  );
 
   it('exits 128+N when the command is killed by signal N', async () => {
     const tf = runTf(['run', 'kill -TERM $$'], { cwd: app({}) });
@@ -32,7 +36,10 @@ describe('tf run', () => {
 
   it('gives the command the environment start would, in the app root', async () => {
     const dir = app({ Procfile: 'web: true\n', '.env': 'A=file\nB=file\n', '.env.ci': 'B=ci\n' });
-    const tf = runTf(['run', '--env', 'ci', node, '-e', 'console.log(JSON.stringify([process.env.A, process.env.B, process.env.C, process.cwd()]))'], { cwd: dir, env: { C: 'shell' } });
+    const tf = runTf(['run', '--env', 'ci', node, '-e', 'console.log(JSON.stringify([process.env.A, process.env.B, process.env.C, process.cwd()]))'], {
+      cwd: dir,
+      env: { C: 'shell' },
+    });
     expect((await tf.exited).code).toBe(0);
     expect(JSON.parse(tf.output())).toEqual(['file', 'ci', 'shell', dir]);
   }, 20_000);

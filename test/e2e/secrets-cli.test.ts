@@ -18,7 +18,11 @@ const SECRET = 'planted-secret-value-7f3a';
 const wired = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/config/load.ts'), 'utf8').includes('decryptEnvFiles');
 
 /** A child that says whether it got the secret and which TF_KEY_* it got, without printing the secret. */
-const probe = [node, '-e', `console.log(JSON.stringify([process.env.API_TOKEN === ${JSON.stringify(SECRET)}, Object.keys(process.env).filter((k) => k.startsWith('TF_KEY_'))]))`];
+const probe = [
+  node,
+  '-e',
+  `console.log(JSON.stringify([process.env.API_TOKEN === ${JSON.stringify(SECRET)}, Object.keys(process.env).filter((k) => k.startsWith('TF_KEY_'))]))`,
+];
 
 describe.skipIf(!wired)('encrypted env values through tf', { timeout: 30_000 }, () => {
   const key = generateKey();

@@ -29,7 +29,11 @@ interface Result {
 }
 
 /** Runs `tf secrets` as main would: a TfError becomes `tf: message` on stderr and its exit code. */
-async function tfSecrets(cwd: string, input: SecretsInput, options: { stdin?: string; env?: Record<string, string>; hooks?: SecretsHooks } = {}): Promise<Result> {
+async function tfSecrets(
+  cwd: string,
+  input: SecretsInput,
+  options: { stdin?: string; env?: Record<string, string>; hooks?: SecretsHooks } = {},
+): Promise<Result> {
   const stdout = new Sink();
   const stderr = new Sink();
   const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]);
@@ -68,7 +72,9 @@ describe('tf secrets', { timeout: 30_000 }, () => {
     expect(text).not.toContain('s3cret');
 
     // Setting the same value again leaves the file byte-identical.
-    expect((await tfSecrets(root, { action: 'set', name: 'DB_PASS' }, { stdin: 's3cret value' })).stdout).toBe('DB_PASS in .env already holds that value; unchanged\n');
+    expect((await tfSecrets(root, { action: 'set', name: 'DB_PASS' }, { stdin: 's3cret value' })).stdout).toBe(
+      'DB_PASS in .env already holds that value; unchanged\n',
+    );
     expect(read(root, '.env')).toBe(text);
 
     expect(await tfSecrets(root, { action: 'get', name: 'DB_PASS' })).toEqual({ code: 0, stdout: 's3cret value\n', stderr: '' });
@@ -83,7 +89,9 @@ describe('tf secrets', { timeout: 30_000 }, () => {
     const root = app({ '.env': 'A=1\n', '.env.prod': 'B=2\n' });
     const noKey = await tfSecrets(root, { action: 'set', name: 'TOKEN', envName: 'prod' }, { stdin: 'x' });
     expect(noKey.code).toBe(1);
-    expect(noKey.stderr).toBe('tf: environment "prod" has no key on this machine; run tf secrets init --env prod to make one, or set TF_KEY_PROD / save the team\'s key in .tf/keys/prod.key\n');
+    expect(noKey.stderr).toBe(
+      'tf: environment "prod" has no key on this machine; run tf secrets init --env prod to make one, or set TF_KEY_PROD / save the team\'s key in .tf/keys/prod.key\n',
+    );
     expect((await tfSecrets(root, { action: 'init', envName: 'prod' })).code).toBe(0);
     expect((await tfSecrets(root, { action: 'set', name: 'TOKEN', envName: 'prod', local: true }, { stdin: 'mine' })).code).toBe(0);
     expect((await tfSecrets(root, { action: 'set', name: 'TOKEN', envName: 'prod' }, { stdin: 'team' })).code).toBe(0);
@@ -92,12 +100,27 @@ describe('tf secrets', { timeout: 30_000 }, () => {
     expect((await tfSecrets(root, { action: 'get', name: 'TOKEN', envName: 'prod' })).stdout).toBe('mine\n');
     expect(resolved(root, ['.env', '.env.prod', '.env.prod.local'])).toEqual({ A: '1', B: '2', TOKEN: 'mine' });
 
-    expect(await tfSecrets(root, { action: 'set', name: 'TOKEN', envName: 'prod' }, { stdin: '' })).toMatchObject({ code: 2, stderr: expect.stringContaining('no value for TOKEN: stdin was empty') });
-    expect(await tfSecrets(root, { action: 'set', name: '1BAD', envName: 'prod' }, { stdin: 'x' })).toMatchObject({ code: 2, stderr: 'tf: "1BAD" is not a variable name; use letters, digits and "_", not starting with a digit\n' });
+    expect(await tfSecrets(root, { action: 'set', name: 'TOKEN', envName: 'prod' }, { stdin: '' })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('no value for TOKEN: stdin was empty'),
+    });
+    expect(await tfSecrets(root, { action: 'set', name: '1BAD', envName: 'prod' }, { stdin: 'x' })).toMatchObject({
+      code: 2,
+      stderr: 'tf: "1BAD" is not a variable name; use letters, digits and "_", not starting with a digit\n',
+    });
     const argv = await tfSecrets(root, { action: 'set', name: 'TOKEN=typed-secret', envName: 'prod' }, { stdin: 'x' });
-    expect(argv).toMatchObject({ code: 2, stderr: "tf: tf secrets set takes the variable's name only; the value comes from stdin or a prompt, never from the command line\n" });
-    expect(await tfSecrets(root, { action: 'get', name: 'A' })).toMatchObject({ code: 1, stderr: 'tf: .env:1: A is not encrypted; tf secrets get prints only encrypted values; encrypt it with tf secrets set A, or read the file\n' });
-    expect(await tfSecrets(root, { action: 'get', name: 'NOPE' })).toMatchObject({ code: 1, stderr: expect.stringContaining('NOPE is not set in .env, .env.local') });
+    expect(argv).toMatchObject({
+      code: 2,
+      stderr: "tf: tf secrets set takes the variable's name only; the value comes from stdin or a prompt, never from the command line\n",
+    });
+    expect(await tfSecrets(root, { action: 'get', name: 'A' })).toMatchObject({
+      code: 1,
+      stderr: 'tf: .env:1: A is not encrypted; tf secrets get prints only encrypted values; encrypt it with tf secrets set A, or read the file\n',
+    });
+    expect(await tfSecrets(root, { action: 'get', name: 'NOPE' })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('NOPE is not set in .env, .env.local'),
+    });
     expect((await tfSecrets(root, { action: 'ls', envName: '../x' })).code).toBe(2);
   });
 
@@ -119,7 +142,10 @@ describe('tf secrets', { timeout: 30_000 }, () => {
     expect(init.code).toBe(1);
     expect(init.stderr).toContain(`.env.prod:2: API_TOKEN is already encrypted with key ${key?.id}, which a new key could not open`);
     // CI: the key in TF_KEY_PROD.
-    const ciKey = readFileSync(`${keyFile}.away`, 'utf8').split('\n').find((l) => !l.startsWith('#')) ?? '';
+    const ciKey =
+      readFileSync(`${keyFile}.away`, 'utf8')
+        .split('\n')
+        .find((l) => !l.startsWith('#')) ?? '';
     expect(resolved(root, ['.env.prod'], { TF_KEY_PROD: ciKey })).toEqual({ X: '1', API_TOKEN: 'planted-secret-42' });
     expect((await tfSecrets(root, { action: 'ls' })).stdout).toContain('no key here');
     for (const out of [get.stderr, init.stderr, (await tfSecrets(root, { action: 'ls' })).stdout]) expect(out).not.toContain('planted-secret-42');

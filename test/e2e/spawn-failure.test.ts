@@ -23,7 +23,10 @@ describe.skipIf(process.platform !== 'linux')('tf start: too few file descriptor
 describe('tf start: a value that cannot reach a process', () => {
   it('names the variable holding a NUL byte, never its value, in text and JSON, and exits 1', async () => {
     const dir = app({ Procfile: 'web: echo hi\n', '.env': 'TOKEN=s3cr\0et\n' });
-    for (const args of [['start', '--no-color'], ['start', '--json']]) {
+    for (const args of [
+      ['start', '--no-color'],
+      ['start', '--json'],
+    ]) {
       const tf = runTf(args, { cwd: dir });
       const exit = await tf.exited;
       const all = `${tf.output()}${tf.stderr()}`;

@@ -17,7 +17,9 @@ async function envLines(tf: TfProcess, count: number): Promise<Record<string, Re
 
 describe('tf start: instances, ports and environment', () => {
   it('gives each instance PORT by the foreman formula and PS by name, honouring --formation', async () => {
-    const dir = app({ Procfile: `web: ${fixture('print-env.mjs', 'PORT', 'PS')}\nworker: ${fixture('print-env.mjs', 'PORT', 'PS')}\nclock: ${fixture('print-env.mjs', 'PORT')}\n` });
+    const dir = app({
+      Procfile: `web: ${fixture('print-env.mjs', 'PORT', 'PS')}\nworker: ${fixture('print-env.mjs', 'PORT', 'PS')}\nclock: ${fixture('print-env.mjs', 'PORT')}\n`,
+    });
     const tf = runTf(['start', '-m', 'web=2,worker=1', '-p', '7000'], { cwd: dir });
     const env = await envLines(tf, 3);
     expect(env).toEqual({
@@ -48,7 +50,7 @@ describe('tf start: instances, ports and environment', () => {
   it('layers .env, .env.local, .env.NAME, .env.NAME.local for --env NAME, expands ${VAR}, and lets the shell win', async () => {
     const dir = app({
       Procfile: `web: ${fixture('print-env.mjs', 'A', 'B', 'C', 'D', 'URL', 'SHELLY', 'LITERAL')}\n`,
-      '.env': 'A=env\nB=env\nC=env\nD=env\nHOST=localhost\nURL=http://${HOST}:${APP_PORT:-8080}/x\nSHELLY=file\nLITERAL=\'${HOST}\'\n',
+      '.env': "A=env\nB=env\nC=env\nD=env\nHOST=localhost\nURL=http://${HOST}:${APP_PORT:-8080}/x\nSHELLY=file\nLITERAL='${HOST}'\n",
       '.env.local': 'B=local\nC=local\nD=local\n',
       '.env.ci': 'C=ci\nD=ci\nHOST=ci-host\n',
       '.env.ci.local': 'D=ci-local\n',
@@ -73,7 +75,10 @@ describe('tf start: instances, ports and environment', () => {
   }, 20_000);
 
   it('reads every option from TF_* variables, with flags winning over them', async () => {
-    const dir = app({ 'conf/Procfile': `web: ${fixture('print-env.mjs', 'PORT', 'FROM')}\nworker: ${fixture('print-env.mjs', 'PORT')}\n`, 'vars.env': 'FROM=tf-env-file\n' });
+    const dir = app({
+      'conf/Procfile': `web: ${fixture('print-env.mjs', 'PORT', 'FROM')}\nworker: ${fixture('print-env.mjs', 'PORT')}\n`,
+      'vars.env': 'FROM=tf-env-file\n',
+    });
     const tf = runTf(['start', '-p', '9100'], {
       cwd: dir,
       env: { TF_PROCFILE: 'conf/Procfile', TF_FORMATION: 'web=1', TF_PORT: '9000', TF_ENV_FILE: 'vars.env', TF_TIMESTAMP: '0' },
@@ -84,7 +89,10 @@ describe('tf start: instances, ports and environment', () => {
   }, 20_000);
 
   it('runs every process in the app root: the Procfile directory, or --root', async () => {
-    const dir = app({ 'sub/Procfile': `web: ${JSON.stringify(process.execPath)} -e "console.log('CWD ' + process.cwd()); setInterval(() => {}, 1e9)"\n`, 'other/.keep': '' });
+    const dir = app({
+      'sub/Procfile': `web: ${JSON.stringify(process.execPath)} -e "console.log('CWD ' + process.cwd()); setInterval(() => {}, 1e9)"\n`,
+      'other/.keep': '',
+    });
     const tf = runTf(['start', '-f', 'sub/Procfile', '--no-timestamp'], { cwd: dir });
     await tf.waitFor(/CWD (.*)\n/);
     tf.signal('SIGINT');

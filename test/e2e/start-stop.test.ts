@@ -39,19 +39,23 @@ describe('tf start: stopping', () => {
     ['SIGTERM', 143],
     ['SIGINT', 130],
     ['SIGHUP', 129],
-  ] as const)('on %s sends SIGTERM to every process, waits for them, and exits %i', async (signal, code) => {
-    const dir = app({ Procfile: twoReady() });
-    const tf = runTf(['start'], { cwd: dir });
-    await tf.waitFor(/READY web\.1[\s\S]*READY worker\.1|READY worker\.1[\s\S]*READY web\.1/);
-    tf.signal(signal);
-    const exit = await tf.exited;
-    expect(exit.code, tf.output()).toBe(code);
-    expect(tf.output()).toContain(`stopping all processes (received ${signal})`);
-    expect(tf.output()).toMatch(/web\.1 +\| got TERM/);
-    expect(tf.output()).toMatch(/worker\.1 +\| got TERM/);
-    expect(tf.output()).toMatch(/system +\| web\.1 exited with code 0/);
-    await expectAllDead(pidsIn(tf.output()));
-  }, 20_000);
+  ] as const)(
+    'on %s sends SIGTERM to every process, waits for them, and exits %i',
+    async (signal, code) => {
+      const dir = app({ Procfile: twoReady() });
+      const tf = runTf(['start'], { cwd: dir });
+      await tf.waitFor(/READY web\.1[\s\S]*READY worker\.1|READY worker\.1[\s\S]*READY web\.1/);
+      tf.signal(signal);
+      const exit = await tf.exited;
+      expect(exit.code, tf.output()).toBe(code);
+      expect(tf.output()).toContain(`stopping all processes (received ${signal})`);
+      expect(tf.output()).toMatch(/web\.1 +\| got TERM/);
+      expect(tf.output()).toMatch(/worker\.1 +\| got TERM/);
+      expect(tf.output()).toMatch(/system +\| web\.1 exited with code 0/);
+      await expectAllDead(pidsIn(tf.output()));
+    },
+    20_000,
+  );
 
   it('SIGKILLs a process that ignores SIGTERM after --timeout, with its whole tree', async () => {
     const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\nnice: ${fixture('ready.mjs')}\n` });
@@ -79,7 +83,7 @@ describe('tf start: stopping', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
-  it("exits with the code of the first process to exit, after stopping the others", async () => {
+  it('exits with the code of the first process to exit, after stopping the others', async () => {
     const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\ncrash: ${fixture('exit-with.mjs', '3', '200')}\n` });
     const tf = runTf(['start'], { cwd: dir });
     const exit = await tf.exited;
@@ -103,7 +107,7 @@ describe('tf start: stopping', () => {
     await tf.waitFor(/(GRANDCHILD \d+[\s\S]*){2}/);
     await tf.waitFor(/(READY[\s\S]*){2}/);
     const pids = pidsIn(tf.output());
-    expect(pids.length, "two leaders and two grandchildren").toBe(4);
+    expect(pids.length, 'two leaders and two grandchildren').toBe(4);
     tf.signal('SIGTERM');
     expect((await tf.exited).code, tf.output()).toBe(143);
     await expectAllDead(pids);
@@ -149,34 +153,41 @@ describe('tf start: stopping', () => {
     await expectAllDead(pids, 1500);
   }, 20_000);
 
-  it.skipIf(!canChoosePids)('never signals a process that reused the pid of an exited leader when tf is SIGKILLed mid-stop', async () => {
-    // The issue's reproduction: quick's leader exits on SIGTERM while a member of its group
-    // finishes a little later, so the group is still recorded; the leader's pid is then given
-    // to an unrelated process, and tf is SIGKILLed during the long grace period of stubborn.
-    const member = `${JSON.stringify(process.execPath)} -e "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 200)); console.log('MEMBER pid=' + process.pid); setInterval(() => {}, 1 << 30)"`;
-    const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\nquick: ${member} & exec ${fixture('ready.mjs')}\n` });
-    const tf = runTf(['start', '-t', '30'], { cwd: dir });
-    await tf.waitFor(/(READY[\s\S]*){2}/);
-    await tf.waitFor(/MEMBER pid=\d+/);
-    const pids = pidsIn(tf.output());
-    const quick = Number(/quick\.1 started \(pid (\d+)/.exec(tf.output())?.[1]);
-    const lingering = Number(/MEMBER pid=(\d+)/.exec(tf.output())?.[1]);
-    tf.signal('SIGTERM');
-    await tf.waitFor(/quick\.1 exited/);
-    await expectAllDead([lingering]);
-    const unrelated = await unrelatedOnPid(quick);
-    expect(unrelated, `pid ${quick} could not be taken again`).toBeDefined();
-    try {
-      tf.signal('SIGKILL');
-      await new Promise((resolve) => tf.child.once('exit', resolve));
-      // The watchdog's SIGTERM comes half a second before its SIGKILL: once the stubborn
-      // process is dead, anything else it meant to signal has been signalled.
-      await expectAllDead(pids.filter((pid) => pid !== quick), 1500);
-      expect(isAlive(quick), `the process that reused pid ${quick} was signalled`).toBe(true);
-    } finally {
-      unrelated?.kill('SIGKILL');
-    }
-  }, 20_000);
+  it.skipIf(!canChoosePids)(
+    'never signals a process that reused the pid of an exited leader when tf is SIGKILLed mid-stop',
+    async () => {
+      // The issue's reproduction: quick's leader exits on SIGTERM while a member of its group
+      // finishes a little later, so the group is still recorded; the leader's pid is then given
+      // to an unrelated process, and tf is SIGKILLed during the long grace period of stubborn.
+      const member = `${JSON.stringify(process.execPath)} -e "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 200)); console.log('MEMBER pid=' + process.pid); setInterval(() => {}, 1 << 30)"`;
+      const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\nquick: ${member} & exec ${fixture('ready.mjs')}\n` });
+      const tf = runTf(['start', '-t', '30'], { cwd: dir });
+      await tf.waitFor(/(READY[\s\S]*){2}/);
+      await tf.waitFor(/MEMBER pid=\d+/);
+      const pids = pidsIn(tf.output());
+      const quick = Number(/quick\.1 started \(pid (\d+)/.exec(tf.output())?.[1]);
+      const lingering = Number(/MEMBER pid=(\d+)/.exec(tf.output())?.[1]);
+      tf.signal('SIGTERM');
+      await tf.waitFor(/quick\.1 exited/);
+      await expectAllDead([lingering]);
+      const unrelated = await unrelatedOnPid(quick);
+      expect(unrelated, `pid ${quick} could not be taken again`).toBeDefined();
+      try {
+        tf.signal('SIGKILL');
+        await new Promise((resolve) => tf.child.once('exit', resolve));
+        // The watchdog's SIGTERM comes half a second before its SIGKILL: once the stubborn
+        // process is dead, anything else it meant to signal has been signalled.
+        await expectAllDead(
+          pids.filter((pid) => pid !== quick),
+          1500,
+        );
+        expect(isAlive(quick), `the process that reused pid ${quick} was signalled`).toBe(true);
+      } finally {
+        unrelated?.kill('SIGKILL');
+      }
+    },
+    20_000,
+  );
 
   it('stops everything cleanly when its reader goes away (tf start | head -3)', async () => {
     const dir = app({ Procfile: `web: ${fixture('chatter.mjs', 'w', '100000')}\nworker: ${fixture('ready.mjs')}\n` });
@@ -190,7 +201,13 @@ describe('tf start: stopping', () => {
     shell.stdout.on('data', (d: Buffer) => (out += d));
     shell.stderr.on('data', (d: Buffer) => (err += d));
     await new Promise((r) => shell.on('close', r));
-    expect(out.split('\n').slice(0, 3).every((l) => /^(system|web\.1|worker\.1) +\| /.test(l)), out).toBe(true);
+    expect(
+      out
+        .split('\n')
+        .slice(0, 3)
+        .every((l) => /^(system|web\.1|worker\.1) +\| /.test(l)),
+      out,
+    ).toBe(true);
     expect(err, 'no stack trace or error from tf').toBe('');
     // tf printed its children's pids before head closed the pipe; find them via the process table.
     const { execSync } = await import('node:child_process');
@@ -201,7 +218,9 @@ describe('tf start: stopping', () => {
   }, 20_000);
 
   it('forwards SIGUSR1 to every process', async () => {
-    const dir = app({ Procfile: `web: ${JSON.stringify(process.execPath)} -e "process.on('SIGUSR1', () => console.log('USR1')); console.log('READY'); setInterval(() => {}, 1e9)"\n` });
+    const dir = app({
+      Procfile: `web: ${JSON.stringify(process.execPath)} -e "process.on('SIGUSR1', () => console.log('USR1')); console.log('READY'); setInterval(() => {}, 1e9)"\n`,
+    });
     const tf = runTf(['start'], { cwd: dir });
     await tf.waitFor(/READY/);
     tf.signal('SIGUSR1');

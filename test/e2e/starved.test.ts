@@ -26,8 +26,14 @@ describe('a starved tf keeps lines whole', () => {
       await starve;
       tf.signal('SIGCONT');
     }
-    const lines = tf.output().split('\n').filter((l) => / L \d+ /.test(l) || / \+ /.test(l));
-    expect(lines.filter((l) => !/\| L \d+ first-half second-half$/.test(l)), tf.output()).toEqual([]);
+    const lines = tf
+      .output()
+      .split('\n')
+      .filter((l) => / L \d+ /.test(l) || / \+ /.test(l));
+    expect(
+      lines.filter((l) => !/\| L \d+ first-half second-half$/.test(l)),
+      tf.output(),
+    ).toEqual([]);
     expect(lines).toHaveLength(40);
     tf.signal('SIGTERM');
     await tf.exited;

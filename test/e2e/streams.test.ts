@@ -25,7 +25,10 @@ describe('tf start: the order of stdout and stderr', () => {
 
   it('shows console.log, console.error, console.log as a, ERR, b (as foreman does)', async () => {
     const dir = app({ Procfile: `node: node -e "console.log('a');console.error('ERR');console.log('b')"\n` });
-    const tf = runTf(['start', '--no-timestamp', '--no-color'], { cwd: dir, env: { PATH: `${process.execPath.replace(/\/[^/]+$/, '')}:${process.env.PATH ?? ''}` } });
+    const tf = runTf(['start', '--no-timestamp', '--no-color'], {
+      cwd: dir,
+      env: { PATH: `${process.execPath.replace(/\/[^/]+$/, '')}:${process.env.PATH ?? ''}` },
+    });
     expect((await tf.exited).code, tf.output()).toBe(0);
     expect(linesOf(tf.output(), 'node.1')).toEqual(['a', 'ERR', 'b']);
     await expectAllDead(pidsIn(tf.output()));

@@ -13,7 +13,9 @@ export const ANALYZE = '/usr/bin/systemd-analyze';
 
 /** A systemd-analyze verify run over every unit in `dir`; its exit code alone lets mistakes through, so its output is what counts. */
 export function verify(dir: string, user: boolean): { status: number | null; stdout: string; stderr: string } {
-  const units = readdirSync(dir).filter((f) => f.endsWith('.service') || f.endsWith('.target')).map((f) => path.join(dir, f));
+  const units = readdirSync(dir)
+    .filter((f) => f.endsWith('.service') || f.endsWith('.target'))
+    .map((f) => path.join(dir, f));
   // A user manager needs a runtime directory even to verify; this container has no session.
   const runtime = mkdtempSync(path.join(tmpdir(), 'tf-systemd-runtime-'));
   try {
@@ -169,7 +171,6 @@ export function parseEnvFile(text: string): Map<string, string> {
   if (['PRE_VALUE', 'VALUE', 'VALUE_ESCAPE', 'SQ', 'DQ', 'DQ_ESCAPE'].includes(state)) push(state === 'VALUE');
   return out;
 }
-
 
 /** The settings of one unit section, `Key` -> values in order (a key may repeat). */
 export function unitSettings(text: string): Map<string, string[]> {

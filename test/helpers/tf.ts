@@ -49,7 +49,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
 const started = new Set<ChildProcess>();
 
 /** Runs the built CLI. Every tf started here is killed by `killAllTf` if a test leaves it running. */
-export function runTf(args: readonly string[], options: { cwd: string; env?: Record<string, string | undefined>; stdin?: 'pipe' | 'ignore' } ): TfProcess {
+export function runTf(args: readonly string[], options: { cwd: string; env?: Record<string, string | undefined>; stdin?: 'pipe' | 'ignore' }): TfProcess {
   const child = spawn(process.execPath, [TF_BIN, ...args], {
     cwd: options.cwd,
     env: cleanEnv(options.env),
@@ -210,7 +210,10 @@ export function pidsIn(output: string): number[] {
 
 /** Lines of tf's output without the time column, for exact assertions. */
 export const plainLines = (output: string): string[] =>
-  output.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
+  output
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
 
 /** Runs `fn` while this test process listens on a free port, which it is given. */
 export async function withBusyPort<T>(fn: (port: number) => Promise<T>): Promise<T> {

@@ -20,13 +20,19 @@ describe('the options of live control, kept raw for their own parsers', () => {
     ['stopSignal', '--stop-signal', 'TF_STOP_SIGNAL', 'worker=QUIT'],
     ['ready', '--ready', 'TF_READY', 'web=port'],
     ['socket', '--socket', 'TF_SOCKET', '/tmp/tf.sock'],
-    ['waitTimeout', '--wait-timeout', 'TF_WAIT_TIMEOUT', '3'],
   ] as const)('%s: from %s, else %s, else undefined', (field, flag, variable, value) => {
     expect(parseInvocation(['start', flag, value], { [variable]: 'from-env' }).options[field]).toEqual({ raw: value, source: flag });
     expect(parseInvocation(['start', `${flag}=${value}`], {}).options[field]).toEqual({ raw: value, source: flag });
     expect(parseInvocation(['start'], { [variable]: value }).options[field]).toEqual({ raw: value, source: variable });
     expect(parseInvocation(['start'], { [variable]: '' }).options[field]).toBeUndefined();
     expect(parseInvocation(['start'], {}).options[field]).toBeUndefined();
+  });
+
+  it('--wait-timeout is plain decimal seconds, in ms, from the flag or TF_WAIT_TIMEOUT', () => {
+    expect(parseInvocation(['start', '--wait-timeout', '2.5'], {}).options.waitTimeoutMs).toBe(2500);
+    expect(parseInvocation(['start'], { TF_WAIT_TIMEOUT: '3' }).options.waitTimeoutMs).toBe(3000);
+    expect(parseInvocation(['start'], {}).options.waitTimeoutMs).toBeUndefined();
+    expect(() => parseInvocation(['start', '--wait-timeout', '1e3'], {})).toThrow('bad value "1e3" for --wait-timeout');
   });
 
   it('--split-stderr is a yes/no, from the flag or TF_SPLIT_STDERR', () => {
@@ -75,19 +81,28 @@ describe('yes/no options undo their TF_* variable', () => {
 
 describe('usage errors in tf words', () => {
   it.each([
-    [['start', '--formaton', 'web=2'], "unknown option '--formaton'; did you mean --formation? see \"tf --help\""],
-    [['start', '--bogus'], "unknown option '--bogus'; see \"tf --help\""],
-    [['start', '-x'], "unknown option '-x'; see \"tf --help\""],
+    [['start', '--formaton', 'web=2'], 'unknown option \'--formaton\'; did you mean --formation? see "tf --help"'],
+    [['start', '--bogus'], 'unknown option \'--bogus\'; see "tf --help"'],
+    [['start', '-x'], 'unknown option \'-x\'; see "tf --help"'],
     [['start', '-e'], '-e needs a value; write -e PATH'],
     [['start', '--port'], '--port needs a value; write --port N'],
     [['start', '-e', '-x.env'], `-e needs a value (PATH) but '-x.env' follows it; to give a value that starts with "-", write --env-file=-x.env`],
     [['start', '--json=yes'], '--json takes no value; write --json or --no-json alone'],
-    [['run', '--formation', 'web=2', 'ls'], '--formation applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none'],
-    [['check', '--json'], '--json is not an option of "tf check"; it is for tf start, tf run, tf release, tf ps, tf restart, tf stop, tf scale, tf logs, tf signal, tf env, tf services, tf releases; see "tf check --help"'],
+    [
+      ['run', '--formation', 'web=2', 'ls'],
+      '--formation applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none',
+    ],
+    [
+      ['check', '--json'],
+      '--json is not an option of "tf check"; it is for tf start, tf run, tf release, tf ps, tf restart, tf stop, tf scale, tf logs, tf signal, tf env, tf services, tf releases; see "tf check --help"',
+    ],
     [['run', '-t', '3', 'ls'], '-t applies to "tf run" only with --with; it shapes the services --with starts; a plain tf run starts none'],
     [['check', '--with', 'web'], '--with is not an option of "tf check"; it is for tf run; see "tf check --help"'],
     [['start', '--follow'], '--follow is not an option of "tf start"; it is for tf logs; see "tf start --help"'],
-    [['strat'], 'unknown command "strat"; did you mean "start"? commands are: start, run, check, release, releases, export, env, secrets, services, ps, restart, stop, scale, logs, signal, help, version; see "tf --help"'],
+    [
+      ['strat'],
+      'unknown command "strat"; did you mean "start"? commands are: start, run, check, release, releases, export, env, secrets, services, ps, restart, stop, scale, logs, signal, help, version; see "tf --help"',
+    ],
   ])('%j', (argv, message) => {
     const error = usageErrorOf(argv);
     expect(error.describe()).toBe(message);
@@ -95,7 +110,14 @@ describe('usage errors in tf words', () => {
   });
 
   it("never passes Node's parser wording on", () => {
-    const bad = [['start', '-e', '--json'], ['start', '--nope'], ['start', '-m'], ['start', '-p', '-1'], ['check', '--env-file'], ['start', '--help=1']];
+    const bad = [
+      ['start', '-e', '--json'],
+      ['start', '--nope'],
+      ['start', '-m'],
+      ['start', '-p', '-1'],
+      ['check', '--env-file'],
+      ['start', '--help=1'],
+    ];
     for (const argv of bad) expect(usageErrorOf(argv).describe()).not.toMatch(/ambiguous|Unknown option|ERR_PARSE_ARGS|Did you forget/);
   });
 
@@ -123,7 +145,20 @@ describe('help per command lists only what that command takes', () => {
     const text = usage('run');
     const flags = flagsIn(text);
     expect(flags).toEqual(expect.arrayContaining(['procfile', 'root', 'env-file', 'env', 'env-override', 'port', 'port-step', 'with', 'help', 'version']));
-    for (const flag of ['formation', 'timeout', 'color', 'no-color', 'timestamp', 'no-timestamp', 'json', 'no-json', 'restart', 'split-stderr', 'wait-timeout', 'ready']) {
+    for (const flag of [
+      'formation',
+      'timeout',
+      'color',
+      'no-color',
+      'timestamp',
+      'no-timestamp',
+      'json',
+      'no-json',
+      'restart',
+      'split-stderr',
+      'wait-timeout',
+      'ready',
+    ]) {
       const row = new RegExp(`^  (?:-\\w, | {4})--${flag}(?![\\w-])`);
       expect(text.split('\n').find((l) => row.test(l))).toContain('(with --with)');
     }
@@ -141,12 +176,14 @@ describe('help per command lists only what that command takes', () => {
   it('check: what start validates, no output options', () => {
     const flags = flagsIn(usage('check'));
     expect(flags).toEqual(expect.arrayContaining(['formation', 'timeout', 'restart', 'can-die', 'stop-signal', 'ready']));
-    for (const flag of ['color', 'no-color', 'timestamp', 'no-timestamp', 'json', 'no-json', 'split-stderr', 'socket', 'follow']) expect(flags).not.toContain(flag);
+    for (const flag of ['color', 'no-color', 'timestamp', 'no-timestamp', 'json', 'no-json', 'split-stderr', 'socket', 'follow'])
+      expect(flags).not.toContain(flag);
   });
 
   it('start: every option it takes, with its variable', () => {
     const text = usage('start');
-    for (const flag of ['formation', 'timeout', 'split-stderr', 'restart', 'can-die', 'stop-signal', 'ready', 'socket', 'wait-timeout', 'timestamp', 'no-json']) expect(flagsIn(text)).toContain(flag);
+    for (const flag of ['formation', 'timeout', 'split-stderr', 'restart', 'can-die', 'stop-signal', 'ready', 'socket', 'wait-timeout', 'timestamp', 'no-json'])
+      expect(flagsIn(text)).toContain(flag);
     expect(text).toContain('[TF_SPLIT_STDERR]');
     expect(flagsIn(text)).not.toContain('follow');
   });

@@ -7,14 +7,19 @@ import { decodeConfigText } from '../../src/config/read.js';
 import type { TfError } from '../../src/errors.js';
 import { errorOf } from '../helpers/errors.js';
 
-
 describe('parseProcfile', () => {
   it.each([
     // [text, expected [name, command, line] triples]
     ['web: node a.js', [['web', 'node a.js', 1]]], // the basic form
     ['web:node a.js', [['web', 'node a.js', 1]]], // no space after the colon
     ['web :  node a.js  ', [['web', 'node a.js', 1]]], // spaces around, trailing spaces trimmed
-    ['\ufeffweb: a\r\nworker: b\r\n', [['web', 'a', 1], ['worker', 'b', 2]]], // BOM and CRLF
+    [
+      '\ufeffweb: a\r\nworker: b\r\n',
+      [
+        ['web', 'a', 1],
+        ['worker', 'b', 2],
+      ],
+    ], // BOM and CRLF
     ['# c\n\n   \nweb: a # not a comment for tf\n', [['web', 'a # not a comment for tf', 4]]], // comments and blanks skipped; the shell sees inline #
     ['web-2_x: a: b', [['web-2_x', 'a: b', 1]]], // only the first colon splits
     ['web: echo "$PORT"; cd x && y', [['web', 'echo "$PORT"; cd x && y', 1]]], // shell syntax kept verbatim
@@ -60,7 +65,7 @@ describe('env files', () => {
   };
 
   it('takes single-quoted values literally and expands the others', () => {
-    expect(values("A=1\nB='$A'\nC=\"$A\"\nD=$A\n", { A: 'x' })).toEqual({ A: '1', B: '$A', C: 'x', D: 'x' });
+    expect(values('A=1\nB=\'$A\'\nC="$A"\nD=$A\n', { A: 'x' })).toEqual({ A: '1', B: '$A', C: 'x', D: 'x' });
   });
 
   it.each([
@@ -83,20 +88,29 @@ describe('env files', () => {
 
   it('keeps the line of every key, including after a multi-line value', () => {
     const file = parseEnvFile({ file: '.env', text: '# head\nA=1\r\nB="two\nlines"\n\nexport C=3\n' });
-    expect(file.entries.map((e) => [e.key, e.line])).toEqual([['A', 2], ['B', 3], ['C', 6]]);
+    expect(file.entries.map((e) => [e.key, e.line])).toEqual([
+      ['A', 2],
+      ['B', 3],
+      ['C', 6],
+    ]);
   });
 
   it('warns about a key no shell can pass on, drops it, and says so truthfully', () => {
     const file = parseEnvFile({ file: '.env', text: 'GOOD=1\n-foo=1\n1A=x\na.b=2\n' });
     expect(file.entries.map((e) => e.key)).toEqual(['GOOD']);
     expect(file.warnings.map((w) => [w.line, w.message])).toEqual(
-      [2, 3, 4].map((line, i) => [line, `"${['-foo', '1A', 'a.b'][i]}" is not a variable name a shell passes on, so it was ignored; use letters, digits and "_", not starting with a digit`]),
+      [2, 3, 4].map((line, i) => [
+        line,
+        `"${['-foo', '1A', 'a.b'][i]}" is not a variable name a shell passes on, so it was ignored; use letters, digits and "_", not starting with a digit`,
+      ]),
     );
   });
 
   it('refuses a NUL byte at load, naming the key and line but never the value', () => {
     const error = errorOf(() => parseEnvFile({ file: '.env', text: 'A=1\nSECRET=s3cr\0et\n' }));
-    expect(error.describe()).toBe('.env:2: the value of SECRET contains a NUL byte, which no process environment can hold; re-save the file as UTF-8 text without NUL bytes');
+    expect(error.describe()).toBe(
+      '.env:2: the value of SECRET contains a NUL byte, which no process environment can hold; re-save the file as UTF-8 text without NUL bytes',
+    );
     expect(error.describe()).not.toContain('s3cr');
     expect(errorOf(() => parseEnvFile({ file: '.env', text: 'A=1\n\0\n' })).line).toBe(2);
   });
@@ -154,12 +168,34 @@ describe('the env-file scanner against dotenv', () => {
   };
   const KEYS = ['A', 'B_1', 'x.y', '-foo', '1A', 'export A', 'export', '  C', 'D\t'];
   const SEPARATORS = ['=', ' = ', ': ', ':', '= ', '=\t', ' '];
-  const VALUES = ['', 'v', 'a b', 'abc#123', '#ff0000', 'x # note', '"q"', "'s'", '`b`', '"esc\\"q"', '"multi', "'open", 'line"', '"a\\nb"', '  spaced  ', '"x" # c', "'it''s'", '"#"', '\\', '"a" "b"', '=='];
+  const VALUES = [
+    '',
+    'v',
+    'a b',
+    'abc#123',
+    '#ff0000',
+    'x # note',
+    '"q"',
+    "'s'",
+    '`b`',
+    '"esc\\"q"',
+    '"multi',
+    "'open",
+    'line"',
+    '"a\\nb"',
+    '  spaced  ',
+    '"x" # c',
+    "'it''s'",
+    '"#"',
+    '\\',
+    '"a" "b"',
+    '==',
+  ];
   const LINES = ['', '# comment', 'BAD LINE', '   ', '\t# x', '"', "'", '#', '=1'];
 
   it('never disagrees with dotenv on which keys are read, nor on values outside the documented differences', () => {
     const next = random(12);
-    const pick = <T,>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
     for (let run = 0; run < 3000; run++) {
       const lines = Array.from({ length: 1 + Math.floor(next() * 8) }, () => (next() < 0.2 ? pick(LINES) : `${pick(KEYS)}${pick(SEPARATORS)}${pick(VALUES)}`));
       const text = lines.join(next() < 0.8 ? '\n' : '\r\n');
@@ -206,7 +242,9 @@ describe('formation', () => {
   });
 
   it('lists the valid types in the hint', () => {
-    expect(errorOf(() => resolveFormation(types, { only: ['api'] })).describe()).toBe('unknown process type "api" on the command line; types are: web, worker, clock');
+    expect(errorOf(() => resolveFormation(types, { only: ['api'] })).describe()).toBe(
+      'unknown process type "api" on the command line; types are: web, worker, clock',
+    );
   });
 });
 

@@ -10,7 +10,11 @@ describe('appPaths: where an app is, from -f and -d alone', () => {
     expect(appPaths({ procfile: undefined, root: undefined }, '/app')).toEqual({ root: '/app', procfile: '/app/Procfile', rootGiven: false });
   });
   it('takes the root from -f when -d is not given, and ROOT/Procfile for -d alone', () => {
-    expect(appPaths({ procfile: 'conf/Procfile.dev', root: undefined }, '/app')).toEqual({ root: '/app/conf', procfile: '/app/conf/Procfile.dev', rootGiven: false });
+    expect(appPaths({ procfile: 'conf/Procfile.dev', root: undefined }, '/app')).toEqual({
+      root: '/app/conf',
+      procfile: '/app/conf/Procfile.dev',
+      rootGiven: false,
+    });
     expect(appPaths({ procfile: undefined, root: '../other' }, '/app')).toEqual({ root: path.resolve('/other'), procfile: '/other/Procfile', rootGiven: true });
   });
   it('keeps -f and -d apart when both are given', () => {

@@ -6,19 +6,54 @@ const parse = (value: unknown) => parseRequest(typeof value === 'string' ? value
 describe('parseRequest: valid requests', () => {
   it.each([
     // the probe a second tf start sends
-    [{ v: 1, cmd: 'hello' }, { v: 1, cmd: 'hello' }],
+    [
+      { v: 1, cmd: 'hello' },
+      { v: 1, cmd: 'hello' },
+    ],
     // an id is echoed back, string or number
-    [{ v: 1, id: 7, cmd: 'ps' }, { v: 1, id: 7, cmd: 'ps' }],
-    [{ v: 1, id: 'a', cmd: 'restart', names: [] }, { v: 1, id: 'a', cmd: 'restart', names: [] }],
-    [{ v: 1, cmd: 'stop', names: ['web', 'worker.2'] }, { v: 1, cmd: 'stop', names: ['web', 'worker.2'] }],
-    [{ v: 1, cmd: 'signal', names: ['web'], signal: 'SIGUSR2' }, { v: 1, cmd: 'signal', names: ['web'], signal: 'SIGUSR2' }],
+    [
+      { v: 1, id: 7, cmd: 'ps' },
+      { v: 1, id: 7, cmd: 'ps' },
+    ],
+    [
+      { v: 1, id: 'a', cmd: 'restart', names: [] },
+      { v: 1, id: 'a', cmd: 'restart', names: [] },
+    ],
+    [
+      { v: 1, cmd: 'stop', names: ['web', 'worker.2'] },
+      { v: 1, cmd: 'stop', names: ['web', 'worker.2'] },
+    ],
+    [
+      { v: 1, cmd: 'signal', names: ['web'], signal: 'SIGUSR2' },
+      { v: 1, cmd: 'signal', names: ['web'], signal: 'SIGUSR2' },
+    ],
     // absolute and relative scale in one request
     [
-      { v: 1, cmd: 'scale', scale: [{ type: 'web', count: 3 }, { type: 'worker', count: { delta: -1 } }] },
-      { v: 1, cmd: 'scale', scale: [{ type: 'web', count: 3 }, { type: 'worker', count: { delta: -1 } }] },
+      {
+        v: 1,
+        cmd: 'scale',
+        scale: [
+          { type: 'web', count: 3 },
+          { type: 'worker', count: { delta: -1 } },
+        ],
+      },
+      {
+        v: 1,
+        cmd: 'scale',
+        scale: [
+          { type: 'web', count: 3 },
+          { type: 'worker', count: { delta: -1 } },
+        ],
+      },
     ],
-    [{ v: 1, cmd: 'logs', names: [], lines: 100, follow: true }, { v: 1, cmd: 'logs', names: [], lines: 100, follow: true }],
-    [{ v: 1, cmd: 'shutdown' }, { v: 1, cmd: 'shutdown' }],
+    [
+      { v: 1, cmd: 'logs', names: [], lines: 100, follow: true },
+      { v: 1, cmd: 'logs', names: [], lines: 100, follow: true },
+    ],
+    [
+      { v: 1, cmd: 'shutdown' },
+      { v: 1, cmd: 'shutdown' },
+    ],
   ])('%j', (input, expected) => {
     expect(parse(input)).toEqual({ ok: true, value: expected });
   });

@@ -39,7 +39,10 @@ class FakeHandler implements ControlHandler {
   handle(request: Request, reply: ReplyChannel): void {
     switch (request.cmd) {
       case 'ps':
-        return reply.end({ ok: true, instances: [{ name: 'web.1', type: 'web', state: 'running', pid: 1234, port: 5000, startedAt: 0, restarts: 0, lastExit: null }] });
+        return reply.end({
+          ok: true,
+          instances: [{ name: 'web.1', type: 'web', state: 'running', pid: 1234, port: 5000, startedAt: 0, restarts: 0, lastExit: null }],
+        });
       case 'restart':
         throw new Error('handler bug');
       case 'logs':
@@ -173,7 +176,9 @@ describe('ControlServer: start-up probe', () => {
 
     await new Promise<void>((resolve) => silent.listen(sock, resolve));
     const inode = statSync(sock).ino;
-    const message = await refusal(startServer()).finally(() => { for (const s of held) s.destroy(); });
+    const message = await refusal(startServer()).finally(() => {
+      for (const s of held) s.destroy();
+    });
     expect(message).toContain('held by a process that does not answer');
     expect(statSync(sock).ino).toBe(inode);
   }, 10_000);
@@ -206,7 +211,9 @@ describe('ControlServer: start-up probe', () => {
     const live = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
     try {
       writeFileSync(`${sock}.lock`, `${live.pid}\n`);
-      expect(await refusal(startServer())).toBe(`${sock}: tf (pid ${live.pid}) is already starting for this app; use tf ps / tf stop on it, or pass --socket PATH to run another`);
+      expect(await refusal(startServer())).toBe(
+        `${sock}: tf (pid ${live.pid}) is already starting for this app; use tf ps / tf stop on it, or pass --socket PATH to run another`,
+      );
       expect(existsSync(`${sock}.lock`), 'a live holder keeps its lock').toBe(true);
       expect(existsSync(sock), 'nothing bound without the lock').toBe(false);
     } finally {
@@ -229,12 +236,16 @@ describe('ControlServer: requests', () => {
     ['no version', '{"cmd":"ps"}\n', 'bad-version'],
     ['an unknown command', '{"v":1,"id":9,"cmd":"explode"}\n', 'unknown-command'],
     ['wrong types', '{"v":1,"cmd":"stop","names":"web"}\n', 'bad-request'],
-  ])('answers %s with an error reply', async (_what, payload, code) => {
-    await startServer();
-    const [line, ...rest] = await raw(payload);
-    expect(rest).toEqual([]);
-    expect(JSON.parse(line as string)).toMatchObject({ v: 1, ok: false, error: { code } });
-  }, 10_000);
+  ])(
+    'answers %s with an error reply',
+    async (_what, payload, code) => {
+      await startServer();
+      const [line, ...rest] = await raw(payload);
+      expect(rest).toEqual([]);
+      expect(JSON.parse(line as string)).toMatchObject({ v: 1, ok: false, error: { code } });
+    },
+    10_000,
+  );
 
   it('echoes the id of a refused request', async () => {
     await startServer();
@@ -296,7 +307,11 @@ describe('ControlServer: requests', () => {
     handler.ring.pushLines(1, 'stdout', Buffer.from('a\nb\nc\n'));
     const got = [];
     for await (const message of stream(target(), { cmd: 'logs', names: [], lines: 2, follow: false })) got.push(message);
-    expect(got).toMatchObject([{ kind: 'line', text: 'b' }, { kind: 'line', text: 'c' }, { ok: true, reason: 'done' }]);
+    expect(got).toMatchObject([
+      { kind: 'line', text: 'b' },
+      { kind: 'line', text: 'c' },
+      { ok: true, reason: 'done' },
+    ]);
   }, 10_000);
 
   it('closing the server ends its followers', async () => {
@@ -316,7 +331,9 @@ describe('ControlServer: requests', () => {
 describe('client', () => {
   it('no socket: one line naming the root and the socket, exit 1', async () => {
     const error = await refusal(request(target(path.join(dir, 'none.sock')), { cmd: 'ps' }));
-    expect(error).toBe(`no tf running for /app (socket ${path.join(dir, 'none.sock')}); start it with tf start, from the same directory and with the same -f/-d`);
+    expect(error).toBe(
+      `no tf running for /app (socket ${path.join(dir, 'none.sock')}); start it with tf start, from the same directory and with the same -f/-d`,
+    );
   });
 
   it('a stale socket reads as no tf running', async () => {

@@ -82,7 +82,7 @@ interface JsonRow {
 }
 
 describe('tf env [TYPE]', () => {
-  it('shows every variable the first instance gets, exactly the plan\'s, with sources and what each overrode', async () => {
+  it("shows every variable the first instance gets, exactly the plan's, with sources and what each overrode", async () => {
     const dir = app(FILES);
     const shell = { B: 'from-shell', HOME: '/home/dev' };
     const context = contextIn(dir, shell);
@@ -99,7 +99,11 @@ describe('tf env [TYPE]', () => {
     const shown = Object.fromEntries(document.variables.filter((r) => r.value !== null).map((r) => [r.key, r.value]));
     expect(shown).toEqual(planned?.env);
 
-    expect(rows.get('A')).toMatchObject({ value: '2', source: { kind: 'file', file: '.env.ci', line: 1 }, overrides: [{ kind: 'file', file: '.env', line: 1 }] });
+    expect(rows.get('A')).toMatchObject({
+      value: '2',
+      source: { kind: 'file', file: '.env.ci', line: 1 },
+      overrides: [{ kind: 'file', file: '.env', line: 1 }],
+    });
     expect(rows.get('B')).toMatchObject({ value: 'from-shell', source: { kind: 'shell' }, overrides: [{ kind: 'file', file: '.env', line: 4 }] });
     expect(rows.get('C')).toMatchObject({ source: { kind: 'file', file: '.env', line: 6 }, overrides: [{ kind: 'file', file: '.env', line: 5 }] });
     expect(rows.get('PORT')).toMatchObject({ value: '5100', source: { kind: 'tf', reason: "worker.1's port" } });

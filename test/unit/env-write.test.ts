@@ -26,11 +26,15 @@ const edit = (text: string, ...edits: EnvEdit[]): string => editEnvText(text, ed
 /** What tf's own loader gives a process from this file. */
 const read = (text: string): Record<string, string> => resolveEnv({}, [parseEnvFile({ file: '.env', text })], false).env;
 
-
 describe('editEnvText keeps every other byte', () => {
   it.each([
     // [name, before, edits, after]
-    ['a value in the middle; comments, blanks and odd spacing untouched', '# top\n\nA=1\n  B = 2   # two\nC=3\n', [set('B', 'x')], '# top\n\nA=1\n  B = x   # two\nC=3\n'],
+    [
+      'a value in the middle; comments, blanks and odd spacing untouched',
+      '# top\n\nA=1\n  B = 2   # two\nC=3\n',
+      [set('B', 'x')],
+      '# top\n\nA=1\n  B = x   # two\nC=3\n',
+    ],
     ['a new key is appended', 'A=1\n', [set('B', '2')], 'A=1\nB=2\n'],
     ['no final newline: one is added before the new line', 'A=1', [set('B', '2')], 'A=1\nB=2\n'],
     ['no final newline on the edited last line: still none', 'A=1\nB=2', [set('B', '3')], 'A=1\nB=3'],
@@ -203,7 +207,7 @@ describe('the lock', () => {
     expect(readFileSync(`${file}.lock`, 'utf8')).toBe(`${process.pid} ${hostname()}\n`);
   });
 
-  it("breaks the lock of a process that is gone, and one it cannot check once it is old", async () => {
+  it('breaks the lock of a process that is gone, and one it cannot check once it is old', async () => {
     const dir = tempDir();
     const file = path.join(dir, '.env');
     const child = spawn(process.execPath, ['-e', '']);
@@ -221,7 +225,14 @@ describe('the lock', () => {
     const dir = tempDir();
     const here = path.dirname(fileURLToPath(import.meta.url));
     const writer = path.join(dir, 'writer.mjs');
-    await build({ entryPoints: [path.resolve(here, '../../src/config/env-write.ts')], bundle: true, platform: 'node', format: 'esm', outfile: writer, logLevel: 'silent' });
+    await build({
+      entryPoints: [path.resolve(here, '../../src/config/env-write.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: writer,
+      logLevel: 'silent',
+    });
     const script = path.join(dir, 'child.mjs');
     // Each child waits for "go" on stdin, so that all of them write at once.
     writeFileSync(

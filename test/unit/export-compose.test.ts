@@ -97,9 +97,18 @@ describe('compose export', { timeout: 30_000 }, () => {
   it('keeps plain config in config.env and secrets in secrets.env (0600); --no-secrets leaves their keys empty', () => {
     const input = CASES['web-worker'] as ExportInput;
     const files = renderCompose(input, OPTIONS);
-    expect(files.map((f) => [f.path, f.mode])).toEqual([['compose.yaml', 0o644], ['config.env', 0o644], ['secrets.env', 0o600]]);
+    expect(files.map((f) => [f.path, f.mode])).toEqual([
+      ['compose.yaml', 0o644],
+      ['config.env', 0o644],
+      ['secrets.env', 0o600],
+    ]);
     expect(composeOf(files).services.web.env_file).toEqual(['config.env', 'secrets.env']);
-    expect(files.filter((f) => f.mode !== 0o600).map((f) => f.content).join('')).not.toContain('hunter2');
+    expect(
+      files
+        .filter((f) => f.mode !== 0o600)
+        .map((f) => f.content)
+        .join(''),
+    ).not.toContain('hunter2');
     const blank = renderCompose(input, { ...OPTIONS, noSecrets: true });
     expect(blank.find((f) => f.path === 'secrets.env')?.content).toBe("# Fill in every value: tf exported the keys only (--no-secrets).\nDATABASE_URL=''\n");
     for (const f of blank) expect(f.content).not.toContain('hunter2');

@@ -51,7 +51,10 @@ describe('exportInput', () => {
 
   it('carries the policies of tf.yaml and the flags', { timeout: 10_000 }, () => {
     const root = app('shop', { Procfile: 'web: node web.js\nworker: node worker.js\n' });
-    const config = loadConfig({ options: options({ restart: { raw: 'worker=always', source: '--restart' }, stopSignal: { raw: 'worker=QUIT', source: '--stop-signal' } }) }, { cwd: root, shellEnv: {} });
+    const config = loadConfig(
+      { options: options({ restart: { raw: 'worker=always', source: '--restart' }, stopSignal: { raw: 'worker=QUIT', source: '--stop-signal' } }) },
+      { cwd: root, shellEnv: {} },
+    );
     expect(exportInput(config, { app: undefined, timeoutSeconds: 5 }).types[1]?.policy).toMatchObject({ restart: 'always', stopSignal: 'SIGQUIT' });
   });
 

@@ -60,12 +60,23 @@ describe('kubernetes export', { timeout: 10_000 }, () => {
   it('runs a Deployment per type: replicas from the formation, PORT, grace period, labels; a Service for web only', () => {
     const files = renderKubernetes(CASES.formation as ExportInput, OPTIONS);
     const deployments = byKind(files, 'Deployment');
-    expect(deployments.map((d) => [d.metadata.name, d.spec.replicas])).toEqual([['shop-web', 2], ['shop-worker', 1], ['shop-clock', 0]]);
-    expect(deployments.map((d) => container(d).env)).toEqual([[{ name: 'PORT', value: '5000' }], [{ name: 'PORT', value: '5100' }], [{ name: 'PORT', value: '5000' }]]);
+    expect(deployments.map((d) => [d.metadata.name, d.spec.replicas])).toEqual([
+      ['shop-web', 2],
+      ['shop-worker', 1],
+      ['shop-clock', 0],
+    ]);
+    expect(deployments.map((d) => container(d).env)).toEqual([
+      [{ name: 'PORT', value: '5000' }],
+      [{ name: 'PORT', value: '5100' }],
+      [{ name: 'PORT', value: '5000' }],
+    ]);
     for (const d of deployments) {
       expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(5);
       expect(d.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'shop', 'app.kubernetes.io/component': d.metadata.name.slice(5) });
-      expect(d.spec.template.metadata.labels).toMatchObject({ ...d.spec.selector.matchLabels, 'app.kubernetes.io/version': expect.stringMatching(/^[0-9a-f]{10}$/) });
+      expect(d.spec.template.metadata.labels).toMatchObject({
+        ...d.spec.selector.matchLabels,
+        'app.kubernetes.io/version': expect.stringMatching(/^[0-9a-f]{10}$/),
+      });
     }
     expect(container(deployments[0]).ports).toEqual([{ name: 'http', containerPort: 5000, protocol: 'TCP' }]);
     expect(container(deployments[1]).ports).toBeUndefined();
@@ -106,7 +117,8 @@ describe('kubernetes export', { timeout: 10_000 }, () => {
     const [config] = byKind(files, 'ConfigMap');
     const [secret] = byKind(files, 'Secret');
     for (const [key, { value, secret: isSecret }] of input.env) expect((isSecret ? secret.stringData : config.data)[key], key).toBe(value);
-    for (const d of byKind(files, 'Deployment')) expect(container(d).envFrom).toEqual([{ configMapRef: { name: 'shop-config' } }, { secretRef: { name: 'shop-secrets' } }]);
+    for (const d of byKind(files, 'Deployment'))
+      expect(container(d).envFrom).toEqual([{ configMapRef: { name: 'shop-config' } }, { secretRef: { name: 'shop-secrets' } }]);
     expect(files.find((f) => f.path === '01-secrets.yaml')?.mode).toBe(0o600);
     const secretValue = input.env.get('API_TOKEN')?.value as string;
     for (const f of files.filter((x) => x.mode !== 0o600)) expect(parse(f.content)).not.toContain(secretValue);
@@ -116,13 +128,16 @@ describe('kubernetes export', { timeout: 10_000 }, () => {
     const values = { A: 'no', B: 'on', C: 'yes', D: '0x10', E: '1_000', F: '~' };
     const input: ExportInput = {
       ...(CASES['web-worker'] as ExportInput),
-      env: new Map<string, ExportValue>([...Object.entries(values).map(([k, value]) => [k, { value, secret: false }] as const), ['TOKEN', { value: 'a\\b\\\\c\'d', secret: true }]]),
+      env: new Map<string, ExportValue>([
+        ...Object.entries(values).map(([k, value]) => [k, { value, secret: false }] as const),
+        ['TOKEN', { value: "a\\b\\\\c'd", secret: true }],
+      ]),
     };
     const files = renderKubernetes(input, OPTIONS);
     validateAll(files);
     const read = (path: string) => parse(files.find((f) => f.path === path)?.content ?? '', { version: '1.1' });
     expect(read('00-config.yaml').data).toEqual(values);
-    expect(read('01-secrets.yaml').stringData).toEqual({ TOKEN: 'a\\b\\\\c\'d' });
+    expect(read('01-secrets.yaml').stringData).toEqual({ TOKEN: "a\\b\\\\c'd" });
   });
 
   it('with --no-secrets writes the Secret with its keys and empty values, and no secret anywhere', () => {

@@ -22,8 +22,15 @@ const tempDir = (): string => {
 };
 
 const policy = (type: string, change: Partial<TypePolicy> = {}): TypePolicy => ({ ...defaultPolicy(type), ...change });
-const type = (name: string, command: string, ports: number[], change: Partial<TypePolicy> = {}): ExportType => ({ name, command, count: ports.length, ports, policy: policy(name, change) });
-const env = (entries: [string, string, boolean?][]): Map<string, ExportValue> => new Map(entries.map(([k, value, secret]) => [k, { value, secret: secret ?? false }]));
+const type = (name: string, command: string, ports: number[], change: Partial<TypePolicy> = {}): ExportType => ({
+  name,
+  command,
+  count: ports.length,
+  ports,
+  policy: policy(name, change),
+});
+const env = (entries: [string, string, boolean?][]): Map<string, ExportValue> =>
+  new Map(entries.map(([k, value, secret]) => [k, { value, secret: secret ?? false }]));
 const base = { root: '/srv/shop', release: undefined, releaseId: undefined, timeoutSeconds: 5 } as const;
 const SYSTEM: ExportOptions = { user: false, image: undefined, noSecrets: false };
 const USER: ExportOptions = { ...SYSTEM, user: true };
@@ -39,8 +46,14 @@ const CASES: Record<string, Case> = {
     input: {
       ...base,
       app: 'shop',
-      types: [type('web', 'node server.js', [5000], { restart: 'on-failure' }), type('worker', 'node worker.js', [5100], { restart: 'always', stopSignal: 'SIGQUIT' })],
-      env: env([['NODE_ENV', 'production'], ['SECRET_KEY_BASE', 'f00dfeed', true]]),
+      types: [
+        type('web', 'node server.js', [5000], { restart: 'on-failure' }),
+        type('worker', 'node worker.js', [5100], { restart: 'always', stopSignal: 'SIGQUIT' }),
+      ],
+      env: env([
+        ['NODE_ENV', 'production'],
+        ['SECRET_KEY_BASE', 'f00dfeed', true],
+      ]),
     },
     options: SYSTEM,
   },
@@ -52,7 +65,10 @@ const CASES: Record<string, Case> = {
       releaseId: 'v12',
       timeoutSeconds: 30,
       types: [type('web', 'bundle exec puma -C config/puma.rb', [5000])],
-      env: env([['RAILS_ENV', 'production'], ['DATABASE_URL', 'postgres://shop:hunter2@db/shop', true]]),
+      env: env([
+        ['RAILS_ENV', 'production'],
+        ['DATABASE_URL', 'postgres://shop:hunter2@db/shop', true],
+      ]),
     },
     options: USER,
   },
@@ -145,7 +161,7 @@ describe.skipIf(!existsSync(ANALYZE))(`systemd-analyze verify${existsSync(ANALYZ
 
   it('complains about a unit it cannot read, so silence above means something', { timeout: 60_000 }, () => {
     const dir = tempDir();
-    writeFileSync(path.join(dir, 'bad.service'), '[Service]\nExecStart=/bin/sh -c \'echo %y\'\nKillMode=sometimes\n');
+    writeFileSync(path.join(dir, 'bad.service'), "[Service]\nExecStart=/bin/sh -c 'echo %y'\nKillMode=sometimes\n");
     expect(verify(dir, false).stderr).toMatch(/bad.service:3: Failed to parse kill mode/);
   });
 });
@@ -201,7 +217,7 @@ const TABLE = [
   '# not a comment ; nor this',
   'ünïcødé ✓',
   'ends with backslash\\',
-  "mix: '%' \"$\" \\ \n end",
+  'mix: \'%\' "$" \\ \n end',
 ];
 
 describe('escaping round trip (a reimplementation of systemd parsing; no offline tool prints the result)', () => {
@@ -238,7 +254,13 @@ describe('escaping round trip (a reimplementation of systemd parsing; no offline
     // A root with a space and a `%` in its name: WorkingDirectory= takes it unquoted, `%` doubled.
     const root = path.join(dir, 'my app 100%');
     mkdirSync(root);
-    const input: ExportInput = { ...base, root, app: 'escapes', types: TABLE.map((command, i) => type(`t${i}`, command, [5000 + i])), env: env(TABLE.map((v, i) => [`VALUE_${i}`, v])) };
+    const input: ExportInput = {
+      ...base,
+      root,
+      app: 'escapes',
+      types: TABLE.map((command, i) => type(`t${i}`, command, [5000 + i])),
+      env: env(TABLE.map((v, i) => [`VALUE_${i}`, v])),
+    };
     const files = renderSystemd(input, SYSTEM);
     writeAll(dir, files);
     expect(verify(dir, false)).toEqual({ status: 0, stdout: '', stderr: '' });
@@ -253,7 +275,15 @@ describe('systemdProblems', () => {
   });
 
   it('names an app name, a variable name and a root systemd cannot take, with the fix', { timeout: 10_000 }, () => {
-    const problems = systemdProblems({ ...input, app: 'my app', root: '/srv/a\nb', env: env([['NODE-ENV', 'x'], ['1X', 'y']]) });
+    const problems = systemdProblems({
+      ...input,
+      app: 'my app',
+      root: '/srv/a\nb',
+      env: env([
+        ['NODE-ENV', 'x'],
+        ['1X', 'y'],
+      ]),
+    });
     expect(problems).toEqual([
       expect.stringMatching(/^app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/),
       expect.stringMatching(/newline.*WorkingDirectory/),

@@ -56,7 +56,9 @@ describe('writeExport', () => {
   it('refuses to overwrite a file it did not write, naming it and the fix, and writes nothing', { timeout: 10_000 }, () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'app.env'), 'MINE=1\n');
-    expect(refusal(() => write(dir))).toBe('out/app.env: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported');
+    expect(refusal(() => write(dir))).toBe(
+      'out/app.env: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported',
+    );
     expect(readdirSync(dir)).toEqual(['app.env']);
     expect(readFileSync(path.join(dir, 'app.env'), 'utf8')).toBe('MINE=1\n');
   });
@@ -102,7 +104,9 @@ describe('writeExport', () => {
   it('refuses a manifest it cannot read, and a directory that is a file', { timeout: 10_000 }, () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, MANIFEST), '{not json');
-    expect(refusal(() => write(dir))).toBe('out/.tf-export.json: is not a manifest tf wrote, so tf cannot tell which files are its own; export to an empty directory, or delete the manifest and pass --force');
+    expect(refusal(() => write(dir))).toBe(
+      'out/.tf-export.json: is not a manifest tf wrote, so tf cannot tell which files are its own; export to an empty directory, or delete the manifest and pass --force',
+    );
     const file = path.join(tempDir(), 'file');
     writeFileSync(file, '');
     expect(refusal(() => write(file))).toBe('out: is not a directory; pass a directory to export to');

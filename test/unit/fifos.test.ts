@@ -24,10 +24,14 @@ describe('FifoMaker', () => {
   it('makes a batch with one mkfifo run, opens both ends and leaves no name on disk', () => {
     const runs: number[] = [];
     const home = dirWith(0o700);
-    const maker = new FifoMaker(3, (paths) => {
-      runs.push(paths.length);
-      return runMkfifo(paths);
-    }, () => home);
+    const maker = new FifoMaker(
+      3,
+      (paths) => {
+        runs.push(paths.length);
+        return runMkfifo(paths);
+      },
+      () => home,
+    );
     const ends = [maker.take(), maker.take(), maker.take()];
     expect(runs).toEqual([3]);
     expect(leftovers(home)).toEqual([]);
@@ -52,7 +56,11 @@ describe('FifoMaker', () => {
   it('gives nothing, once and for all, where FIFOs cannot be made', () => {
     let runs = 0;
     const home = dirWith(0o700);
-    const maker = new FifoMaker(2, () => (runs++, 'no FIFOs here'), () => home);
+    const maker = new FifoMaker(
+      2,
+      () => (runs++, 'no FIFOs here'),
+      () => home,
+    );
     expect(maker.take()).toBeUndefined();
     expect(maker.take()).toBeUndefined();
     expect(runs).toBe(1);
@@ -63,11 +71,15 @@ describe('FifoMaker', () => {
   it('makes its names in a private directory of its own (mode 0700) inside the home it is given', () => {
     const home = dirWith(0o755);
     let seen: string | undefined;
-    const maker = new FifoMaker(1, (paths) => {
-      seen = path.dirname(paths[0] as string);
-      expect(readdirSync(home)).toEqual([path.basename(seen)]);
-      return runMkfifo(paths);
-    }, () => home);
+    const maker = new FifoMaker(
+      1,
+      (paths) => {
+        seen = path.dirname(paths[0] as string);
+        expect(readdirSync(home)).toEqual([path.basename(seen)]);
+        return runMkfifo(paths);
+      },
+      () => home,
+    );
     const ends = maker.take();
     expect(path.dirname(seen as string)).toBe(home);
     expect(readdirSync(home)).toEqual([]);
@@ -79,10 +91,14 @@ describe('FifoMaker', () => {
     const real = path.join(scratch, 'real-fifo');
     expect(runMkfifo([real])).toBeUndefined();
     const home = dirWith(0o700);
-    const maker = new FifoMaker(1, (paths) => {
-      symlinkSync(real, paths[0] as string);
-      return undefined;
-    }, () => home);
+    const maker = new FifoMaker(
+      1,
+      (paths) => {
+        symlinkSync(real, paths[0] as string);
+        return undefined;
+      },
+      () => home,
+    );
     expect(maker.take()).toBeUndefined();
     expect(maker.failure).toMatch(/ELOOP/);
     expect(leftovers(home)).toEqual([]);
@@ -90,10 +106,14 @@ describe('FifoMaker', () => {
 
   it('refuses a file that is not a FIFO', () => {
     const home = dirWith(0o700);
-    const maker = new FifoMaker(1, (paths) => {
-      writeFileSync(paths[0] as string, 'not a pipe');
-      return undefined;
-    }, () => home);
+    const maker = new FifoMaker(
+      1,
+      (paths) => {
+        writeFileSync(paths[0] as string, 'not a pipe');
+        return undefined;
+      },
+      () => home,
+    );
     expect(maker.take()).toBeUndefined();
     expect(maker.failure).toMatch(/is not a FIFO$/);
     expect(leftovers(home)).toEqual([]);
@@ -143,7 +163,10 @@ describe('descriptors', () => {
 
   it('reads the soft limit from a limits file, and nothing where it is unlimited or missing', () => {
     const file = path.join(scratch, 'limits');
-    writeFileSync(file, 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            512                  4096                 files     \n');
+    writeFileSync(
+      file,
+      'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            512                  4096                 files     \n',
+    );
     expect(openFileLimit(file)).toBe(512);
     writeFileSync(file, 'Max open files            unlimited            unlimited            files     \n');
     expect(openFileLimit(file)).toBeUndefined();

@@ -25,7 +25,9 @@ const isLeaf = (relative: string): boolean => relative.startsWith(`host${path.se
 const PENDING = new Set<string>([]);
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+  );
 }
 
 const stageOf = (relative: string): number | undefined => STAGES[relative.split(path.sep)[0] ?? ''];
@@ -40,7 +42,10 @@ interface Import {
 function importsOf(file: string): Import[] {
   const text = readFileSync(file, 'utf8');
   const found = [
-    ...[...text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?\sfrom\s+'(\.[^']+)'/gms)].map((m) => ({ specifier: m[2] as string, typeOnly: m[1] !== undefined })),
+    ...[...text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?\sfrom\s+'(\.[^']+)'/gms)].map((m) => ({
+      specifier: m[2] as string,
+      typeOnly: m[1] !== undefined,
+    })),
     ...[...text.matchAll(/\bimport\(\s*'(\.[^']+)'\s*\)/g)].map((m) => ({ specifier: m[1] as string, typeOnly: false })),
   ];
   return found.map(({ specifier, typeOnly }) => ({
@@ -83,16 +88,24 @@ describe('the flow cli -> commands -> config -> plan -> supervisor/control -> ou
   });
 
   it('catches what it is meant to catch', () => {
-    expect(broken({ from: 'config/load.ts', specifier: '../cli/args.js', to: 'cli/args.ts', typeOnly: true })).toBe('only commands import cli, and only its types');
+    expect(broken({ from: 'config/load.ts', specifier: '../cli/args.js', to: 'cli/args.ts', typeOnly: true })).toBe(
+      'only commands import cli, and only its types',
+    );
     expect(broken({ from: 'commands/start.ts', specifier: '../cli/args.js', to: 'cli/args.ts', typeOnly: true })).toBeUndefined();
-    expect(broken({ from: 'commands/start.ts', specifier: '../cli/main.js', to: 'cli/main.ts', typeOnly: false })).toBe('only commands import cli, and only its types');
+    expect(broken({ from: 'commands/start.ts', specifier: '../cli/main.js', to: 'cli/main.ts', typeOnly: false })).toBe(
+      'only commands import cli, and only its types',
+    );
     expect(broken({ from: 'host/ports.ts', specifier: '../plan/plan.js', to: 'plan/plan.ts', typeOnly: true })).toBe('a leaf imports a stage');
     expect(broken({ from: 'host/ports.ts', specifier: '../domain.js', to: 'domain.ts', typeOnly: true })).toBeUndefined();
     expect(broken({ from: 'domain.ts', specifier: './output/format.js', to: 'output/format.ts', typeOnly: true })).toBe('a leaf imports a stage');
-    expect(broken({ from: 'plan/plan.ts', specifier: '../supervisor/events.js', to: 'supervisor/events.ts', typeOnly: true })).toBe('a stage imports a later one');
+    expect(broken({ from: 'plan/plan.ts', specifier: '../supervisor/events.js', to: 'supervisor/events.ts', typeOnly: true })).toBe(
+      'a stage imports a later one',
+    );
     expect(broken({ from: 'output/output.ts', specifier: '../supervisor/events.js', to: 'supervisor/events.ts', typeOnly: true })).toBeUndefined();
     expect(broken({ from: 'control/server.ts', specifier: '../supervisor/supervisor.js', to: 'supervisor/supervisor.ts', typeOnly: false })).toBeUndefined();
-    expect(broken({ from: 'supervisor/x.ts', specifier: '../commands/start.js', to: 'commands/start.ts', typeOnly: false })).toBe('a pipeline stage imports commands');
+    expect(broken({ from: 'supervisor/x.ts', specifier: '../commands/start.js', to: 'commands/start.ts', typeOnly: false })).toBe(
+      'a pipeline stage imports commands',
+    );
     expect(broken({ from: 'cli/main.ts', specifier: '../commands/start.js', to: 'commands/start.ts', typeOnly: false })).toBeUndefined();
   });
 });

@@ -24,7 +24,7 @@ const { processKiller } = await import('../../src/supervisor/kill.js');
 const { victim } = testProcesses();
 
 describe('the killer and a reused leader pid', () => {
-  it('leaves the group of a process that took a recorded leader\'s pid alone, and forgets it', () => {
+  it("leaves the group of a process that took a recorded leader's pid alone, and forgets it", () => {
     const forgotten: number[] = [];
     const killer = processKiller({ forget: (pgid) => forgotten.push(pgid) });
     const other = victim();

@@ -20,7 +20,10 @@ describe('LineSplitter', () => {
     // [chunks, expected lines]
     [['a\nb\n'], ['a', 'b']], // several lines in one chunk
     [['ab', 'c\n'], ['abc']], // chunk boundary inside a line
-    [['a\r', '\nb\r\n'], ['a', 'b']], // chunk boundary inside \r\n
+    [
+      ['a\r', '\nb\r\n'],
+      ['a', 'b'],
+    ], // chunk boundary inside \r\n
     [['\n\n'], ['', '']], // empty lines are kept
     [['a\n\nb\n'], ['a', '', 'b']],
     [['last'], ['last']], // unterminated line flushed at EOF

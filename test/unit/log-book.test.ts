@@ -2,8 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { LogBook } from '../../src/commands/log-book.js';
 import type { Instance } from '../../src/domain.js';
 
-const instance = (name: string): Instance => ({ name, type: name.split('.')[0] } as unknown as Instance);
-const piece = (text: string, extra: { continued?: boolean; redraw?: boolean } = {}) => ({ bytes: Buffer.from(text), continued: false, redraw: false, open: false, ...extra });
+const instance = (name: string): Instance => ({ name, type: name.split('.')[0] }) as unknown as Instance;
+const piece = (text: string, extra: { continued?: boolean; redraw?: boolean } = {}) => ({
+  bytes: Buffer.from(text),
+  continued: false,
+  redraw: false,
+  open: false,
+  ...extra,
+});
 const texts = (lines: { name: string; line: { text: Buffer; continued?: true } }[]): string[] =>
   lines.map(({ name, line }) => `${name}${line.continued ? ' +' : ''} ${line.text.toString()}`);
 

@@ -71,7 +71,8 @@ describe('LogRing: bounds', () => {
 
   it('with long lines, the byte bound wins and no stored line is torn', () => {
     const ring = new LogRing({ maxLines: 1000, maxBytes: 1000 });
-    for (let i = 0; i < 30; i++) ring.pushLines(i, 'stdout', block(`${String(i).padStart(2, '0')}${'y'.repeat(97)}`, `${String(i).padStart(2, '0')}${'z'.repeat(97)}`));
+    for (let i = 0; i < 30; i++)
+      ring.pushLines(i, 'stdout', block(`${String(i).padStart(2, '0')}${'y'.repeat(97)}`, `${String(i).padStart(2, '0')}${'z'.repeat(97)}`));
     expect(ring.size.bytes).toBeLessThanOrEqual(1000);
     const lines = ring.last(100);
     expect(lines.length).toBe(10);

@@ -8,7 +8,18 @@ import { IDLE_FLUSH_MS, Output } from '../../src/output/output.js';
 import { PrettyFormat } from '../../src/output/pretty.js';
 import { Writer } from '../../src/output/writer.js';
 
-const web: Instance = { name: 'web.1', type: 'web', number: 1, command: 'x', launch: { file: '/bin/sh', args: [] }, env: {}, port: 5000, cwd: '/', color: 0, policy: defaultPolicy('web') };
+const web: Instance = {
+  name: 'web.1',
+  type: 'web',
+  number: 1,
+  command: 'x',
+  launch: { file: '/bin/sh', args: [] },
+  env: {},
+  port: 5000,
+  cwd: '/',
+  color: 0,
+  policy: defaultPolicy('web'),
+};
 
 /** The real hot path (Output + PrettyFormat + Writer) writing into memory. */
 function pipeline(options: { color?: boolean; terminal?: boolean } = {}) {
@@ -27,7 +38,13 @@ function pipeline(options: { color?: boolean; terminal?: boolean } = {}) {
     end: () => output.handle({ kind: 'output-end', instance: web, stream: 'stdout' }),
     /** The end of a turn of the event loop: what the format held back is written. */
     turn: () => output.flush(),
-    notice: () => output.handle({ kind: 'exited', instance: web, pid: 1, exit: { code: 0, signal: null, signalDescription: undefined, forced: false, stoppedByTf: false, durationMs: 5 } }),
+    notice: () =>
+      output.handle({
+        kind: 'exited',
+        instance: web,
+        pid: 1,
+        exit: { code: 0, signal: null, signalDescription: undefined, forced: false, stoppedByTf: false, durationMs: 5 },
+      }),
     bytes: () => Buffer.concat(written),
     writes: () => written.length,
   };
@@ -55,11 +72,11 @@ describe('output hot path (split, prefix, write)', () => {
     Buffer.from('\nweb.1 | \x1b[31mred\nweb.1 | last\n'),
   ]);
 
-  it('formats a whole chunk exactly: CRLF, empty line, multi-byte and invalid bytes, a child\'s colour, last line at EOF', () => {
+  it("formats a whole chunk exactly: CRLF, empty line, multi-byte and invalid bytes, a child's colour, last line at EOF", () => {
     expect(run([text]).toString('latin1')).toBe(expected.toString('latin1'));
   });
 
-  it('resets a child\'s colour after its line in colour mode only, on both paths', () => {
+  it("resets a child's colour after its line in colour mode only, on both paths", () => {
     const colours = Buffer.from(`${'\x1b[32mgreen\nplain\n'.repeat(500)}`);
     const plain = run([colours]).toString('latin1');
     expect(plain).toBe('web.1 | \x1b[32mgreen\nweb.1 | plain\n'.repeat(500));
@@ -75,14 +92,19 @@ describe('output hot path (split, prefix, write)', () => {
 
   it('passes a 1 MB line in 64 KiB pieces, the first marked | and the rest +', () => {
     const line = Buffer.alloc(1024 * 1024, 0x61);
-    const out = run([...chunked(line, 65536), Buffer.from('\nnext\n')]).toString('latin1').split('\n');
+    const out = run([...chunked(line, 65536), Buffer.from('\nnext\n')])
+      .toString('latin1')
+      .split('\n');
     expect(out.slice(0, 16).map((l) => l.slice(0, 8))).toEqual(['web.1 | ', ...Array(15).fill('web.1 + ')]);
     expect(out.slice(0, 16).every((l) => l.length === 8 + 65536)).toBe(true);
     expect(out.slice(16)).toEqual(['web.1 | next', '']);
   });
 
   it.each([4096, 4099, 10_000, 65_536])('gives the same bytes through the bulk path with chunks of %i bytes', (size) => {
-    const lines = Array.from({ length: 3000 }, (_, i) => `${['', 'plain', 'crlf', '\x1b[32mgreen', 'γάμμα €', 'x'.repeat(i % 97)][i % 6]} ${i}${i % 6 === 2 ? '\r' : ''}`);
+    const lines = Array.from(
+      { length: 3000 },
+      (_, i) => `${['', 'plain', 'crlf', '\x1b[32mgreen', 'γάμμα €', 'x'.repeat(i % 97)][i % 6]} ${i}${i % 6 === 2 ? '\r' : ''}`,
+    );
     const bulk = Buffer.from(`${lines.join('\n')}\n`);
     expect(run(chunked(bulk, size)).equals(run(chunked(bulk, 1)))).toBe(true);
   });

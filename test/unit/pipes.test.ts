@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPolicy, type Instance } from '../../src/domain.js';
@@ -29,7 +29,8 @@ function collect(pipe: OutputPipe | null): { text: () => string; chunks: Buffer[
   return { text: () => Buffer.concat(chunks).toString(), chunks, ended };
 }
 
-const event = (child: ChildHandle, name: 'exit' | 'close'): Promise<unknown[]> => new Promise((resolve) => child.once(name as 'close', (...args: unknown[]) => resolve(args)));
+const event = (child: ChildHandle, name: 'exit' | 'close'): Promise<unknown[]> =>
+  new Promise((resolve) => child.once(name as 'close', (...args: unknown[]) => resolve(args)));
 
 const started: number[] = [];
 afterEach(() => {
@@ -156,7 +157,10 @@ describe('instanceSpawner', () => {
     const child = spawner({ ...instance('x'), launch: { file: 'no-such-program-tf', args: [] } });
     const error = await new Promise<Error>((resolve) => child.once('error', resolve));
     expect(error).toMatchObject({ code: 'ENOENT', message: 'command not found: no-such-program-tf; check the spelling or your PATH' });
-    expect(startFailure('EACCES', { file: './app', cwd: '/srv' })).toEqual({ message: 'permission denied (EACCES) running ./app in /srv', hint: 'make it executable (chmod +x)' });
+    expect(startFailure('EACCES', { file: './app', cwd: '/srv' })).toEqual({
+      message: 'permission denied (EACCES) running ./app in /srv',
+      hint: 'make it executable (chmod +x)',
+    });
     expect(startFailure('EMFILE', { file: 'x', cwd: '/' })).toEqual({ message: 'too many open files (EMFILE)', hint: 'raise ulimit -n or run fewer' });
     expect(startFailure(undefined, { file: 'x', cwd: '/' })).toEqual({ message: 'could not run x' });
   }, 10_000);
@@ -193,7 +197,9 @@ describe('instanceSpawner', () => {
     }
     expect(thrown).toBeInstanceOf(SpawnError);
     expect(thrown).toMatchObject({ code: 'EMFILE' });
-    expect((thrown as Error).message).toMatch(/^too many open files \(EMFILE\): 400 instances need about \d+ descriptors, the limit is 10512 \(ulimit -n\); raise it or run fewer$/);
+    expect((thrown as Error).message).toMatch(
+      /^too many open files \(EMFILE\): 400 instances need about \d+ descriptors, the limit is 10512 \(ulimit -n\); raise it or run fewer$/,
+    );
   });
 
   it('refuses up front, before making any FIFO, when the limit on open files is too low', () => {
@@ -203,7 +209,9 @@ describe('instanceSpawner', () => {
     try {
       instanceSpawner(400, { fifos, fileLimit: () => 512 });
     } catch (error) {
-      expect((error as TooManyOpenFiles).describe()).toMatch(/^too many open files: 400 instances need about 8\d\d descriptors, the limit is 512 \(ulimit -n\); raise it or run fewer$/);
+      expect((error as TooManyOpenFiles).describe()).toMatch(
+        /^too many open files: 400 instances need about 8\d\d descriptors, the limit is 512 \(ulimit -n\); raise it or run fewer$/,
+      );
       expect(error).toMatchObject({ instances: 400, limit: 512 });
     }
     // Split, a child has two pipes: twice the descriptors.

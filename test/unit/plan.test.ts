@@ -38,9 +38,7 @@ describe('buildPlan', () => {
   });
 
   it('refuses two instances on one port, naming both and the fix', () => {
-    expect(() => buildPlan(config('web: a\nworker: b\n', 'web=150,worker=1'), { childColor: false })).toThrow(
-      'web.101 and worker.1 would both get port 5100',
-    );
+    expect(() => buildPlan(config('web: a\nworker: b\n', 'web=150,worker=1'), { childColor: false })).toThrow('web.101 and worker.1 would both get port 5100');
     let hint = '';
     try {
       buildPlan(config('web: a\nworker: b\n', 'web=150,worker=1'), { childColor: false });
@@ -69,7 +67,9 @@ describe('buildPlan', () => {
 
   it('rejects a port above 65535', () => {
     expect(() => buildPlan(config('web: a\n', undefined, { basePort: 65535 }), { childColor: false })).not.toThrow();
-    expect(() => buildPlan(config('web: a\nworker: b\n', undefined, { basePort: 65500 }), { childColor: false })).toThrow(/port 65600 for worker\.1 is above 65535/);
+    expect(() => buildPlan(config('web: a\nworker: b\n', undefined, { basePort: 65500 }), { childColor: false })).toThrow(
+      /port 65600 for worker\.1 is above 65535/,
+    );
   });
 });
 
@@ -105,7 +105,15 @@ describe('parseInvocation', () => {
   it('prefers flags over TF_* variables over defaults', () => {
     const env = { TF_PORT: '6000', TF_TIMEOUT: '2', TF_FORMATION: 'web=2', TF_JSON: '1' };
     const { options } = parseInvocation(['start', '-p', '7000'], env);
-    expect(options).toMatchObject({ port: 7000, timeoutMs: 2000, formation: 'web=2', formationSource: 'TF_FORMATION', json: true, portStep: 100, timestamp: true });
+    expect(options).toMatchObject({
+      port: 7000,
+      timeoutMs: 2000,
+      formation: 'web=2',
+      formationSource: 'TF_FORMATION',
+      json: true,
+      portStep: 100,
+      timestamp: true,
+    });
     expect(parseInvocation(['start'], {}).options).toMatchObject({ port: undefined, timeoutMs: 5000, formation: undefined, json: false });
   });
 

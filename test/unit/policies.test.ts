@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { describePolicy, describeReadySpec, parseReadySpec, parseRestartPolicy, parseStopSignal, resolvePolicies, splitSpec, type PolicyInputs } from '../../src/config/policies.js';
+import {
+  describePolicy,
+  describeReadySpec,
+  parseReadySpec,
+  parseRestartPolicy,
+  parseStopSignal,
+  resolvePolicies,
+  splitSpec,
+  type PolicyInputs,
+} from '../../src/config/policies.js';
 import { parseTfYaml } from '../../src/config/tfyaml.js';
 import { defaultPolicy } from '../../src/domain.js';
 import { errorOf } from '../helpers/errors.js';
-
 
 const TYPES = ['web', 'worker', 'release'];
 
@@ -83,12 +91,42 @@ describe('value parsers', () => {
 describe('splitSpec', () => {
   it.each([
     ['web=always', [['web', 'always']]], // one entry
-    ['web=always,worker=no', [['web', 'always'], ['worker', 'no']]], // two
-    [' web = always , worker=no ,', [['web', 'always'], ['worker', 'no']]], // spaces and a trailing comma
-    ['web,worker', [['web', undefined], ['worker', undefined]]], // bare names (can-die)
-    ['worker=log:a\\, b,web=port', [['worker', 'log:a, b'], ['web', 'port']]], // an escaped comma stays in the value
+    [
+      'web=always,worker=no',
+      [
+        ['web', 'always'],
+        ['worker', 'no'],
+      ],
+    ], // two
+    [
+      ' web = always , worker=no ,',
+      [
+        ['web', 'always'],
+        ['worker', 'no'],
+      ],
+    ], // spaces and a trailing comma
+    [
+      'web,worker',
+      [
+        ['web', undefined],
+        ['worker', undefined],
+      ],
+    ], // bare names (can-die)
+    [
+      'worker=log:a\\, b,web=port',
+      [
+        ['worker', 'log:a, b'],
+        ['web', 'port'],
+      ],
+    ], // an escaped comma stays in the value
     ['worker=log:C:\\app', [['worker', 'log:C:\\app']]], // other backslashes are kept
-    ['worker=log:end\\\\,web=port', [['worker', 'log:end\\'], ['web', 'port']]], // \\ before a comma is one backslash
+    [
+      'worker=log:end\\\\,web=port',
+      [
+        ['worker', 'log:end\\'],
+        ['web', 'port'],
+      ],
+    ], // \\ before a comma is one backslash
     ['worker=log:a=b', [['worker', 'log:a=b']]], // only the first '=' splits
     ['', []], // empty spec
   ] as const)('splits %j', (raw, expected) => {
@@ -97,7 +135,7 @@ describe('splitSpec', () => {
 });
 
 describe('resolvePolicies', () => {
-  it('gives every type foreman\'s default without any input', () => {
+  it("gives every type foreman's default without any input", () => {
     const policies = resolvePolicies(TYPES, {});
     for (const type of TYPES) expect(policies.get(type)).toEqual(defaultPolicy(type));
     expect(policies.get('web')?.ready).toEqual({ kind: 'port' });
@@ -118,7 +156,9 @@ describe('resolvePolicies', () => {
 
   it('describes a policy on one line', () => {
     expect(describePolicy(defaultPolicy('web'))).toBe('restart=no stop=SIGTERM ready=port');
-    expect(describePolicy({ restart: 'always', canDie: true, stopSignal: 'SIGINT', ready: { kind: 'http', path: '/up' } })).toBe('restart=always can-die stop=SIGINT ready=http:/up');
+    expect(describePolicy({ restart: 'always', canDie: true, stopSignal: 'SIGINT', ready: { kind: 'http', path: '/up' } })).toBe(
+      'restart=always can-die stop=SIGINT ready=http:/up',
+    );
   });
 
   it('lets can-die all cover every type', () => {
@@ -150,18 +190,63 @@ describe('resolvePolicies', () => {
 
   it.each([
     // [inputs, kind, message, hint]
-    [{ restart: { raw: 'web=sometimes', source: '--restart' } }, 'usage', 'unknown restart policy "sometimes" for web in --restart', 'use no, on-failure or always'], // bad value from a flag: usage error
-    [{ restart: { raw: 'web=sometimes', source: 'TF_RESTART' } }, 'option', 'unknown restart policy "sometimes" for web in TF_RESTART', 'use no, on-failure or always'], // same from a variable: option error
+    [
+      { restart: { raw: 'web=sometimes', source: '--restart' } },
+      'usage',
+      'unknown restart policy "sometimes" for web in --restart',
+      'use no, on-failure or always',
+    ], // bad value from a flag: usage error
+    [
+      { restart: { raw: 'web=sometimes', source: 'TF_RESTART' } },
+      'option',
+      'unknown restart policy "sometimes" for web in TF_RESTART',
+      'use no, on-failure or always',
+    ], // same from a variable: option error
     [{ restart: { raw: 'wbe=always', source: '--restart' } }, 'usage', 'unknown process type "wbe" in --restart', 'types are: web, worker, release (or all)'], // a typo in the type
-    [{ restart: { raw: 'web', source: '--restart' } }, 'usage', 'bad entry "web" in --restart', 'expected TYPE=POLICY, e.g. "web=on-failure,worker=always" or "all=always"'], // no '='
-    [{ restart: { raw: '=always', source: '--restart' } }, 'usage', 'bad entry "=always" in --restart', 'expected TYPE=POLICY, e.g. "web=on-failure,worker=always" or "all=always"'], // no type
+    [
+      { restart: { raw: 'web', source: '--restart' } },
+      'usage',
+      'bad entry "web" in --restart',
+      'expected TYPE=POLICY, e.g. "web=on-failure,worker=always" or "all=always"',
+    ], // no '='
+    [
+      { restart: { raw: '=always', source: '--restart' } },
+      'usage',
+      'bad entry "=always" in --restart',
+      'expected TYPE=POLICY, e.g. "web=on-failure,worker=always" or "all=always"',
+    ], // no type
     [{ restart: { raw: 'web=always,web=no', source: '--restart' } }, 'usage', 'web is given twice in --restart', 'keep one entry per type'], // contradicting entries
-    [{ canDie: { raw: 'web=true', source: '--can-die' } }, 'usage', 'bad entry "web=true" in --can-die', 'expected process type names, e.g. "release,assets" or "all"'], // can-die takes names
+    [
+      { canDie: { raw: 'web=true', source: '--can-die' } },
+      'usage',
+      'bad entry "web=true" in --can-die',
+      'expected process type names, e.g. "release,assets" or "all"',
+    ], // can-die takes names
     [{ canDie: { raw: 'nope', source: 'TF_CAN_DIE' } }, 'option', 'unknown process type "nope" in TF_CAN_DIE', 'types are: web, worker, release (or all)'], // unknown type
-    [{ stopSignal: { raw: 'worker=KILL', source: '--stop-signal' } }, 'usage', 'SIGKILL cannot be a stop signal for worker in --stop-signal', 'SIGKILL cannot be caught, so the process gets no chance to shut down; tf already sends SIGKILL after the grace period (-t)'], // refused with a reason
-    [{ stopSignal: { raw: 'worker=FOO', source: '--stop-signal' } }, 'usage', 'unknown signal "FOO" for worker in --stop-signal', 'use a signal name such as TERM, INT, QUIT, HUP, USR1 or USR2 (SIG prefix optional), or its number'], // unknown
-    [{ ready: { raw: 'web=tcp', source: '--ready' } }, 'usage', 'unknown readiness probe "tcp" for web in --ready', 'use port, http, http:/PATH, log:TEXT or none'], // unknown probe
-    [{ ready: { raw: 'web=log:a,b', source: '--ready' } }, 'usage', 'bad entry "b" in --ready', 'expected TYPE=PROBE, e.g. "web=http:/health,worker=log:Ready"; write a comma inside log:TEXT as \\,'], // an unescaped comma splits the text
+    [
+      { stopSignal: { raw: 'worker=KILL', source: '--stop-signal' } },
+      'usage',
+      'SIGKILL cannot be a stop signal for worker in --stop-signal',
+      'SIGKILL cannot be caught, so the process gets no chance to shut down; tf already sends SIGKILL after the grace period (-t)',
+    ], // refused with a reason
+    [
+      { stopSignal: { raw: 'worker=FOO', source: '--stop-signal' } },
+      'usage',
+      'unknown signal "FOO" for worker in --stop-signal',
+      'use a signal name such as TERM, INT, QUIT, HUP, USR1 or USR2 (SIG prefix optional), or its number',
+    ], // unknown
+    [
+      { ready: { raw: 'web=tcp', source: '--ready' } },
+      'usage',
+      'unknown readiness probe "tcp" for web in --ready',
+      'use port, http, http:/PATH, log:TEXT or none',
+    ], // unknown probe
+    [
+      { ready: { raw: 'web=log:a,b', source: '--ready' } },
+      'usage',
+      'bad entry "b" in --ready',
+      'expected TYPE=PROBE, e.g. "web=http:/health,worker=log:Ready"; write a comma inside log:TEXT as \\,',
+    ], // an unescaped comma splits the text
   ] as const)('refuses %j', (inputs, kind, message, hint) => {
     const error = errorOf(() => resolvePolicies(TYPES, inputs));
     expect(error.kind).toBe(kind);

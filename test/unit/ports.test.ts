@@ -15,17 +15,24 @@ const portOf = (server: Server): number => (server.address() as { port: number }
 const closed = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
 
 const instance = (name: string, port: number): Instance => ({ name, port }) as Instance;
-const failing = (code: string): Bind => () => Promise.reject(Object.assign(new Error(`listen ${code}`), { code }));
+const failing =
+  (code: string): Bind =>
+  () =>
+    Promise.reject(Object.assign(new Error(`listen ${code}`), { code }));
 
 describe('probePort', () => {
-  it.each([undefined, '127.0.0.1'])('sees a port held by a server on %s', async (host) => {
-    const server = await listening(host);
-    try {
-      await expect(probePort(portOf(server))).resolves.toEqual({ kind: 'in-use' });
-    } finally {
-      await closed(server);
-    }
-  }, 10_000);
+  it.each([undefined, '127.0.0.1'])(
+    'sees a port held by a server on %s',
+    async (host) => {
+      const server = await listening(host);
+      try {
+        await expect(probePort(portOf(server))).resolves.toEqual({ kind: 'in-use' });
+      } finally {
+        await closed(server);
+      }
+    },
+    10_000,
+  );
 
   it('reports a free port free, and leaves it free for the instance', async () => {
     const server = await listening();

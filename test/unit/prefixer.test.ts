@@ -86,7 +86,9 @@ describe.each([
   it('adds no colour reset with colour off: tf writes no escape sequence of its own', () => {
     for (let seed = 1; seed <= 50; seed++) {
       const input = lines(random(seed), 30);
-      expect(prefixed(newPrefixer(false), Buffer.from('p | '), undefined, input).toString('latin1'), `seed ${seed}`).toBe(reference(Buffer.from('p | '), input, false).toString('latin1'));
+      expect(prefixed(newPrefixer(false), Buffer.from('p | '), undefined, input).toString('latin1'), `seed ${seed}`).toBe(
+        reference(Buffer.from('p | '), input, false).toString('latin1'),
+      );
     }
   });
 

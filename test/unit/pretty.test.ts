@@ -46,7 +46,7 @@ describe('PrettyFormat', () => {
     expect(out).toBe('\x1b[33mweb.1 | \x1b[0m\x1b[31mred\x1b[0m\n\x1b[33mweb.1 | \x1b[0mplain\n');
   });
 
-  it('adds no escape sequence of its own with colour off, not even after a child\'s colour', () => {
+  it("adds no escape sequence of its own with colour off, not even after a child's colour", () => {
     const format = new PrettyFormat({ color: false, timestamp: false, width: 5 });
     const out = format.lines(instance('web.1', 1), 'stdout', [piece('\x1b[31mred'), piece('plain')], false).toString();
     expect(out).toBe('web.1 | \x1b[31mred\nweb.1 | plain\n');

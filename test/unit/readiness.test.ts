@@ -192,13 +192,19 @@ describe('log:TEXT', { timeout: 5000 }, () => {
 
 describe('port', { timeout: 10_000 }, () => {
   it('is ready when an IPv4-only server listens on 127.0.0.1', async () => {
-    const port = await serve(createServer((s) => s.destroy()), '127.0.0.1');
+    const port = await serve(
+      createServer((s) => s.destroy()),
+      '127.0.0.1',
+    );
     const watch = probeFor({ kind: 'port' })(instanceOn(port));
     await watch.ready;
   });
 
   it.skipIf(!HAS_IPV6_LOOPBACK)('is ready when an IPv6-only server listens on ::1', async () => {
-    const port = await serve(createServer((s) => s.destroy()), '::1');
+    const port = await serve(
+      createServer((s) => s.destroy()),
+      '::1',
+    );
     // Default hosts: whatever localhost resolves to, plus both loopbacks.
     const watch = probeFor({ kind: 'port' })(instanceOn(port));
     await watch.ready;
@@ -215,7 +221,11 @@ describe('port', { timeout: 10_000 }, () => {
     }
     expect(scheduler.delays).toEqual([25, 50, 100, 200, 250, 250]);
     await scheduler.timerSet();
-    await serve(createServer((s) => s.destroy()), '127.0.0.1', port);
+    await serve(
+      createServer((s) => s.destroy()),
+      '127.0.0.1',
+      port,
+    );
     scheduler.fire();
     await watch.ready;
     expect(scheduler.size).toBe(0);
@@ -308,12 +318,21 @@ describe('http', { timeout: 10_000 }, () => {
   });
 
   it('counts a 404 as ready: the server answers', async () => {
-    const port = await serve(createHttpServer((_req, res) => { res.statusCode = 404; res.end(); }), '127.0.0.1');
+    const port = await serve(
+      createHttpServer((_req, res) => {
+        res.statusCode = 404;
+        res.end();
+      }),
+      '127.0.0.1',
+    );
     await probeFor({ kind: 'http', path: '/' })(instanceOn(port)).ready;
   });
 
   it.skipIf(!HAS_IPV6_LOOPBACK)('reaches a server on ::1 only', async () => {
-    const port = await serve(createHttpServer((_req, res) => res.end('ok')), '::1');
+    const port = await serve(
+      createHttpServer((_req, res) => res.end('ok')),
+      '::1',
+    );
     await probeFor({ kind: 'http', path: '/' })(instanceOn(port)).ready;
   });
 
@@ -323,7 +342,11 @@ describe('http', { timeout: 10_000 }, () => {
     const watch = probeFor({ kind: 'http', path: '/' }, { scheduler, hosts: async () => ['127.0.0.1', '::1'] })(instanceOn(port));
     await scheduler.timerSet();
     expect(await state(watch)).toBe('pending');
-    await serve(createHttpServer((_req, res) => res.end('ok')), '127.0.0.1', port);
+    await serve(
+      createHttpServer((_req, res) => res.end('ok')),
+      '127.0.0.1',
+      port,
+    );
     scheduler.fire();
     await watch.ready;
   });

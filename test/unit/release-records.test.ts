@@ -9,7 +9,17 @@ import type { EnvOrigin } from '../../src/domain.js';
 import { TfError } from '../../src/errors.js';
 import { currentRelease, currentState } from '../../src/release/current.js';
 import { compareFingerprints, configVariables, fingerprint, fingerprintKey, fingerprintKeyFile, readFingerprintKey } from '../../src/release/fingerprint.js';
-import { codeState, compareStates, describeChanges, ignoreReleasesDir, procfileDigestOf, readRecords, releasesDir, writeRecord, type ReleaseState } from '../../src/release/records.js';
+import {
+  codeState,
+  compareStates,
+  describeChanges,
+  ignoreReleasesDir,
+  procfileDigestOf,
+  readRecords,
+  releasesDir,
+  writeRecord,
+  type ReleaseState,
+} from '../../src/release/records.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dirs: string[] = [];
@@ -31,12 +41,27 @@ function appConfig(vars: Record<string, string>, procfile = 'web: node server.js
     env: { PATH: '/bin', HOME: '/home/x', ...vars },
     envOrigins: new Map<string, EnvOrigin>(Object.keys(vars).map((k) => [k, fromFile])),
     shadowed: [] as string[],
-    procfile: { path: 'Procfile', types: procfile.split('\n').map((l, i) => ({ name: l.split(':')[0] ?? '', command: l.slice(l.indexOf(':') + 1).trim(), line: i + 1, position: i })) },
+    procfile: {
+      path: 'Procfile',
+      types: procfile.split('\n').map((l, i) => ({ name: l.split(':')[0] ?? '', command: l.slice(l.indexOf(':') + 1).trim(), line: i + 1, position: i })),
+    },
   };
 }
 
 const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_CONFIG_NOSYSTEM: '1', HOME: cwd } });
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@t',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@t',
+      GIT_CONFIG_NOSYSTEM: '1',
+      HOME: cwd,
+    },
+  });
 
 function gitApp(): string {
   const root = tmp();
@@ -47,18 +72,42 @@ function gitApp(): string {
   return root;
 }
 
-const state = (vars: Record<string, string>, root = '/nonexistent'): ReleaseState => ({ code: codeState(root, KEY), procfile: procfileDigestOf(appConfig(vars).procfile), config: fingerprint(configVariables(appConfig(vars)), KEY) });
+const state = (vars: Record<string, string>, root = '/nonexistent'): ReleaseState => ({
+  code: codeState(root, KEY),
+  procfile: procfileDigestOf(appConfig(vars).procfile),
+  config: fingerprint(configVariables(appConfig(vars)), KEY),
+});
 
 describe('the config fingerprint', () => {
   it('tells which variables were added, removed or changed, by name only', { timeout: 10_000 }, () => {
-    const before = fingerprint(new Map([['A', '1'], ['B', '2'], ['C', '3']]), KEY);
-    const after = fingerprint(new Map([['A', '1'], ['B', 'two'], ['D', '4']]), KEY);
+    const before = fingerprint(
+      new Map([
+        ['A', '1'],
+        ['B', '2'],
+        ['C', '3'],
+      ]),
+      KEY,
+    );
+    const after = fingerprint(
+      new Map([
+        ['A', '1'],
+        ['B', 'two'],
+        ['D', '4'],
+      ]),
+      KEY,
+    );
     expect(compareFingerprints(before, after)).toEqual({ added: ['D'], removed: ['C'], changed: ['B'] });
     expect(compareFingerprints(before, before)).toEqual({ added: [], removed: [], changed: [] });
   });
 
   it('holds no value, and differs per name and per key', { timeout: 10_000 }, () => {
-    const digests = fingerprint(new Map([['DATABASE_URL', 'postgres://u:hunter2@db/x'], ['OTHER_URL', 'postgres://u:hunter2@db/x']]), KEY);
+    const digests = fingerprint(
+      new Map([
+        ['DATABASE_URL', 'postgres://u:hunter2@db/x'],
+        ['OTHER_URL', 'postgres://u:hunter2@db/x'],
+      ]),
+      KEY,
+    );
     expect(JSON.stringify(digests)).not.toContain('hunter2');
     expect(digests.DATABASE_URL).not.toBe(digests.OTHER_URL);
     expect(fingerprint(new Map([['DATABASE_URL', 'postgres://u:hunter2@db/x']]), Buffer.alloc(32, 8)).DATABASE_URL).not.toBe(digests.DATABASE_URL);
@@ -66,7 +115,10 @@ describe('the config fingerprint', () => {
 
   it("is taken over the env files' variables (with the shell's value where it wins), not the rest of the shell", { timeout: 10_000 }, () => {
     const config = { ...appConfig({ A: '1' }), env: { PATH: '/bin', A: '1', B: 'shell' }, shadowed: ['B'] };
-    expect([...configVariables(config)]).toEqual([['A', '1'], ['B', 'shell']]);
+    expect([...configVariables(config)]).toEqual([
+      ['A', '1'],
+      ['B', 'shell'],
+    ]);
   });
 
   it('keeps its key beside the records, mode 0600, made once', { timeout: 10_000 }, () => {
@@ -97,7 +149,14 @@ describe('release records', () => {
     expect(readRecords(root, 'default').map((r) => r.id)).toEqual(['v1', 'v2', 'v3']);
     expect(readdirSync(releasesDir(root, 'default')).sort()).toEqual(['v1.json', 'v2.json', 'v3.json']);
     expect(statSync(path.join(releasesDir(root, 'default'), 'v1.json')).mode & 0o777).toBe(0o600);
-    expect(readRecords(root, 'default')[0]).toMatchObject({ id: 'v1', number: 1, env: 'default', createdAt: '2026-01-02T03:04:05.000Z', git: null, releasePhase: false });
+    expect(readRecords(root, 'default')[0]).toMatchObject({
+      id: 'v1',
+      number: 1,
+      env: 'default',
+      createdAt: '2026-01-02T03:04:05.000Z',
+      git: null,
+      releasePhase: false,
+    });
   });
 
   it('never hold a value of the config', { timeout: 10_000 }, () => {
@@ -128,8 +187,22 @@ describe('release records', () => {
     // A real race needs processes: each loads the record store and writes when told to, all at once.
     const bundle = path.join(tmp(), 'records.cjs');
     const keys = path.join(path.dirname(bundle), 'fingerprint.cjs');
-    await build({ entryPoints: [path.join(here, '../../src/release/records.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'silent' });
-    await build({ entryPoints: [path.join(here, '../../src/release/fingerprint.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: keys, logLevel: 'silent' });
+    await build({
+      entryPoints: [path.join(here, '../../src/release/records.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: bundle,
+      logLevel: 'silent',
+    });
+    await build({
+      entryPoints: [path.join(here, '../../src/release/fingerprint.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: keys,
+      logLevel: 'silent',
+    });
     const script = `
       const { writeRecord } = require(${JSON.stringify(bundle)});
       const { fingerprintKey } = require(${JSON.stringify(keys)});
@@ -190,7 +263,11 @@ describe('the code state', () => {
 describe('changes between releases', () => {
   it('name the variables, the Procfile and the commits', { timeout: 10_000 }, () => {
     const before = state({ DATABASE_URL: 'a', OLD: '1' });
-    const after: ReleaseState = { ...state({ DATABASE_URL: 'b', NEW_FLAG: '1' }), procfile: 'other', code: { kind: 'git', commit: 'def5678aaaa', dirty: false } };
+    const after: ReleaseState = {
+      ...state({ DATABASE_URL: 'b', NEW_FLAG: '1' }),
+      procfile: 'other',
+      code: { kind: 'git', commit: 'def5678aaaa', dirty: false },
+    };
     const changes = compareStates(before, after);
     expect(describeChanges(changes)).toBe('config: DATABASE_URL changed, NEW_FLAG added, OLD removed; Procfile changed; code: no git -> def5678');
     expect(describeChanges(compareStates(before, before))).toBe('nothing changed');
@@ -207,7 +284,10 @@ describe('currentRelease', () => {
     expect(currentRelease(config, 'default', root)).toEqual({ kind: 'release', id: 'v2' });
     expect(currentRelease(config, 'staging', root)).toBeUndefined();
     const changed = currentRelease(appConfig({ DATABASE_URL: 'postgres://y', FLAG: '1', NEW_FLAG: '1' }), 'default', root);
-    expect(changed).toMatchObject({ kind: 'changed', changedSince: { id: 'v2', changes: { config: { added: ['NEW_FLAG'], changed: ['DATABASE_URL'], removed: [] }, procfile: false, code: undefined } } });
+    expect(changed).toMatchObject({
+      kind: 'changed',
+      changedSince: { id: 'v2', changes: { config: { added: ['NEW_FLAG'], changed: ['DATABASE_URL'], removed: [] }, procfile: false, code: undefined } },
+    });
     writeFileSync(path.join(root, 'new-file.js'), '');
     expect(currentRelease(config, 'default', root)).toMatchObject({ kind: 'changed', changedSince: { changes: { code: { to: { dirty: true } } } } });
   });

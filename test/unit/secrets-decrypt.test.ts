@@ -63,7 +63,9 @@ describe('decrypting env values', { timeout: 10_000 }, () => {
     expect(failure(app({ prod: wrong }), value, '.env.prod', 'DB_PASS')).toMatch(
       new RegExp(`^\\.env\\.prod:3: DB_PASS needs key ${prod.id} of environment "prod", but this machine has ${wrong.id} \\(.*prod\\.key\\); set TF_KEY_PROD`),
     );
-    expect(failure(app({}), value, '.env.prod', 'DB_PASS', { TF_KEY_PROD: formatKey(wrong) })).toMatch(new RegExp(`but this machine has ${wrong.id} \\(TF_KEY_PROD\\)`));
+    expect(failure(app({}), value, '.env.prod', 'DB_PASS', { TF_KEY_PROD: formatKey(wrong) })).toMatch(
+      new RegExp(`but this machine has ${wrong.id} \\(TF_KEY_PROD\\)`),
+    );
   });
 
   it('with a value copied from another environment', () => {
@@ -101,12 +103,7 @@ describe('decrypting env values', { timeout: 10_000 }, () => {
 
   it('decrypts files before layering: literal plaintext, references to a secret expand, secret names reported', () => {
     const root = app({ prod, default: def });
-    const text = [
-      `PASS=${encryptValue('a$b c', def, { envName: 'default', name: 'PASS' })}`,
-      'URL=postgres://u:${PASS}@db/app',
-      'PLAIN=1',
-      '',
-    ].join('\n');
+    const text = [`PASS=${encryptValue('a$b c', def, { envName: 'default', name: 'PASS' })}`, 'URL=postgres://u:${PASS}@db/app', 'PLAIN=1', ''].join('\n');
     const prodText = `TOKEN="${encryptValue(PLAIN, prod, { envName: 'prod', name: 'TOKEN' })}"\n`;
     const files = [parseEnvFile({ file: '.env', text }), parseEnvFile({ file: '.env.prod', text: prodText })];
     const { files: plain, secretKeys } = decryptEnvFiles(files, loadSecretKeys(root, {}));

@@ -113,7 +113,9 @@ describe('secret keys', { timeout: 10_000 }, () => {
     expect(keyFileProblems(root)).toEqual([]);
     chmodSync(file, 0o644);
     writeFileSync(path.join(root, '.env.keys'), 'DOTENV_PRIVATE_KEY=00\n', { mode: 0o600 });
-    expect(keyFileProblems(root, root)).toEqual([{ file: path.join('.tf', 'keys', 'prod.key'), message: 'is readable by other users (mode 0644)', hint: 'run chmod 600 .tf/keys/prod.key' }]);
+    expect(keyFileProblems(root, root)).toEqual([
+      { file: path.join('.tf', 'keys', 'prod.key'), message: 'is readable by other users (mode 0644)', hint: 'run chmod 600 .tf/keys/prod.key' },
+    ]);
     writeKeyFile(root, 'prod', [generateKey()]);
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
@@ -128,7 +130,9 @@ describe('secret keys', { timeout: 10_000 }, () => {
     expect(keyFileProblems(root)).toEqual([]);
     git('add', '-f', '.tf/keys/prod.key');
     const problems = keyFileProblems(root, root);
-    expect(problems.map((p) => [p.file, p.message])).toEqual([[path.join('.tf', 'keys', 'prod.key'), 'is tracked by git, so everyone with the repository has the key']]);
+    expect(problems.map((p) => [p.file, p.message])).toEqual([
+      [path.join('.tf', 'keys', 'prod.key'), 'is tracked by git, so everyone with the repository has the key'],
+    ]);
     expect(problems[0]?.hint).toMatch(/git rm --cached \.tf\/keys\/prod\.key/);
   });
 });

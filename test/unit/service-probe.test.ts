@@ -197,7 +197,9 @@ describe('waitFor', { timeout: 10_000 }, () => {
   it('accepts short names and refuses unknown ones before waiting', async () => {
     const port = await listen(tcpServer(), '127.0.0.1');
     await waitFor({ DB_URL: `postgres://127.0.0.1:${port}/x` }, ['db'], { timeoutMs: 2000 });
-    await expect(waitFor({ DB_URL: 'postgres://h/x' }, ['CACHE_URL'], { timeoutMs: 100 })).rejects.toThrow('--wait CACHE_URL: no variable CACHE_URL in the environment');
+    await expect(waitFor({ DB_URL: 'postgres://h/x' }, ['CACHE_URL'], { timeoutMs: 100 })).rejects.toThrow(
+      '--wait CACHE_URL: no variable CACHE_URL in the environment',
+    );
     await expect(waitFor({ PORT: '5000' }, ['PORT'], { timeoutMs: 100 })).rejects.toThrow('--wait PORT: the value of PORT is not a URL with a host');
   });
 });
@@ -218,7 +220,9 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
     const never: Lookup = () => new Promise(() => undefined);
     const report = bootReport({ DATABASE_URL: 'postgres://db.example/app' }, { lookup: never, timeoutMs: 60_000, signal: stop.signal });
     stop.abort();
-    expect((await report).map((l) => l.text)).toEqual(['service DATABASE_URL (postgres://db.example/app) is down: lookup cancelled db.example; starting anyway']);
+    expect((await report).map((l) => l.text)).toEqual([
+      'service DATABASE_URL (postgres://db.example/app) is down: lookup cancelled db.example; starting anyway',
+    ]);
   });
 
   it('lists, probes and exits 1 when a resource is down; JSON carries the same facts', async () => {
@@ -230,13 +234,19 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
       '127.0.0.1',
     );
     const down = await closedPort();
-    const env = { API_URL: `http://127.0.0.1:${http}/v1`, DATABASE_URL: `postgres://u:pw@127.0.0.1:${down}/app`, PG_URL: `postgresql://u:pw@127.0.0.1:${down}/app` };
+    const env = {
+      API_URL: `http://127.0.0.1:${http}/v1`,
+      DATABASE_URL: `postgres://u:pw@127.0.0.1:${down}/app`,
+      PG_URL: `postgresql://u:pw@127.0.0.1:${down}/app`,
+    };
     const out = capture();
     const context = { cwd: '/', env: {}, stdout: out.stream, stderr: out.stream };
     expect(await listServices(env, { probe: true, json: false }, context)).toBe(1);
     const text = out.text();
     expect(text).toMatch(new RegExp(`^http 127\\.0\\.0\\.1:${http} /v1  up \\d+ms \\(HTTP 200\\)\n  API_URL=http://127\\.0\\.0\\.1:${http}/v1\n`));
-    expect(text).toContain(`postgres 127.0.0.1:${down} app  DOWN: ECONNREFUSED 127.0.0.1:${down}\n  DATABASE_URL=postgres://u:${MASK}@127.0.0.1:${down}/app\n  PG_URL=postgresql://u:${MASK}@127.0.0.1:${down}/app\n1 of 2 down\n`);
+    expect(text).toContain(
+      `postgres 127.0.0.1:${down} app  DOWN: ECONNREFUSED 127.0.0.1:${down}\n  DATABASE_URL=postgres://u:${MASK}@127.0.0.1:${down}/app\n  PG_URL=postgresql://u:${MASK}@127.0.0.1:${down}/app\n1 of 2 down\n`,
+    );
     expect(text).not.toContain('pw@');
 
     const json = capture();

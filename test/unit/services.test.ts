@@ -9,15 +9,38 @@ import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName } from 
 describe('describeUrl', () => {
   const rows: [string, string, unknown][] = [
     // [why, value, resource]
-    ['postgres default port and database', 'postgres://u:p@db.example.com/app', { scheme: 'postgres', addresses: [{ host: 'db.example.com', port: 5432 }], database: 'app' }],
-    ['postgresql is the postgres family', 'postgresql://db:6543/app?sslmode=require', { scheme: 'postgres', addresses: [{ host: 'db', port: 6543 }], database: 'app' }],
+    [
+      'postgres default port and database',
+      'postgres://u:p@db.example.com/app',
+      { scheme: 'postgres', addresses: [{ host: 'db.example.com', port: 5432 }], database: 'app' },
+    ],
+    [
+      'postgresql is the postgres family',
+      'postgresql://db:6543/app?sslmode=require',
+      { scheme: 'postgres', addresses: [{ host: 'db', port: 6543 }], database: 'app' },
+    ],
     ['mysql', 'mysql://u:p@h/shop', { scheme: 'mysql', addresses: [{ host: 'h', port: 3306 }], database: 'shop' }],
     ['redis without a db number is db 0', 'redis://:p@cache', { scheme: 'redis', addresses: [{ host: 'cache', port: 6379 }], database: '0' }],
     ['amqp default vhost', 'amqp://mq', { scheme: 'amqp', addresses: [{ host: 'mq', port: 5672 }], database: '/' }],
     ['http keeps the path', 'http://api/v1/health', { scheme: 'http', addresses: [{ host: 'api', port: 80 }], database: '/v1/health' }],
     ['https default port, no path', 'https://example.com', { scheme: 'https', addresses: [{ host: 'example.com', port: 443 }], database: undefined }],
-    ['mongodb host list', 'mongodb://a,b:27018/app', { scheme: 'mongodb', addresses: [{ host: 'a', port: 27017 }, { host: 'b', port: 27018 }], database: 'app' }],
-    ['mongodb+srv has no default port', 'mongodb+srv://u:p@cluster.example.net/app', { scheme: 'mongodb+srv', addresses: [{ host: 'cluster.example.net', port: undefined }], database: 'app' }],
+    [
+      'mongodb host list',
+      'mongodb://a,b:27018/app',
+      {
+        scheme: 'mongodb',
+        addresses: [
+          { host: 'a', port: 27017 },
+          { host: 'b', port: 27018 },
+        ],
+        database: 'app',
+      },
+    ],
+    [
+      'mongodb+srv has no default port',
+      'mongodb+srv://u:p@cluster.example.net/app',
+      { scheme: 'mongodb+srv', addresses: [{ host: 'cluster.example.net', port: undefined }], database: 'app' },
+    ],
     ['memcached', 'memcached://mc', { scheme: 'memcached', addresses: [{ host: 'mc', port: 11211 }], database: undefined }],
     ['IPv6 literal', 'postgres://[::1]/db', { scheme: 'postgres', addresses: [{ host: '::1', port: 5432 }], database: 'db' }],
     ['a URL with no host is no resource', 'file:///tmp/x', undefined],
@@ -49,7 +72,11 @@ describe('catalog', () => {
       ['amqp', 'mq.internal:5672', '/', ['UPSTREAM']],
       ['postgres', 'db:5432', 'analytics', ['OTHER_DB_URL']],
     ]);
-    expect(resources[0]?.vars.map((v) => v.masked)).toEqual([`postgres://app:${MASK}@db:5432/app`, `postgresql://app:${MASK}@db/app`, `postgres://reader:${MASK}@db/app`]);
+    expect(resources[0]?.vars.map((v) => v.masked)).toEqual([
+      `postgres://app:${MASK}@db:5432/app`,
+      `postgresql://app:${MASK}@db/app`,
+      `postgres://reader:${MASK}@db/app`,
+    ]);
     expect(JSON.stringify(resources.map((r) => r.vars.map((v) => v.masked)))).not.toMatch(/s3cret|r3ad/);
   });
 
@@ -119,9 +146,17 @@ describe('tf services add / remove', () => {
     const { calls, write } = recorder();
     const out = sink();
     expect(await servicesAdd({ name: 'db', url: 'postgres://app:pw@db:5432/app', options: noOptions }, write, contextFor(out.stream))).toBe(0);
-    await servicesAdd({ name: 'REDIS_URL', url: 'redis://c', options: { ...noOptions, envName: 'staging' }, local: true }, write, contextFor(out.stream, { REDIS_URL: 'x' }));
+    await servicesAdd(
+      { name: 'REDIS_URL', url: 'redis://c', options: { ...noOptions, envName: 'staging' }, local: true },
+      write,
+      contextFor(out.stream, { REDIS_URL: 'x' }),
+    );
     await servicesAdd({ name: 'cache', url: 'redis://c', options: { ...noOptions, root: 'sub' } }, write, contextFor(out.stream));
-    expect(calls).toEqual(['set /app/.env DB_URL=postgres://app:pw@db:5432/app', 'set /app/.env.staging.local REDIS_URL=redis://c', 'set /app/sub/.env CACHE_URL=redis://c']);
+    expect(calls).toEqual([
+      'set /app/.env DB_URL=postgres://app:pw@db:5432/app',
+      'set /app/.env.staging.local REDIS_URL=redis://c',
+      'set /app/sub/.env CACHE_URL=redis://c',
+    ]);
     expect(out.text()).toBe(
       [
         `DB_URL=postgres://app:${MASK}@db:5432/app -> .env (postgres db:5432 app)`,
@@ -136,8 +171,12 @@ describe('tf services add / remove', () => {
   it('refuses a bad name or a value that is not a URL, without echoing the value', async () => {
     const { calls, write } = recorder();
     const out = sink();
-    await expect(servicesAdd({ name: '9x', url: 'redis://c', options: noOptions }, write, contextFor(out.stream))).rejects.toThrow('services: "9x" is not a variable name');
-    const error = await servicesAdd({ name: 'db', url: 'app:hunter2@db/app', options: noOptions }, write, contextFor(out.stream)).catch((e: unknown) => e as TfError);
+    await expect(servicesAdd({ name: '9x', url: 'redis://c', options: noOptions }, write, contextFor(out.stream))).rejects.toThrow(
+      'services: "9x" is not a variable name',
+    );
+    const error = await servicesAdd({ name: 'db', url: 'app:hunter2@db/app', options: noOptions }, write, contextFor(out.stream)).catch(
+      (e: unknown) => e as TfError,
+    );
     expect((error as TfError).exitCode).toBe(2);
     expect((error as TfError).describe()).toMatch(/^services add DB_URL: the value is not a URL with a host; give scheme:/);
     expect((error as TfError).describe()).not.toContain('hunter2');
@@ -150,14 +189,19 @@ describe('tf services add / remove', () => {
     expect(await servicesRemove({ name: 'db', options: { ...noOptions, envName: 'ci' } }, write, contextFor(out.stream))).toBe(0);
     expect(out.text()).toBe('DB_URL removed from .env.ci\n');
     const error = await servicesRemove({ name: 'redis', options: noOptions }, write, contextFor(out.stream)).catch((e: unknown) => e as TfError);
-    expect((error as TfError).describe()).toBe('.env: REDIS_URL is not set here; tf env shows which file sets each variable; --env NAME and --local pick the layer');
+    expect((error as TfError).describe()).toBe(
+      '.env: REDIS_URL is not set here; tf env shows which file sets each variable; --env NAME and --local pick the layer',
+    );
     expect(calls).toEqual(['unset /app/.env.ci DB_URL', 'unset /app/.env REDIS_URL']);
   });
 });
 
 describe('tf services on an app', () => {
   it('reads the env layers of --env NAME and lists their resources masked', async () => {
-    const dir = tmpApp({ '.env': 'DATABASE_URL=postgres://app:devpw@localhost/app\n', '.env.ci': 'DATABASE_URL=postgres://app:cipw@db/app\nQUEUE_URL=amqp://mq\n' });
+    const dir = tmpApp({
+      '.env': 'DATABASE_URL=postgres://app:devpw@localhost/app\n',
+      '.env.ci': 'DATABASE_URL=postgres://app:cipw@db/app\nQUEUE_URL=amqp://mq\n',
+    });
     try {
       let text = '';
       const stdout = new Writable({
@@ -166,9 +210,21 @@ describe('tf services on an app', () => {
           callback();
         },
       });
-      const options = { procfile: undefined, root: undefined, envFiles: [], envName: 'ci', envOverride: false, formation: undefined, formationSource: '--formation', port: undefined, portStep: 100 };
+      const options = {
+        procfile: undefined,
+        root: undefined,
+        envFiles: [],
+        envName: 'ci',
+        envOverride: false,
+        formation: undefined,
+        formationSource: '--formation',
+        port: undefined,
+        portStep: 100,
+      };
       expect(await services({ options, probe: false, json: false }, { cwd: dir, env: {}, stdout, stderr: stdout })).toBe(0);
-      expect(text).toBe(`postgres db:5432 app\n  DATABASE_URL=postgres://app:${MASK}@db/app  (.env.ci:1)\namqp mq:5672 /\n  QUEUE_URL=amqp://mq  (.env.ci:2)\n`);
+      expect(text).toBe(
+        `postgres db:5432 app\n  DATABASE_URL=postgres://app:${MASK}@db/app  (.env.ci:1)\namqp mq:5672 /\n  QUEUE_URL=amqp://mq  (.env.ci:2)\n`,
+      );
     } finally {
       removeApp(dir);
     }

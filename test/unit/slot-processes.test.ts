@@ -33,7 +33,8 @@ function recorder() {
     }
   };
   const next = (match: (e: SupervisorEvent) => boolean): Promise<SupervisorEvent> => new Promise((resolve) => waiting.push({ match, resolve }));
-  const is = (kind: SupervisorEvent['kind'], name?: string) => (e: SupervisorEvent) => e.kind === kind && (name === undefined || ('instance' in e && e.instance.name === name));
+  const is = (kind: SupervisorEvent['kind'], name?: string) => (e: SupervisorEvent) =>
+    e.kind === kind && (name === undefined || ('instance' in e && e.instance.name === name));
   const pids = () => events.flatMap((e) => (e.kind === 'spawned' ? [e.pid] : []));
   return { events, emit, next, is, pids };
 }

@@ -164,7 +164,14 @@ describe('Supervisor slots', () => {
     expect(w.runs).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
     expect(w.runs).toHaveLength(3);
-    expect(w.supervisor.snapshot()[1]).toMatchObject({ name: 'worker.1', state: 'ready', pid: 102, port: 5100, restarts: 1, lastExit: { code: 3, signal: null } });
+    expect(w.supervisor.snapshot()[1]).toMatchObject({
+      name: 'worker.1',
+      state: 'ready',
+      pid: 102,
+      port: 5100,
+      restarts: 1,
+      lastExit: { code: 3, signal: null },
+    });
     expect(w.calls).toEqual([]);
     expect(w.watched.has(102)).toBe(true);
     expect(await end(w, done)).toBe(143);
@@ -194,7 +201,7 @@ describe('Supervisor slots', () => {
     expect(await end(w, done)).toBe(143);
   });
 
-  it('a restart asked for never counts as an exit on its own, even under foreman\'s stop-all policy', async () => {
+  it("a restart asked for never counts as an exit on its own, even under foreman's stop-all policy", async () => {
     const w = world(['web.1', 'worker.1']);
     const done = w.supervisor.run();
     await tick();
@@ -209,7 +216,7 @@ describe('Supervisor slots', () => {
     expect(await end(w, done)).toBe(143);
   });
 
-  it('a restart during a stop: the type\'s stop signal, SIGKILL after the grace period, then a new run', async () => {
+  it("a restart during a stop: the type's stop signal, SIGKILL after the grace period, then a new run", async () => {
     const w = world(['web.1', 'worker.1'], { policies: { worker: { stopSignal: 'SIGQUIT' } }, onStop: () => 'ignore' });
     const done = w.supervisor.run();
     await tick();
@@ -352,7 +359,7 @@ describe('Supervisor slots', () => {
     expect(await end(w, done)).toBe(143);
   });
 
-  it('signals the named instances\' groups and names the unknown', async () => {
+  it("signals the named instances' groups and names the unknown", async () => {
     const w = world(['web.1', 'web.2', 'worker.1']);
     const done = w.supervisor.run();
     await tick();
@@ -362,7 +369,7 @@ describe('Supervisor slots', () => {
     expect(await end(w, done)).toBe(143);
   });
 
-  it('reports readiness from the probe, fed the run\'s output', async () => {
+  it("reports readiness from the probe, fed the run's output", async () => {
     const seen: string[] = [];
     const probe: ReadinessProbe = () => {
       let resolve!: () => void;
@@ -390,7 +397,7 @@ describe('Supervisor slots', () => {
     expect(await end(w, done)).toBe(143);
   });
 
-  it('never signals a run\'s group once its leader has exited, even before the exit is reported', async () => {
+  it("never signals a run's group once its leader has exited, even before the exit is reported", async () => {
     const w = world(['web.1', 'worker.1'], { policies: { worker: { canDie: true } } });
     const done = w.supervisor.run();
     await tick();
@@ -415,9 +422,13 @@ describe('Supervisor slots', () => {
     expect(w.calls).toEqual(['SIGTERM web.1']);
   });
 
-  it('empties a crashed run\'s group before the next run: its stop signal, SIGKILL after the grace period, then the restart', async () => {
+  it("empties a crashed run's group before the next run: its stop signal, SIGKILL after the grace period, then the restart", async () => {
     const lines: string[] = [];
-    const w = world(['web.1', 'worker.1'], { policies: { worker: { restart: 'always', stopSignal: 'SIGINT' } }, memberOnStop: 'ignore', debug: (l) => lines.push(l) });
+    const w = world(['web.1', 'worker.1'], {
+      policies: { worker: { restart: 'always', stopSignal: 'SIGINT' } },
+      memberOnStop: 'ignore',
+      debug: (l) => lines.push(l),
+    });
     const done = w.supervisor.run();
     await tick();
     const first = w.current('worker.1');
@@ -436,12 +447,15 @@ describe('Supervisor slots', () => {
     expect(w.runs).toHaveLength(3);
     expect(w.states()['worker.1']).toBe('ready');
     expect(w.supervisor.snapshot()[1]).toMatchObject({ restarts: 1 });
-    expect(lines).toEqual([expect.stringMatching(/^worker\.1: SIGINT to group 101 \(its leader exited/), expect.stringMatching(/^worker\.1: SIGKILL to group 101 \(grace period over/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(/^worker\.1: SIGINT to group 101 \(its leader exited/),
+      expect.stringMatching(/^worker\.1: SIGKILL to group 101 \(grace period over/),
+    ]);
     expect(w.watched.has(101)).toBe(false);
     expect(await end(w, done)).toBe(143);
   });
 
-  it('restarts after the back-off alone when the crashed run\'s members leave on the stop signal', async () => {
+  it("restarts after the back-off alone when the crashed run's members leave on the stop signal", async () => {
     const w = world(['web.1', 'worker.1'], { policies: { worker: { restart: 'always' } } });
     const done = w.supervisor.run();
     await tick();

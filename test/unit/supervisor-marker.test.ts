@@ -74,6 +74,14 @@ describe('Supervisor and the run marker', () => {
     supervisor.signal('SIGINT');
     await vi.advanceTimersByTimeAsync(2000);
     expect(await done).toBe(130);
-    expect(calls).toEqual(['started 100', 'group SIGTERM 100', 'marked [100] []', 'pid SIGTERM 900', 'pid SIGKILL 900', 'marked [100] [900]', 'pid SIGKILL 901']);
+    expect(calls).toEqual([
+      'started 100',
+      'group SIGTERM 100',
+      'marked [100] []',
+      'pid SIGTERM 900',
+      'pid SIGKILL 900',
+      'marked [100] [900]',
+      'pid SIGKILL 901',
+    ]);
   });
 });

@@ -51,7 +51,11 @@ function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = ()
   const events: SupervisorEvent[] = [];
   let nextPid = 100;
   const spawn = (i: Instance): ChildHandle => {
-    if (i.name.startsWith('emfile')) throw Object.assign(new Error('too many open files (EMFILE): 3 instances need about 40 descriptors, the limit is 30 (ulimit -n); raise it or run fewer'), { code: 'EMFILE' });
+    if (i.name.startsWith('emfile'))
+      throw Object.assign(
+        new Error('too many open files (EMFILE): 3 instances need about 40 descriptors, the limit is 30 (ulimit -n); raise it or run fewer'),
+        { code: 'EMFILE' },
+      );
     const child = new FakeChild(i.name.startsWith('broken') ? undefined : nextPid++);
     if (child.pid === undefined) setImmediate(() => child.emit('error', Object.assign(new Error('spawn /bin/sh ENOENT'), { code: 'ENOENT' })));
     else byPid.set(child.pid, i.name);
@@ -166,7 +170,9 @@ describe('Supervisor', () => {
     expect(await done).toBe(1);
     expect(w.kinds()).toEqual(['spawned web.1', 'spawn-failed emfile.1', 'stopping', 'exited web.1']);
     expect(w.calls).toEqual(['SIGTERM web.1']);
-    expect(w.events).toContainEqual(expect.objectContaining({ kind: 'spawn-failed', code: 'EMFILE', error: expect.stringMatching(/^too many open files \(EMFILE\)/) }));
+    expect(w.events).toContainEqual(
+      expect.objectContaining({ kind: 'spawn-failed', code: 'EMFILE', error: expect.stringMatching(/^too many open files \(EMFILE\)/) }),
+    );
   });
 
   it('reports output chunks and their end before the exit', async () => {

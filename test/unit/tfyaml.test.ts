@@ -6,7 +6,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadTfYamlBeside, parseTfYaml, readTfYaml, tfYamlPathFor, TF_YAML_MAX_BYTES } from '../../src/config/tfyaml.js';
 import { errorOf } from '../helpers/errors.js';
 
-
 const TYPES = ['web', 'worker'];
 const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
 const settingsOf = (text: string): Record<string, unknown> => Object.fromEntries(parseTfYaml(text, 'tf.yaml', TYPES).types);
@@ -29,7 +28,10 @@ describe('parseTfYaml', () => {
     ['web:\n  restart: no\n', { web: { restart: 'no' } }], // YAML 1.2: a bare no is the word, not false
     ['web:\n  stop_signal: 3\n', { web: { stopSignal: 'SIGQUIT' } }], // a signal number
     ['web:\n  can_die: true\n', { web: { canDie: true } }], // a boolean
-    ['worker:\n  ready: log:Listening on http://localhost:5000, pid=1\n', { worker: { ready: { kind: 'log', text: 'Listening on http://localhost:5000, pid=1' } } }], // commas and '=' need no escape here
+    [
+      'worker:\n  ready: log:Listening on http://localhost:5000, pid=1\n',
+      { worker: { ready: { kind: 'log', text: 'Listening on http://localhost:5000, pid=1' } } },
+    ], // commas and '=' need no escape here
     ['worker:\n  ready: "log:queue: ready"\n', { worker: { ready: { kind: 'log', text: 'queue: ready' } } }], // ': ' quoted
     ['web: {ready: port, restart: always}\n', { web: { ready: { kind: 'port' }, restart: 'always' } }], // flow style
     ['\ufeffweb:\r\n  ready: none\r\n', { web: { ready: { kind: 'none' } } }], // BOM and CRLF
@@ -54,24 +56,79 @@ describe('parseTfYaml', () => {
     [yaml('web:', '  restart: always', '  retsart: no'), 3, 'unknown key "retsart" for web', 'keys are restart, can_die, stop_signal, ready'], // a typo in the key
     [yaml('web:', '  stop-signal: INT'), 2, 'unknown key "stop-signal" for web', 'did you mean "stop_signal"? keys are restart, can_die, stop_signal, ready'], // the flag's spelling
     [yaml('web:', '  restart: sometimes'), 2, 'unknown restart policy "sometimes" for web', 'use no, on-failure or always'], // bad value
-    [yaml('web:', '  stop_signal: KILL'), 2, 'SIGKILL cannot be a stop signal for web', 'SIGKILL cannot be caught, so the process gets no chance to shut down; tf already sends SIGKILL after the grace period (-t)'], // refused signal
+    [
+      yaml('web:', '  stop_signal: KILL'),
+      2,
+      'SIGKILL cannot be a stop signal for web',
+      'SIGKILL cannot be caught, so the process gets no chance to shut down; tf already sends SIGKILL after the grace period (-t)',
+    ], // refused signal
     [yaml('worker:', '  ready: tcp'), 2, 'unknown readiness probe "tcp" for worker', 'use port, http, http:/PATH, log:TEXT or none'], // bad probe
     [yaml('web:', '  can_die: yes'), 2, 'can_die for web must be true or false, got "yes"', 'write "can_die: true" or "can_die: false"'], // YAML 1.2: yes is a string
-    [yaml('web:', '  restart:', '    - always'), 3, 'restart for web must be no, on-failure or always, got a list', 'write one value after the key, e.g. "restart: on-failure"'], // a list
-    [yaml('web:', '  ready:', '    http: /health'), 3, 'ready for web must be a probe (port, http, http:/PATH, log:TEXT or none), got a mapping', 'write one value after the key, e.g. "ready: http:/health"'], // a mapping
-    [yaml('web:', '  restart:'), 2, 'restart for web must be no, on-failure or always, got nothing', 'write one value after the key, e.g. "restart: on-failure"'], // empty
-    [yaml('%YAML 1.1', '---', 'web:', '  restart: no'), 4, 'restart for web must be no, on-failure or always, got false', 'quote the value, e.g. restart: "no"'], // YAML 1.1 reads no as false
-    [yaml('# c', 'web: {restart}'), 2, 'restart for web must be no, on-failure or always, got nothing', 'write one value after the key, e.g. "restart: on-failure"'], // a flow key without a value
+    [
+      yaml('web:', '  restart:', '    - always'),
+      3,
+      'restart for web must be no, on-failure or always, got a list',
+      'write one value after the key, e.g. "restart: on-failure"',
+    ], // a list
+    [
+      yaml('web:', '  ready:', '    http: /health'),
+      3,
+      'ready for web must be a probe (port, http, http:/PATH, log:TEXT or none), got a mapping',
+      'write one value after the key, e.g. "ready: http:/health"',
+    ], // a mapping
+    [
+      yaml('web:', '  restart:'),
+      2,
+      'restart for web must be no, on-failure or always, got nothing',
+      'write one value after the key, e.g. "restart: on-failure"',
+    ], // empty
+    [
+      yaml('%YAML 1.1', '---', 'web:', '  restart: no'),
+      4,
+      'restart for web must be no, on-failure or always, got false',
+      'quote the value, e.g. restart: "no"',
+    ], // YAML 1.1 reads no as false
+    [
+      yaml('# c', 'web: {restart}'),
+      2,
+      'restart for web must be no, on-failure or always, got nothing',
+      'write one value after the key, e.g. "restart: on-failure"',
+    ], // a flow key without a value
     [yaml('web:', '  restart: always', '  restart: no'), 3, 'duplicate key "restart" in the block of web (first on line 2)', 'keep one of them'], // duplicate key
     [yaml('web:', '  restart: always', 'worker: {}', 'web:', '  ready: port'), 4, 'duplicate key "web" in tf.yaml (first on line 1)', 'keep one of them'], // duplicate type
-    [yaml('web: port'), 1, 'the block of web must hold settings such as "restart: on-failure", got a value', 'indent its settings under "web:"; keys are restart, can_die, stop_signal, ready'], // a value instead of a block
-    [yaml('web:', '- restart: always'), 2, 'the block of web must hold settings such as "restart: on-failure", got a list', 'indent its settings under "web:"; keys are restart, can_die, stop_signal, ready'], // a list instead of a block
+    [
+      yaml('web: port'),
+      1,
+      'the block of web must hold settings such as "restart: on-failure", got a value',
+      'indent its settings under "web:"; keys are restart, can_die, stop_signal, ready',
+    ], // a value instead of a block
+    [
+      yaml('web:', '- restart: always'),
+      2,
+      'the block of web must hold settings such as "restart: on-failure", got a list',
+      'indent its settings under "web:"; keys are restart, can_die, stop_signal, ready',
+    ], // a list instead of a block
     [yaml('- web', '- worker'), 1, 'expected one block per process type, e.g. "web:" followed by indented settings', 'types are: web, worker (or all)'], // a list document
     [yaml('just text'), 1, 'expected one block per process type, e.g. "web:" followed by indented settings', 'types are: web, worker (or all)'], // a scalar document
     [yaml('web:', '  1: always'), 2, 'the block of web has key "1", which is not a name', 'keys are plain names such as web or restart'], // a number key
-    [yaml('web:', '  ready: log: Listening'), 2, 'invalid YAML: Nested mappings are not allowed in compact mappings', 'quote a value that contains ": ", e.g. ready: "log:Listening on: 5000"'], // unquoted ': ' in a value
-    [yaml('web:', '  ready: [port'), 3, 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]', 'fix the YAML syntax'], // broken syntax
-    [yaml('web:', '  <<: {restart: always}'), 2, 'unknown key "<<" for web', 'merge keys are not supported; put shared settings in an "all:" block. keys are restart, can_die, stop_signal, ready'], // merge keys
+    [
+      yaml('web:', '  ready: log: Listening'),
+      2,
+      'invalid YAML: Nested mappings are not allowed in compact mappings',
+      'quote a value that contains ": ", e.g. ready: "log:Listening on: 5000"',
+    ], // unquoted ': ' in a value
+    [
+      yaml('web:', '  ready: [port'),
+      3,
+      'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      'fix the YAML syntax',
+    ], // broken syntax
+    [
+      yaml('web:', '  <<: {restart: always}'),
+      2,
+      'unknown key "<<" for web',
+      'merge keys are not supported; put shared settings in an "all:" block. keys are restart, can_die, stop_signal, ready',
+    ], // merge keys
     [yaml('web:', '  restart: !policy always'), 2, 'invalid YAML: Unresolved tag: !policy', 'remove the tag: values are plain text, numbers or true/false'], // an unknown tag is not ignored
     [yaml('%YAML 1.3', '---', 'web: {}'), 1, 'invalid YAML: Unsupported YAML version 1.3', 'fix the YAML syntax'], // an unknown version is not ignored
     [yaml('web:', '  restart: always', '---', 'worker: {}'), 3, 'invalid YAML: more than one document', 'keep one document: remove the "---" separator'], // two documents
@@ -110,7 +167,9 @@ describe('readTfYaml', () => {
     writeFileSync(file, 'web:\n  restart: always\n');
     expect(readTfYaml(file, 'app/tf.yaml', TYPES)?.types.get('web')?.restart?.value).toBe('always');
     writeFileSync(file, 'web:\n  restart: maybe\n');
-    expect(errorOf(() => readTfYaml(file, 'app/tf.yaml', TYPES)).describe()).toBe('app/tf.yaml:2: unknown restart policy "maybe" for web; use no, on-failure or always');
+    expect(errorOf(() => readTfYaml(file, 'app/tf.yaml', TYPES)).describe()).toBe(
+      'app/tf.yaml:2: unknown restart policy "maybe" for web; use no, on-failure or always',
+    );
   });
 
   it('follows a symlink to a regular file', () => {
@@ -124,7 +183,9 @@ describe('readTfYaml', () => {
   it('refuses a directory', () => {
     const sub = path.join(dir, 'sub');
     mkdirSync(sub);
-    expect(errorOf(() => readTfYaml(sub, 'tf.yaml', TYPES)).describe()).toBe('tf.yaml: is a directory; make tf.yaml a plain UTF-8 file of a few settings per process type, or remove it');
+    expect(errorOf(() => readTfYaml(sub, 'tf.yaml', TYPES)).describe()).toBe(
+      'tf.yaml: is a directory; make tf.yaml a plain UTF-8 file of a few settings per process type, or remove it',
+    );
   });
 
   it('refuses a FIFO without blocking on it', () => {

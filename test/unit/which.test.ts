@@ -19,7 +19,10 @@ describe('programOf', () => {
     expect(programOf(command, env)).toEqual({ program, pathVar });
   });
 
-  it.each(['nice -n 5 echo hi', 'exec -a name echo', 'cd x && y', '$CMD', 'if true; then x; fi', 'timeout 5'])('gives up on %j (a builtin, a variable or shell syntax)', (command) => {
-    expect(programOf(command, env)).toBeUndefined();
-  });
+  it.each(['nice -n 5 echo hi', 'exec -a name echo', 'cd x && y', '$CMD', 'if true; then x; fi', 'timeout 5'])(
+    'gives up on %j (a builtin, a variable or shell syntax)',
+    (command) => {
+      expect(programOf(command, env)).toBeUndefined();
+    },
+  );
 });
