@@ -1,5 +1,10 @@
 import path from 'node:path';
-import { isAlias, isMap, isScalar, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import type { Document, Node, Pair, Scalar, YAMLMap } from 'yaml';
+import { loadYaml as yaml } from '../host/yaml.js';
+
+const isAlias: typeof import('yaml')['isAlias'] = (node) => yaml().isAlias(node);
+const isMap = (node: unknown): node is YAMLMap => yaml().isMap(node);
+const isScalar = (node: unknown): node is Scalar => yaml().isScalar(node);
 import type { ReadySpec, RestartPolicy } from '../domain.js';
 import { TfError } from '../errors.js';
 import { decodeConfigText, MAX_CONFIG_BYTES, readConfigFile } from './read.js';
@@ -52,14 +57,14 @@ const KEY_LIST = 'restart, can_die, stop_signal, ready';
 const quoted = JSON.stringify;
 
 class Reader {
-  private readonly lines = new LineCounter();
+  private readonly lines = new (yaml().LineCounter)();
   private readonly doc: Document.Parsed;
 
   constructor(
     text: string,
     private readonly file: string,
   ) {
-    this.doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false });
+    this.doc = yaml().parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false });
   }
 
   lineAt(offset: number | undefined): number {

@@ -1,4 +1,4 @@
-import { Document } from 'yaml';
+import { loadYaml } from '../host/yaml.js';
 import type { RestartPolicy } from '../domain.js';
 import { TfError } from '../errors.js';
 import { containerCommand, literalDollars } from './container-command.js';
@@ -50,7 +50,11 @@ export const renderCompose: Render = (input, options) => {
   for (const type of input.types) services[serviceName(type)] = service(type, input, config);
 
   const files: ExportFile[] = [
-    { path: COMPOSE_FILE, mode: 0o644, content: new Document({ services }, { version: '1.1', aliasDuplicateObjects: false }).toString({ lineWidth: 0 }) },
+    {
+      path: COMPOSE_FILE,
+      mode: 0o644,
+      content: new (loadYaml().Document)({ services }, { version: '1.1', aliasDuplicateObjects: false }).toString({ lineWidth: 0 }),
+    },
   ];
   if (plain.length > 0) files.push({ path: CONFIG_ENV, mode: 0o644, content: envFile(plain) });
   if (secret.length > 0) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Document } from 'yaml';
+import { loadYaml } from '../host/yaml.js';
 import type { ReadySpec } from '../domain.js';
 import { TfError } from '../errors.js';
 import { type ContainerCommand, containerCommand, literalDollars } from './container-command.js';
@@ -203,7 +203,7 @@ function notes(...lines: readonly (string | undefined)[]): string | undefined {
 }
 
 function yamlFile(path: string, mode: number, object: Obj, comment?: string): ExportFile {
-  const doc = new Document(object, { version: '1.1', aliasDuplicateObjects: false });
+  const doc = new (loadYaml().Document)(object, { version: '1.1', aliasDuplicateObjects: false });
   if (comment !== undefined)
     doc.commentBefore = comment
       .split('\n')
