@@ -1,6 +1,12 @@
-import { lookup as dnsLookup } from 'node:dns';
-import { request as httpRequest, type ClientRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ClientRequest } from 'node:http';
+
+// Loaded on the first probe: `tf start` imports this module, and https (TLS) alone is a
+// noticeable part of a start that may probe nothing.
+const dns = (): typeof import('node:dns') => require('node:dns') as typeof import('node:dns');
+const httpRequest = (url: string, options: import('node:http').RequestOptions): ClientRequest =>
+  (require('node:http') as typeof import('node:http')).request(url, options);
+const httpsRequest = (url: string, options: import('node:https').RequestOptions): ClientRequest =>
+  (require('node:https') as typeof import('node:https')).request(url, options);
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TfError } from '../errors.js';
@@ -74,7 +80,7 @@ const PROBE_TIMEOUT_MS = 2000;
 
 const dnsAll: Lookup = (host) =>
   new Promise((resolve, reject) => {
-    dnsLookup(host, { all: true }, (error, addresses) => (error === null ? resolve(addresses) : reject(error)));
+    dns().lookup(host, { all: true }, (error, addresses) => (error === null ? resolve(addresses) : reject(error)));
   });
 
 const elapsed = (since: number): number => Math.round(performance.now() - since);

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns';
-import { request, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Instance, OutputStream, ReadySpec } from '../domain.js';
 import { realClock, type Clock } from '../host/clock.js';
@@ -210,7 +210,15 @@ function httpGet(host: string, port: number, path: string, watch: Watch, timeout
     let req: ClientRequest;
     try {
       // No agent: a kept-alive socket would outlive the probe.
-      req = request({ host, port, path, method: 'GET', agent: false, headers: { host: `localhost:${port}`, connection: 'close' } });
+      // node:http only for an http probe: most starts have none.
+      req = (require('node:http') as typeof import('node:http')).request({
+        host,
+        port,
+        path,
+        method: 'GET',
+        agent: false,
+        headers: { host: `localhost:${port}`, connection: 'close' },
+      });
     } catch {
       // A port out of range or a path node:http refuses throws at once; never reject.
       resolve({ kind: 'unreachable' });
