@@ -109,13 +109,13 @@ describe('output hot path (split, prefix, write)', () => {
     expect(run(chunked(bulk, size)).equals(run(chunked(bulk, 1)))).toBe(true);
   });
 
-  it('holds a flood back only until the end of the event loop turn, and writes it in one go', async () => {
+  it('holds a flood back only until the next timer turn, and writes it in one go', async () => {
     const p = pipeline();
     const block = Buffer.from('x'.repeat(99).concat('\n').repeat(100));
     p.feed(block);
     p.feed(block);
     expect(p.writes()).toBe(0);
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 2));
     expect(p.writes()).toBe(1);
     expect(p.bytes().toString()).toBe(`web.1 | ${'x'.repeat(99)}\n`.repeat(200));
   });
@@ -273,7 +273,7 @@ describe('Output with a blocked stdout (a slow reader)', () => {
     let output!: Output;
     const writer = new Writer(sink, { onBlocked() {}, onDrained: () => output.flush(), onClosed() {} });
     output = new Output(new PrettyFormat({ color: false, timestamp: false, width: 5 }), writer);
-    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2));
     const block = (from: number): Buffer => Buffer.from(Array.from({ length: 500 }, (_, i) => `line ${from + i}\n`).join(''));
     const feed = (chunk: Buffer): void => output.handle({ kind: 'output', instance: web, stream: 'stdout', chunk });
 
