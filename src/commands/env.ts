@@ -246,8 +246,6 @@ interface Layer {
   readonly path: string;
   readonly shown: string;
   readonly later: readonly { readonly path: string; readonly shown: string }[];
-  /** Whether `tf start` with the same --env reads the file at all. */
-  readonly read: boolean;
 }
 
 /** The app root as config finds it: --root, else the Procfile's directory, else here. */
@@ -264,7 +262,7 @@ function layerFor(options: ConfigOptions, cwd: string, local: boolean): Layer {
   if (name === 'local') throw usageError('"local" is not an environment name: .env.local is the developer layer', 'use --local to write it');
   const root = appRoot(options, cwd);
   // The order load.ts layers them in: later files win.
-  const stack = name === undefined ? ['.env'] : ['.env', '.env.local', `.env.${name}`, `.env.${name}.local`];
+  const stack = name === undefined ? ['.env', '.env.local'] : ['.env', '.env.local', `.env.${name}`, `.env.${name}.local`];
   const base = name === undefined ? '.env' : `.env.${name}`;
   const file = local ? `${base}.local` : base;
   const shown = (f: string): string => {
@@ -276,7 +274,6 @@ function layerFor(options: ConfigOptions, cwd: string, local: boolean): Layer {
     path: path.join(root, file),
     shown: shown(file),
     later: index === -1 ? [] : stack.slice(index + 1).map((f) => ({ path: path.join(root, f), shown: shown(f) })),
-    read: index !== -1,
   };
 }
 
@@ -342,7 +339,6 @@ function report(layer: Layer, outcomes: readonly EditOutcome[], options: ConfigO
       notes.push(`the shell's ${outcome.key} wins over env files; unset it in the shell, or pass --env-override`);
     }
   }
-  if (!layer.read) notes.push(`${layer.shown} is read only with --env NAME (which reads .env.local too); pass --env to write an environment's own .local file`);
   context.stdout.write(out.map((l) => `${l}\n`).join(''));
   context.stderr.write(notes.map((l) => `note: ${l}\n`).join(''));
 }

@@ -127,6 +127,15 @@ export function parseEnvFile(source: EnvSource): ParsedEnvFile {
       });
       continue;
     }
+    const quote = entry.quoting === 'none' ? entry.raw[0] : undefined;
+    if (quote === '"' || quote === "'" || quote === '`') {
+      // dotenv (and so tf) then keeps the text as it is: almost always an unclosed quote, not meant.
+      warnings.push({
+        file: source.file,
+        line: entry.line,
+        message: `the value of ${entry.key} starts with ${quote} but does not end with it, so it was taken as written, quotes included; close the quote or remove it`,
+      });
+    }
     kept.push(entry);
   }
   const text = normalise(source.text);

@@ -106,7 +106,8 @@ function envFileList(options: ConfigOptions, cwd: string, root: string): EnvFile
   }
   const explicit = options.envFiles.map((f) => ({ file: path.resolve(cwd, f), required: true, hint: 'check the path given with -e/--env-file' }));
   if (named.length > 0 || explicit.length > 0) return [...named, ...explicit];
-  return [{ file: path.join(root, '.env'), required: false, hint: rootHint('.env') }];
+  // The developer's own layer is read too, as with --env: a `tf env set --local` always takes effect.
+  return ['.env', '.env.local'].map((f) => ({ file: path.join(root, f), required: false, hint: rootHint(f) }));
 }
 
 /**

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { defaultPolicy, type Config } from '../domain.js';
-import { isSecretName } from '../config/mask.js';
+import { isSecretName, maskValue } from '../config/mask.js';
 import { buildPlan } from '../plan/plan.js';
 import type { ExportInput, ExportType, ExportValue } from './types.js';
 
@@ -40,7 +40,8 @@ export function exportInput(config: Config, options: ExportInputOptions): Export
   const env = new Map<string, ExportValue>();
   for (const [key, value] of Object.entries(config.env)) {
     if (config.envOrigins.get(key)?.kind !== 'file') continue;
-    env.set(key, { value, secret: config.secretKeys.has(key) || isSecretName(key) });
+    // A value the masker would hide (a URL's password, a token) is a secret too, wherever it sits.
+    env.set(key, { value, secret: config.secretKeys.has(key) || isSecretName(key) || maskValue(key, value) !== value });
   }
   const types: ExportType[] = config.procfile.types
     .filter((t) => t.name !== RELEASE_TYPE)

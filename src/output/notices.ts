@@ -42,7 +42,8 @@ function reasonText(reason: StopReason): string {
 /** One formatter per event kind: a new kind without one does not compile. */
 const NOTICES: { readonly [K in NoticeKind]: (event: EventOf<K>) => Notice } = {
   spawned: ({ instance, pid }) => ({
-    text: `${instance.name} started (pid ${pid}, port ${instance.port})`,
+    // The release phase has no port (0).
+    text: `${instance.name} started (pid ${pid}${instance.port === 0 ? '' : `, port ${instance.port}`})`,
     level: 'info',
     instance,
     fields: { event: 'spawned', pid, port: instance.port },

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readEnvText, writeFileAtomic } from '../config/env-edit.js';
+import { writeFileAtomic } from '../config/env-edit.js';
 import type { Procfile } from '../domain.js';
 import { TfError } from '../errors.js';
 import { RELEASES_DIR, compareFingerprints, procfileDigest, type ConfigChanges, type Fingerprint } from './fingerprint.js';
@@ -43,7 +43,6 @@ export interface ReleaseRecord {
   readonly releasePhase: boolean;
 }
 
-export const RELEASES_IGNORE = '/.tf/releases/';
 const RECORD = /^v([1-9]\d*)\.json$/;
 
 export const releasesDir = (root: string, envName: string): string => path.join(root, RELEASES_DIR, envName);
@@ -201,14 +200,17 @@ export function writeRecord(root: string, envName: string, state: ReleaseState, 
   }
 }
 
-/** Adds the records' directory to the root's .gitignore unless a line already covers it; true when it wrote. */
+/**
+ * Keeps the records out of git with a `.gitignore` of their own (`*`) rather than a line in the
+ * app's: editing the app's .gitignore would make the very tree being recorded dirty. True when
+ * it wrote the file.
+ */
 export function ignoreReleasesDir(root: string): boolean {
-  const file = path.join(root, '.gitignore');
-  const text = readEnvText(file, '.gitignore') ?? '';
-  const covering = ['.tf', '.tf/', '/.tf', '/.tf/', '.tf/releases', '.tf/releases/', '/.tf/releases', RELEASES_IGNORE];
-  if (text.split(/\r?\n/).some((line) => covering.includes(line.trim()))) return false;
-  const eol = text.includes('\r\n') ? '\r\n' : '\n';
-  writeFileAtomic(file, `${text}${text === '' || text.endsWith('\n') ? '' : eol}${RELEASES_IGNORE}${eol}`);
+  const dir = path.join(root, RELEASES_DIR);
+  const file = path.join(dir, '.gitignore');
+  if (existsSync(file)) return false;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileAtomic(file, '*\n');
   return true;
 }
 
@@ -238,6 +240,12 @@ export const unchanged = (changes: ReleaseChanges): boolean =>
 
 const shortCode = (code: CodeState): string => (code.kind === 'none' ? 'no git' : `${code.commit.slice(0, 7)}${code.dirty ? ' with uncommitted changes' : ''}`);
 
+/** The same commit with other uncommitted changes would read `abc -> abc`: say what differs. */
+const codeChange = (from: CodeState, to: CodeState): string =>
+  shortCode(from) === shortCode(to)
+    ? `code: the uncommitted changes on ${shortCode(to).slice(0, 7)} differ (see git status)`
+    : `code: ${shortCode(from)} -> ${shortCode(to)}`;
+
 /** `DATABASE_URL changed, NEW_FLAG added; Procfile changed; code abc1234 -> def5678`: names only, never a value. */
 export function describeChanges(changes: ReleaseChanges): string {
   const { added, removed, changed } = changes.config;
@@ -249,7 +257,7 @@ export function describeChanges(changes: ReleaseChanges): string {
   const parts = [
     ...(config.length > 0 ? [`config: ${config.join(', ')}`] : []),
     ...(changes.procfile ? ['Procfile changed'] : []),
-    ...(changes.code === undefined ? [] : [`code: ${shortCode(changes.code.from)} -> ${shortCode(changes.code.to)}`]),
+    ...(changes.code === undefined ? [] : [codeChange(changes.code.from, changes.code.to)]),
   ];
   return parts.length === 0 ? 'nothing changed' : parts.join('; ');
 }

@@ -71,7 +71,7 @@ describe('tf release', () => {
     await expectAllDead(pidsIn(staging.stdout.text));
     expect(recordsOf(root)).toEqual(['v1.json', 'v2.json']);
     expect(recordsOf(root, 'staging')).toEqual(['v1.json']);
-    expect(readFileSync(path.join(root, '.gitignore'), 'utf8')).toBe('/.tf/releases/\n');
+    expect(readFileSync(path.join(root, '.tf', 'releases', '.gitignore'), 'utf8')).toBe('*\n');
     for (const file of recordsOf(root)) expect(readFileSync(path.join(root, '.tf', 'releases', 'default', file), 'utf8')).not.toContain(SECRET);
   });
 

@@ -263,3 +263,13 @@ describe('decodeConfigText', () => {
     expect(decodeConfigText(Buffer.from('A=café\n'), { shown: '.env', kind: 'envfile' })).toBe('A=café\n');
   });
 });
+
+describe('parseEnvFile warnings', () => {
+  it('warns, with the line, about a value that opens a quote and does not close it (taken as written)', () => {
+    const parsed = parseEnvFile({ file: '.env', text: 'A=1\nB="unterminated\nC="x" trailing\nD="ok"\n' });
+    expect(parsed.warnings.map((w) => [w.line, w.message.split(' starts with')[0]])).toEqual([
+      [2, 'the value of B'],
+      [3, 'the value of C'],
+    ]);
+  });
+});

@@ -70,6 +70,13 @@ describe('exportInput', () => {
     ]);
   });
 
+  it('treats a value with credentials as a secret (a URL password goes to the Secret, not the ConfigMap)', { timeout: 10_000 }, () => {
+    const root = app('shop', { Procfile: 'web: node web.js\n', '.env': 'DATABASE_URL=postgres://app:pw123@db:5432/app\nCACHE_URL=redis://cache:6379\n' });
+    const input = exportInput(loadConfig({ options: options() }, { cwd: root, shellEnv: {} }), { app: undefined, timeoutSeconds: 5 });
+    expect(input.env.get('DATABASE_URL')?.secret).toBe(true);
+    expect(input.env.get('CACHE_URL')?.secret).toBe(false);
+  });
+
   it('names the app after --app, else the root directory made safe for unit and object names', { timeout: 10_000 }, () => {
     const root = app('My Shop_2.0', { Procfile: 'web: node web.js\n' });
     const config = loadConfig({ options: options() }, { cwd: root, shellEnv: {} });
