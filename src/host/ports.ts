@@ -43,6 +43,8 @@ export type HolderLookup = (timeoutMs: number) => Promise<Holders>;
  */
 const HOLDER_LOOKUP_MS = 1000;
 
+const PROBES_AT_ONCE = 16;
+
 type ToolResult = { readonly kind: 'output'; readonly text: string } | { readonly kind: 'missing' } | { readonly kind: 'failed' };
 
 function runTool(file: string, args: readonly string[], timeoutMs: number): Promise<ToolResult> {
@@ -128,8 +130,11 @@ function warningFor(instance: Instance, state: PortState, holders: Holders): War
  */
 export async function busyPortWarnings(instances: readonly Instance[], bind: Bind = bindAndRelease, holders: HolderLookup = lookupHolders): Promise<Warning[]> {
   const states: PortState[] = [];
-  // One at a time: a large formation must not hold a socket per instance at once.
-  for (const instance of instances) states.push(await probePort(instance.port, bind));
+  // A few at a time: all at once would hold a socket per instance of a large formation, one at
+  // a time would make start wait a turn of the event loop per instance.
+  for (let at = 0; at < instances.length; at += PROBES_AT_ONCE) {
+    states.push(...(await Promise.all(instances.slice(at, at + PROBES_AT_ONCE).map((instance) => probePort(instance.port, bind)))));
+  }
   const known = states.some((state) => state.kind === 'in-use') ? await holders(HOLDER_LOOKUP_MS) : new Map<number, string>();
   return instances.flatMap((instance, i) => warningFor(instance, states[i] as PortState, known) ?? []);
 }
