@@ -8,20 +8,11 @@ import type { ConfigOptions } from '../../src/config/load.js';
 import { TfError } from '../../src/errors.js';
 import { ANALYZE, execArgv, parseEnvFile, unitSettings, verify } from '../helpers/systemd.js';
 import { tempApps } from '../helpers/tf.js';
+import { configOptions } from '../helpers/config.js';
 
 const app = tempApps();
 
-const CONFIG: ConfigOptions = {
-  procfile: undefined,
-  root: undefined,
-  envFiles: [],
-  envName: undefined,
-  envOverride: false,
-  formation: undefined,
-  formationSource: '--formation',
-  port: undefined,
-  portStep: 100,
-};
+const CONFIG: ConfigOptions = configOptions();
 const request = (change: Partial<ExportRequest> = {}): ExportRequest => ({
   format: 'systemd',
   dir: 'out',

@@ -5,10 +5,11 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { env, envGet, type EnvInvocation, type EnvHooks } from '../../src/commands/env.js';
 import type { CommandContext } from '../../src/commands/context.js';
-import { loadConfig, type ConfigOptions } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { MASK } from '../../src/config/mask.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { TfError } from '../../src/errors.js';
+import { configOptions } from '../helpers/config.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -35,18 +36,7 @@ interface Fake extends CommandContext {
 }
 const contextIn = (cwd: string, shell: Record<string, string> = {}): Fake => ({ cwd, env: shell, stdout: new Sink(), stderr: new Sink() });
 
-const options = (extra: Partial<ConfigOptions> = {}): ConfigOptions => ({
-  procfile: undefined,
-  root: undefined,
-  envFiles: [],
-  envName: undefined,
-  envOverride: false,
-  formation: undefined,
-  formationSource: '--formation',
-  port: undefined,
-  portStep: 100,
-  ...extra,
-});
+const options = configOptions;
 
 const invocation = (rest: string[], extra: Partial<EnvInvocation> = {}): EnvInvocation => ({
   options: options(),

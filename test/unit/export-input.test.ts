@@ -2,8 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, type ConfigOptions } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { exportInput, sanitizeAppName } from '../../src/export/input.js';
+import { configOptions } from '../helpers/config.js';
 
 const made: string[] = [];
 afterAll(() => {
@@ -17,18 +18,7 @@ function app(name: string, files: Record<string, string>): string {
   return root;
 }
 
-const options = (change: Partial<ConfigOptions> = {}): ConfigOptions => ({
-  procfile: undefined,
-  root: undefined,
-  envFiles: [],
-  envName: undefined,
-  envOverride: false,
-  formation: undefined,
-  formationSource: '--formation',
-  port: undefined,
-  portStep: 100,
-  ...change,
-});
+const options = configOptions;
 
 const PROCFILE = 'web: node web.js\nrelease: bin/migrate\nworker: node worker.js\nclock: node clock.js\n';
 
