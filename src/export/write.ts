@@ -136,7 +136,9 @@ export function writeExport(request: WriteRequest): WriteResult {
   if (refused.length > 0) {
     const [first] = refused;
     const more = refused.length === 1 ? '' : ` (and ${refused.length - 1} more: ${refused.slice(1).join(', ')})`;
-    throw new TfError('option', `tf did not write this file, or it was edited since${more}; an export never replaces it`, {
+    // Which of the two: the manifest knows the files tf wrote.
+    const why = first !== undefined && first in ours ? 'was edited since tf exported it' : 'was not written by tf';
+    throw new TfError('option', `${why}${more}; an export never replaces it`, {
       file: shown(first ?? ''),
       hint: 'move it away, or pass --force to overwrite what tf exported',
     });

@@ -93,7 +93,7 @@ describe('tf export systemd', () => {
     writeFileSync(path.join(root, 'out', 'shop-web-1.service'), '# mine\n');
     const error = refusal(() => run(root, request({ app: 'shop' })));
     expect(error.describe()).toBe(
-      'out/shop-web-1.service: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported',
+      'out/shop-web-1.service: was edited since tf exported it; an export never replaces it; move it away, or pass --force to overwrite what tf exported',
     );
     expect(run(root, request({ app: 'shop', force: true })).stdout).toContain('wrote out/shop-web-1.service\n');
     // Scaling a type to zero removes its units.

@@ -57,7 +57,7 @@ describe('writeExport', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'app.env'), 'MINE=1\n');
     expect(refusal(() => write(dir))).toBe(
-      'out/app.env: tf did not write this file, or it was edited since; an export never replaces it; move it away, or pass --force to overwrite what tf exported',
+      'out/app.env: was not written by tf; an export never replaces it; move it away, or pass --force to overwrite what tf exported',
     );
     expect(readdirSync(dir)).toEqual(['app.env']);
     expect(readFileSync(path.join(dir, 'app.env'), 'utf8')).toBe('MINE=1\n');
@@ -74,7 +74,7 @@ describe('writeExport', () => {
     write(dir);
     writeFileSync(path.join(dir, 'app.target'), '[Unit]\nDescription=edited by hand\n');
     const changed = [{ ...FILES[0]!, content: '[Unit]\nDescription=new\n' }, FILES[1]!];
-    expect(refusal(() => write(dir, changed))).toMatch(/^out\/app\.target: tf did not write this file, or it was edited since/);
+    expect(refusal(() => write(dir, changed))).toMatch(/^out\/app\.target: was edited since tf exported it/);
     expect(write(dir, changed, true).written).toEqual(['app.target']);
     expect(readFileSync(path.join(dir, 'app.target'), 'utf8')).toBe('[Unit]\nDescription=new\n');
   });
@@ -90,7 +90,7 @@ describe('writeExport', () => {
     const dir = tempDir();
     write(dir, [...FILES, { path: 'app-clock-1.service', content: 'x\n', mode: 0o644 }]);
     writeFileSync(path.join(dir, 'app-clock-1.service'), 'edited\n');
-    expect(refusal(() => write(dir))).toMatch(/^out\/app-clock-1\.service: tf did not write this file, or it was edited since/);
+    expect(refusal(() => write(dir))).toMatch(/^out\/app-clock-1\.service: was edited since tf exported it/);
     expect(write(dir, FILES, true).removed).toEqual(['app-clock-1.service']);
   });
 
