@@ -1,4 +1,7 @@
 import type { ClientRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { TfError } from '../errors.js';
 
 // Loaded on the first probe: `tf start` imports this module, and https (TLS) alone is a
 // noticeable part of a start that may probe nothing.
@@ -7,9 +10,6 @@ const httpRequest = (url: string, options: import('node:http').RequestOptions): 
   (require('node:http') as typeof import('node:http')).request(url, options);
 const httpsRequest = (url: string, options: import('node:https').RequestOptions): ClientRequest =>
   (require('node:https') as typeof import('node:https')).request(url, options);
-import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
-import { TfError } from '../errors.js';
 
 /**
  * Network probes of backing services: a TCP connect to every address a host resolves to (IPv4
