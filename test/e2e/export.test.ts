@@ -5,10 +5,10 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { exportCommand, exportFormats, type ExportRequest } from '../../src/commands/export.js';
 import type { ConfigOptions } from '../../src/config/load.js';
-import { TfError } from '../../src/errors.js';
 import { ANALYZE, execArgv, parseEnvFile, unitSettings, verify } from '../helpers/systemd.js';
 import { tempApps } from '../helpers/tf.js';
 import { configOptions } from '../helpers/config.js';
+import { errorOf } from '../helpers/errors.js';
 
 const app = tempApps();
 
@@ -33,15 +33,7 @@ function run(cwd: string, req: ExportRequest, shellEnv: Record<string, string> =
   return { code, stdout };
 }
 
-const refusal = (fn: () => unknown): TfError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TfError) return error;
-    throw error;
-  }
-  throw new Error('expected a TfError');
-};
+const refusal = errorOf;
 
 /** A value with everything systemd or a shell treats specially; single quotes in .env keep it literal. */
 const TRICKY = `100% "$HOME" \\ back, it is #1; \`tick\``;

@@ -3,23 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { defaultPolicy, type Instance } from '../../src/domain.js';
+import type { Instance } from '../../src/domain.js';
 import { IDLE_FLUSH_MS, Output } from '../../src/output/output.js';
 import { PrettyFormat } from '../../src/output/pretty.js';
 import { Writer } from '../../src/output/writer.js';
+import { testInstance } from '../helpers/instance.js';
 
-const web: Instance = {
-  name: 'web.1',
-  type: 'web',
-  number: 1,
-  command: 'x',
-  launch: { file: '/bin/sh', args: [] },
-  env: {},
-  port: 5000,
-  cwd: '/',
-  color: 0,
-  policy: defaultPolicy('web'),
-};
+const web: Instance = testInstance('web.1');
 
 /** The real hot path (Output + PrettyFormat + Writer) writing into memory. */
 function pipeline(options: { color?: boolean; terminal?: boolean } = {}) {

@@ -3,19 +3,9 @@ import { defaultPolicy, type Instance } from '../../src/domain.js';
 import { SecondsClock } from '../../src/output/clock.js';
 import { useColor } from '../../src/output/colors.js';
 import { PrettyFormat } from '../../src/output/pretty.js';
+import { testInstance } from '../helpers/instance.js';
 
-const instance = (name: string, color = 0): Instance => ({
-  name,
-  type: name.split('.')[0] as string,
-  number: 1,
-  command: 'x',
-  launch: { file: '/bin/sh', args: [] },
-  env: {},
-  port: 5000,
-  cwd: '/',
-  color,
-  policy: defaultPolicy('x'),
-});
+const instance = (name: string, color = 0): Instance => testInstance(name, { color, policy: defaultPolicy('x') });
 const piece = (text: string | Buffer, continued = false, more: { redraw?: boolean; open?: boolean } = {}) => ({
   bytes: Buffer.isBuffer(text) ? text : Buffer.from(text),
   continued,

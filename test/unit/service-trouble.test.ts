@@ -4,22 +4,10 @@ import { notReady, ServiceTrouble } from '../../src/commands/service-trouble.js'
 import { defaultPolicy, type Instance } from '../../src/domain.js';
 import type { ExitFacts, StopReason } from '../../src/supervisor/events.js';
 import type { SlotView } from '../../src/supervisor/supervisor.js';
+import { testInstance } from '../helpers/instance.js';
 
-const instance = (name: string, ready: Instance['policy']['ready'] = { kind: 'port' }): Instance => {
-  const type = name.split('.')[0] as string;
-  return {
-    name,
-    type,
-    number: 1,
-    command: 'x',
-    launch: { file: '/bin/sh', args: [] },
-    env: {},
-    port: 5000,
-    cwd: '/',
-    color: 0,
-    policy: { ...defaultPolicy(type), ready },
-  };
-};
+const instance = (name: string, ready: Instance['policy']['ready'] = { kind: 'port' }): Instance =>
+  testInstance(name, { policy: { ...defaultPolicy(name.split('.')[0] as string), ready } });
 const view = (name: string, state: SlotView['state']): SlotView => ({
   name,
   type: name.split('.')[0] as string,
