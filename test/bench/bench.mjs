@@ -63,6 +63,14 @@ const NODE_PUMP = {
   argv: (_dir, commands) => [process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'pump.mjs'), ...commands.map((c) => c.cmd)]],
 };
 
+/** The same through FIFOs read into one buffer, as tf reads: the floor for tf's design. */
+const FIFO_PUMP = {
+  name: 'node FIFO pump (floor)',
+  reference: true,
+  available: () => true,
+  argv: (_dir, commands) => [process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'fifo-pump.mjs'), ...commands.map((c) => c.cmd)]],
+};
+
 /** `node -e 0` in the same run: the floor for a Node supervisor's start-up. */
 async function nodeFloor() {
   const run = launch([process.execPath, ['-e', '0']], {});
@@ -167,7 +175,7 @@ try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     if (!wanted(values.only, name)) continue;
     // A control scenario compares variants of tf with their floor (its first variant) instead of tools.
-    const participants = scenario.variants ?? [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP] : []), ...tools];
+    const participants = scenario.variants ?? [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP, FIFO_PUMP] : []), ...tools];
     // byRun[r] is run r's value (a hole where a run gave none): ratios pair runs by index.
     const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], byRun: [], rss: [], ok: [] }]));
     if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], byRun: [], rss: [], ok: [] });

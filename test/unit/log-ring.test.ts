@@ -151,3 +151,83 @@ describe('LogRing: following', () => {
     expect(sub.take().lines).toEqual([]);
   });
 });
+
+describe('LogRing: its circular store', () => {
+  /** The ring's rules on plain buffers, one per record: what the store must agree with. */
+  class Reference {
+    records: { kind: 'lines' | 'piece'; bytes: Buffer; continued: boolean; time: number }[] = [];
+    constructor(private readonly limits: { maxLines: number; maxBytes: number }) {}
+    get bytes(): number {
+      return this.records.reduce((sum, r) => sum + r.bytes.length, 0);
+    }
+    push(kind: 'lines' | 'piece', time: number, bytes: Buffer, continued = false): void {
+      this.records.push({ kind, bytes: Buffer.from(bytes), continued, time });
+      while (this.records.length > this.limits.maxLines) this.records.shift();
+      while (this.bytes > this.limits.maxBytes) {
+        const oldest = this.records[0] as (typeof this.records)[number];
+        const excess = this.bytes - this.limits.maxBytes;
+        const cut = oldest.bytes.indexOf(0x0a, excess - 1) + 1;
+        if (oldest.kind === 'piece' || oldest.bytes.length <= excess || cut <= 0 || cut >= oldest.bytes.length) this.records.shift();
+        else oldest.bytes = oldest.bytes.subarray(cut);
+      }
+    }
+    /** The newest lines, at most maxLines of them (as `last` gives them). */
+    lines(): string[] {
+      return this.records
+        .flatMap((r) =>
+          r.kind === 'piece'
+            ? [`${r.time}:${r.bytes}`]
+            : r.bytes
+                .toString()
+                .slice(0, -1)
+                .split('\n')
+                .map((l) => `${r.time}:${l}`),
+        )
+        .slice(-this.limits.maxLines);
+    }
+  }
+
+  const random = (seed: number) => () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+
+  it('keeps what a buffer per record would keep, over 3,000 random pushes that wrap the store many times', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const next = random(seed);
+      const limits = { maxLines: 5 + Math.floor(next() * 40), maxBytes: 40 + Math.floor(next() * 400) };
+      const ring = new LogRing(limits);
+      const reference = new Reference(limits);
+      let n = 0;
+      const line = () => `${n++}${'abcdefghij'.slice(0, Math.floor(next() * 10))}`;
+      for (let time = 0; time < 600; time++) {
+        if (next() < 0.3) {
+          const text = Buffer.from(line());
+          const continued = next() < 0.5;
+          ring.pushPiece(time, 'output', text, continued);
+          reference.push('piece', time, text, continued);
+        } else {
+          const all = Buffer.from(Array.from({ length: 1 + Math.floor(next() * 12) }, () => `${line()}\n`).join(''));
+          const split = next() < 0.3 ? Math.floor(next() * all.indexOf(0x0a)) : 0;
+          if (all.length > limits.maxBytes) continue;
+          ring.pushLines(time, 'output', all.subarray(split), split > 0 ? all.subarray(0, split) : undefined);
+          reference.push('lines', time, all);
+        }
+        const got = ring.last(1000).map((l) => `${l.time}:${l.text}`);
+        expect(got, `seed ${seed}, push ${time}`).toEqual(reference.lines());
+        expect(ring.size.bytes).toBe(reference.bytes);
+      }
+    }
+  });
+
+  it('a follower gets its own copy: the store wrapping over the same bytes changes nothing it holds', () => {
+    const ring = new LogRing({ maxLines: 1000, maxBytes: 64 });
+    const sub = ring.subscribe(() => {}, { maxEntries: 1000, maxBytes: 1 << 20 });
+    const sent: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      sent.push(`line-${i}`);
+      ring.pushLines(i, 'stdout', block(`line-${i}`));
+    }
+    expect(texts(sub.take().lines)).toEqual(sent);
+  });
+});
