@@ -175,7 +175,11 @@ try {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     if (!wanted(values.only, name)) continue;
     // A control scenario compares variants of tf with their floor (its first variant) instead of tools.
-    const participants = scenario.variants ?? [...(scenario.baseline ? [BASELINE] : []), ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP, FIFO_PUMP] : []), ...tools];
+    const participants = scenario.variants ?? [
+      ...(scenario.baseline ? [BASELINE] : []),
+      ...(scenario.pumpFloor ? [ONE_READER, NODE_PUMP, FIFO_PUMP] : []),
+      ...tools,
+    ];
     // byRun[r] is run r's value (a hole where a run gave none): ratios pair runs by index.
     const rows = new Map(participants.map((t) => [t.name, { name: t.name, reference: t.reference === true, values: [], byRun: [], rss: [], ok: [] }]));
     if (scenario.floor) rows.set('node -e 0', { name: 'node -e 0', values: [], byRun: [], rss: [], ok: [] });
