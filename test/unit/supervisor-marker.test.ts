@@ -84,4 +84,35 @@ describe('Supervisor and the run marker', () => {
       'pid SIGKILL 901',
     ]);
   });
+  it('scans for the marker once, after the leaders are gone, when nothing outlives them', async () => {
+    const marker = { name: 'TF_SUPERVISOR_RUN', value: '1.ab' };
+    const calls: string[] = [];
+    let child: QuietChild | undefined;
+    const killer: Killer = {
+      started: () => undefined,
+      release: () => {},
+      group(pgid, signal) {
+        if (signal === 0) return false;
+        calls.push(`group ${signal} ${pgid}`);
+        if (signal === 'SIGTERM') setImmediate(() => (child?.emit('exit', 0, null), child?.emit('close')));
+        return true;
+      },
+      pid: (p, signal) => (calls.push(`pid ${signal} ${p.pid}`), true),
+      tree: () => {},
+      stillAlive: () => ({ groups: [], pids: [] }),
+      escapees: () => [],
+      marked: (groups, known) => (calls.push(`marked [${groups.join()}] [${known.map((p) => p.pid).join()}]`), []),
+    };
+    const supervisor = new Supervisor([instance], { timeoutMs: 1000, marker }, () => {}, {
+      spawn: () => (child = new QuietChild(100)),
+      killer,
+      watchdog: { add: () => {}, remove: () => {}, release: () => {} },
+    });
+    const done = supervisor.run();
+    await vi.advanceTimersByTimeAsync(0);
+    supervisor.signal('SIGTERM');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await done).toBe(143);
+    expect(calls).toEqual(['group SIGTERM 100', 'marked [100] []']);
+  });
 });
