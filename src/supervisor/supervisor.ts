@@ -1,4 +1,3 @@
-import { signalsByName } from 'human-signals';
 import type { Instance, OutputStream } from '../domain.js';
 import { withMarker, type ProcessRef, type RunMarker } from '../host/process-table.js';
 import { signalNumber } from '../host/signals.js';
@@ -13,6 +12,15 @@ import { noWatchdog, type Watchdog } from './watchdog.js';
 import { realClock, type Clock } from '../host/clock.js';
 
 export { realClock, type Clock } from '../host/clock.js';
+
+type SignalTable = Partial<Record<string, { readonly description: string }>>;
+let signals: SignalTable | undefined;
+
+/** human-signals builds its tables when it is loaded: loaded at the first exit by a signal, not at each start. */
+function signalDescription(signal: NodeJS.Signals): string | undefined {
+  signals ??= (require('human-signals') as typeof import('human-signals')).signalsByName as SignalTable;
+  return signals[signal]?.description;
+}
 
 /** Everything with a side effect comes in here, so tests can replay histories against fakes. */
 export interface SupervisorDeps {
@@ -536,7 +544,7 @@ export class Supervisor {
     const exit: ExitFacts = {
       code,
       signal,
-      signalDescription: signal === null ? undefined : (signalsByName as Partial<Record<string, { readonly description: string }>>)[signal]?.description,
+      signalDescription: signal === null ? undefined : signalDescription(signal),
       forced: stopping && state.forced,
       stoppedByTf: stopping,
       durationMs: this.now() - run.startedAt,
