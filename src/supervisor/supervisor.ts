@@ -1,4 +1,5 @@
 import type { Instance, OutputStream } from '../domain.js';
+import type { FifoMaker } from '../host/fifos.js';
 import { withMarker, type ProcessRef, type RunMarker } from '../host/process-table.js';
 import { signalNumber } from '../host/signals.js';
 import { defaultBackoff, type BackoffRules } from './backoff.js';
@@ -43,6 +44,8 @@ export interface SupervisorOptions {
   readonly splitStderr?: boolean;
   /** Added to every instance's environment, so a stop finds what left tf's groups and trees. */
   readonly marker?: RunMarker;
+  /** Makes the instances' FIFOs (see instanceSpawner); `tf start` passes one it has prepared. */
+  readonly fifos?: FifoMaker;
 }
 
 // commands/run.ts still imports it from here; host/signals.ts owns it.
@@ -162,7 +165,12 @@ export class Supervisor {
       readiness: undefined,
       ...deps,
       spawn:
-        deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), splitStderr: options.splitStderr === true }),
+        deps.spawn ??
+        instanceSpawner(instances.length, {
+          onFallback: (reason) => this.fifosUnavailable(reason),
+          splitStderr: options.splitStderr === true,
+          ...(options.fifos === undefined ? {} : { fifos: options.fifos }),
+        }),
     };
     this.backoff = options.backoff ?? defaultBackoff;
     this.slots = instances.map((instance) => this.newSlot(instance));
