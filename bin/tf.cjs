@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// The CLI is one CommonJS bundle, dist/tf.cjs, built by `npm run build` (npm ci runs it; a packed
-// tarball ships it). Node's compile cache, where this Node has one, keeps the bundle's compiled
+// The CLI is a CommonJS bundle, dist/tf.cjs, which loads each command's own bundle from
+// dist/commands/ when it runs it; `npm run build` makes them (npm ci runs it; a packed tarball
+// ships them). Node's compile cache, where this Node has one, keeps the bundle's compiled
 // code between runs in the OS temporary directory.
 const path = require('node:path');
 const nodeModule = require('node:module');

@@ -25,7 +25,18 @@ export interface TfErrorDetails {
   readonly exitCode?: number;
 }
 
+/** Marks a TfError on its prototype, for TfError.is. */
+const BRAND = Symbol.for('tf.TfError');
+
 export class TfError extends Error {
+  /**
+   * Whether `error` is a TfError of any copy of this class: each command's bundle has its own
+   * copy (see cli/main.ts), so an error thrown in a command is no instance of the CLI's.
+   */
+  static is(error: unknown): error is TfError {
+    return error instanceof TfError || (error instanceof Error && (error as unknown as Record<symbol, unknown>)[BRAND] === true);
+  }
+
   readonly kind: TfErrorKind;
   readonly file?: string;
   readonly line?: number;
@@ -53,6 +64,8 @@ export class TfError extends Error {
     return `${place}${this.message}${hint}`;
   }
 }
+
+Object.defineProperty(TfError.prototype, BRAND, { value: true });
 
 export const usageError = (message: string, hint?: string): TfError => new TfError('usage', message, hint === undefined ? {} : { hint });
 

@@ -2,6 +2,7 @@ import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { ControlServer, type ControlHandler } from '../control/server.js';
 import { prepareSocketDir } from '../control/socket-path.js';
+import { FifoMaker } from '../host/fifos.js';
 import { busyPortWarnings } from '../host/ports.js';
 import { buildPlan } from '../plan/plan.js';
 import { watchReadiness } from '../supervisor/readiness.js';
@@ -39,6 +40,9 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       control === undefined ? reply.end({ ok: false, error: { code: 'failed', message: 'tf is still starting; try again' } }) : control.handle(request, reply),
   };
   const server = await ControlServer.start({ path: socket.path, handler, app: { root: socket.root, procfile: socket.procfile } });
+  // mkfifo makes the instances' FIFOs while the rest of start-up runs, rather than holding up the first spawn.
+  const fifos = new FifoMaker(plan.instances.length * (options.splitStderr ? 2 : 1));
+  const fifosMade = plan.instances.length > 0 ? fifos.prepare() : Promise.resolve();
   try {
     let supervisor: Supervisor | undefined;
     const logs = new LogBook();
@@ -60,10 +64,11 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     // Probed right before the instances start, so a warning tells what they will meet.
     for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
 
+    await fifosMade;
     const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
     supervisor = new Supervisor(
       plan.instances,
-      { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr, marker },
+      { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr, marker, fifos },
       (event) => {
         output.handle(event);
         if (event.kind === 'removed') logs.forget(event.instance.name);
@@ -97,6 +102,6 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     }
   } finally {
     control?.close();
-    await server.close();
+    await Promise.all([server.close(), fifos.discard()]);
   }
 }

@@ -1,5 +1,4 @@
 import net from 'node:net';
-import { createInterface } from 'node:readline';
 import { TfError } from '../errors.js';
 import { PROTOCOL_VERSION, encode, isFinal, parseReply, type Command, type FinalReply, type Reply } from './protocol.js';
 
@@ -38,7 +37,8 @@ export async function* stream(target: ControlTarget, command: Command, options: 
   socket.on('error', (error: NodeJS.ErrnoException) => {
     failure = error;
   });
-  const lines = createInterface({ input: socket, crlfDelay: Infinity });
+  // node:readline only for a request: `tf start` imports this module for the socket's path alone.
+  const lines = (require('node:readline') as typeof import('node:readline')).createInterface({ input: socket, crlfDelay: Infinity });
   try {
     socket.write(encode({ v: PROTOCOL_VERSION, ...command }));
     for await (const line of readLines(lines, () => closedEarly(target, failure))) {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,8 @@ const isErrno = (error: unknown, ...codes: string[]): error is NodeJS.ErrnoExcep
  */
 export class FifoMaker {
   private spare: PipeEnds[] = [];
+  /** The first batch, being made by prepare(). */
+  private prepared: PreparedBatch | undefined;
   /** Why FIFOs cannot be made here, once that is known: then none is tried again. */
   private whyNot: string | undefined;
 
@@ -61,15 +63,84 @@ export class FifoMaker {
     return this.spare.pop();
   }
 
+  /**
+   * Runs mkfifo for the first batch now, without waiting for it: tf does its other start-up
+   * work meanwhile, and the first take() then opens what it made. Only names are made here,
+   * no descriptor is opened (the spawner counts tf's own descriptors before it takes any).
+   */
+  prepare(mkfifo: (paths: readonly string[]) => Promise<string | undefined> = runMkfifoAsync): Promise<void> {
+    if (this.prepared !== undefined || this.whyNot !== undefined || this.spare.length > 0) return this.prepared?.done ?? Promise.resolve();
+    let names: { dir: string; paths: string[] } | undefined;
+    try {
+      names = this.names(Math.max(1, this.batch));
+    } catch {
+      // Tried again, the same way, by take().
+      return Promise.resolve();
+    }
+    const batch: PreparedBatch = { ...names, settled: false, failed: undefined, done: Promise.resolve() };
+    batch.done = mkfifo(names.paths).then(
+      (failed) => {
+        batch.settled = true;
+        batch.failed = failed;
+      },
+      (error: unknown) => {
+        batch.settled = true;
+        batch.failed = error instanceof Error ? error : new Error(String(error));
+      },
+    );
+    this.prepared = batch;
+    return batch.done;
+  }
+
+  /**
+   * Removes the names of a prepared batch nobody took (tf stopped before starting anything).
+   * Waits for mkfifo, so that it makes nothing after the directory is gone.
+   */
+  async discard(): Promise<void> {
+    const batch = this.prepared;
+    if (batch === undefined) return;
+    await batch.done;
+    if (this.prepared !== batch) return;
+    this.prepared = undefined;
+    rmSync(batch.dir, { recursive: true, force: true });
+  }
+
+  /** A private directory and `count` names in it, made by nobody yet. */
+  private names(count: number): { dir: string; paths: string[] } {
+    const dir = mkdtempSync(path.join(this.home(), 'tf-pipes-'));
+    try {
+      checkPrivateDir(dir);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    return { dir, paths: Array.from({ length: count }, (_, i) => path.join(dir, String(i))) };
+  }
+
   private make(count: number): void {
     let dir: string | undefined;
     const made: PipeEnds[] = [];
     try {
-      dir = mkdtempSync(path.join(this.home(), 'tf-pipes-'));
-      checkPrivateDir(dir);
-      const paths = Array.from({ length: count }, (_, i) => path.join(dir as string, String(i)));
-      const failed = this.mkfifo(paths);
-      if (failed !== undefined) throw new Error(failed);
+      // A prepared batch whose mkfifo has finished is used, or its failure; one still running
+      // is left to finish and its names removed (take() cannot wait), and this batch made the
+      // usual way.
+      const batch = this.prepared;
+      this.prepared = undefined;
+      let paths: string[];
+      if (batch?.settled === true && batch.failed !== undefined) {
+        dir = batch.dir;
+        throw batch.failed instanceof Error ? batch.failed : new Error(batch.failed);
+      }
+      if (batch?.settled === true) {
+        dir = batch.dir;
+        paths = batch.paths.slice(0, count);
+        for (const extra of batch.paths.slice(count)) unlinkSync(extra);
+      } else {
+        if (batch !== undefined) void batch.done.then(() => rmSync(batch.dir, { recursive: true, force: true }));
+        ({ dir, paths } = this.names(count));
+        const failed = this.mkfifo(paths);
+        if (failed !== undefined) throw new Error(failed);
+      }
       for (const fifo of paths) {
         made.push(openFifo(fifo));
         unlinkSync(fifo);
@@ -90,6 +161,16 @@ export class FifoMaker {
       this.whyNot = error instanceof Error ? error.message : String(error);
     }
   }
+}
+
+/** Names for a first batch, and the mkfifo run making them (see FifoMaker.prepare). */
+interface PreparedBatch {
+  readonly dir: string;
+  readonly paths: string[];
+  /** mkfifo has exited; `failed` then says why it made nothing, if it did not. */
+  settled: boolean;
+  failed: string | Error | undefined;
+  done: Promise<void>;
 }
 
 /** Both ends of the FIFO at `fifo`, refusing a symlink or anything that is not that FIFO. */
@@ -153,6 +234,19 @@ function writable(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** runMkfifo without blocking tf while mkfifo runs. */
+export function runMkfifoAsync(paths: readonly string[]): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('mkfifo', ['-m', '600', ...paths], { stdio: 'ignore', env: toolEnv({ LC_ALL: 'C' }) });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') resolve('mkfifo is not on PATH');
+      else if (error.code === 'EMFILE' || error.code === 'ENFILE') reject(new DescriptorsExhausted(error.code, error));
+      else resolve(`mkfifo failed in ${path.dirname(paths[0] ?? '')}`);
+    });
+    child.once('exit', (code) => resolve(code === 0 ? undefined : `mkfifo failed in ${path.dirname(paths[0] ?? '')}`));
+  });
 }
 
 /** One `mkfifo` run for all `paths`: undefined when it made them, else why not. */

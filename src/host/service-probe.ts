@@ -1,10 +1,10 @@
 import type { ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { TfError } from '../errors.js';
 
 // Loaded on the first probe: `tf start` imports this module, and https (TLS) alone is a
-// noticeable part of a start that may probe nothing.
+// noticeable part of a start that may probe nothing. The global `performance` too: it loads
+// node:perf_hooks on first use.
 const dns = (): typeof import('node:dns') => require('node:dns') as typeof import('node:dns');
 const httpRequest = (url: string, options: import('node:http').RequestOptions): ClientRequest =>
   (require('node:http') as typeof import('node:http')).request(url, options);

@@ -3,6 +3,10 @@ import type { Launch } from '../domain.js';
 import { SHELL_WORDS } from '../host/shell.js';
 
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+/** shell-quote's operator characters: each is an operator wherever it stands, unless quoted or escaped. */
+const OPERATOR = /[;&|<>()]/;
+/** What can quote, escape or expand: with none of it in a command, an operator character is an operator. */
+const QUOTING = /['"\\$`]/;
 
 /**
  * True when the command is one simple command (`node server.js --port $PORT`), which the
@@ -10,6 +14,8 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
  * the tokenising; anything it reports as an operator, comment or redirection keeps the shell.
  */
 export function isSimpleCommand(command: string): boolean {
+  // Known without tokenising: shell-quote builds its patterns anew for each parse.
+  if (OPERATOR.test(command) && !QUOTING.test(command)) return false;
   let tokens: ReturnType<typeof parse>;
   try {
     tokens = parse(command, (name) => `$${name}`);

@@ -51,6 +51,9 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
       continue;
     }
     const count = config.formation.get(type.name) ?? 0;
+    if (count === 0) continue;
+    // One launch for the type's instances: the command is theirs alike.
+    const launch = shellLaunch(type.command);
     for (let number = 1; number <= count; number++) {
       const port = portFor(config, type, number);
       if (port > 65535) {
@@ -70,7 +73,7 @@ export function buildPlan(config: Config, options: PlanOptions): Plan {
         type: type.name,
         number,
         command: type.command,
-        launch: shellLaunch(type.command),
+        launch,
         env: childEnv(config.env, { PORT: String(port), PS: name }, options),
         port,
         cwd: config.root,

@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns';
 import type { ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Instance, OutputStream, ReadySpec } from '../domain.js';
@@ -52,7 +51,8 @@ const FALLBACK_HOSTS = ['127.0.0.1', '::1'];
  */
 export const loopbackHosts = (): Promise<readonly string[]> =>
   new Promise((resolve) => {
-    lookup('localhost', { all: true }, (error, addresses) => {
+    // node:dns only for a tcp or http probe: most starts have none.
+    (require('node:dns') as typeof import('node:dns')).lookup('localhost', { all: true }, (error, addresses) => {
       const resolved = error === null ? addresses.map((a) => a.address) : [];
       resolve([...new Set([...resolved, ...FALLBACK_HOSTS])]);
     });

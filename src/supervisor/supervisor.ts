@@ -1,5 +1,5 @@
-import { signalsByName } from 'human-signals';
 import type { Instance, OutputStream } from '../domain.js';
+import type { FifoMaker } from '../host/fifos.js';
 import { withMarker, type ProcessRef, type RunMarker } from '../host/process-table.js';
 import { signalNumber } from '../host/signals.js';
 import { defaultBackoff, type BackoffRules } from './backoff.js';
@@ -13,6 +13,15 @@ import { noWatchdog, type Watchdog } from './watchdog.js';
 import { realClock, type Clock } from '../host/clock.js';
 
 export { realClock, type Clock } from '../host/clock.js';
+
+type SignalTable = Partial<Record<string, { readonly description: string }>>;
+let signals: SignalTable | undefined;
+
+/** human-signals builds its tables when it is loaded: loaded at the first exit by a signal, not at each start. */
+function signalDescription(signal: NodeJS.Signals): string | undefined {
+  signals ??= (require('human-signals') as typeof import('human-signals')).signalsByName as SignalTable;
+  return signals[signal]?.description;
+}
 
 /** Everything with a side effect comes in here, so tests can replay histories against fakes. */
 export interface SupervisorDeps {
@@ -35,6 +44,8 @@ export interface SupervisorOptions {
   readonly splitStderr?: boolean;
   /** Added to every instance's environment, so a stop finds what left tf's groups and trees. */
   readonly marker?: RunMarker;
+  /** Makes the instances' FIFOs (see instanceSpawner); `tf start` passes one it has prepared. */
+  readonly fifos?: FifoMaker;
 }
 
 // commands/run.ts still imports it from here; host/signals.ts owns it.
@@ -154,7 +165,12 @@ export class Supervisor {
       readiness: undefined,
       ...deps,
       spawn:
-        deps.spawn ?? instanceSpawner(instances.length, { onFallback: (reason) => this.fifosUnavailable(reason), splitStderr: options.splitStderr === true }),
+        deps.spawn ??
+        instanceSpawner(instances.length, {
+          onFallback: (reason) => this.fifosUnavailable(reason),
+          splitStderr: options.splitStderr === true,
+          ...(options.fifos === undefined ? {} : { fifos: options.fifos }),
+        }),
     };
     this.backoff = options.backoff ?? defaultBackoff;
     this.slots = instances.map((instance) => this.newSlot(instance));
@@ -536,7 +552,7 @@ export class Supervisor {
     const exit: ExitFacts = {
       code,
       signal,
-      signalDescription: signal === null ? undefined : (signalsByName as Partial<Record<string, { readonly description: string }>>)[signal]?.description,
+      signalDescription: signal === null ? undefined : signalDescription(signal),
       forced: stopping && state.forced,
       stoppedByTf: stopping,
       durationMs: this.now() - run.startedAt,

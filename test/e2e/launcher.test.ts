@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TF_BIN, cleanEnv, tempApps } from '../helpers/tf.js';
@@ -7,12 +7,12 @@ import { TF_BIN, cleanEnv, tempApps } from '../helpers/tf.js';
 const app = tempApps();
 const HOME = path.resolve(path.dirname(TF_BIN), '..');
 
-/** A copy of the launcher and the bundle in `dir` (bin/, dist/). */
+/** A copy of the launcher and the bundles in `dir` (bin/, dist/: the CLI's and each command's). */
 function copyBuild(dir: string): string {
-  for (const sub of ['bin', 'dist']) mkdirSync(path.join(dir, sub), { recursive: true });
+  mkdirSync(path.join(dir, 'bin'), { recursive: true });
   const bin = path.join(dir, 'bin', 'tf.cjs');
   copyFileSync(TF_BIN, bin);
-  copyFileSync(path.join(HOME, 'dist', 'tf.cjs'), path.join(dir, 'dist', 'tf.cjs'));
+  cpSync(path.join(HOME, 'dist'), path.join(dir, 'dist'), { recursive: true });
   return bin;
 }
 

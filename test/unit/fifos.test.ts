@@ -120,6 +120,72 @@ describe('FifoMaker', () => {
   });
 });
 
+describe('FifoMaker.prepare', () => {
+  it('runs mkfifo for the first batch ahead of time; take() then opens what it made without running it again', async () => {
+    const home = dirWith(0o700);
+    let syncRuns = 0;
+    const maker = new FifoMaker(
+      2,
+      () => (syncRuns++, 'not expected'),
+      () => home,
+    );
+    await maker.prepare();
+    expect(leftovers(home)).toHaveLength(1);
+    const ends = [maker.take(), maker.take()];
+    expect(syncRuns).toBe(0);
+    expect(leftovers(home)).toEqual([]);
+    for (const pair of ends) {
+      expect(pair).toBeDefined();
+      expect(writeSync(pair!.write, 'x')).toBe(1);
+      closeSync(pair!.read);
+      closeSync(pair!.write);
+    }
+  });
+
+  it('gives nothing, once and for all, where the prepared mkfifo failed', async () => {
+    const home = dirWith(0o700);
+    const maker = new FifoMaker(
+      1,
+      () => 'not expected',
+      () => home,
+    );
+    await maker.prepare(async () => 'no FIFOs here');
+    expect(maker.take()).toBeUndefined();
+    expect(maker.failure).toBe('no FIFOs here');
+    expect(leftovers(home)).toEqual([]);
+  });
+
+  it('makes the batch the usual way when take() comes before mkfifo is done, and removes the late names', async () => {
+    const home = dirWith(0o700);
+    let finish: (failed: string | undefined) => void = () => {};
+    let latePaths: readonly string[] = [];
+    const maker = new FifoMaker(1, runMkfifo, () => home);
+    const prepared = maker.prepare((paths) => {
+      latePaths = paths;
+      return new Promise((resolve) => {
+        finish = resolve;
+      });
+    });
+    const ends = maker.take();
+    expect(ends).toBeDefined();
+    closeSync(ends!.read);
+    closeSync(ends!.write);
+    expect(runMkfifo(latePaths)).toBeUndefined();
+    finish(undefined);
+    await prepared;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(leftovers(home)).toEqual([]);
+  });
+
+  it('removes the names of a batch nobody took', async () => {
+    const home = dirWith(0o700);
+    const maker = new FifoMaker(3, runMkfifo, () => home);
+    void maker.prepare();
+    await maker.discard();
+    expect(leftovers(home)).toEqual([]);
+  });
+});
+
 describe('fifoHome', () => {
   it("uses XDG_RUNTIME_DIR when it is the user's own directory with mode 0700", () => {
     const dir = dirWith(0o700);

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { resolveFormation } from '../../src/config/formation.js';
 import { parseProcfile } from '../../src/config/procfile.js';
 import type { Config } from '../../src/domain.js';
+import { parse } from 'shell-quote';
+import { SHELL_WORDS } from '../../src/host/shell.js';
 import { isSimpleCommand, shellLaunch } from '../../src/plan/launch.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { parseInvocation } from '../../src/cli/args.js';
@@ -93,6 +95,32 @@ describe('launch', () => {
     ['echo $(date)', false],
   ])('%j is a simple command: %s', (command, simple) => {
     expect(isSimpleCommand(command)).toBe(simple);
+  });
+
+  it('judges every command as shell-quote alone does (the shortcut for operators without quoting included)', () => {
+    // What isSimpleCommand decides by shell-quote's tokens alone, without its shortcut.
+    const byTokens = (command: string): boolean => {
+      let tokens: ReturnType<typeof parse>;
+      try {
+        tokens = parse(command, (name) => `$${name}`);
+      } catch {
+        return false;
+      }
+      const first = tokens[0];
+      if (typeof first !== 'string' || SHELL_WORDS.has(first) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(first)) return false;
+      return tokens.every((t) => typeof t === 'string' || (typeof t === 'object' && 'op' in t && t.op === 'glob'));
+    };
+    // Commands built from words, operators and what quotes, escapes or expands.
+    const pieces = ['node', 'x', ';', '&', '|', '<', '>', '(', ')', '&&', '||', '2>&1', "'x;y'", '"x|y"', '\\;', '$(d)', '${e}', '`f`', '#g', '*', '=1'];
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const command = Array.from({ length: 1 + random(5) }, () => pieces[random(pieces.length)]).join(random(2) === 0 ? ' ' : '');
+      expect(isSimpleCommand(command), command).toBe(byTokens(command));
+    }
   });
 
   it('runs simple commands with exec under /bin/sh -c, others as written', () => {
