@@ -69,10 +69,7 @@ export async function openServiceOutput(
     output,
     writer,
     color,
-    notice: (notice) => {
-      output.flush();
-      writer.write(format.notice(notice));
-    },
+    notice: (notice) => output.notice(format.notice(notice)),
     finish: async () => {
       output.flush();
       await writer.flushed();

@@ -48,8 +48,12 @@ export class Output {
   private readonly pieces: Piece[] = [];
   private readonly block: Format['block'];
   private readonly borrowed: BorrowedWrite;
-  /** The format holds a batch back, to be written at the end of this turn of the event loop. */
+  /** The format holds a batch back, to be written on the next timer turn. */
   private batched = false;
+  /** Notices held back to the next timer turn (or the next write), in order. */
+  private readonly notices: (Buffer | string)[] = [];
+  /** endOfTurn is due. */
+  private scheduled = false;
 
   constructor(
     private readonly format: Format,
@@ -67,17 +71,48 @@ export class Output {
       case 'output-end':
         return this.end(event.instance, event.stream);
       default:
-        this.flush();
-        this.writer.write(this.format.notice(noticeFor(event)));
+        return this.notice(this.format.notice(noticeFor(event)));
     }
+  }
+
+  /**
+   * A notice of tf's own, in order with the lines. The notices of one turn go out in one
+   * write (a start of 50 instances is 50 "started" lines, and every write wakes the reader).
+   */
+  notice(bytes: Buffer | string): void {
+    this.writeBatch();
+    this.notices.push(bytes);
+    this.schedule();
   }
 
   /** Writes whatever is held back; everything handled so far is then with the writer. */
   readonly flush = (): void => {
+    this.writeNotices();
+    this.writeBatch();
+  };
+
+  private writeBatch(): void {
     if (!this.batched) return;
     this.batched = false;
     this.format.flush?.(this.borrowed);
-  };
+  }
+
+  /** Held notices come before anything written after them; the format's batch is empty while there are any. */
+  private writeNotices(): void {
+    if (this.notices.length === 0) return;
+    const bytes =
+      this.notices.length === 1 ? (this.notices[0] as Buffer | string) : Buffer.concat(this.notices.map((n) => (typeof n === 'string' ? Buffer.from(n) : n)));
+    this.notices.length = 0;
+    this.writer.write(bytes);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // A flood's batches are written on the next timer turn, not at the end of this one: the reads
+    // that come in meanwhile join them, so a flood takes fewer, larger writes.
+    setTimeout(this.endOfTurn, 1);
+  }
 
   /**
    * The next timer turn after a batch began: writes the batch, unless stdout is blocked. A blocked stream
@@ -87,6 +122,7 @@ export class Output {
    * slow reader's run, and raise peak memory.
    */
   private readonly endOfTurn = (): void => {
+    this.scheduled = false;
     if (!this.writer.blocked) this.flush();
   };
 
@@ -130,13 +166,11 @@ export class Output {
   }
 
   private batch(instance: Instance, stream: OutputStream, lines: Block, block: NonNullable<Format['block']>): void {
+    this.writeNotices();
     this.tap?.block(instance, stream, lines);
     block(instance, stream, lines, this.borrowed);
-    if (this.batched) return;
     this.batched = true;
-    // A flood's batches are written on the next timer turn, not at the end of this one: the reads
-    // that come in meanwhile join them, so a flood takes fewer, larger writes.
-    setTimeout(this.endOfTurn, 1);
+    this.schedule();
   }
 
   /**

@@ -118,6 +118,19 @@ describe('output hot path (split, prefix, write)', () => {
     expect(p.bytes().toString()).toBe(`${'web.1 | bulk\n'.repeat(1000)}system | web.1 exited with code 0\nweb.1 | small\n`);
   });
 
+  it('writes the notices of one turn in one write, before any line that follows them', () => {
+    const p = pipeline();
+    p.notice();
+    p.notice();
+    expect(p.writes()).toBe(0);
+    p.feed(Buffer.from('small\n'));
+    expect(p.writes()).toBe(2);
+    expect(p.bytes().toString()).toBe(`${'system | web.1 exited with code 0\n'.repeat(2)}web.1 | small\n`);
+    p.notice();
+    p.turn();
+    expect(p.writes()).toBe(3);
+  });
+
   it('keeps many short lines in one chunk, in order', () => {
     const lines = Array.from({ length: 5000 }, (_, i) => `line ${i}`);
     const out = run(chunked(Buffer.from(`${lines.join('\n')}\n`), 65536)).toString('latin1');
@@ -194,6 +207,7 @@ describe('partial lines', () => {
     p.feed(Buffer.from('prompt> '));
     await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
     p.notice();
+    p.turn();
     expect(p.bytes().toString()).toMatch(/done\nweb\.1 \| prompt> \nsystem \| web\.1 exited with code 0\n$/);
   });
 
