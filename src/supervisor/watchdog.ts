@@ -149,8 +149,17 @@ export function startWatchdog(marker?: RunMarker): RunningWatchdog {
     // The watchdog died (someone killed it); tf keeps supervising without it.
   });
   (pipe as { unref?: () => void }).unref?.();
+  // The records of one synchronous stretch (a start of 50 instances) go out in one write once
+  // it ends: each write wakes the watchdog, which then takes a core from tf and the starting
+  // instances. Until then a SIGKILL of tf leaves the watchdog the run's marker to find them.
+  let pending = '';
+  const flush = (): void => {
+    if (pending !== '' && !pipe.destroyed) pipe.write(pending);
+    pending = '';
+  };
   const send = (line: string): void => {
-    if (!pipe.destroyed) pipe.write(`${line}\n`);
+    if (pending === '') queueMicrotask(flush);
+    pending += `${line}\n`;
   };
   // Read while the process is tf's unreaped child, so the pid still names it.
   const startOf = (pid: number): string => processRow(pid)?.startTime ?? '-';
@@ -166,6 +175,7 @@ export function startWatchdog(marker?: RunMarker): RunningWatchdog {
     },
     release: () => {
       send('q');
+      flush();
       pipe.end();
     },
   };
