@@ -15,12 +15,10 @@ import { realClock, type Clock } from '../host/clock.js';
 export { realClock, type Clock } from '../host/clock.js';
 
 type SignalTable = Partial<Record<string, { readonly description: string }>>;
-let signals: SignalTable | undefined;
 
-/** human-signals builds its tables when it is loaded: loaded at the first exit by a signal, not at each start. */
+/** human-signals builds its tables when it is loaded: required at an exit by a signal (require keeps the module), not at each start. */
 function signalDescription(signal: NodeJS.Signals): string | undefined {
-  signals ??= (require('human-signals') as typeof import('human-signals')).signalsByName as SignalTable;
-  return signals[signal]?.description;
+  return ((require('human-signals') as typeof import('human-signals')).signalsByName as SignalTable)[signal]?.description;
 }
 
 /** Everything with a side effect comes in here, so tests can replay histories against fakes. */
