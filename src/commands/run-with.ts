@@ -183,6 +183,8 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
       const code = await finished;
       return trouble !== undefined ? 1 : code;
     }
+    // The command shares tf's stdout: what tf holds back goes out first.
+    out.output.flush();
     const commandCode = await runCommand(execa);
     phase = { kind: 'stopping' };
     if (commandCode.kind === 'code') stopServices(`the command exited with code ${commandCode.code}`, 'command-exited', { exitCode: commandCode.code });

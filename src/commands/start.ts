@@ -40,9 +40,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       control === undefined ? reply.end({ ok: false, error: { code: 'failed', message: 'tf is still starting; try again' } }) : control.handle(request, reply),
   };
   const server = await ControlServer.start({ path: socket.path, handler, app: { root: socket.root, procfile: socket.procfile } });
-  // mkfifo makes the instances' FIFOs while the rest of start-up runs, rather than holding up the first spawn.
   const fifos = new FifoMaker(plan.instances.length * (options.splitStderr ? 2 : 1));
-  const fifosMade = plan.instances.length > 0 ? fifos.prepare() : Promise.resolve();
   try {
     let supervisor: Supervisor | undefined;
     const logs = new LogBook();
@@ -61,9 +59,11 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       return stopped;
     }
     const services = reportServices(config, (line) => output.handle({ kind: 'notice', topic: 'service', ...line }));
+    // mkfifo makes the instances' FIFOs while the ports are probed, rather than holding up the first
+    // spawn; only now, so that their names are on disk for as short a time as can be.
+    const fifosMade = plan.instances.length > 0 ? fifos.prepare() : Promise.resolve();
     // Probed right before the instances start, so a warning tells what they will meet.
     for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
-
     await fifosMade;
     const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
     supervisor = new Supervisor(
@@ -89,10 +89,9 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const onForward = (signal: NodeJS.Signals): void => running.forward(signal);
     for (const signal of STOP_SIGNALS) process.on(signal, onStop);
     for (const signal of FORWARD_SIGNALS) process.on(signal, onForward);
+    let code: number;
     try {
-      const code = await running.run();
-      // The reader can leave unnoticed until tf writes again (a quiet child's exit notice): that is still a closed stdout.
-      return code === 0 && writer.closed ? 141 : code;
+      code = await running.run();
     } finally {
       services.abort();
       for (const signal of STOP_SIGNALS) process.off(signal, onStop);
@@ -100,6 +99,9 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       watchdog.release();
       await finish();
     }
+    // The reader can leave unnoticed until tf writes again (a quiet child's exit notice, written by
+    // finish at the latest): that is still a closed stdout.
+    return code === 0 && writer.closed ? 141 : code;
   } finally {
     control?.close();
     await Promise.all([server.close(), fifos.discard()]);

@@ -50,7 +50,7 @@ export class Output {
   private readonly borrowed: BorrowedWrite;
   /** The format holds a batch back, to be written on the next timer turn. */
   private batched = false;
-  /** Notices held back to the next timer turn (or the next write), in order. */
+  /** Notices held back to the end of this synchronous stretch (or the next write), in order. */
   private readonly notices: (Buffer | string)[] = [];
   /** endOfTurn is due. */
   private scheduled = false;
@@ -76,13 +76,16 @@ export class Output {
   }
 
   /**
-   * A notice of tf's own, in order with the lines. The notices of one turn go out in one
-   * write (a start of 50 instances is 50 "started" lines, and every write wakes the reader).
+   * A notice of tf's own, in order with the lines. The notices of one synchronous stretch go
+   * out in one write when it ends (a start of 50 instances is 50 "started" lines, and every
+   * write wakes the reader); never later, as other writers share the terminal (tf run --with's
+   * command, tf's own stderr). On the next tick, not in a microtask: a write's EPIPE is reported
+   * on a tick, which must come before the promise chain that ends tf (exit 141).
    */
   notice(bytes: Buffer | string): void {
     this.writeBatch();
+    if (this.notices.length === 0) process.nextTick(this.writeNotices);
     this.notices.push(bytes);
-    this.schedule();
   }
 
   /** Writes whatever is held back; everything handled so far is then with the writer. */
@@ -98,13 +101,13 @@ export class Output {
   }
 
   /** Held notices come before anything written after them; the format's batch is empty while there are any. */
-  private writeNotices(): void {
+  private readonly writeNotices = (): void => {
     if (this.notices.length === 0) return;
     const bytes =
       this.notices.length === 1 ? (this.notices[0] as Buffer | string) : Buffer.concat(this.notices.map((n) => (typeof n === 'string' ? Buffer.from(n) : n)));
     this.notices.length = 0;
     this.writer.write(bytes);
-  }
+  };
 
   private schedule(): void {
     if (this.scheduled) return;

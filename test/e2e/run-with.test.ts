@@ -38,6 +38,9 @@ describe('tf run --with', () => {
     expect(exit.code, out + tf.stderr()).toBe(0);
     expect(out).toContain(`client got: hello from ${port}`);
     expect(out).toMatch(/web\.1 +\| listening on/);
+    // tf's notices and the command share stdout: the ready notice comes before what the command prints.
+    expect(out.indexOf('web.1 ready')).toBeGreaterThan(-1);
+    expect(out.indexOf('web.1 ready')).toBeLessThan(out.indexOf('client got:'));
     // The services stop after the command, gracefully.
     expect(out.indexOf('client got')).toBeLessThan(out.indexOf('stopping all processes (the command exited with code 0)'));
     expect(out).toMatch(/web\.1 +\| got TERM/);

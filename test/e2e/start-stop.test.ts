@@ -217,6 +217,14 @@ describe('tf start: stopping', () => {
     expect(leftovers, 'processes left running').toEqual([]);
   }, 20_000);
 
+  it('exits 141 when its reader went away and only the exit notice of a quiet process meets the closed pipe', async () => {
+    const dir = app({ Procfile: 'web: sleep 0.5\n' });
+    const tf = runTf(['start'], { cwd: dir });
+    await tf.waitFor(/web\.1 started/);
+    tf.child.stdout?.destroy();
+    expect((await tf.exited).code).toBe(141);
+  }, 20_000);
+
   it('forwards SIGUSR1 to every process', async () => {
     const dir = app({
       Procfile: `web: ${JSON.stringify(process.execPath)} -e "process.on('SIGUSR1', () => console.log('USR1')); console.log('READY'); setInterval(() => {}, 1e9)"\n`,
