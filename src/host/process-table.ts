@@ -222,5 +222,18 @@ export function markedProcesses(marker: RunMarker, options: { since?: string | u
   });
 }
 
+/**
+ * The last pid the kernel handed out in this pid namespace (Linux), or undefined where it
+ * cannot be read: when it has not moved, no process (nor thread) has been created since.
+ */
+export function lastPid(): number | undefined {
+  try {
+    const last = Number(readProc('/proc/sys/kernel/ns_last_pid'));
+    return Number.isSafeInteger(last) ? last : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** This process's own start time: nothing tf started can have started before it. */
 export const ownStartTime = (): string | undefined => processRow(process.pid)?.startTime;

@@ -1,6 +1,7 @@
 import {
   descendants,
   isRunning,
+  lastPid,
   markedProcesses,
   ownStartTime,
   processRow,
@@ -57,6 +58,8 @@ export interface Killer {
    * what daemonized (double fork, setsid after its parent exited) and so left every tree.
    */
   marked(groups: readonly number[], known: readonly ProcessRef[]): ProcessRef[];
+  /** The kernel's last pid handed out, where it can be read: unchanged, nothing was started since (see process-table). */
+  lastPid?(): number | undefined;
 }
 
 export interface KillerOptions {
@@ -137,6 +140,7 @@ export function processKiller({ marker, forget = () => {}, spare = () => [] }: K
         .filter((row) => row.pgid !== row.root && !row.zombie)
         .map(ref);
     },
+    lastPid,
     marked(groups, known) {
       if (marker === undefined) return [];
       const skip = new Set([process.pid, ...spare(), ...known.map((p) => p.pid)]);

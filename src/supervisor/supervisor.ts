@@ -660,8 +660,15 @@ export class Supervisor {
     for (const slot of [...this.slots]) this.dispatch(slot, { kind: 'stop', then: 'stay', at, deadline: at + this.options.timeoutMs });
     for (const pgid of lingering) killer.group(pgid, 'SIGTERM');
     for (const pid of strays) killer.pid(pid, 'SIGTERM');
+    // Daemons: the marker finds what left every group and tree (re-parented, new session); they
+    // get the stop signal with everyone else, and the same grace period. The pid counter is read
+    // first: if it has not moved by the end, nothing was started meanwhile and no second scan is needed.
+    const counter = killer.lastPid?.();
+    const marked = killer.marked(groups, strays);
+    for (const pid of marked) killer.pid(pid, 'SIGTERM');
     if (lingering.length > 0) this.debug(`SIGTERM to groups ${lingering.join(' ')} (their leaders exited, members remain)`);
     if (strays.length > 0) this.debug(`SIGTERM to ${strays.map((p) => p.pid).join(' ')} (left their leader's group)`);
+    if (marked.length > 0) this.debug(`SIGTERM to ${marked.map((p) => p.pid).join(' ')} (carry the run's marker outside tf's groups and trees)`);
 
     const grace = this.delay(this.options.timeoutMs);
     const graceOver = Promise.race([grace.promise, this.hurried.promise]);
@@ -675,7 +682,7 @@ export class Supervisor {
       bound.cancel();
     }
 
-    await this.reapLingering(graceOver, groups, strays);
+    await this.reapLingering(graceOver, groups, [...strays, ...marked], counter);
     grace.cancel();
 
     // Everything is dead now; the last bytes may still be in the pipes.
@@ -686,24 +693,17 @@ export class Supervisor {
 
   /**
    * Processes that outlive their leader cannot be waited for (they are not our children),
-   * so they are polled, only here, until the grace period ends, then killed.
-   *
-   * Daemons (what left every group and tree: re-parented, a new session) are found by the
-   * run's marker here, once the leaders are gone, so that one scan of the process table also
-   * finds what a process started while it stopped; a stop with no daemon pays for one scan.
-   * A second scan, after the kills, runs only when something outlived its leader.
+   * so they are polled, only here, until the grace period ends, then killed. Then what a
+   * process carrying the marker started during the stop: looked for only when the pid counter
+   * moved since the first scan (or cannot be read), so a stop that started nothing scans once.
    */
-  private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly ProcessRef[]): Promise<void> {
+  private async reapLingering(graceOver: Promise<void>, groups: readonly number[], strays: readonly ProcessRef[], counter: number | undefined): Promise<void> {
     const { killer } = this.deps;
     let over = false;
     void graceOver.then(() => (over = true));
-    const marked = killer.marked(groups, strays);
-    for (const pid of marked) killer.pid(pid, 'SIGTERM');
-    if (marked.length > 0) this.debug(`SIGTERM to ${marked.map((p) => p.pid).join(' ')} (carry the run's marker outside tf's groups and trees)`);
     // What still runs after the leaders is often about to exit too (a child finishing its
     // own cleanup): poll soon, then less often, up to LINGER_POLL_MS.
-    let alive = killer.stillAlive(groups, [...strays, ...marked]);
-    const outlived = alive.groups.length + alive.pids.length > 0;
+    let alive = killer.stillAlive(groups, strays);
     for (let wait = 1; alive.groups.length + alive.pids.length > 0 && !over; wait = Math.min(2 * wait, LINGER_POLL_MS)) {
       await this.delay(wait).promise;
       alive = killer.stillAlive(alive.groups, alive.pids);
@@ -712,8 +712,7 @@ export class Supervisor {
       this.debug(`SIGKILL to groups ${alive.groups.join(' ') || '-'} and processes ${alive.pids.map((p) => p.pid).join(' ') || '-'} (grace period over)`);
     for (const pgid of alive.groups) killer.group(pgid, 'SIGKILL');
     for (const pid of alive.pids) killer.pid(pid, 'SIGKILL');
-    if (outlived) {
-      // What a process carrying the marker started while it outlived its leader.
+    if (counter === undefined || killer.lastPid?.() !== counter) {
       const late = killer.marked(groups, alive.pids);
       if (late.length > 0) this.debug(`SIGKILL to ${late.map((p) => p.pid).join(' ')} (carry the run's marker, started during the stop)`);
       for (const pid of late) killer.pid(pid, 'SIGKILL');

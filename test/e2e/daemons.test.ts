@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { expectAllDead, fixture, isAlive, pidsIn, runTf, tempApps } from '../helpers/tf.js';
 
@@ -39,6 +40,21 @@ describe('tf start: daemonizing children do not outlive tf', () => {
     tf.signal('SIGINT');
     expect((await tf.exited).code, tf.output()).toBe(130);
     expect(isAlive(daemon), `the daemon ${daemon} outlived tf${tf.output()}`).toBe(false);
+    await expectAllDead(pids);
+  }, 20_000);
+
+  it('gives a daemon its grace period from the start of the stop, even while another instance uses all of it', async () => {
+    const dir = app({ Procfile: '' });
+    const done = `${dir}/daemon-done`;
+    writeFileSync(`${dir}/Procfile`, `redis: ${fixture('daemon.mjs', `slow-term:${done}`)}\nstubborn: ${fixture('ignore-term.mjs')}\n`);
+    const tf = runTf(['start', '-t', '2'], { cwd: dir });
+    await tf.waitFor(/READY pid=\d+[\s\S]*READY pid=\d+/);
+    const pids = pidsIn(tf.output());
+    const daemon = daemonPid(tf.output());
+    tf.signal('SIGINT');
+    expect((await tf.exited).code, tf.output()).toBe(130);
+    expect(existsSync(done) ? readFileSync(done, 'utf8') : 'killed before it finished', tf.output()).toBe('graceful');
+    expect(isAlive(daemon)).toBe(false);
     await expectAllDead(pids);
   }, 20_000);
 

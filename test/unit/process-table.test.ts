@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { descendants, markedProcesses, newRunMarker, ownStartTime, processRow, processTable, withMarker } from '../../src/host/process-table.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { descendants, lastPid, markedProcesses, newRunMarker, ownStartTime, processRow, processTable, withMarker } from '../../src/host/process-table.js';
 import { processKiller } from '../../src/supervisor/kill.js';
 import { testProcesses } from '../helpers/processes.js';
 import { expectAllDead, isAlive } from '../helpers/tf.js';
@@ -36,6 +38,18 @@ describe('the process table', () => {
     const pids = markedProcesses(marker, { since, spare: [spared] }).map((r) => r.pid);
     expect(pids).toEqual([carrier]);
     expect(lookalikes.every(isAlive)).toBe(true);
+  });
+});
+
+describe('the pid counter', () => {
+  const readable = existsSync('/proc/sys/kernel/ns_last_pid');
+  if (!readable) console.log('skipped: /proc/sys/kernel/ns_last_pid is not readable here');
+  // Other test files start processes meanwhile, so only the move is certain.
+  it.skipIf(!readable)('moves when a process starts', () => {
+    const before = lastPid();
+    expect(before).toBeTypeOf('number');
+    spawnSync('true');
+    expect(lastPid()).not.toBe(before);
   });
 });
 

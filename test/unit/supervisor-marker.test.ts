@@ -84,35 +84,42 @@ describe('Supervisor and the run marker', () => {
       'pid SIGKILL 901',
     ]);
   });
-  it('scans for the marker once, after the leaders are gone, when nothing outlives them', async () => {
+  it('scans for the marker a second time only when the pid counter moved during the stop', async () => {
     const marker = { name: 'TF_SUPERVISOR_RUN', value: '1.ab' };
-    const calls: string[] = [];
-    let child: QuietChild | undefined;
-    const killer: Killer = {
-      started: () => undefined,
-      release: () => {},
-      group(pgid, signal) {
-        if (signal === 0) return false;
-        calls.push(`group ${signal} ${pgid}`);
-        if (signal === 'SIGTERM') setImmediate(() => (child?.emit('exit', 0, null), child?.emit('close')));
-        return true;
-      },
-      pid: (p, signal) => (calls.push(`pid ${signal} ${p.pid}`), true),
-      tree: () => {},
-      stillAlive: () => ({ groups: [], pids: [] }),
-      escapees: () => [],
-      marked: (groups, known) => (calls.push(`marked [${groups.join()}] [${known.map((p) => p.pid).join()}]`), []),
+    const scans = async (counters: number[]): Promise<string[]> => {
+      const calls: string[] = [];
+      let child: QuietChild | undefined;
+      const killer: Killer = {
+        started: () => undefined,
+        release: () => {},
+        group(pgid, signal) {
+          if (signal === 0) return false;
+          calls.push(`group ${signal} ${pgid}`);
+          if (signal === 'SIGTERM') setImmediate(() => (child?.emit('exit', 0, null), child?.emit('close')));
+          return true;
+        },
+        pid: (p, signal) => (calls.push(`pid ${signal} ${p.pid}`), true),
+        tree: () => {},
+        stillAlive: () => ({ groups: [], pids: [] }),
+        escapees: () => [],
+        marked: (groups, known) => (calls.push(`marked [${groups.join()}] [${known.map((p) => p.pid).join()}]`), []),
+        lastPid: () => counters.shift(),
+      };
+      const supervisor = new Supervisor([instance], { timeoutMs: 1000, marker }, () => {}, {
+        spawn: () => (child = new QuietChild(100)),
+        killer,
+        watchdog: { add: () => {}, remove: () => {}, release: () => {} },
+      });
+      const done = supervisor.run();
+      await vi.advanceTimersByTimeAsync(0);
+      supervisor.signal('SIGTERM');
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(await done).toBe(143);
+      return calls;
     };
-    const supervisor = new Supervisor([instance], { timeoutMs: 1000, marker }, () => {}, {
-      spawn: () => (child = new QuietChild(100)),
-      killer,
-      watchdog: { add: () => {}, remove: () => {}, release: () => {} },
-    });
-    const done = supervisor.run();
-    await vi.advanceTimersByTimeAsync(0);
-    supervisor.signal('SIGTERM');
-    await vi.advanceTimersByTimeAsync(2000);
-    expect(await done).toBe(143);
-    expect(calls).toEqual(['group SIGTERM 100', 'marked [100] []']);
+    expect(await scans([7, 7])).toEqual(['group SIGTERM 100', 'marked [100] []']);
+    expect(await scans([7, 9])).toEqual(['group SIGTERM 100', 'marked [100] []', 'marked [100] []']);
+    // A counter that cannot be read: always the second scan.
+    expect(await scans([])).toEqual(['group SIGTERM 100', 'marked [100] []', 'marked [100] []']);
   });
 });
