@@ -16,6 +16,11 @@ const QUOTING = /['"\\$`]/;
 export function isSimpleCommand(command: string): boolean {
   // Known without tokenising: shell-quote builds its patterns anew for each parse.
   if (OPERATOR.test(command) && !QUOTING.test(command)) return false;
+  return isSimpleByTokens(command);
+}
+
+/** The same judgement from shell-quote's tokens alone (exported for the test that checks the shortcut). */
+export function isSimpleByTokens(command: string): boolean {
   let tokens: ReturnType<typeof parse>;
   try {
     tokens = parse(command, (name) => `$${name}`);

@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveFormation } from '../../src/config/formation.js';
 import { parseProcfile } from '../../src/config/procfile.js';
 import type { Config } from '../../src/domain.js';
-import { parse } from 'shell-quote';
-import { SHELL_WORDS } from '../../src/host/shell.js';
-import { isSimpleCommand, shellLaunch } from '../../src/plan/launch.js';
+import { isSimpleByTokens, isSimpleCommand, shellLaunch } from '../../src/plan/launch.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { parseInvocation } from '../../src/cli/args.js';
 
@@ -98,18 +96,6 @@ describe('launch', () => {
   });
 
   it('judges every command as shell-quote alone does (the shortcut for operators without quoting included)', () => {
-    // What isSimpleCommand decides by shell-quote's tokens alone, without its shortcut.
-    const byTokens = (command: string): boolean => {
-      let tokens: ReturnType<typeof parse>;
-      try {
-        tokens = parse(command, (name) => `$${name}`);
-      } catch {
-        return false;
-      }
-      const first = tokens[0];
-      if (typeof first !== 'string' || SHELL_WORDS.has(first) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(first)) return false;
-      return tokens.every((t) => typeof t === 'string' || (typeof t === 'object' && 'op' in t && t.op === 'glob'));
-    };
     // Commands built from words, operators and what quotes, escapes or expands.
     const pieces = ['node', 'x', ';', '&', '|', '<', '>', '(', ')', '&&', '||', '2>&1', "'x;y'", '"x|y"', '\\;', '$(d)', '${e}', '`f`', '#g', '*', '=1'];
     let seed = 12345;
@@ -119,7 +105,7 @@ describe('launch', () => {
     };
     for (let i = 0; i < 3000; i++) {
       const command = Array.from({ length: 1 + random(5) }, () => pieces[random(pieces.length)]).join(random(2) === 0 ? ' ' : '');
-      expect(isSimpleCommand(command), command).toBe(byTokens(command));
+      expect(isSimpleCommand(command), command).toBe(isSimpleByTokens(command));
     }
   });
 

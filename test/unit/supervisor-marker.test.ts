@@ -27,6 +27,27 @@ const instance: Instance = {
   policy: defaultPolicy('redis'),
 };
 
+/**
+ * A killer that records what it is asked to do; SIGTERM to a group makes `child()` exit. The
+ * marker scans (`marked`), liveness and the pid counter come from each test.
+ */
+function recordingKiller(calls: string[], child: () => QuietChild | undefined, parts: Pick<Killer, 'marked' | 'stillAlive' | 'lastPid'>): Killer {
+  return {
+    started: (pid) => void calls.push(`started ${pid}`),
+    release: () => {},
+    group(pgid, signal) {
+      if (signal === 0) return false;
+      calls.push(`group ${signal} ${pgid}`);
+      if (signal === 'SIGTERM') setImmediate(() => (child()?.emit('exit', 0, null), child()?.emit('close')));
+      return true;
+    },
+    pid: (p, signal) => (calls.push(`pid ${signal} ${p.pid}`), true),
+    tree: () => {},
+    escapees: () => [],
+    ...parts,
+  };
+}
+
 describe('Supervisor and the run marker', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
@@ -39,25 +60,14 @@ describe('Supervisor and the run marker', () => {
     const spawned: Record<string, string>[] = [];
     let child: QuietChild | undefined;
     let markedScans = 0;
-    const killer: Killer = {
-      started: (pid) => void calls.push(`started ${pid}`),
-      release: () => {},
-      group(pgid, signal) {
-        if (signal === 0) return false;
-        calls.push(`group ${signal} ${pgid}`);
-        if (signal === 'SIGTERM') setImmediate(() => (child?.emit('exit', 0, null), child?.emit('close')));
-        return true;
-      },
-      pid: (p, signal) => (calls.push(`pid ${signal} ${p.pid}`), true),
-      tree: () => {},
+    const killer = recordingKiller(calls, () => child, {
       // The daemon ignores its SIGTERM; the grace period is spent polling it.
       stillAlive: (_groups, pids) => ({ groups: [], pids: [...pids] }),
-      escapees: () => [],
       marked: (groups, known) => {
         calls.push(`marked [${groups.join()}] [${known.map((p) => p.pid).join()}]`);
         return markedScans++ === 0 ? [daemon] : [late];
       },
-    };
+    });
     const supervisor = new Supervisor([instance], { timeoutMs: 1000, marker }, () => {}, {
       spawn: (i) => {
         spawned.push({ ...i.env });
@@ -89,22 +99,11 @@ describe('Supervisor and the run marker', () => {
     const scans = async (counters: number[]): Promise<string[]> => {
       const calls: string[] = [];
       let child: QuietChild | undefined;
-      const killer: Killer = {
-        started: () => undefined,
-        release: () => {},
-        group(pgid, signal) {
-          if (signal === 0) return false;
-          calls.push(`group ${signal} ${pgid}`);
-          if (signal === 'SIGTERM') setImmediate(() => (child?.emit('exit', 0, null), child?.emit('close')));
-          return true;
-        },
-        pid: (p, signal) => (calls.push(`pid ${signal} ${p.pid}`), true),
-        tree: () => {},
+      const killer = recordingKiller(calls, () => child, {
         stillAlive: () => ({ groups: [], pids: [] }),
-        escapees: () => [],
         marked: (groups, known) => (calls.push(`marked [${groups.join()}] [${known.map((p) => p.pid).join()}]`), []),
         lastPid: () => counters.shift(),
-      };
+      });
       const supervisor = new Supervisor([instance], { timeoutMs: 1000, marker }, () => {}, {
         spawn: () => (child = new QuietChild(100)),
         killer,
@@ -117,9 +116,9 @@ describe('Supervisor and the run marker', () => {
       expect(await done).toBe(143);
       return calls;
     };
-    expect(await scans([7, 7])).toEqual(['group SIGTERM 100', 'marked [100] []']);
-    expect(await scans([7, 9])).toEqual(['group SIGTERM 100', 'marked [100] []', 'marked [100] []']);
+    expect(await scans([7, 7])).toEqual(['started 100', 'group SIGTERM 100', 'marked [100] []']);
+    expect(await scans([7, 9])).toEqual(['started 100', 'group SIGTERM 100', 'marked [100] []', 'marked [100] []']);
     // A counter that cannot be read: always the second scan.
-    expect(await scans([])).toEqual(['group SIGTERM 100', 'marked [100] []', 'marked [100] []']);
+    expect(await scans([])).toEqual(['started 100', 'group SIGTERM 100', 'marked [100] []', 'marked [100] []']);
   });
 });
