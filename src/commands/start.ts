@@ -62,6 +62,8 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     // mkfifo makes the instances' FIFOs while the ports are probed, rather than holding up the first
     // spawn; only now, so that their names are on disk for as short a time as can be.
     const fifosMade = plan.instances.length > 0 ? fifos.prepare() : Promise.resolve();
+    const names = fifos.preparedDirectory;
+    if (names !== undefined) watchdog.fifoDirectory(names.path, names.inode);
     // Probed right before the instances start, so a warning tells what they will meet.
     for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
     await fifosMade;

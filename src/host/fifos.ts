@@ -70,7 +70,7 @@ export class FifoMaker {
    */
   prepare(mkfifo: (paths: readonly string[]) => Promise<string | undefined> = runMkfifoAsync): Promise<void> {
     if (this.prepared !== undefined || this.whyNot !== undefined || this.spare.length > 0) return this.prepared?.done ?? Promise.resolve();
-    let names: { dir: string; paths: string[] } | undefined;
+    let names: { dir: string; inode: number; paths: string[] } | undefined;
     try {
       names = this.names(Math.max(1, this.batch));
     } catch {
@@ -106,15 +106,22 @@ export class FifoMaker {
   }
 
   /** A private directory and `count` names in it, made by nobody yet. */
-  private names(count: number): { dir: string; paths: string[] } {
+  private names(count: number): { dir: string; inode: number; paths: string[] } {
     const dir = mkdtempSync(path.join(this.home(), 'tf-pipes-'));
+    let inode: number;
     try {
-      checkPrivateDir(dir);
+      inode = checkPrivateDir(dir);
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
-    return { dir, paths: Array.from({ length: count }, (_, i) => path.join(dir, String(i))) };
+    return { dir, inode, paths: Array.from({ length: count }, (_, i) => path.join(dir, String(i))) };
+  }
+
+  /** The directory of a prepared batch while its names are on disk (for the watchdog to remove if tf dies). */
+  get preparedDirectory(): { readonly path: string; readonly inode: number } | undefined {
+    const batch = this.prepared;
+    return batch === undefined ? undefined : { path: batch.dir, inode: batch.inode };
   }
 
   private make(count: number): void {
@@ -166,6 +173,7 @@ export class FifoMaker {
 /** Names for a first batch, and the mkfifo run making them (see FifoMaker.prepare). */
 interface PreparedBatch {
   readonly dir: string;
+  readonly inode: number;
   readonly paths: string[];
   /** mkfifo has exited; `failed` then says why it made nothing, if it did not. */
   settled: boolean;
@@ -192,8 +200,11 @@ function openFifo(fifo: string): PipeEnds {
 }
 
 /** mkdtemp makes its directory 0700; a directory that is not tf's own private one is refused. */
-function checkPrivateDir(dir: string): void {
-  if (!isPrivateDir(lstatSync(dir), 0o077)) throw new Error(`${dir} is not a private directory of this user`);
+/** Throws unless `dir` is a private directory of this user; returns its inode. */
+function checkPrivateDir(dir: string): number {
+  const stat = lstatSync(dir);
+  if (!isPrivateDir(stat, 0o077)) throw new Error(`${dir} is not a private directory of this user`);
+  return stat.ino;
 }
 
 const uid = (): number | undefined => process.getuid?.();

@@ -9,6 +9,7 @@ import { processRow, type ProcessRef, type RunMarker } from '../host/process-tab
  *   g PGID START   a process group tf started, and its leader's start time
  *   p PID START    a process tf started in its own group (tf run's command): never its group
  *   f ID           forget that group or process: it is gone, and its number may be reused
+ *   d INODE PATH   a directory of FIFO names not yet opened: removed (its FIFOs, then it) if tf dies
  *   q              tf exits cleanly: leave without killing
  *
  * When the pipe reaches EOF without a `q`, tf died. It applies tf's own rules: a record whose
@@ -71,11 +72,13 @@ signal() {
 records=""
 mark=""
 sock=""
+dir=""
 while IFS= read -r line; do
   case "$line" in
     q) exit 0 ;;
     "m "*) mark=\${line#m } ;;
     "s "*) s=\${line#s }; sock_ino=\${s%% *}; sock=\${s#* } ;;
+    "d "*) d=\${line#d }; dir_ino=\${d%% *}; dir=\${d#* } ;;
     "g "*|"p "*) set -- $line; records="$records $1:$2:\${3:--}" ;;
     "f "*) kept=""; for r in $records; do i=\${r#*:}; [ "\${i%%:*}" = "\${line#f }" ] || kept="$kept $r"; done; records=$kept ;;
   esac
@@ -84,6 +87,15 @@ done
 if [ -n "$sock" ] && [ -S "$sock" ]; then
   set -- $(ls -di "$sock" 2>/dev/null)
   [ "$1" = "$sock_ino" ] && rm -f "$sock"
+fi
+# FIFO names tf made and had not opened yet, only while the directory is still the one tf made;
+# only FIFOs are removed, and the directory only once that leaves it empty.
+if [ -n "$dir" ] && [ -d "$dir" ] && [ ! -L "$dir" ]; then
+  set -- $(ls -di "$dir" 2>/dev/null)
+  if [ "$1" = "$dir_ino" ]; then
+    for f in "$dir"/*; do [ -p "$f" ] && rm -f "$f"; done
+    rmdir "$dir" 2>/dev/null
+  fi
 fi
 uid=$(id -u)
 groups=""
@@ -131,6 +143,8 @@ export interface RunningWatchdog extends Watchdog {
   addProcess(pid: number): void;
   /** tf's control socket: removed if tf dies, while PATH is still that socket (inode). */
   socket(path: string, inode: number): void;
+  /** A directory of FIFO names tf has not opened yet (see FifoMaker.prepare): removed if tf dies, while it is still that directory. */
+  fifoDirectory(path: string, inode: number): void;
 }
 
 /**
@@ -172,6 +186,9 @@ export function startWatchdog(marker?: RunMarker): RunningWatchdog {
     socket: (path, inode) => {
       // One line each: a path with a newline could not be told from the next record.
       if (!path.includes('\n')) send(`s ${inode} ${path}`);
+    },
+    fifoDirectory: (path, inode) => {
+      if (!path.includes('\n')) send(`d ${inode} ${path}`);
     },
     release: () => {
       send('q');

@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WATCHDOG_SCRIPT } from '../../src/supervisor/watchdog.js';
 import { testProcesses } from '../helpers/processes.js';
@@ -40,5 +43,28 @@ describe('the watchdog, after tf dies', () => {
     const released = victim({ TF_SUPERVISOR_RUN: value });
     await watchdogAfterEof([`m ${MARK}`, `g ${released.pid} ${released.start}`, 'q']);
     expect([...lookalikes, forgotten, released].map((v) => v.pid).filter((pid) => !isAlive(pid))).toEqual([]);
+  }, 10_000);
+  it('removes a directory of FIFO names tf had not opened, only while it is that directory and holds only FIFOs', async () => {
+    const fifoDir = (): string => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'tf-pipes-test-'));
+      spawnSync('mkfifo', [path.join(dir, '0'), path.join(dir, '1')]);
+      return dir;
+    };
+    const made = fifoDir();
+    await watchdogAfterEof([`d ${statSync(made).ino} ${made}`]);
+    expect(existsSync(made)).toBe(false);
+    // Another directory at that path now (another inode): left alone.
+    const other = fifoDir();
+    await watchdogAfterEof([`d ${statSync(other).ino + 1} ${other}`]);
+    expect(existsSync(path.join(other, '0'))).toBe(true);
+    // A file that is no FIFO keeps the directory; the FIFOs go.
+    writeFileSync(path.join(other, 'note'), 'x');
+    await watchdogAfterEof([`d ${statSync(other).ino} ${other}`]);
+    expect([existsSync(path.join(other, '0')), existsSync(path.join(other, 'note'))]).toEqual([false, true]);
+    // After a clean release nothing is removed.
+    const kept = fifoDir();
+    await watchdogAfterEof([`d ${statSync(kept).ino} ${kept}`, 'q']);
+    expect(existsSync(path.join(kept, '0'))).toBe(true);
+    for (const dir of [other, kept]) rmSync(dir, { recursive: true, force: true });
   }, 10_000);
 });
