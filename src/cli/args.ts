@@ -1,4 +1,5 @@
 import { TfError, usageError } from '../errors.js';
+import type { ConfigOptions } from '../config/load.js';
 
 /** A value as the user gave it, before any command parses it; `source` names the flag or variable, for messages. */
 export interface RawOption {
@@ -7,18 +8,8 @@ export interface RawOption {
   readonly source: string;
 }
 
-/** tf's own options, resolved from flags, then TF_* variables, then defaults. */
-export interface Options {
-  readonly procfile: string | undefined;
-  readonly root: string | undefined;
-  readonly envFiles: readonly string[];
-  readonly envName: string | undefined;
-  readonly envOverride: boolean;
-  readonly formation: string | undefined;
-  /** `--formation` or `TF_FORMATION`, for messages. */
-  readonly formationSource: string;
-  readonly port: number | undefined;
-  readonly portStep: number;
+/** tf's own options, resolved from flags, then TF_* variables, then defaults; config reads its part as they are. */
+export interface Options extends ConfigOptions {
   readonly timeoutMs: number;
   /** undefined: decide from the terminal and NO_COLOR / FORCE_COLOR. */
   readonly color: boolean | undefined;

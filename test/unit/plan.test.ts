@@ -1,30 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { resolveFormation } from '../../src/config/formation.js';
-import { parseProcfile } from '../../src/config/procfile.js';
-import type { Config } from '../../src/domain.js';
+import { testConfig } from '../helpers/config.js';
 import { isSimpleByTokens, isSimpleCommand, shellLaunch } from '../../src/plan/launch.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { parseInvocation } from '../../src/cli/args.js';
 
-function config(procfile: string, spec?: string, extra: Partial<Config> = {}): Config {
-  const parsed = parseProcfile(procfile, 'Procfile');
-  return {
-    root: '/app',
-    procfile: parsed,
-    env: { PATH: '/bin' },
-    envFiles: [],
-    envOrigins: new Map(),
-    secretKeys: new Set(),
-    shadowed: [],
-    formation: resolveFormation(parsed.types, { spec }),
-    basePort: 5000,
-    portStep: 100,
-    policies: new Map(),
-    tfYaml: undefined,
-    warnings: [],
-    ...extra,
-  };
-}
+const config = testConfig;
 
 describe('buildPlan', () => {
   it('names instances type.N and assigns base + step × type position + N − 1', () => {

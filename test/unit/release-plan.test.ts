@@ -1,28 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { resolveFormation } from '../../src/config/formation.js';
-import { parseProcfile } from '../../src/config/procfile.js';
-import type { Config } from '../../src/domain.js';
+import { testConfig } from '../helpers/config.js';
 import { shellLaunch } from '../../src/plan/launch.js';
 import { buildPlan, runEnv } from '../../src/plan/plan.js';
 
-function config(procfile: string): Config {
-  const parsed = parseProcfile(procfile, 'Procfile');
-  return {
-    root: '/app',
-    procfile: parsed,
-    env: { PATH: '/bin' },
-    envFiles: [],
-    envOrigins: new Map(),
-    secretKeys: new Set(),
-    shadowed: [],
-    formation: resolveFormation(parsed.types, {}),
-    basePort: 5000,
-    portStep: 100,
-    policies: new Map(),
-    tfYaml: undefined,
-    warnings: [],
-  };
-}
+const config = testConfig;
 
 describe('the release phase in the plan', () => {
   it('is never an instance, takes no port slot, and is exposed on its own', { timeout: 10_000 }, () => {
