@@ -193,9 +193,14 @@ export class LogRing {
 
   /** Copies `bytes` in at the write position, wrapping at the end of the store. */
   private write(bytes: Buffer): void {
-    const at = this.written % this.store.length;
-    const first = bytes.copy(this.store, at);
-    if (first < bytes.length) bytes.copy(this.store, 0, first);
+    const store = this.store;
+    const at = this.written % store.length;
+    const room = store.length - at;
+    if (bytes.length <= room) store.set(bytes, at);
+    else {
+      store.set(new Uint8Array(bytes.buffer, bytes.byteOffset, room), at);
+      store.set(new Uint8Array(bytes.buffer, bytes.byteOffset + room, bytes.length - room), 0);
+    }
     this.written += bytes.length;
   }
 
