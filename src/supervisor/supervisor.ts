@@ -550,7 +550,8 @@ export class Supervisor {
     const exit: ExitFacts = {
       code,
       signal,
-      signalDescription: signal === null ? undefined : signalDescription(signal),
+      // The signal tf sent to stop it needs no gloss ("exited on SIGTERM"); a signal that came from elsewhere does.
+      signalDescription: signal === null || stopping ? undefined : signalDescription(signal),
       forced: stopping && state.forced,
       stoppedByTf: stopping,
       durationMs: this.now() - run.startedAt,

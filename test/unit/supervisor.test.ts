@@ -122,7 +122,7 @@ describe('Supervisor', () => {
     expect(w.calls).toEqual(['SIGTERM web.1']);
     expect(w.kinds()).toEqual(['spawned web.1', 'spawned worker.1', 'exited worker.1', 'stopping', 'exited web.1']);
     const exited = w.events.find((e) => e.kind === 'exited' && e.instance.name === 'web.1');
-    expect(exited).toMatchObject({ exit: { code: null, signal: 'SIGTERM', signalDescription: 'Termination', stoppedByTf: true, forced: false } });
+    expect(exited).toMatchObject({ exit: { code: null, signal: 'SIGTERM', signalDescription: undefined, stoppedByTf: true, forced: false } });
   });
 
   it('waits the grace period, then SIGKILLs the group and the tree of what is left', async () => {
