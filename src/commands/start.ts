@@ -7,6 +7,7 @@ import { busyPortWarnings } from '../host/ports.js';
 import { buildPlan } from '../plan/plan.js';
 import { watchReadiness } from '../supervisor/readiness.js';
 import { Supervisor, realClock } from '../supervisor/supervisor.js';
+import { outputStreams } from '../supervisor/spawn.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import { processKiller } from '../supervisor/kill.js';
 import { newRunMarker } from '../host/process-table.js';
@@ -40,7 +41,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       control === undefined ? reply.end({ ok: false, error: { code: 'failed', message: 'tf is still starting; try again' } }) : control.handle(request, reply),
   };
   const server = await ControlServer.start({ path: socket.path, handler, app: { root: socket.root, procfile: socket.procfile } });
-  const fifos = new FifoMaker(plan.instances.length * (options.splitStderr ? 2 : 1));
+  const fifos = new FifoMaker(plan.instances.length * outputStreams(options.splitStderr).length);
   try {
     let supervisor: Supervisor | undefined;
     const logs = new LogBook();

@@ -95,6 +95,9 @@ export interface SpawnerOptions {
   readonly fileLimit?: () => number | undefined;
 }
 
+/** The pipes each instance's output takes: one for both streams, or stdout and stderr apart. */
+export const outputStreams = (splitStderr: boolean): readonly OutputStream[] => (splitStderr ? ['stdout', 'stderr'] : ['output']);
+
 /**
  * A spawner for `expected` instances: each child writes into FIFOs that tf reads with a
  * reused buffer (see pipes.ts), made for all of them in one go. By default a child has one
@@ -107,7 +110,7 @@ export interface SpawnerOptions {
  * and too low for the batch: every FIFO's two ends are open until its child has started.
  */
 export function instanceSpawner(expected: number, options: SpawnerOptions = {}): SpawnFn {
-  const streams: readonly OutputStream[] = options.splitStderr === true ? ['stdout', 'stderr'] : ['output'];
+  const streams = outputStreams(options.splitStderr === true);
   const { fifos = new FifoMaker(expected * streams.length), onFallback = () => {}, fileLimit = openFileLimit } = options;
   // Counted before any FIFO is open: what tf holds of its own.
   const needed = (openDescriptorCount() ?? 0) + 2 * expected * streams.length + SPARE_DESCRIPTORS;
