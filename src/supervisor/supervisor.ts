@@ -547,11 +547,12 @@ export class Supervisor {
     } else this.forget(pid);
     const state = slot.state;
     const stopping = state.kind === 'stopping' && state.run.pid === pid;
+    // The signal tf sent to stop it needs no gloss ("exited on SIGTERM"); any other signal gets one.
+    const sentByTf = stopping && (signal === slot.instance.policy.stopSignal || signal === 'SIGKILL');
     const exit: ExitFacts = {
       code,
       signal,
-      // The signal tf sent to stop it needs no gloss ("exited on SIGTERM"); a signal that came from elsewhere does.
-      signalDescription: signal === null || stopping ? undefined : signalDescription(signal),
+      signalDescription: signal === null || sentByTf ? undefined : signalDescription(signal),
       forced: stopping && state.forced,
       stoppedByTf: stopping,
       durationMs: this.now() - run.startedAt,
