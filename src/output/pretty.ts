@@ -72,6 +72,12 @@ export class PrettyFormat implements Format {
     let onLine = this.open === key;
     if (this.open !== undefined && !onLine) out[at++] = NEWLINE;
     for (const piece of pieces) {
+      // A new line (no continuation) while this stream's line is open: the open line's newline came alone and
+      // ended it without a piece of its own, so it is closed here.
+      if (onLine && !piece.continued) {
+        out[at++] = NEWLINE;
+        onLine = false;
+      }
       if (!onLine) {
         at += (piece.continued && !piece.redraw ? continued : line).copy(out, at);
       } else if (piece.redraw) {

@@ -176,10 +176,13 @@ describe('tf start: output', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
-  it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script'))(
-    'redraws a progress bar in place on a terminal, keeping the prefix',
-    async () => {
-      const dir = app({ Procfile: `prog: ${fixture('progress.mjs', '5')}\n` });
+  it.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/script')).each([
+    ['its end in one write', 'together'],
+    ['its newline written alone after a pause', 'apart'],
+  ])(
+    'redraws a progress bar in place on a terminal, keeping the prefix, with %s',
+    async (_name, mode) => {
+      const dir = app({ Procfile: `prog: ${fixture('progress.mjs', '5', mode)}\n` });
       const term = spawn(
         '/usr/bin/script',
         ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(TF_BIN)} start --no-color --no-timestamp`, '/dev/null'],

@@ -211,6 +211,20 @@ describe('partial lines', () => {
     expect(p.bytes().toString()).toMatch(/done\nweb\.1 \| prompt> \nsystem \| web\.1 exited with code 0\n$/);
   });
 
+  it('on a terminal, ends a shown partial line when its newline comes alone, and starts the next line with a prefix', async () => {
+    const p = pipeline({ terminal: true });
+    p.feed(Buffer.from('\rA 100%'));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
+    p.feed(Buffer.from('\n'));
+    p.feed(Buffer.from('next line\n'));
+    p.feed(Buffer.from('prompt> '));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
+    p.feed(Buffer.from('\n'));
+    await vi.advanceTimersByTimeAsync(IDLE_FLUSH_MS + 1);
+    p.feed(Buffer.from('after\n'));
+    expect(p.bytes().toString()).toBe('web.1 | A 100%\nweb.1 | next line\nweb.1 | prompt> \nweb.1 | after\n');
+  });
+
   it('shows a line that keeps growing for a second (a progress bar) without waiting for quiet', async () => {
     const p = pipeline();
     for (let i = 0; i < 30; i++) {
