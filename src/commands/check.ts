@@ -6,7 +6,7 @@ import { exportWarnings } from './export.js';
 import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
-import { busyPortWarnings } from '../host/ports.js';
+import { checkPorts } from '../host/ports.js';
 import { findProgram, programOf } from '../host/which.js';
 import { buildPlan } from '../plan/plan.js';
 import type { CommandContext } from './context.js';
@@ -29,7 +29,7 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
       });
     }
   }
-  warnings.push(...(await busyPortWarnings(plan.instances)));
+  warnings.push(...(await checkPorts(plan.instances)).warnings);
   // What an export would refuse, so a deploy does not discover it first.
   warnings.push(...exportWarnings(config));
 

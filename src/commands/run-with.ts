@@ -1,7 +1,7 @@
 import type { Invocation, RawOption } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
-import { usageError } from '../errors.js';
-import { busyPortWarnings } from '../host/ports.js';
+import { TfError, usageError } from '../errors.js';
+import { checkPorts } from '../host/ports.js';
 import { newRunMarker, processRow, withMarker } from '../host/process-table.js';
 import type { Notice } from '../output/notices.js';
 import { buildPlan, runEnv } from '../plan/plan.js';
@@ -13,7 +13,7 @@ import { startWatchdog } from '../supervisor/watchdog.js';
 import type { CommandContext } from './context.js';
 import { oneOffExitCode, oneOffLaunch } from './one-off.js';
 import { openServiceOutput, outputColor } from './service-output.js';
-import { notReady, ServiceTrouble, type Trouble } from './service-trouble.js';
+import { notReady, probeWhat, ServiceTrouble, type Trouble } from './service-trouble.js';
 import { releaseEnvName, withReleaseId } from './release-phase.js';
 
 const DEFAULT_WAIT_MS = 60_000;
@@ -87,7 +87,21 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const watchdog = startWatchdog(marker);
   const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
   const commandEnv = withMarker(appEnv, marker);
-  for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) out.output.handle({ kind: 'warning', warning });
+  const ports = await checkPorts(plan.instances);
+  for (const warning of [...plan.warnings, ...ports.warnings]) out.output.handle({ kind: 'warning', warning });
+  // Its probe would hear the process already on its port, and the command would run against that one.
+  const blind = plan.instances.find((instance) => ['port', 'http'].includes(instance.policy.ready.kind) && ports.inUse.has(instance.port));
+  if (blind !== undefined) {
+    watchdog.release();
+    await out.finish();
+    throw new TfError(
+      'spawn',
+      `${blind.name} cannot be waited for: port ${blind.port} was in use before it started, so its probe (${probeWhat(blind)}) would hear that process`,
+      {
+        hint: 'stop what holds the port, or choose other ports with -p',
+      },
+    );
+  }
 
   // Identity tells tf's own stop from the supervisor's verdicts.
   const ownStop: StopReason = { kind: 'requested' };
@@ -141,7 +155,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr, marker }, emit, {
     watchdog,
     killer,
-    readiness: watchReadiness(),
+    readiness: watchReadiness({ takenPorts: ports.inUse }),
   });
   const running = supervisor;
   if (out.writer.closed) running.stop({ kind: 'output-closed' });

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { ControlServer, type ControlHandler } from '../control/server.js';
 import { prepareSocketDir } from '../control/socket-path.js';
 import { FifoMaker } from '../host/fifos.js';
-import { busyPortWarnings } from '../host/ports.js';
+import { checkPorts } from '../host/ports.js';
 import { buildPlan } from '../plan/plan.js';
 import { watchReadiness } from '../supervisor/readiness.js';
 import { Supervisor, realClock } from '../supervisor/supervisor.js';
@@ -66,7 +66,8 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const names = fifos.preparedDirectory;
     if (names !== undefined) watchdog.fifoDirectory(names.path, names.inode);
     // Probed right before the instances start, so a warning tells what they will meet.
-    for (const warning of [...plan.warnings, ...(await busyPortWarnings(plan.instances))]) output.handle({ kind: 'warning', warning });
+    const ports = await checkPorts(plan.instances);
+    for (const warning of [...plan.warnings, ...ports.warnings]) output.handle({ kind: 'warning', warning });
     await fifosMade;
     const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
     supervisor = new Supervisor(
@@ -77,7 +78,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
         if (event.kind === 'removed') logs.forget(event.instance.name);
         if (event.kind === 'stopping') control?.stopping();
       },
-      { watchdog, killer, clock: realClock, readiness: watchReadiness({ scheduler: realClock }) },
+      { watchdog, killer, clock: realClock, readiness: watchReadiness({ scheduler: realClock, takenPorts: ports.inUse }) },
     );
     const running = supervisor;
     control = new StartControl({

@@ -124,17 +124,26 @@ function warningFor(instance: Instance, state: PortState, holders: Holders): War
   }
 }
 
+/** What the probes found before the instances start. */
+export interface PortReport {
+  /** Ports that something else already listens on, or that tf could not check. */
+  readonly warnings: Warning[];
+  /** The ports found in use: a readiness probe there would hear their holder, not the instance. */
+  readonly inUse: ReadonlySet<number>;
+}
+
 /**
- * Ports of the plan that something else already listens on, or that tf could not check, as
- * warnings. The holders of the busy ones are looked up once for all. `bind` and `holders` are for tests.
+ * Probes the plan's ports. The holders of the busy ones are looked up once for all. `bind` and
+ * `holders` are for tests.
  */
-export async function busyPortWarnings(instances: readonly Instance[], bind: Bind = bindAndRelease, holders: HolderLookup = lookupHolders): Promise<Warning[]> {
+export async function checkPorts(instances: readonly Instance[], bind: Bind = bindAndRelease, holders: HolderLookup = lookupHolders): Promise<PortReport> {
   const states: PortState[] = [];
   // A few at a time: all at once would hold a socket per instance of a large formation, one at
   // a time would make start wait a turn of the event loop per instance.
   for (let at = 0; at < instances.length; at += PROBES_AT_ONCE) {
     states.push(...(await Promise.all(instances.slice(at, at + PROBES_AT_ONCE).map((instance) => probePort(instance.port, bind)))));
   }
-  const known = states.some((state) => state.kind === 'in-use') ? await holders(HOLDER_LOOKUP_MS) : new Map<number, string>();
-  return instances.flatMap((instance, i) => warningFor(instance, states[i] as PortState, known) ?? []);
+  const inUse = new Set(instances.filter((_, i) => states[i]?.kind === 'in-use').map((instance) => instance.port));
+  const known = inUse.size > 0 ? await holders(HOLDER_LOOKUP_MS) : new Map<number, string>();
+  return { warnings: instances.flatMap((instance, i) => warningFor(instance, states[i] as PortState, known) ?? []), inUse };
 }

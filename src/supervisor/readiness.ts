@@ -35,6 +35,11 @@ export interface ProbeOptions {
   readonly maxDelayMs?: number;
   /** Longest one connect or HTTP request may take before it counts as failed. */
   readonly attemptTimeoutMs?: number;
+  /**
+   * Ports another process listened on before the instances started: a `port` or `http` probe
+   * there would hear that process, so an instance on one is never reported ready by it.
+   */
+  readonly takenPorts?: ReadonlySet<number>;
 }
 
 // Short and capped: "ready after N s" should lag the real moment by little, and a probe
@@ -302,6 +307,7 @@ export function probeFor(spec: ReadySpec, options: ProbeOptions = {}): Readiness
       return () => new LogWatch(spec.text);
     case 'port':
       return (instance) => {
+        if (options.takenPorts?.has(instance.port) === true) return new Watch();
         const retry = retryOf(options);
         const watch = new Watch();
         poll(watch, retry, portAttempt(instance.port, retry.attemptTimeoutMs));
@@ -309,6 +315,7 @@ export function probeFor(spec: ReadySpec, options: ProbeOptions = {}): Readiness
       };
     case 'http':
       return (instance) => {
+        if (options.takenPorts?.has(instance.port) === true) return new Watch();
         const retry = retryOf(options);
         const watch = new Watch();
         poll(watch, retry, httpAttempt(instance.port, spec.path, retry.attemptTimeoutMs));

@@ -48,6 +48,25 @@ describe('tf run --with', () => {
     await expectAllDead(pidsIn(out));
   }, 20_000);
 
+  it('refuses to wait for a web whose port another process already holds: its probe would hear that one', async () => {
+    const holder = createServer((socket) => socket.destroy());
+    const port = await new Promise<number>((resolve) => holder.listen(0, () => resolve((holder.address() as { port: number }).port)));
+    try {
+      const dir = app({ Procfile: procfile() });
+      const tf = runTf(['run', '--with', 'web', '-p', String(port), '--', 'echo', 'COMMAND RAN'], { cwd: dir });
+      const exit = await tf.exited;
+      expect(exit.code, tf.output() + tf.stderr()).toBe(1);
+      expect(tf.output()).toContain(`port ${port} for web.1 is already in use`);
+      expect(tf.stderr()).toBe(
+        `tf: web.1 cannot be waited for: port ${port} was in use before it started, so its probe (port ${port}) would hear that process; stop what holds the port, or choose other ports with -p\n`,
+      );
+      expect(tf.output()).not.toContain('COMMAND RAN');
+      expect(tf.output()).not.toContain('started (pid');
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  }, 20_000);
+
   it("exits with the command's code and stops the services", async () => {
     const { tf } = await runWith('web', ['/', '3']);
     const exit = await tf.exited;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Instance } from '../../src/domain.js';
-import { busyPortWarnings, lookupHolders, parseLsof, parseSs, probePort, type Bind, type HolderLookup } from '../../src/host/ports.js';
+import { checkPorts, lookupHolders, parseLsof, parseSs, probePort, type Bind, type HolderLookup } from '../../src/host/ports.js';
 
 const listening = (host?: string): Promise<Server> =>
   new Promise((resolve) => {
@@ -54,13 +54,14 @@ describe('probePort', () => {
   }, 10_000);
 });
 
-describe('busyPortWarnings', () => {
+describe('checkPorts', () => {
   it('warns of a port in use, naming the instance', async () => {
     const server = await listening();
     try {
       const port = portOf(server);
-      const warnings = await busyPortWarnings([instance('web.1', port)]);
+      const { warnings, inUse } = await checkPorts([instance('web.1', port)]);
       expect(warnings).toHaveLength(1);
+      expect([...inUse]).toEqual([port]);
       expect(warnings[0]?.message).toMatch(new RegExp(`^port ${port} for web\\.1 is already in use( by .+)?$`));
     } finally {
       await closed(server);
@@ -68,7 +69,8 @@ describe('busyPortWarnings', () => {
   }, 10_000);
 
   it('never calls a privileged port busy: it says it could not check it', async () => {
-    const warnings = await busyPortWarnings([instance('web.1', 80), instance('api.1', 443)], failing('EACCES'));
+    const { warnings, inUse } = await checkPorts([instance('web.1', 80), instance('api.1', 443)], failing('EACCES'));
+    expect(inUse.size).toBe(0);
     expect(warnings.map((w) => w.message)).toEqual([
       'port 80 for web.1 not checked: it is a privileged port that tf may not bind (EACCES); the process needs the right to bind it, or use a port from 1024 up',
       'port 443 for api.1 not checked: it is a privileged port that tf may not bind (EACCES); the process needs the right to bind it, or use a port from 1024 up',
@@ -77,7 +79,7 @@ describe('busyPortWarnings', () => {
   }, 10_000);
 
   it('gives nothing for free ports', async () => {
-    await expect(busyPortWarnings([instance('web.1', 5000)], () => Promise.resolve())).resolves.toEqual([]);
+    await expect(checkPorts([instance('web.1', 5000)], () => Promise.resolve())).resolves.toEqual({ warnings: [], inUse: new Set() });
   }, 10_000);
 });
 
@@ -112,10 +114,11 @@ describe('who holds a busy port', () => {
       return new Map([[5000, 'node (pid 1)']]);
     };
     const inUse: Bind = (port) => (port === 6000 ? Promise.resolve() : failing('EADDRINUSE')(port));
-    const warnings = await busyPortWarnings([instance('web.1', 5000), instance('web.2', 5001), instance('api.1', 6000)], inUse, holders);
-    expect(warnings.map((w) => w.message)).toEqual(['port 5000 for web.1 is already in use by node (pid 1)', 'port 5001 for web.2 is already in use']);
+    const report = await checkPorts([instance('web.1', 5000), instance('web.2', 5001), instance('api.1', 6000)], inUse, holders);
+    expect(report.warnings.map((w) => w.message)).toEqual(['port 5000 for web.1 is already in use by node (pid 1)', 'port 5001 for web.2 is already in use']);
+    expect([...report.inUse]).toEqual([5000, 5001]);
     expect(lookups).toBe(1);
-    await busyPortWarnings([instance('api.1', 6000)], () => Promise.resolve(), holders);
+    await checkPorts([instance('api.1', 6000)], () => Promise.resolve(), holders);
     expect(lookups).toBe(1);
   }, 10_000);
 

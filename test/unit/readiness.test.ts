@@ -297,6 +297,28 @@ describe('a port no connect can reach', { timeout: 10_000 }, () => {
   });
 });
 
+describe('a port another process held before the instance started', { timeout: 10_000 }, () => {
+  it.each([{ kind: 'port' }, { kind: 'http', path: '/' }] as ReadySpec[])(
+    'never reports %o ready, and never asks it: it would hear that process',
+    async (spec) => {
+      let asked = 0;
+      const port = await serve(
+        createServer((s) => {
+          asked++;
+          s.destroy();
+        }),
+        '127.0.0.1',
+      );
+      const scheduler = new ManualScheduler();
+      const watch = watchReadiness({ scheduler, takenPorts: new Set([port]) })(instanceOn(port, spec));
+      expect(await state(watch)).toBe('pending');
+      expect(scheduler.size).toBe(0);
+      expect(asked).toBe(0);
+      watch.cancel();
+    },
+  );
+});
+
 describe('http', { timeout: 10_000 }, () => {
   it('waits through a 500 and is ready on the 200, asking the configured path', async () => {
     const seen: string[] = [];
