@@ -17,7 +17,8 @@ type EventOf<K extends NoticeKind> = Extract<SupervisorEvent, { kind: K }>;
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
 
 function exitText(exit: ExitFacts): string {
-  if (exit.forced) return `was killed with SIGKILL after the grace period`;
+  // The `killing` notice before it says why.
+  if (exit.forced) return 'was killed with SIGKILL';
   if (exit.signal !== null) return `exited on ${exit.signal}${exit.signalDescription ? ` (${exit.signalDescription})` : ''}`;
   return `exited with code ${exit.code}`;
 }
@@ -65,11 +66,14 @@ const NOTICES: { readonly [K in NoticeKind]: (event: EventOf<K>) => Notice } = {
     level: 'info',
     fields: { event: 'stopping', reason: reason.kind, ...(reason.kind === 'signal' ? { signal: reason.signal } : {}) },
   }),
-  killing: ({ instance, pid, graceMs }) => ({
-    text: `${instance.name} did not stop within ${seconds(graceMs)}; sending SIGKILL to its process tree`,
+  killing: ({ instance, pid, graceMs, why }) => ({
+    text:
+      why === 'grace-over'
+        ? `${instance.name} did not stop within ${seconds(graceMs)}; sending SIGKILL to its process tree`
+        : `${instance.name}: a second signal; sending SIGKILL to its process tree without waiting`,
     level: 'warn',
     instance,
-    fields: { event: 'killing', pid, signal: 'SIGKILL' },
+    fields: { event: 'killing', pid, signal: 'SIGKILL', why },
   }),
   forwarded: ({ signal, count }) => ({
     text: `forwarded ${signal} to ${count} process${count === 1 ? '' : 'es'}`,

@@ -22,7 +22,7 @@ export interface ExitFacts {
   readonly signal: NodeJS.Signals | null;
   /** e.g. "Termination" for SIGTERM. */
   readonly signalDescription: string | undefined;
-  /** tf had to SIGKILL it after the grace period. */
+  /** tf SIGKILLed it: the grace period ran out, or a second stop signal asked not to wait. */
   readonly forced: boolean;
   /** tf asked it to stop (as opposed to it exiting on its own). */
   readonly stoppedByTf: boolean;
@@ -39,7 +39,8 @@ export type SupervisorEvent =
   /** `code` is the errno name ('ENOENT', 'EMFILE') or Node's error code, when there is one. */
   | { readonly kind: 'spawn-failed'; readonly instance: Instance; readonly error: string; readonly code?: string }
   | { readonly kind: 'stopping'; readonly reason: StopReason }
-  | { readonly kind: 'killing'; readonly instance: Instance; readonly pid: number; readonly graceMs: number }
+  /** tf sends SIGKILL: the grace period ran out, or a second stop signal asked not to wait. */
+  | { readonly kind: 'killing'; readonly instance: Instance; readonly pid: number; readonly graceMs: number; readonly why: 'grace-over' | 'second-signal' }
   | { readonly kind: 'forwarded'; readonly signal: NodeJS.Signals; readonly count: number }
   | { readonly kind: 'warning'; readonly warning: Warning }
   /** A line of tf's own about something other than an instance (the backing services at boot). */

@@ -239,23 +239,23 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
 
     case 'timer':
       if (state.kind === 'backoff') return { state: { kind: 'starting', streak: state.attempt }, effects: [{ kind: 'spawn' }] };
-      if (state.kind === 'stopping' && !state.forced) return forceKill(state, event.at, ctx);
+      if (state.kind === 'stopping' && !state.forced) return forceKill(state, event.at, ctx, 'grace-over');
       return same(state);
 
     case 'hurry':
       if (state.kind === 'stopping' && !state.forced) {
-        const killed = forceKill(state, event.at, ctx);
+        const killed = forceKill(state, event.at, ctx, 'second-signal');
         return { state: killed.state, effects: [{ kind: 'cancel-timer' }, ...killed.effects] };
       }
       return same(state);
   }
 }
 
-function forceKill(state: Extract<SlotState, { kind: 'stopping' }>, at: number, { instance }: SlotContext): Transition {
+function forceKill(state: Extract<SlotState, { kind: 'stopping' }>, at: number, { instance }: SlotContext, why: 'grace-over' | 'second-signal'): Transition {
   return {
     state: { ...state, forced: true },
     effects: [
-      { kind: 'emit', event: { kind: 'killing', instance, pid: state.run.pid, graceMs: at - state.since } },
+      { kind: 'emit', event: { kind: 'killing', instance, pid: state.run.pid, graceMs: at - state.since, why } },
       { kind: 'kill', pid: state.run.pid },
     ],
   };
