@@ -10,6 +10,7 @@ import { renderKubernetes } from '../export/kubernetes.js';
 import { renderSystemd, systemdProblems } from '../export/systemd.js';
 import type { ExportInput, ExportOptions, Render } from '../export/types.js';
 import { writeExport } from '../export/write.js';
+import { notIgnoredByGit } from '../host/git.js';
 import type { CommandContext } from './context.js';
 
 /** The formats `tf export` knows, one line each. */
@@ -75,17 +76,27 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   // The export carries the release id when the code and config are those of the latest release.
   const releaseId = releaseIdOf(currentRelease(config, request.config.envName ?? DEFAULT_ENV, config.root));
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds, ...(releaseId === undefined ? {} : { releaseId }) });
-  const options: ExportOptions = { user: request.user, image: request.image, noSecrets: request.noSecrets };
+  const dir = path.resolve(context.cwd, request.dir);
+  const options: ExportOptions = { user: request.user, image: request.image, noSecrets: request.noSecrets, dir };
   const problems = exportProblems(input, request.format, options);
   // All of them in the one line: fixing one at a time, an export after another, would be tedious.
   if (problems.length > 0) throw new TfError('option', `cannot export to ${request.format}: ${problems.join('; also: ')}`);
   const files = render(input, options);
-  const result = writeExport({ dir: path.resolve(context.cwd, request.dir), dirShown: request.dir, format: request.format, files, force: request.force });
+  const result = writeExport({ dir, dirShown: request.dir, format: request.format, files, force: request.force });
   const lines = [
     ...result.written.map((f) => `wrote ${path.join(request.dir ?? '', f)}`),
     ...result.removed.map((f) => `removed ${path.join(request.dir ?? '', f)} (no longer exported)`),
     `${request.format}: ${files.length} file${files.length === 1 ? '' : 's'} in ${request.dir} (${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed)`,
   ];
   context.stdout.write(`${lines.join('\n')}\n`);
+  // Written 0600 because they hold secret values: a `git add -A` must not take them unnoticed.
+  const holdsSecrets = !request.noSecrets && [...input.env.values()].some((v) => v.secret);
+  const exposed = holdsSecrets ? notIgnoredByGit(files.filter((f) => f.mode === 0o600).map((f) => path.join(dir, f.path))) : [];
+  if (exposed.length > 0) {
+    const shown = exposed.map((f) => path.join(request.dir ?? '', path.relative(dir, f))).join(', ');
+    context.stderr.write(
+      `warning: ${shown} ${exposed.length === 1 ? 'holds' : 'hold'} secret values and git does not ignore ${exposed.length === 1 ? 'it' : 'them'}: add ${exposed.length === 1 ? 'it' : 'them'} to .gitignore, or export with --no-secrets\n`,
+    );
+  }
   return 0;
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { loadYaml } from '../host/yaml.js';
 import type { RestartPolicy } from '../domain.js';
 import { TfError } from '../errors.js';
@@ -31,8 +32,9 @@ export const renderCompose: Render = (input, options) => {
     envFiles: [...(plain.length > 0 ? [CONFIG_ENV] : []), ...(secret.length > 0 ? [SECRETS_ENV] : [])],
     inline,
     // Without an image, every service builds the app's Dockerfile; the export sits in its own
-    // directory, so the build context is the app root, which compose resolves from this file.
-    source: options.image !== undefined && options.image !== '' ? { image: options.image } : { build: input.root },
+    // directory, so the build context is the app root, which compose resolves from this file:
+    // relative to it where the directory is known, so the export works in any checkout.
+    source: options.image !== undefined && options.image !== '' ? { image: options.image } : { build: buildContext(input.root, options.dir) },
   };
 
   const services: Obj = {};
@@ -119,3 +121,6 @@ function secretValue(key: string, value: string): string {
 function envFile(entries: readonly (readonly [string, string])[]): string {
   return entries.map(([key, value]) => `${key}='${value}'\n`).join('');
 }
+
+/** The app root as seen from the export directory (`..` for `./deploy`), or absolute when that is not known. */
+const buildContext = (root: string, dir: string | undefined): string => (dir === undefined ? root : path.relative(dir, root) || '.');

@@ -50,6 +50,8 @@ export interface ExportOptions {
   readonly user: boolean;
   readonly image: string | undefined;
   readonly noSecrets: boolean;
+  /** The directory the files go to (absolute), for paths written relative to it; absent, paths are absolute. */
+  readonly dir?: string;
 }
 
 /** One export format: a pure function from the plan to files; no format knows about another. */

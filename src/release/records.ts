@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../config/env-edit.js';
 import type { Procfile } from '../domain.js';
 import { TfError } from '../errors.js';
+import { git } from '../host/git.js';
 import { RELEASES_DIR, compareFingerprints, procfileDigest, type ConfigChanges, type Fingerprint } from './fingerprint.js';
 
 /**
@@ -47,20 +47,12 @@ const RECORD = /^v([1-9]\d*)\.json$/;
 
 export const releasesDir = (root: string, envName: string): string => path.join(root, RELEASES_DIR, envName);
 
-function git(root: string, args: readonly string[]): string | undefined {
-  try {
-    return execFileSync('git', [...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 * 1024 * 1024 });
-  } catch {
-    // Not a work tree, a repository without a commit, or no git: nothing to tell the code by.
-    return undefined;
-  }
-}
-
 /**
  * `git rev-parse HEAD` and `git status --porcelain` at the app root. Uncommitted changes are
  * digested with the app's fingerprint key: a tracked .env's diff must not be open to guessing.
  */
 export function codeState(root: string, key: Buffer): CodeState {
+  // Not a work tree, a repository without a commit, or no git: nothing to tell the code by.
   const commit = git(root, ['rev-parse', '--verify', '--quiet', 'HEAD'])?.trim();
   if (commit === undefined || commit === '') return { kind: 'none' };
   // The whole work tree, but never tf's own records: writing one must not make the next run look changed.

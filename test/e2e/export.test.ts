@@ -26,11 +26,12 @@ const request = (change: Partial<ExportRequest> = {}): ExportRequest => ({
   ...change,
 });
 
-function run(cwd: string, req: ExportRequest, shellEnv: Record<string, string> = {}): { code: number; stdout: string } {
+function run(cwd: string, req: ExportRequest, shellEnv: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   let stdout = '';
+  let stderr = '';
   const sink = (write: (s: string) => void): Writable => new Writable({ write: (chunk: Buffer, _e, done) => (write(chunk.toString()), done()) });
-  const code = exportCommand(req, { cwd, env: shellEnv, stdout: sink((s) => (stdout += s)), stderr: sink(() => undefined) });
-  return { code, stdout };
+  const code = exportCommand(req, { cwd, env: shellEnv, stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) });
+  return { code, stdout, stderr };
 }
 
 const refusal = errorOf;
@@ -93,6 +94,25 @@ describe('tf export systemd', () => {
     expect(scaled.stdout).toContain('removed out/shop-worker-1.service (no longer exported)\n');
     expect(existsSync(path.join(root, 'out', 'shop-worker-1.service'))).toBe(false);
   });
+
+  it.skipIf(spawnSync('git', ['--version']).status !== 0)(
+    'warns when a file of secret values lands where git would take it, and not once it is ignored or left out',
+    { timeout: 30_000 },
+    () => {
+      const root = app({ Procfile: 'web: node web.js\n', '.env': 'LOG_LEVEL=info\nDB_PASSWORD=hunter2\n' });
+      expect(spawnSync('git', ['init', '-q'], { cwd: root }).status).toBe(0);
+      const warning = 'warning: out/shop.env holds secret values and git does not ignore it: add it to .gitignore, or export with --no-secrets\n';
+      expect(run(root, request({ app: 'shop' })).stderr).toBe(warning);
+      expect(run(root, request({ app: 'shop', format: 'compose', dir: 'c' })).stderr).toBe(warning.replace('out/shop.env', 'c/secrets.env'));
+      expect(run(root, request({ app: 'shop', noSecrets: true })).stderr).toBe('');
+      writeFileSync(path.join(root, '.gitignore'), 'out/\n');
+      expect(run(root, request({ app: 'shop' })).stderr).toBe('');
+      // Without secrets there is nothing to warn about, though the systemd env file is 0600 anyway.
+      const plain = app({ Procfile: 'web: node web.js\n', '.env': 'LOG_LEVEL=info\n' });
+      expect(spawnSync('git', ['init', '-q'], { cwd: plain }).status).toBe(0);
+      expect(run(plain, request({ app: 'shop' })).stderr).toBe('');
+    },
+  );
 
   it('refuses what the format cannot take, an unknown format and a missing directory, in one line each', { timeout: 30_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });

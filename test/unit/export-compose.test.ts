@@ -89,6 +89,9 @@ describe('compose export', { timeout: 30_000 }, () => {
     const files = renderCompose({ ...(CASES['web-worker'] as ExportInput), root }, { ...OPTIONS, image: undefined });
     const { services } = composeOf(files);
     expect([services.web.build, services.web.image]).toEqual([root, undefined]);
+    // Written into a directory of the app, the context is relative: the file works in any checkout.
+    const inApp = composeOf(renderCompose({ ...(CASES['web-worker'] as ExportInput), root }, { ...OPTIONS, image: undefined, dir: path.join(root, 'deploy') }));
+    expect(inApp.services.web.build).toBe('..');
     if (!dockerCompose) return;
     const check = composeConfig(writeExport(files), '-q');
     expect([check.status, check.stderr]).toEqual([0, '']);
