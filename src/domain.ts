@@ -132,6 +132,12 @@ export interface ReleasePhase {
 /** The Procfile entry that is the release phase, never an instance of the formation. */
 export const RELEASE_TYPE = 'release';
 
+/**
+ * The file in which `tf export` lists what it wrote in a directory: the export writer keeps it,
+ * and the release's code state leaves those files out (they are derived from the Procfile and config).
+ */
+export const EXPORT_MANIFEST = '.tf-export.json';
+
 export interface Plan {
   readonly instances: readonly Instance[];
   /** The release phase, when the Procfile has a `release` entry. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { EXPORT_MANIFEST } from '../domain.js';
 import { TfError } from '../errors.js';
 import type { ExportFile } from './types.js';
 
@@ -9,7 +10,7 @@ import type { ExportFile } from './types.js';
  * digest of the content), so that it can replace and remove its own files on the next export
  * and refuse to touch anything else: a file it did not write, or one edited since.
  */
-export const MANIFEST = '.tf-export.json';
+export const MANIFEST = EXPORT_MANIFEST;
 
 interface Manifest {
   readonly format: string;

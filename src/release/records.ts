@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../config/env-edit.js';
-import type { Procfile } from '../domain.js';
+import { EXPORT_MANIFEST, type Procfile } from '../domain.js';
 import { TfError } from '../errors.js';
 import { git } from '../host/git.js';
 import { RELEASES_DIR, compareFingerprints, procfileDigest, type ConfigChanges, type Fingerprint } from './fingerprint.js';
@@ -57,12 +57,44 @@ export function codeState(root: string, key: Buffer): CodeState {
   if (commit === undefined || commit === '') return { kind: 'none' };
   // The whole work tree, but never tf's own records: writing one must not make the next run look changed.
   const paths = ['--', ':/', `:(exclude)${RELEASES_DIR}`];
-  const status = git(root, ['status', '--porcelain', '--untracked-files=all', ...paths]);
+  let status = git(root, ['status', '--porcelain', '--untracked-files=all', ...paths]);
   if (status === undefined) return { kind: 'none' };
+  // Nor what tf export wrote: derived from the Procfile and config, which the state holds already.
+  const exported = exportedFiles(root, status);
+  if (exported.length > 0) {
+    paths.push(...exported.map((file) => `:(top,exclude)${file}`));
+    status = git(root, ['status', '--porcelain', '--untracked-files=all', ...paths]) ?? '';
+  }
   if (status === '') return { kind: 'git', commit, dirty: false };
   const diff = git(root, ['diff', 'HEAD', '--binary', '--no-ext-diff', '--no-color', ...paths]) ?? '';
   const changes = `hmac-sha256:${createHmac('sha256', key).update(status).update('\0').update(diff).digest('base64url')}`;
   return { kind: 'git', commit, dirty: true, changes };
+}
+
+/**
+ * The files `tf export` wrote, with its manifests, in the directories whose manifest `status` (git's
+ * porcelain, paths from the top of the work tree) shows as new or changed: a re-export changes
+ * the manifest too. A manifest that cannot be read leaves its directory counted.
+ */
+function exportedFiles(root: string, status: string): string[] {
+  const manifests = status
+    .split('\n')
+    .map((line) => line.slice(3))
+    .filter((file) => path.posix.basename(file) === EXPORT_MANIFEST);
+  if (manifests.length === 0) return [];
+  const top = git(root, ['rev-parse', '--show-toplevel'])?.trim();
+  if (top === undefined) return [];
+  return manifests.flatMap((manifest) => {
+    let listed: unknown;
+    try {
+      listed = (JSON.parse(readFileSync(path.join(top, manifest), 'utf8')) as { files?: unknown }).files;
+    } catch {
+      return [];
+    }
+    if (typeof listed !== 'object' || listed === null) return [];
+    const dir = path.posix.dirname(manifest);
+    return [manifest, ...Object.keys(listed).map((file) => (dir === '.' ? file : `${dir}/${file}`))];
+  });
 }
 
 /** The process types and their commands, in order: comments and blank lines are not the release's. */

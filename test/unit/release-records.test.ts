@@ -256,6 +256,27 @@ describe('the code state', () => {
     writeFileSync(path.join(root, 'Procfile'), 'web: node server.js --y\n');
     expect(codeState(root, KEY)).not.toEqual(dirty);
   });
+
+  it("leaves out what tf export wrote, new or changed, but not a file of the user's beside it", { timeout: 20_000 }, () => {
+    const root = gitApp();
+    const head = git(root, 'rev-parse', 'HEAD').trim();
+    const out = path.join(root, 'deploy', 'out');
+    mkdirSync(out, { recursive: true });
+    const manifest = (digest: string): string => JSON.stringify({ format: 'systemd', files: { 'shop.env': digest, 'shop-web-1.service': digest } });
+    writeFileSync(path.join(out, '.tf-export.json'), manifest('a'));
+    writeFileSync(path.join(out, 'shop.env'), 'A="1"\n');
+    writeFileSync(path.join(out, 'shop-web-1.service'), '[Service]\n');
+    expect(codeState(root, KEY)).toEqual({ kind: 'git', commit: head, dirty: false });
+    git(root, 'add', '-A');
+    git(root, 'commit', '-q', '-m', 'exported');
+    const exportedHead = git(root, 'rev-parse', 'HEAD').trim();
+    // Exported again with other content: the manifest changes with it.
+    writeFileSync(path.join(out, 'shop.env'), 'A="2"\n');
+    writeFileSync(path.join(out, '.tf-export.json'), manifest('b'));
+    expect(codeState(root, KEY)).toEqual({ kind: 'git', commit: exportedHead, dirty: false });
+    writeFileSync(path.join(out, 'notes.txt'), 'mine\n');
+    expect(codeState(root, KEY)).toMatchObject({ kind: 'git', commit: exportedHead, dirty: true });
+  });
 });
 
 describe('changes between releases', () => {
