@@ -62,7 +62,7 @@ export function codeState(root: string, key: Buffer): CodeState {
   // Nor what tf export wrote: derived from the Procfile and config, which the state holds already.
   const exported = exportedFiles(root, status);
   if (exported.length > 0) {
-    paths.push(...exported.map((file) => `:(top,exclude)${file}`));
+    paths.push(...exported.map((file) => `:(top,literal,exclude)${file}`));
     status = git(root, ['status', '--porcelain', '--untracked-files=all', ...paths]) ?? '';
   }
   if (status === '') return { kind: 'git', commit, dirty: false };
@@ -73,28 +73,68 @@ export function codeState(root: string, key: Buffer): CodeState {
 
 /**
  * The files `tf export` wrote, with its manifests, in the directories whose manifest `status` (git's
- * porcelain, paths from the top of the work tree) shows as new or changed: a re-export changes
- * the manifest too. A manifest that cannot be read leaves its directory counted.
+ * porcelain, paths from the top of the work tree) shows as new, changed or deleted: a re-export changes
+ * the manifest too. Both the manifest on disk and the committed one count, so a file a re-export
+ * removed is left out as well. A manifest that cannot be read leaves its directory counted.
  */
 function exportedFiles(root: string, status: string): string[] {
   const manifests = status
     .split('\n')
-    .map((line) => line.slice(3))
+    .map((line) => porcelainPath(line.slice(3)))
     .filter((file) => path.posix.basename(file) === EXPORT_MANIFEST);
   if (manifests.length === 0) return [];
   const top = git(root, ['rev-parse', '--show-toplevel'])?.trim();
   if (top === undefined) return [];
   return manifests.flatMap((manifest) => {
-    let listed: unknown;
-    try {
-      listed = (JSON.parse(readFileSync(path.join(top, manifest), 'utf8')) as { files?: unknown }).files;
-    } catch {
-      return [];
-    }
-    if (typeof listed !== 'object' || listed === null) return [];
     const dir = path.posix.dirname(manifest);
-    return [manifest, ...Object.keys(listed).map((file) => (dir === '.' ? file : `${dir}/${file}`))];
+    const listed = [readFileQuietly(path.join(top, manifest)), git(top, ['show', `HEAD:${manifest}`])].flatMap(manifestFiles);
+    return [manifest, ...new Set(listed.map((file) => (dir === '.' ? file : `${dir}/${file}`)))];
   });
+}
+
+function readFileQuietly(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The paths an export manifest lists; none for text that is not one. */
+function manifestFiles(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  try {
+    const files = (JSON.parse(text) as { files?: unknown }).files;
+    return typeof files === 'object' && files !== null ? Object.keys(files) : [];
+  } catch {
+    return [];
+  }
+}
+
+const C_ESCAPES: Readonly<Record<string, number>> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, '"': 34, '\\': 92 };
+
+/**
+ * A path as git's porcelain status prints it: the new name of a rename, and C-quoted (octal bytes,
+ * backslash escapes) when it holds a space, a quote, a control or a non-ASCII byte.
+ */
+function porcelainPath(field: string): string {
+  const arrow = field.lastIndexOf(' -> ');
+  const name = arrow === -1 ? field : field.slice(arrow + 4);
+  if (!name.startsWith('"') || !name.endsWith('"')) return name;
+  const bytes: number[] = [];
+  for (let i = 1; i < name.length - 1; i++) {
+    const c = name[i] as string;
+    if (c !== '\\') {
+      bytes.push(...Buffer.from(c));
+      continue;
+    }
+    const next = name[++i] ?? '';
+    if (/[0-7]/.test(next)) {
+      bytes.push(Number.parseInt(name.slice(i, i + 3), 8));
+      i += 2;
+    } else bytes.push(C_ESCAPES[next] ?? next.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /** The process types and their commands, in order: comments and blank lines are not the release's. */

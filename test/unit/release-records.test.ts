@@ -274,8 +274,24 @@ describe('the code state', () => {
     writeFileSync(path.join(out, 'shop.env'), 'A="2"\n');
     writeFileSync(path.join(out, '.tf-export.json'), manifest('b'));
     expect(codeState(root, KEY)).toEqual({ kind: 'git', commit: exportedHead, dirty: false });
+    // Exported again without a unit (its type scaled away): the committed file is gone, and not counted.
+    rmSync(path.join(out, 'shop-web-1.service'));
+    writeFileSync(path.join(out, '.tf-export.json'), JSON.stringify({ format: 'systemd', files: { 'shop.env': 'c' } }));
+    expect(codeState(root, KEY)).toEqual({ kind: 'git', commit: exportedHead, dirty: false });
     writeFileSync(path.join(out, 'notes.txt'), 'mine\n');
     expect(codeState(root, KEY)).toMatchObject({ kind: 'git', commit: exportedHead, dirty: true });
+  });
+
+  it('knows an export directory whose name git quotes (a space, non-ASCII)', { timeout: 20_000 }, () => {
+    const root = gitApp();
+    const head = git(root, 'rev-parse', 'HEAD').trim();
+    for (const name of ['deploy out', 'dé"ploy']) {
+      const out = path.join(root, name);
+      mkdirSync(out, { recursive: true });
+      writeFileSync(path.join(out, '.tf-export.json'), JSON.stringify({ format: 'compose', files: { 'compose.yaml': 'a' } }));
+      writeFileSync(path.join(out, 'compose.yaml'), 'services: {}\n');
+    }
+    expect(codeState(root, KEY)).toEqual({ kind: 'git', commit: head, dirty: false });
   });
 });
 
