@@ -547,8 +547,9 @@ export class Supervisor {
     } else this.forget(pid);
     const state = slot.state;
     const stopping = state.kind === 'stopping' && state.run.pid === pid;
-    // The signal tf sent to stop it needs no gloss ("exited on SIGTERM"); any other signal gets one.
-    const sentByTf = stopping && (signal === slot.instance.policy.stopSignal || signal === 'SIGKILL');
+    // The signal tf sent to stop it needs no gloss ("exited on SIGTERM"); any other signal gets one,
+    // a SIGKILL from elsewhere (the OOM killer) too.
+    const sentByTf = stopping && (signal === slot.instance.policy.stopSignal || (signal === 'SIGKILL' && state.forced));
     const exit: ExitFacts = {
       code,
       signal,

@@ -125,17 +125,20 @@ describe('Supervisor', () => {
     expect(exited).toMatchObject({ exit: { code: null, signal: 'SIGTERM', signalDescription: undefined, stoppedByTf: true, forced: false } });
   });
 
-  it('describes a signal other than its own stop signal, even while stopping', async () => {
+  it.each([
+    ['SIGSEGV', 'Segmentation fault'],
+    ['SIGKILL', 'Forced termination'], // from elsewhere (the OOM killer): tf had not escalated yet
+  ] as const)('describes a signal tf did not send (%s), even while stopping', async (signal, description) => {
     const w = world(['web.1', 'worker.1'], (name) => (name === 'web.1' ? 'ignore' : 'exit'));
     const done = w.supervisor.run();
     await tick();
     w.children.get('worker.1')?.finish(3);
     await tick();
-    w.children.get('web.1')?.finish(null, 'SIGSEGV');
+    w.children.get('web.1')?.finish(null, signal);
     await vi.advanceTimersByTimeAsync(10);
     expect(await done).toBe(3);
     const exited = w.events.find((e) => e.kind === 'exited' && e.instance.name === 'web.1');
-    expect(exited).toMatchObject({ exit: { signal: 'SIGSEGV', signalDescription: 'Segmentation fault', stoppedByTf: true } });
+    expect(exited).toMatchObject({ exit: { signal, signalDescription: description, stoppedByTf: true, forced: false } });
   });
 
   it('waits the grace period, then SIGKILLs the group and the tree of what is left', async () => {
