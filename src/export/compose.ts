@@ -122,5 +122,12 @@ function envFile(entries: readonly (readonly [string, string])[]): string {
   return entries.map(([key, value]) => `${key}='${value}'\n`).join('');
 }
 
-/** The app root as seen from the export directory (`..` for `./deploy`), or absolute when that is not known. */
-const buildContext = (root: string, dir: string | undefined): string => (dir === undefined ? root : path.relative(dir, root) || '.');
+/**
+ * The app root as seen from an export directory inside it (`..` for `./deploy`), which holds in any
+ * checkout; absolute for a directory elsewhere (or not known), where a relative path would not.
+ */
+function buildContext(root: string, dir: string | undefined): string {
+  if (dir === undefined) return root;
+  const inside = path.relative(root, dir);
+  return inside.startsWith('..') || path.isAbsolute(inside) ? root : path.relative(dir, root) || '.';
+}

@@ -92,6 +92,11 @@ describe('compose export', { timeout: 30_000 }, () => {
     // Written into a directory of the app, the context is relative: the file works in any checkout.
     const inApp = composeOf(renderCompose({ ...(CASES['web-worker'] as ExportInput), root }, { ...OPTIONS, image: undefined, dir: path.join(root, 'deploy') }));
     expect(inApp.services.web.build).toBe('..');
+    // Outside the app it stays absolute: a path climbing out of one checkout means nothing in another.
+    const elsewhere = composeOf(
+      renderCompose({ ...(CASES['web-worker'] as ExportInput), root }, { ...OPTIONS, image: undefined, dir: path.join(tmpdir(), 'deploy') }),
+    );
+    expect(elsewhere.services.web.build).toBe(root);
     if (!dockerCompose) return;
     const check = composeConfig(writeExport(files), '-q');
     expect([check.status, check.stderr]).toEqual([0, '']);
