@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../host/crypto.js';
 
 /**
  * tf's encrypted value: `tf:v1:KEYID:PAYLOAD`, PAYLOAD = base64url(iv | tag | ciphertext).
@@ -24,7 +24,7 @@ export interface SecretKey {
 
 /** The short id of a key: the first 8 hex digits of a domain-separated SHA-256 of it. */
 export function keyId(bytes: Buffer): string {
-  return createHash('sha256').update('tf secret key id\0').update(bytes).digest('hex').slice(0, 8);
+  return nodeCrypto().createHash('sha256').update('tf secret key id\0').update(bytes).digest('hex').slice(0, 8);
 }
 
 export function makeKey(bytes: Buffer): SecretKey {
@@ -32,7 +32,7 @@ export function makeKey(bytes: Buffer): SecretKey {
 }
 
 export function generateKey(): SecretKey {
-  return makeKey(randomBytes(KEY_BYTES));
+  return makeKey(nodeCrypto().randomBytes(KEY_BYTES));
 }
 
 /** What a value is bound to: the environment it belongs to and the variable it is the value of. */
@@ -67,8 +67,8 @@ export function parseSecret(value: string): ParsedSecret {
 }
 
 export function encryptValue(plaintext: string, key: SecretKey, binding: SecretBinding): string {
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key.bytes, iv);
+  const iv = nodeCrypto().randomBytes(IV_BYTES);
+  const cipher = nodeCrypto().createCipheriv('aes-256-gcm', key.bytes, iv);
   cipher.setAAD(aad(key.id, binding));
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   const payload = Buffer.concat([iv, cipher.getAuthTag(), ciphertext]);
@@ -91,7 +91,7 @@ export function decryptValue(value: string, key: SecretKey, binding: SecretBindi
   if (parsed.kind === 'malformed') return parsed;
   if (parsed.keyId !== key.id) return { kind: 'other-key', keyId: parsed.keyId };
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key.bytes, parsed.iv);
+    const decipher = nodeCrypto().createDecipheriv('aes-256-gcm', key.bytes, parsed.iv);
     decipher.setAAD(aad(key.id, binding));
     decipher.setAuthTag(parsed.tag);
     const plaintext = Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { TfError } from '../errors.js';
@@ -16,10 +15,25 @@ export interface SocketLocation {
   readonly dir: string | undefined;
 }
 
-/** `tf-<16 hex of sha256(root NUL procfile)>.sock`: same app, same name; 64 bits never collide in practice. */
+/**
+ * `tf-<16 hex of FNV-1a 64(root NUL procfile)>.sock`: same app, same name. A name, not a secret
+ * (the directory is the user's own, mode 0700): a plain hash does, where `node:crypto` would be
+ * loaded by every start and every control command for this alone.
+ */
 export function socketName(realRoot: string, realProcfile: string): string {
-  const digest = createHash('sha256').update(realRoot).update('\0').update(realProcfile).digest('hex');
-  return `tf-${digest.slice(0, 16)}.sock`;
+  return `tf-${fnv1a64(Buffer.from(`${realRoot}\0${realProcfile}`))
+    .toString(16)
+    .padStart(16, '0')}.sock`;
+}
+
+const FNV_OFFSET = 0xcbf29ce484222325n;
+const FNV_PRIME = 0x100000001b3n;
+const U64 = 0xffffffffffffffffn;
+
+function fnv1a64(bytes: Uint8Array): bigint {
+  let hash = FNV_OFFSET;
+  for (const byte of bytes) hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & U64;
+  return hash;
 }
 
 /**

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 
 /**
@@ -178,10 +177,20 @@ function descendantsIn(table: readonly ProcessRow[], roots: readonly number[]): 
   return found;
 }
 
-/** A marker for one tf run: tf's pid and random bits, so neither a later run on a reused pid nor a concurrent run shares it. */
+/**
+ * A marker for one tf run: tf's pid and random bits, so neither a later run on a reused pid nor a
+ * concurrent run shares it. It only has to be unique, not secret (any process of the user can
+ * read it from a child's environment), so Math.random serves, without loading `node:crypto`.
+ */
 export function newRunMarker(): RunMarker {
-  return { name: MARKER_NAME, value: `${process.pid}.${randomBytes(8).toString('hex')}` };
+  return { name: MARKER_NAME, value: `${process.pid}.${randomHex()}${randomHex()}` };
 }
+
+/** 8 hex digits (32 random bits). */
+const randomHex = (): string =>
+  Math.floor(Math.random() * 0x1_0000_0000)
+    .toString(16)
+    .padStart(8, '0');
 
 /** The environment with the marker added. */
 export const withMarker = (env: Readonly<Record<string, string>>, marker: RunMarker): Record<string, string> => ({ ...env, [marker.name]: marker.value });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../host/crypto.js';
 import type { Config } from '../domain.js';
 import { configVariables, fingerprint, readFingerprintKey } from './fingerprint.js';
 import { codeState, compareStates, latestRecord, procfileDigestOf, stateOf, unchanged, type ReleaseChanges, type ReleaseState } from './records.js';
@@ -28,7 +28,7 @@ export function currentRelease(
   const latest = latestRecord(root, envName);
   if (latest === undefined) return undefined;
   // Without the key (removed by hand) no digest can match: every variable then shows as changed.
-  const key = readFingerprintKey(root) ?? randomBytes(32);
+  const key = readFingerprintKey(root) ?? nodeCrypto().randomBytes(32);
   const changes = compareStates(stateOf(latest), currentState(config, root, key));
   return unchanged(changes) ? { kind: 'release', id: latest.id } : { kind: 'changed', changedSince: { id: latest.id, changes } };
 }

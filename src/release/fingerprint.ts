@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../host/crypto.js';
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../domain.js';
@@ -52,9 +52,9 @@ export function fingerprintKey(root: string): Buffer {
   if (existing !== undefined) return existing;
   const file = fingerprintKeyFile(root);
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  const tmp = `${file}.${process.pid}.${nodeCrypto().randomBytes(6).toString('hex')}`;
   try {
-    writeFileSync(tmp, `${randomBytes(KEY_BYTES).toString('base64url')}\n`, { mode: 0o600 });
+    writeFileSync(tmp, `${nodeCrypto().randomBytes(KEY_BYTES).toString('base64url')}\n`, { mode: 0o600 });
     linkSync(tmp, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -89,7 +89,8 @@ export function configVariables(config: Pick<Config, 'env' | 'envOrigins' | 'sha
 export function fingerprint(variables: ReadonlyMap<string, string>, key: Buffer): Fingerprint {
   const digests: Record<string, string> = {};
   for (const name of [...variables.keys()].sort()) {
-    digests[name] = createHmac('sha256', key)
+    digests[name] = nodeCrypto()
+      .createHmac('sha256', key)
       .update(name)
       .update('\0')
       .update(variables.get(name) ?? '')
@@ -99,7 +100,7 @@ export function fingerprint(variables: ReadonlyMap<string, string>, key: Buffer)
 }
 
 /** The Procfile's bytes, digested: whether the process types or their commands changed. */
-export const procfileDigest = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+export const procfileDigest = (bytes: Buffer | string): string => `sha256:${nodeCrypto().createHash('sha256').update(bytes).digest('hex')}`;
 
 /** Which variables differ between two fingerprints, by name. */
 export interface ConfigChanges {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../host/crypto.js';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../config/env-edit.js';
@@ -67,7 +67,7 @@ export function codeState(root: string, key: Buffer): CodeState {
   }
   if (status === '') return { kind: 'git', commit, dirty: false };
   const diff = git(root, ['diff', 'HEAD', '--binary', '--no-ext-diff', '--no-color', ...paths]) ?? '';
-  const changes = `hmac-sha256:${createHmac('sha256', key).update(status).update('\0').update(diff).digest('base64url')}`;
+  const changes = `hmac-sha256:${nodeCrypto().createHmac('sha256', key).update(status).update('\0').update(diff).digest('base64url')}`;
   return { kind: 'git', commit, dirty: true, changes };
 }
 
@@ -226,7 +226,7 @@ const recordText = (record: ReleaseRecord): string => `${JSON.stringify(record, 
 export function writeRecord(root: string, envName: string, state: ReleaseState, facts: { readonly releasePhase: boolean; readonly now: Date }): ReleaseRecord {
   const dir = releasesDir(root, envName);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = path.join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(dir, `.tmp-${process.pid}-${nodeCrypto().randomBytes(6).toString('hex')}`);
   let number = (recordNumbers(root, envName).at(-1) ?? 0) + 1;
   try {
     for (;;) {
