@@ -2,6 +2,7 @@ import type { ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Instance, OutputStream, ReadySpec } from '../domain.js';
 import { realClock, type Clock } from '../host/clock.js';
+import { listenersOfRun } from '../host/listeners.js';
 
 /**
  * Watches one run of an instance until it is ready, as its type's ReadySpec says. A probe
@@ -20,8 +21,11 @@ export interface ReadinessWatch {
   cancel(): void;
 }
 
-/** Starts watching a freshly spawned run of `instance` (its port is `instance.port`). */
-export type ReadinessProbe = (instance: Instance) => ReadinessWatch;
+/**
+ * Starts watching a freshly spawned run of `instance` (its port is `instance.port`); `pid` is
+ * the run's, for a probe that must tell the run's own listener from another process's.
+ */
+export type ReadinessProbe = (instance: Instance, pid?: number) => ReadinessWatch;
 
 /** The part of the Clock a probe uses: its timers. Tests pass fake ones. */
 export type ProbeTimers = Pick<Clock, 'setTimeout' | 'clearTimeout'>;
@@ -37,9 +41,12 @@ export interface ProbeOptions {
   readonly attemptTimeoutMs?: number;
   /**
    * Ports another process listened on before the instances started: a `port` or `http` probe
-   * there would hear that process, so an instance on one is never reported ready by it.
+   * there would hear that process, so it asks only where the run itself listens (see
+   * `ownListeners`), and stays silent where tf cannot tell or was given no pid.
    */
   readonly takenPorts?: ReadonlySet<number>;
+  /** The addresses where the run `pid` itself listens on `port`; undefined where tf cannot tell. Default: /proc. */
+  readonly ownListeners?: (port: number, pid: number) => readonly string[] | undefined;
 }
 
 // Short and capped: "ready after N s" should lag the real moment by little, and a probe
@@ -306,26 +313,41 @@ export function probeFor(spec: ReadySpec, options: ProbeOptions = {}): Readiness
     case 'log':
       return () => new LogWatch(spec.text);
     case 'port':
-      return (instance) => {
-        if (options.takenPorts?.has(instance.port) === true) return new Watch();
+      return (instance, pid) => {
         const retry = retryOf(options);
-        const watch = new Watch();
-        poll(watch, retry, portAttempt(instance.port, retry.attemptTimeoutMs));
-        return watch;
+        return probing(instance, pid, retry, options, portAttempt(instance.port, retry.attemptTimeoutMs));
       };
     case 'http':
-      return (instance) => {
-        if (options.takenPorts?.has(instance.port) === true) return new Watch();
+      return (instance, pid) => {
         const retry = retryOf(options);
-        const watch = new Watch();
-        poll(watch, retry, httpAttempt(instance.port, spec.path, retry.attemptTimeoutMs));
-        return watch;
+        return probing(instance, pid, retry, options, httpAttempt(instance.port, spec.path, retry.attemptTimeoutMs));
       };
   }
+}
+
+/**
+ * A watch polling `attempt`. On a port another process held before start, each attempt goes
+ * only to the addresses where the run itself listens, so the holder is never heard (nor sent a
+ * request); where that cannot be told, the watch stays silent.
+ */
+function probing(instance: Instance, pid: number | undefined, retry: Retry, options: ProbeOptions, attempt: Attempt): ReadinessWatch {
+  const watch = new Watch();
+  if (options.takenPorts?.has(instance.port) !== true) {
+    poll(watch, retry, attempt);
+    return watch;
+  }
+  const own = options.ownListeners ?? listenersOfRun;
+  if (pid === undefined || own(instance.port, pid) === undefined) return watch;
+  const ownOnly: Attempt = async (_hosts, current) => {
+    const hosts = own(instance.port, pid) ?? [];
+    return hosts.length > 0 && (await attempt(hosts, current));
+  };
+  poll(watch, { ...retry, hosts: async () => [] }, ownOnly);
+  return watch;
 }
 
 /** Watches `instance` with its own type's probe. */
 export const watchReadiness =
   (options: ProbeOptions = {}): ReadinessProbe =>
-  (instance) =>
-    probeFor(instance.policy.ready, options)(instance);
+  (instance, pid) =>
+    probeFor(instance.policy.ready, options)(instance, pid);

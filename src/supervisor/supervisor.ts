@@ -481,7 +481,7 @@ export class Supervisor {
     const { readiness } = this.deps;
     const probed = readiness !== undefined && instance.policy.ready.kind !== 'none';
     const closed = deferred();
-    const run: Run = { pid, child, startedAt: this.now(), watch: probed ? readiness(instance) : readyAtOnce, closed: closed.promise, ended: false };
+    const run: Run = { pid, child, startedAt: this.now(), watch: probed ? readiness(instance, pid) : readyAtOnce, closed: closed.promise, ended: false };
     this.open.add(run);
     child.once('close', () => {
       this.open.delete(run);

@@ -401,6 +401,24 @@ describe('policies and readiness, seen through tf ps', () => {
     expect((await psJson(dir))[0]).toMatchObject({ name: 'web.1', state: 'ready', port });
     await stopAll(dir, started);
   }, 30_000);
+
+  it('a port another process held at start: never ready by the holder, ready once the instance itself listens there', async () => {
+    if (!existsSync('/proc/net/tcp')) return void console.log('control: skipping the taken-port readiness test: no /proc/net/tcp here');
+    const holder = net.createServer();
+    const port = await new Promise<number>((resolve) => holder.listen(0, '127.0.0.1', () => resolve((holder.address() as net.AddressInfo).port)));
+    const dir = app({ Procfile: `web: ${fixture('listen.mjs')}\n` });
+    const started = start(dir, ['-p', String(port), '--restart', 'web=on-failure'], { TF_READY: undefined });
+    try {
+      // listen.mjs cannot bind beside the holder and exits; tf waits a second before the next run.
+      await started.waitFor(/web\.1 restarting in/);
+      expect(started.output()).toMatch(new RegExp(`warning: port ${port} for web\\.1 is already in use`));
+    } finally {
+      holder.close();
+    }
+    await started.waitFor(/web\.1 ready after/);
+    expect((await psJson(dir))[0]).toMatchObject({ name: 'web.1', state: 'ready', restarts: 1 });
+    await stopAll(dir, started);
+  }, 30_000);
 });
 
 describe('--wait-timeout: restart, stop and scale wait for the outcome', () => {

@@ -299,7 +299,7 @@ describe('a port no connect can reach', { timeout: 10_000 }, () => {
 
 describe('a port another process held before the instance started', { timeout: 10_000 }, () => {
   it.each([{ kind: 'port' }, { kind: 'http', path: '/' }] as ReadySpec[])(
-    'never reports %o ready, and never asks it: it would hear that process',
+    'never reports %o ready without a pid, and never asks the holder: it would hear that process',
     async (spec) => {
       let asked = 0;
       const port = await serve(
@@ -317,6 +317,54 @@ describe('a port another process held before the instance started', { timeout: 1
       watch.cancel();
     },
   );
+
+  it.each([{ kind: 'port' }, { kind: 'http', path: '/' }] as ReadySpec[])(
+    'asks for %o only where the run itself listens: never the holder, and ready once the run listens',
+    async (spec) => {
+      let holderAsked = 0;
+      const port = await serve(
+        createServer((s) => {
+          holderAsked++;
+          s.destroy();
+        }),
+        '127.0.0.1',
+      );
+      let own: string[] = [];
+      const asked: [number, number][] = [];
+      const scheduler = new ManualScheduler();
+      const watch = watchReadiness({ scheduler, takenPorts: new Set([port]), ownListeners: (p, pid) => (asked.push([p, pid]), own) })(
+        instanceOn(port, spec),
+        4242,
+      );
+      for (let round = 0; round < 3; round++) {
+        await scheduler.timerSet();
+        expect(await state(watch)).toBe('pending');
+        scheduler.fire();
+      }
+      expect(asked.length).toBeGreaterThan(3);
+      expect(asked.every(([p, pid]) => p === port && pid === 4242)).toBe(true);
+      // The run now listens on the same port at another address, beside the holder.
+      const bound = await serve(
+        createHttpServer((_req, res) => res.end('ok')),
+        '127.0.0.2',
+        port,
+      ).catch(() => undefined);
+      if (bound === undefined) return void console.log('readiness: skipping the rest of a taken-port test: 127.0.0.2 cannot be bound here');
+      own = ['127.0.0.2'];
+      await scheduler.timerSet();
+      scheduler.fire();
+      await watch.ready;
+      expect(holderAsked).toBe(0);
+    },
+  );
+
+  it('stays silent where tf cannot tell whose listener it is', async () => {
+    const scheduler = new ManualScheduler();
+    const watch = watchReadiness({ scheduler, takenPorts: new Set([5000]), ownListeners: () => undefined })(instanceOn(5000), 4242);
+    expect(await state(watch)).toBe('pending');
+    expect(scheduler.size).toBe(0);
+    watch.cancel();
+  });
 });
 
 describe('http', { timeout: 10_000 }, () => {
