@@ -2,7 +2,7 @@ import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { ControlServer, type ControlHandler } from '../control/server.js';
 import { prepareSocketDir } from '../control/socket-path.js';
-import { FifoMaker } from '../host/fifos.js';
+import { FifoMaker, fifoHome, runMkfifo } from '../host/fifos.js';
 import { checkPorts } from '../host/ports.js';
 import { buildPlan } from '../plan/plan.js';
 import { watchReadiness } from '../supervisor/readiness.js';
@@ -41,7 +41,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       control === undefined ? reply.end({ ok: false, error: { code: 'failed', message: 'tf is still starting; try again' } }) : control.handle(request, reply),
   };
   const server = await ControlServer.start({ path: socket.path, handler, app: { root: socket.root, procfile: socket.procfile } });
-  const fifos = new FifoMaker(plan.instances.length * outputStreams(options.splitStderr).length);
+  let fifos: FifoMaker | undefined;
   try {
     let supervisor: Supervisor | undefined;
     const logs = new LogBook();
@@ -49,6 +49,8 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const marker = newRunMarker();
     const watchdog = startWatchdog(marker);
     watchdog.socket(server.path, server.inode);
+    const fifoCount = plan.instances.length * outputStreams(options.splitStderr).length;
+    fifos = new FifoMaker(fifoCount, runMkfifo, fifoHome, (path, inode) => watchdog.fifoDirectory(path, inode));
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
     const changed = releaseNotice(release);
     if (changed !== undefined) output.handle({ kind: 'notice', level: 'info', text: changed, topic: 'release' });
@@ -63,8 +65,6 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     // mkfifo makes the instances' FIFOs while the ports are probed, rather than holding up the first
     // spawn; only now, so that their names are on disk for as short a time as can be.
     const fifosMade = plan.instances.length > 0 ? fifos.prepare() : Promise.resolve();
-    const names = fifos.preparedDirectory;
-    if (names !== undefined) watchdog.fifoDirectory(names.path, names.inode);
     // Probed right before the instances start, so a warning tells what they will meet.
     const ports = await checkPorts(plan.instances);
     for (const warning of [...plan.warnings, ...ports.warnings]) output.handle({ kind: 'warning', warning });
@@ -108,6 +108,6 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     return code === 0 && writer.closed ? 141 : code;
   } finally {
     control?.close();
-    await Promise.all([server.close(), fifos.discard()]);
+    await Promise.all([server.close(), fifos?.discard()]);
   }
 }

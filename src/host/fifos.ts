@@ -48,6 +48,11 @@ export class FifoMaker {
     private readonly mkfifo: (paths: readonly string[]) => string | undefined = runMkfifo,
     /** Where the private directory for the names is made. */
     private readonly home: () => string = fifoHome,
+    /**
+     * Told each private directory as soon as it is made, before mkfifo puts names in it: the
+     * watchdog removes it if tf dies before the names are opened and unlinked.
+     */
+    private readonly onDirectory: (path: string, inode: number) => void = () => {},
   ) {}
 
   get failure(): string | undefined {
@@ -115,13 +120,8 @@ export class FifoMaker {
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
+    this.onDirectory(dir, inode);
     return { dir, inode, paths: Array.from({ length: count }, (_, i) => path.join(dir, String(i))) };
-  }
-
-  /** The directory of a prepared batch while its names are on disk (for the watchdog to remove if tf dies). */
-  get preparedDirectory(): { readonly path: string; readonly inode: number } | undefined {
-    const batch = this.prepared;
-    return batch === undefined ? undefined : { path: batch.dir, inode: batch.inode };
   }
 
   private make(count: number): void {

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Instance, OutputStream } from '../domain.js';
 import { TfError } from '../errors.js';
 import { openDescriptorCount, openFileLimit } from '../host/descriptors.js';
-import { closeQuietly, DescriptorsExhausted, FifoMaker, type PipeEnds } from '../host/fifos.js';
+import { closeQuietly, DescriptorsExhausted, FifoMaker, fifoHome, runMkfifo, type PipeEnds } from '../host/fifos.js';
 import { FifoPipe, StreamPipe, type OutputPipe } from './pipes.js';
 
 /** One pipe a child writes into, and which of its streams that is. */
@@ -84,6 +84,8 @@ function spawnDetached(instance: Instance, file: string, args: readonly string[]
 export interface SpawnerOptions {
   /** Makes the FIFOs; by default, for all `expected` instances in one go. */
   readonly fifos?: FifoMaker;
+  /** For the default FIFO maker: hears each directory it makes names in (the watchdog's). */
+  readonly onFifoDirectory?: (path: string, inode: number) => void;
   /** Hears once why FIFOs cannot be made, when they cannot. */
   readonly onFallback?: (reason: string) => void;
   /**
@@ -111,7 +113,11 @@ export const outputStreams = (splitStderr: boolean): readonly OutputStream[] => 
  */
 export function instanceSpawner(expected: number, options: SpawnerOptions = {}): SpawnFn {
   const streams = outputStreams(options.splitStderr === true);
-  const { fifos = new FifoMaker(expected * streams.length), onFallback = () => {}, fileLimit = openFileLimit } = options;
+  const {
+    fifos = new FifoMaker(expected * streams.length, runMkfifo, fifoHome, options.onFifoDirectory),
+    onFallback = () => {},
+    fileLimit = openFileLimit,
+  } = options;
   // Counted before any FIFO is open: what tf holds of its own.
   const needed = (openDescriptorCount() ?? 0) + 2 * expected * streams.length + SPARE_DESCRIPTORS;
   const limit = expected > 0 ? fileLimit() : undefined;

@@ -156,9 +156,10 @@ export class Supervisor {
     private readonly emit: (event: SupervisorEvent) => void,
     deps: Partial<SupervisorDeps> = {},
   ) {
+    const watchdog = deps.watchdog ?? noWatchdog;
     this.deps = {
       killer: realKiller,
-      watchdog: noWatchdog,
+      watchdog,
       clock: realClock,
       readiness: undefined,
       ...deps,
@@ -166,6 +167,7 @@ export class Supervisor {
         deps.spawn ??
         instanceSpawner(instances.length, {
           onFallback: (reason) => this.fifosUnavailable(reason),
+          onFifoDirectory: (path, inode) => watchdog.fifoDirectory(path, inode),
           splitStderr: options.splitStderr === true,
           ...(options.fifos === undefined ? {} : { fifos: options.fifos }),
         }),

@@ -130,11 +130,16 @@ export interface Watchdog {
   /** A process group tf started, by its leader as read once at the spawn (Killer.started). */
   add(leader: ProcessRef): void;
   remove(pgid: number): void;
+  /**
+   * A directory of FIFO names tf has not opened yet (see FifoMaker): removed if tf dies, while
+   * it is still that directory. Sent at once, as mkfifo is about to put names there.
+   */
+  fifoDirectory(path: string, inode: number): void;
   /** tf is exiting cleanly with nothing left: the watchdog leaves without killing. */
   release(): void;
 }
 
-export const noWatchdog: Watchdog = { add() {}, remove() {}, release() {} };
+export const noWatchdog: Watchdog = { add() {}, remove() {}, fifoDirectory() {}, release() {} };
 
 export interface RunningWatchdog extends Watchdog {
   /** Its pid: tf never signals it. */
@@ -143,8 +148,6 @@ export interface RunningWatchdog extends Watchdog {
   addProcess(pid: number): void;
   /** tf's control socket: removed if tf dies, while PATH is still that socket (inode). */
   socket(path: string, inode: number): void;
-  /** A directory of FIFO names tf has not opened yet (see FifoMaker.prepare): removed if tf dies, while it is still that directory. */
-  fifoDirectory(path: string, inode: number): void;
 }
 
 /**
@@ -188,7 +191,9 @@ export function startWatchdog(marker?: RunMarker): RunningWatchdog {
       if (!path.includes('\n')) send(`s ${inode} ${path}`);
     },
     fifoDirectory: (path, inode) => {
-      if (!path.includes('\n')) send(`d ${inode} ${path}`);
+      if (path.includes('\n')) return;
+      send(`d ${inode} ${path}`);
+      flush();
     },
     release: () => {
       send('q');

@@ -1,4 +1,17 @@
-import { chmodSync, chownSync, closeSync, openSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  openSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,6 +60,26 @@ describe('FifoMaker', () => {
     expect(runs).toEqual([3, 1]);
     closeSync(more!.read);
     closeSync(more!.write);
+  });
+
+  it('tells each private directory, for every batch, before mkfifo puts a name in it (the watchdog removes it if tf dies)', () => {
+    const home = dirWith(0o700);
+    const told: { dir: string; inode: number; empty: boolean }[] = [];
+    const ran: string[] = [];
+    const maker = new FifoMaker(
+      2,
+      (paths) => {
+        ran.push(path.dirname(paths[0] as string));
+        return runMkfifo(paths);
+      },
+      () => home,
+      (dir, inode) => told.push({ dir, inode, empty: readdirSync(dir).length === 0 && statSync(dir).ino === inode }),
+    );
+    const ends = [maker.take(), maker.take(), maker.take()];
+    expect(told.map((t) => t.dir)).toEqual(ran);
+    expect(told).toHaveLength(2);
+    expect(told.every((t) => t.empty)).toBe(true);
+    for (const pair of ends) closeSync(pair!.read), closeSync(pair!.write);
   });
 
   it('says why mkfifo could not make the FIFOs', () => {

@@ -1,7 +1,9 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultPolicy, type Instance, type TypePolicy } from '../../src/domain.js';
 import type { SupervisorEvent } from '../../src/supervisor/events.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { noWatchdog } from '../../src/supervisor/watchdog.js';
 import { expectAllDead } from '../helpers/tf.js';
 
 /** The slot machinery against real processes and the real spawner (FIFOs), killer and clock. */
@@ -95,5 +97,33 @@ describe('slots with real processes', () => {
     supervisor.signal('SIGTERM');
     expect(await done).toBe(143);
     await expectAllDead(r.pids());
+  }, 15_000);
+
+  it("tells the watchdog the directory of every batch of FIFOs, a restart's too, before names are made in it", async () => {
+    const r = recorder();
+    const told: { dir: string; fresh: boolean }[] = [];
+    const watchdog = {
+      ...noWatchdog,
+      fifoDirectory: (dir: string, inode: number) => told.push({ dir, fresh: statSync(dir).ino === inode && readdirSync(dir).length === 0 }),
+    };
+    const supervisor = new Supervisor([make('web', 1, 'echo up; exec sleep 30'), make('web', 2, 'echo up; exec sleep 30')], { timeoutMs: 2000 }, r.emit, {
+      watchdog,
+    });
+    const up = r.next(r.is('spawned', 'web.2'));
+    const done = supervisor.run();
+    cleanup = async () => {
+      supervisor.signal('SIGKILL');
+      await done;
+      await expectAllDead(r.pids());
+    };
+    await up;
+    expect(told).toHaveLength(1);
+    const restarted = r.next(r.is('spawned', 'web.1'));
+    supervisor.restart(['web.1']);
+    await restarted;
+    expect(told).toHaveLength(2);
+    expect(told.every((t) => t.fresh)).toBe(true);
+    // Every name was opened and unlinked, and each directory removed.
+    expect(told.filter((t) => existsSync(t.dir))).toEqual([]);
   }, 15_000);
 });

@@ -1,3 +1,4 @@
+import { noWatchdog } from '../../src/supervisor/watchdog.js';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -117,7 +118,7 @@ function world(names: string[], { policies = {}, onStop = () => 'exit', readines
     names.map((n) => instanceOf(n, policies)),
     { timeoutMs: 5000, ...(debug === undefined ? {} : { debug }) },
     (e) => events.push(e),
-    { spawn, killer, readiness, watchdog: { add: (p) => watched.add(p.pid), remove: (p) => watched.delete(p), release: () => {} } },
+    { spawn, killer, readiness, watchdog: { ...noWatchdog, add: (p) => watched.add(p.pid), remove: (p) => watched.delete(p) } },
   );
   /** The latest run of an instance. */
   const current = (name: string) => runs.filter((r) => r.instance.name === name).at(-1) as FakeChild;

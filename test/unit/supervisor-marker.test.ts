@@ -1,3 +1,4 @@
+import { noWatchdog } from '../../src/supervisor/watchdog.js';
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defaultPolicy, type Instance } from '../../src/domain.js';
@@ -75,7 +76,7 @@ describe('Supervisor and the run marker', () => {
         return child;
       },
       killer,
-      watchdog: { add: () => {}, remove: () => {}, release: () => {} },
+      watchdog: noWatchdog,
     });
     const done = supervisor.run();
     await vi.advanceTimersByTimeAsync(0);
@@ -107,7 +108,7 @@ describe('Supervisor and the run marker', () => {
       const supervisor = new Supervisor([instance], { timeoutMs: 1000, marker }, () => {}, {
         spawn: () => (child = new QuietChild(100)),
         killer,
-        watchdog: { add: () => {}, remove: () => {}, release: () => {} },
+        watchdog: noWatchdog,
       });
       const done = supervisor.run();
       await vi.advanceTimersByTimeAsync(0);

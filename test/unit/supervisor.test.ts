@@ -1,3 +1,4 @@
+import { noWatchdog } from '../../src/supervisor/watchdog.js';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -85,7 +86,7 @@ function world(names: string[], onTerm: (name: string) => 'exit' | 'ignore' = ()
   const supervisor = new Impl(names.map(instance), { timeoutMs: 5000 }, (e) => events.push(e), {
     spawn,
     killer,
-    watchdog: { add: () => {}, remove: () => {}, release: () => {} },
+    watchdog: noWatchdog,
   });
   /** The history as "kind instance" strings; output events only when asked for. */
   const kinds = (withOutput = false) =>
