@@ -48,14 +48,14 @@ export async function logs(invocation: Invocation, context: CommandContext): Pro
     }
     return label;
   };
+  // Each line shows when start received it, not when it is printed here.
   let at = Date.now();
   const format: Format = options.json
-    ? new (await import('../output/json.js')).JsonFormat()
+    ? new (await import('../output/json.js')).JsonFormat(() => at)
     : new PrettyFormat({
         color: useColor({ requested: options.color, isTTY: context.stdout.isTTY === true, env: context.env }),
         timestamp: options.timestamp,
         width: Math.max('system'.length, ...instances.map((i) => i.name.length)),
-        // Each line shows when start received it, not when it is printed here.
         clock: new SecondsClock(() => at),
       });
 

@@ -14,9 +14,10 @@ export class JsonFormat implements Format {
   private readonly root: Logger;
   private readonly children = new Map<string, Logger>();
 
-  constructor() {
+  /** @param now the time of a line in ms: when it was read (`tf logs` passes start's time for it). */
+  constructor(now: () => number = Date.now) {
     const sink = { write: (line: string) => void this.batch.push(line) };
-    this.root = pino({ base: null, level: 'info' }, sink);
+    this.root = pino({ base: null, level: 'info', timestamp: () => `,"time":${now()}` }, sink);
   }
 
   private child(instance: Instance | undefined, stream: OutputStream | 'system'): Logger {

@@ -32,6 +32,7 @@ describe('tf logs', () => {
     const started = tfIn(dir, ['start', '--no-timestamp']);
     await started.waitFor(/web\.1 +\| DONE w/);
     await started.waitFor(/worker\.1 +\| DONE k/);
+    const seenBy = Date.now();
     const web = linesFrom(started.output(), 'web.1');
 
     const five = await tf(dir, ['logs', '-n', '5', '--no-timestamp', 'web']);
@@ -51,6 +52,8 @@ describe('tf logs', () => {
 
     const json = linesOf((await tf(dir, ['logs', '-n', '1', '--json', 'worker'])).out).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(json).toEqual([expect.objectContaining({ instance: 'worker.1', type: 'worker', stream: 'output', msg: 'DONE k' })]);
+    // The time start read the line, not the time tf logs printed it.
+    expect(json[0]?.time).toBeLessThanOrEqual(seenBy);
 
     const unknown = await tf(dir, ['logs', 'db']);
     expect(unknown).toEqual({ code: 1, out: '', err: 'tf: no instance or type named "db" (types: web, worker; instances: web.1, worker.1)\n' });
