@@ -9,7 +9,7 @@ import type { Notice } from './notices.js';
 export interface PrettyOptions {
   readonly color: boolean;
   readonly timestamp: boolean;
-  /** Width the names are padded to: the longest instance name (or "system"). */
+  /** Width the names are padded to at first: the longest instance name (or "system"). */
   readonly width: number;
   readonly clock?: SecondsClock;
   /** What prefixes a flood's lines; by default WebAssembly where it runs, else JavaScript. */
@@ -42,20 +42,27 @@ export class PrettyFormat implements Format {
   private readonly prefixer: LinePrefixer;
   /** The terminal line left open by a partial line: whose it is (instance and stream). */
   private open: string | undefined;
+  /** Grows to a longer name (`tf scale worker=10` adds worker.10) and never shrinks: the columns stay aligned. */
+  private width: number;
 
   constructor(private readonly options: PrettyOptions) {
     this.clock = options.clock ?? new SecondsClock();
     this.prefixer = new LinePrefixer(options.color, options.engine);
+    this.width = options.width;
   }
 
   /** `color` is the type's palette index, or 'system'; the style string is built only on a rebuild. */
   private prefixes(name: string, color: number | 'system'): Prefixes {
     const time = this.options.timestamp ? this.clock.tick() : '';
+    if (name.length > this.width) {
+      this.width = name.length;
+      this.cache.clear();
+    }
     const cached = this.cache.get(name);
     if (cached !== undefined && (cached.epoch === this.clock.epoch || !this.options.timestamp)) return cached;
     const on = !this.options.color ? '' : color === 'system' ? SYSTEM_STYLE : styleFor(color);
     const off = this.options.color ? RESET : '';
-    const label = `${on}${time}${name.padEnd(this.options.width)}`;
+    const label = `${on}${time}${name.padEnd(this.width)}`;
     const built = { epoch: this.clock.epoch, line: Buffer.from(`${label} | ${off}`), continued: Buffer.from(`${label} + ${off}`) };
     this.cache.set(name, built);
     return built;

@@ -115,7 +115,8 @@ describe('output hot path (split, prefix, write)', () => {
     p.feed(Buffer.from('bulk\n'.repeat(1000)));
     p.notice();
     p.feed(Buffer.from('small\n'));
-    expect(p.bytes().toString()).toBe(`${'web.1 | bulk\n'.repeat(1000)}system | web.1 exited with code 0\nweb.1 | small\n`);
+    // The notice's "system" widened the name column (width 5 here).
+    expect(p.bytes().toString()).toBe(`${'web.1 | bulk\n'.repeat(1000)}system | web.1 exited with code 0\nweb.1  | small\n`);
   });
 
   it('writes the notices of one turn in one write, before any line that follows them', () => {
@@ -125,7 +126,7 @@ describe('output hot path (split, prefix, write)', () => {
     expect(p.writes()).toBe(0);
     p.feed(Buffer.from('small\n'));
     expect(p.writes()).toBe(2);
-    expect(p.bytes().toString()).toBe(`${'system | web.1 exited with code 0\n'.repeat(2)}web.1 | small\n`);
+    expect(p.bytes().toString()).toBe(`${'system | web.1 exited with code 0\n'.repeat(2)}web.1  | small\n`);
     p.notice();
     p.turn();
     expect(p.writes()).toBe(3);

@@ -22,6 +22,15 @@ describe('PrettyFormat', () => {
     expect(out.toString()).toBe('12:34:56 web.1    | hello\n12:34:56 web.1    | \n12:34:56 web.1    + more\n');
   });
 
+  it('widens the name column for a longer name (an instance added by scale) and keeps it wide', () => {
+    const format = new PrettyFormat({ color: false, timestamp: false, width: 8 });
+    const line = (name: string): string => format.lines(instance(name), 'stdout', [piece('x')], false).toString();
+    expect(line('worker.9')).toBe('worker.9 | x\n');
+    expect(line('worker.10')).toBe('worker.10 | x\n');
+    expect(line('worker.9')).toBe('worker.9  | x\n');
+    expect(format.notice({ text: 'hi', level: 'info', fields: {} }).toString()).toBe('system    | hi\n');
+  });
+
   it('updates the time when the second changes', () => {
     let now = noon;
     const format = new PrettyFormat({ color: false, timestamp: true, width: 5, clock: new SecondsClock(() => now) });
