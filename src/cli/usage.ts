@@ -13,7 +13,7 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   secrets:
     'tf secrets init|set NAME|get NAME|ls|rotate [--env NAME] [--local]\n  Encrypted values in env files: one key per environment; set reads the value from stdin or a hidden prompt.',
   services:
-    'tf services [--probe] [--json] | tf services add NAME URL | tf services remove NAME [--local]\n  The backing services the environment points at (every *_URL), masked; --probe connects to each.',
+    'tf services [--probe] [--json] | tf services add NAME [URL] | tf services remove NAME [--local]\n  The backing services the environment points at (every *_URL), masked; --probe connects to each; add reads a URL it is not given from stdin or a prompt.',
   ps: 'tf ps [options]\n  List the instances of a running tf start: name, state, pid, port, uptime, restarts, last exit.\n  States: starting, running, ready, stopping, backoff, stopped, exited, failed.',
   restart: 'tf restart [TYPE|INSTANCE...] [options]\n  Restart instances of a running tf start (none: all), re-reading the env files and Procfile first.',
   stop: 'tf stop [TYPE|INSTANCE...] [options]\n  Stop those instances of a running tf start; with none, stop all of it (tf exits 0).',

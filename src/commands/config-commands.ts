@@ -40,15 +40,15 @@ export function servicesCommand(invocation: Invocation, context: CommandContext)
   const [sub, name, url, ...extra] = invocation.rest;
   if (sub === undefined) return services({ options, probe: options.probe, json: options.json }, context);
   if (sub === 'add') {
-    if (name === undefined || url === undefined || extra.length > 0)
-      throw usageError('tf services add takes NAME URL', 'e.g. tf services add DATABASE_URL postgres://app@localhost/app');
-    return servicesAdd({ name, url, options, local: options.local }, envWriter, context);
+    if (name === undefined || extra.length > 0)
+      throw usageError('tf services add takes NAME [URL]', 'e.g. tf services add DATABASE_URL postgres://app@localhost/app, or the URL on stdin');
+    return servicesAdd({ name, url, options, local: options.local }, envWriter, { ...context, stdin: process.stdin });
   }
   if (sub === 'remove') {
     if (name === undefined || url !== undefined) throw usageError('tf services remove takes NAME', 'e.g. tf services remove DATABASE_URL');
     return servicesRemove({ name, options, local: options.local }, envWriter, context);
   }
-  throw usageError(`unknown services command "${sub}"`, 'use tf services, tf services add NAME URL or tf services remove NAME');
+  throw usageError(`unknown services command "${sub}"`, 'use tf services, tf services add NAME [URL] or tf services remove NAME');
 }
 
 /** The longest a timer can wait (2^31 - 1 ms), as for every other timeout tf takes. */

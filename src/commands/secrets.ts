@@ -1,6 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { decryptAt, isEncrypted, loadSecretKeys, setCommand, type SecretKeys } from '../config/decrypt-env.js';
 import { decryptDotenvx, isDotenvxValue, privateKeyName } from '../config/dotenvx.js';
 import { readEnvText, setEnvValueInText, writeEnvValue, writeFileAtomic } from '../config/env-edit.js';
@@ -21,6 +20,7 @@ import {
 import { decryptValue, encryptStable, encryptValue, generateKey, parseSecret, type SecretKey } from '../config/secrets.js';
 import { TfError } from '../errors.js';
 import type { CommandContext } from './context.js';
+import { readValue, type ValueContext } from './read-value.js';
 
 export type SecretsAction = 'init' | 'set' | 'get' | 'ls' | 'rotate';
 
@@ -38,9 +38,7 @@ export interface SecretsInput {
 }
 
 /** `set` reads the value from stdin: a terminal gets a prompt without echo. */
-export interface SecretsContext extends CommandContext {
-  readonly stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-}
+export type SecretsContext = ValueContext;
 
 /** Progress of a rotation, in order; a step is reported once it is on disk. */
 export type RotateStep =
@@ -54,7 +52,6 @@ export interface SecretsHooks {
 }
 
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const MAX_VALUE_BYTES = 1024 * 1024;
 
 interface Scope {
   readonly root: string;
@@ -128,73 +125,6 @@ function requireKey(keys: EnvKeys, scope: Scope): SecretKey {
   return keys.current.key;
 }
 
-async function readAll(stdin: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of stdin) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    length += buffer.length;
-    if (length > MAX_VALUE_BYTES) throw new TfError('usage', 'the value on stdin is larger than 1 MiB', { hint: 'a secret is a value, not a file' });
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** Reads a line from a terminal without echoing it. */
-function promptHidden(context: SecretsContext, question: string): Promise<string> {
-  const { stdin, stderr } = context;
-  stderr.write(question);
-  stdin.setRawMode?.(true);
-  stdin.setEncoding('utf8');
-  stdin.resume();
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const finish = (): void => {
-      stdin.removeListener('data', onData);
-      stdin.setRawMode?.(false);
-      stdin.pause();
-      stderr.write('\n');
-    };
-    const onData = (chunk: string): void => {
-      for (const char of chunk) {
-        if (char === '\r' || char === '\n' || char === '\u0004') {
-          finish();
-          resolve(value);
-          return;
-        }
-        if (char === '\u0003') {
-          finish();
-          reject(new TfError('usage', 'cancelled; nothing was written', { exitCode: 130 }));
-          return;
-        }
-        if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');
-        else value += char;
-      }
-    };
-    stdin.on('data', onData);
-  });
-}
-
-/** The value for `set`: stdin when it is not a terminal (one trailing newline dropped), else a prompt. */
-async function readSecret(context: SecretsContext, name: string): Promise<string> {
-  let value: string;
-  if (context.stdin.isTTY === true) {
-    value = await promptHidden(context, `value for ${name} (not shown): `);
-  } else {
-    const bytes = await readAll(context.stdin);
-    const text = bytes.toString('utf8');
-    if (Buffer.from(text, 'utf8').compare(bytes) !== 0)
-      throw new TfError('usage', 'the value on stdin is not UTF-8 text', { hint: 'an environment holds text; base64-encode binary values' });
-    value = text.replace(/\r?\n$/, '');
-  }
-  if (value === '')
-    throw new TfError('usage', `no value for ${name}: stdin was empty`, {
-      hint: `pipe it in (printf %s "$VALUE" | tf secrets set ${name}) or run in a terminal to be prompted`,
-    });
-  if (value.includes('\0')) throw new TfError('usage', `the value for ${name} contains a NUL byte, which no process environment can hold`);
-  return value;
-}
-
 async function init(scope: Scope, context: SecretsContext): Promise<number> {
   const out = (line: string): boolean => context.stdout.write(`${line}\n`);
   const keys = findEnvKeys(scope.root, context.env, scope.envName, scope.cwd);
@@ -237,7 +167,7 @@ async function set(scope: Scope, input: SecretsInput, context: SecretsContext): 
   // Read the file first, so a bad file fails before anyone types a secret.
   const existing = readEnvText(target, shown);
   const entries = existing === undefined ? [] : parseEnvFile({ file: shown, text: existing }).entries.filter((e) => e.key === name);
-  const plaintext = await readSecret(context, name);
+  const plaintext = await readValue(context, name, `tf secrets set ${name}`);
   const previous = entries[entries.length - 1]?.raw;
   const token = encryptStable(plaintext, key, { envName: scope.envName, name }, previous);
   writeEnvValue(target, name, token, shown);

@@ -6,6 +6,7 @@ import type { Env, EnvOrigin } from '../domain.js';
 import { TfError, usageError } from '../errors.js';
 import { probeAll, waitUntilUp, type Lookup, type ProbeReport, type ProbeTarget } from '../host/service-probe.js';
 import type { CommandContext } from './context.js';
+import { readValue, type ValueContext } from './read-value.js';
 
 /**
  * `tf services`: the backing services the environment points at, probed on demand; `services
@@ -148,10 +149,15 @@ function variableOf(name: string): string {
   return variable;
 }
 
-/** `tf services add NAME URL [--env NAME] [--local]`. */
-export async function servicesAdd(input: ServiceWriteInput & { readonly url: string }, write: EnvWriter, context: CommandContext): Promise<number> {
+/**
+ * `tf services add NAME [URL] [--env NAME] [--local]`. Without URL it is read from stdin or a
+ * prompt, so that a password stays out of shell history and `ps`.
+ */
+export async function servicesAdd(input: ServiceWriteInput & { readonly url: string | undefined }, write: EnvWriter, context: ValueContext): Promise<number> {
   const variable = variableOf(input.name);
-  const resource = describeUrl(input.url);
+  const onArgv = input.url !== undefined;
+  const url = input.url ?? (await readValue(context, variable, `tf services add ${input.name}`));
+  const resource = describeUrl(url);
   // The value is not echoed: what failed to parse may be a credential typed in the wrong place.
   if (resource === undefined)
     throw usageError(
@@ -159,8 +165,14 @@ export async function servicesAdd(input: ServiceWriteInput & { readonly url: str
       'give scheme://[user:password@]host[:port][/database], e.g. postgres://app@localhost:5432/app',
     );
   const file = serviceFile(input, context.cwd);
-  await write.set(file, variable, input.url);
-  const lines = [`${variable}=${maskValue(variable, input.url)} -> ${shownFile(file, context.cwd)} (${describeResource({ ...resource, vars: [] })})`];
+  await write.set(file, variable, url);
+  const masked = maskValue(variable, url);
+  const lines = [`${variable}=${masked} -> ${shownFile(file, context.cwd)} (${describeResource({ ...resource, vars: [] })})`];
+  // What tf masks (a password, a token) was on the command line, where shell history and ps keep it.
+  if (onArgv && masked !== url)
+    lines.push(
+      `note: a credential in the URL was on the command line (shell history, ps); without URL, tf services add ${input.name} reads it from stdin or a prompt`,
+    );
   if (context.env[variable] !== undefined)
     lines.push(`warning: ${variable} is also set in the shell environment, whose value wins over env files (--env-override lets the files win)`);
   context.stdout.write(`${lines.join('\n')}\n`);

@@ -185,6 +185,18 @@ describe('tf services', { timeout: 30_000 }, () => {
     expect((await done(runTf(['services', 'remove', 'QUEUE_URL'], { cwd: dir }))).code).toBe(0);
     expect(readFileSync(path.join(dir, '.env'), 'utf8')).toBe('# db\nPLAIN=1\n');
   });
+
+  it('services add takes the URL on stdin, keeping a password out of shell history, and says when one was on the command line', async () => {
+    const dir = app({ '.env': '' });
+    const piped = runTf(['services', 'add', 'queue'], { cwd: dir, stdin: 'pipe' });
+    piped.child.stdin?.end('amqp://u:q-pass@127.0.0.1:5672/\n');
+    expect(await done(piped)).toEqual({ code: 0, out: 'QUEUE_URL=amqp://u:*****@127.0.0.1:5672/ -> .env (amqp 127.0.0.1:5672 /)\n', err: '' });
+    expect(readFileSync(path.join(dir, '.env'), 'utf8')).toBe('QUEUE_URL=amqp://u:q-pass@127.0.0.1:5672/\n');
+    const onArgv = await done(runTf(['services', 'add', 'CACHE_URL', 'redis://:c-pass@127.0.0.1/0'], { cwd: dir }));
+    expect(onArgv.code).toBe(0);
+    expect(onArgv.out).toContain('note: a credential in the URL was on the command line (shell history, ps)');
+    expect(onArgv.out + onArgv.err).not.toContain('c-pass');
+  });
 });
 
 describe('start --wait and the boot report', { timeout: 30_000 }, () => {

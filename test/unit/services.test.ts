@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { services, servicesAdd, servicesRemove } from '../../src/commands/services.js';
 import { MASK } from '../../src/config/mask.js';
@@ -139,7 +139,13 @@ describe('tf services add / remove', () => {
     });
     return { stream, text: () => text };
   };
-  const contextFor = (out: Writable, env: Record<string, string> = {}) => ({ cwd: '/app', env, stdout: out, stderr: out });
+  const contextFor = (out: Writable, env: Record<string, string> = {}, stdin: Readable = Readable.from([])) => ({
+    cwd: '/app',
+    env,
+    stdout: out,
+    stderr: out,
+    stdin,
+  });
   const noOptions = { root: undefined, procfile: undefined, envName: undefined };
 
   it('writes NAME_URL to the layer --env and --local name, and prints the value masked', async () => {
@@ -160,11 +166,24 @@ describe('tf services add / remove', () => {
     expect(out.text()).toBe(
       [
         `DB_URL=postgres://app:${MASK}@db:5432/app -> .env (postgres db:5432 app)`,
+        'note: a credential in the URL was on the command line (shell history, ps); without URL, tf services add db reads it from stdin or a prompt',
         'REDIS_URL=redis://c -> .env.staging.local (redis c:6379 0)',
         'warning: REDIS_URL is also set in the shell environment, whose value wins over env files (--env-override lets the files win)',
         'CACHE_URL=redis://c -> sub/.env (redis c:6379 0)',
         '',
       ].join('\n'),
+    );
+  });
+
+  it('reads the URL from stdin when it is not on the command line', async () => {
+    const { calls, write } = recorder();
+    const out = sink();
+    const piped = contextFor(out.stream, {}, Readable.from([Buffer.from('postgres://app:pw@db/app\n')]));
+    expect(await servicesAdd({ name: 'db', url: undefined, options: noOptions }, write, piped)).toBe(0);
+    expect(calls).toEqual(['set /app/.env DB_URL=postgres://app:pw@db/app']);
+    expect(out.text()).toBe(`DB_URL=postgres://app:${MASK}@db/app -> .env (postgres db:5432 app)\n`);
+    await expect(servicesAdd({ name: 'db', url: undefined, options: noOptions }, write, contextFor(out.stream))).rejects.toThrow(
+      'no value for DB_URL: stdin was empty',
     );
   });
 
