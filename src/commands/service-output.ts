@@ -62,7 +62,11 @@ export async function openServiceOutput(
       // What the last turn staged while stdout was blocked (Output's endOfTurn); this may block again, and pause.
       output.flush();
     },
-    onClosed: () => control()?.stop({ kind: 'output-closed' }),
+    onClosed: () => {
+      // Nothing more can be shown: the children's pipes are read on (and dropped), never left full.
+      control()?.resumeOutput();
+      control()?.stop({ kind: 'output-closed' });
+    },
   });
   const output = new Output(format, writer, tap);
   return {

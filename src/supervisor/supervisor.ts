@@ -50,7 +50,10 @@ export interface SupervisorOptions {
 export { signalNumber };
 
 const STREAM_CLOSE_WAIT_MS = 100;
-/** At the very end, how long to wait for pipes still open, so their last bytes are shown. */
+/**
+ * At the very end, how long to read pipes still open (held by a process tf could not stop),
+ * so their last bytes are shown; time the output spends paused for a slow reader is not counted.
+ */
 const FINAL_CLOSE_WAIT_MS = 500;
 const KILL_WAIT_MS = 2000;
 const LINGER_POLL_MS = 25;
@@ -141,6 +144,8 @@ export class Supervisor {
   private phase: Phase = { kind: 'idle' };
   private readonly hurried = deferred();
   private paused = false;
+  /** Settles at the next pause or resume of the output, then is replaced. */
+  private outputTurn = deferred();
   /**
    * Groups whose leader exited while members lived on, until found empty: being stopped
    * (drain), or, once tf stops everything, signalled and reaped by the final stop.
@@ -225,12 +230,20 @@ export class Supervisor {
     this.paused = true;
     // Every open run: an ended one's pipes may still be held open, and written to, by a descendant.
     for (const run of this.open) for (const { pipe } of run.child.pipes) pipe.pause();
+    this.turnOutput();
   }
 
   resumeOutput(): void {
     if (!this.paused) return;
     this.paused = false;
     for (const run of this.open) for (const { pipe } of run.child.pipes) pipe.resume();
+    this.turnOutput();
+  }
+
+  private turnOutput(): void {
+    const turn = this.outputTurn;
+    this.outputTurn = deferred();
+    turn.resolve();
   }
 
   // --- control: what `tf restart / stop / scale / signal / ps` ask for ---
@@ -691,9 +704,31 @@ export class Supervisor {
     grace.cancel();
 
     // Everything is dead now; the last bytes may still be in the pipes.
-    const closing = this.delay(FINAL_CLOSE_WAIT_MS);
-    await Promise.race([Promise.all([...this.open].map((run) => run.closed)), closing.promise]);
-    closing.cancel();
+    await this.lastBytes();
+  }
+
+  /**
+   * Reads the pipes still open until they close: up to FINAL_CLOSE_WAIT_MS of reading, which
+   * stops counting while the output is paused for a slow reader of tf's stdout. A pipe full of
+   * what a stopped child wrote is then read to its end, as one of a child that exited on its own is.
+   */
+  private async lastBytes(): Promise<void> {
+    const closed = Promise.all([...this.open].map((run) => run.closed));
+    let done = false;
+    void closed.then(() => (done = true));
+    let left = FINAL_CLOSE_WAIT_MS;
+    while (!done && left > 0) {
+      const turn = this.outputTurn.promise;
+      if (this.paused) {
+        await Promise.race([closed, turn]);
+        continue;
+      }
+      const from = this.now();
+      const wait = this.delay(left);
+      await Promise.race([closed, wait.promise, turn]);
+      wait.cancel();
+      left -= this.now() - from;
+    }
   }
 
   /**

@@ -1,11 +1,13 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
 import { describe, expect, it } from 'vitest';
-import { TF_BIN, cleanEnv, expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps } from '../helpers/tf.js';
+import { FIXTURES, TF_BIN, cleanEnv, expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps, until } from '../helpers/tf.js';
 
 const app = tempApps();
+const HAS_PYTHON = spawnSync('python3', ['-c', '0']).status === 0;
+if (!HAS_PYTHON) console.log('output: skipping the stopped-writer test: no python3 here');
 
 const PAYLOAD = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2);
 
@@ -111,6 +113,39 @@ describe('tf start: output', () => {
     expect(lines.length).toBe(count);
     await expectAllDead(pidsIn(tf.output()));
   }, 60_000);
+
+  it.runIf(HAS_PYTHON && existsSync('/proc/self/wchan'))(
+    'shows every line a stopped process wrote, however long the reader of tf took to catch up',
+    async () => {
+      const dir = app({ Procfile: `w: python3 ${path.join(FIXTURES, 'term-count.py')} written.txt pid.txt\n` });
+      const tf = spawn(process.execPath, [TF_BIN, 'start', '--no-timestamp', '--no-color'], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      // Nobody reads tf's stdout until the end: tf stops reading the child, whose pipe fills.
+      tf.stdout.pause();
+      const exited = new Promise<number | null>((resolve) => tf.once('exit', (code) => resolve(code)));
+      const pidFile = path.join(dir, 'pid.txt');
+      await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 'the child to start');
+      const child = Number(readFileSync(pidFile, 'utf8'));
+      await until(() => /pipe_write/.test(readFileSync(`/proc/${child}/wchan`, 'utf8')), 'the child to block on its full pipe');
+      tf.kill('SIGTERM');
+      await until(() => existsSync(path.join(dir, 'written.txt')), 'the child to stop');
+      const written = Number(readFileSync(path.join(dir, 'written.txt'), 'utf8'));
+      // The reader stays away for a while (the scenario, not a synchronisation): tf must wait
+      // for it rather than exit with the child's last lines still unread in the pipe.
+      const early = await Promise.race([exited.then(() => 'exited'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 1500))]);
+      expect(early).toBe('waiting');
+      const chunks: Buffer[] = [];
+      tf.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+      tf.stdout.resume();
+      expect(await exited).toBe(143);
+      const lines = plainLines(Buffer.concat(chunks).toString()).filter((l) => l.startsWith('w.1 '));
+      // The child counts a line once os.write returned: a TERM right after a write may leave it one short.
+      expect(lines.length).toBeGreaterThanOrEqual(written);
+      expect(lines.length).toBeLessThanOrEqual(written + 1);
+      expect(lines.filter((l, i) => !new RegExp(`^w\\.1 +\\| line ${i + 1}$`).test(l)).slice(0, 3)).toEqual([]);
+      await expectAllDead([child]);
+    },
+    30_000,
+  );
 
   it('shows a partial line after a short pause, and the last unterminated line at exit', async () => {
     const dir = app({ Procfile: `prompt: ${fixture('partial.mjs')}\n` });

@@ -2,21 +2,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { expectAllDead, fixture, killAllTf, pidsIn, runTf, tempApps } from '../helpers/tf.js';
+import { expectAllDead, fixture, killAllTf, pidsIn, runTf, tempApps, until } from '../helpers/tf.js';
 
 const app = tempApps();
 const scratch = mkdtempSync(path.join(tmpdir(), 'tf-sock-'));
 afterEach(killAllTf);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** Resolves once `check` holds, polling a cheap condition; rejects with `what` after `ms`. */
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('the watchdog and the control socket', () => {
   it('removes the socket when tf start is SIGKILLed, and stops the instances', async () => {

@@ -177,6 +177,15 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Resolves once `check` holds, polling a cheap condition (a file, /proc); rejects with `what` after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /**
  * Waits (bounded) until every pid is dead, then asserts it. Processes that are not our children
  * give no exit event, so this is the one place tests poll.
