@@ -7,7 +7,7 @@ import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
 import { checkPorts } from '../host/ports.js';
-import { findProgram, programOf } from '../host/which.js';
+import { findProgram, programOf, type ProgramLookupResult } from '../host/which.js';
 import { buildPlan } from '../plan/plan.js';
 import type { CommandContext } from './context.js';
 
@@ -19,15 +19,13 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
   const plan = buildPlan(config, { childColor: false });
 
   const warnings: Warning[] = [...plan.warnings];
+  if (plan.instances.length === 0)
+    warnings.push({ file: config.procfile.path, message: 'tf start has nothing to run: the only entry is release, which runs as a phase (tf release)' });
   for (const type of config.procfile.types) {
     const lookup = programOf(type.command, config.env);
-    if (lookup !== undefined && !findProgram(lookup.program, config.root, lookup.pathVar)) {
-      warnings.push({
-        file: config.procfile.path,
-        line: type.line,
-        message: `${type.name}: program "${lookup.program}" not found on PATH (seen from ${config.root})`,
-      });
-    }
+    const found = lookup === undefined ? undefined : findProgram(lookup.program, config.root, lookup.pathVar);
+    const problem = lookup === undefined || found === undefined ? undefined : programProblem(lookup.program, found);
+    if (problem !== undefined) warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: ${problem} (seen from ${config.root})` });
   }
   warnings.push(...(await checkPorts(plan.instances)).warnings);
   // What an export would refuse, so a deploy does not discover it first.
@@ -55,4 +53,18 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
   ];
   context.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/** What start would meet running `program`, as its failure would say it; undefined when it runs. */
+function programProblem(program: string, found: ProgramLookupResult): string | undefined {
+  switch (found.kind) {
+    case 'found':
+      return undefined;
+    case 'missing':
+      return program.includes('/') ? `program "${program}" does not exist` : `program "${program}" not found on PATH`;
+    case 'directory':
+      return `"${program}" is a directory, not a program`;
+    case 'not-executable':
+      return `"${program}" is not executable (chmod +x it)`;
+  }
 }

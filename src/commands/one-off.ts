@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { quote } from 'shell-quote';
 import type { Launch, ProcessType } from '../domain.js';
 import { TfError } from '../errors.js';
@@ -26,10 +27,13 @@ export function oneOffLaunch(argv: readonly [string, ...string[]], types: readon
   return { launch: { file: first, args: rest }, type: undefined };
 }
 
-/** Why a command could not start, in the words every start failure uses; 127 and 126 as a shell gives them. */
+/**
+ * Why a command could not start, in the words every start failure uses; 127 and 126 as a shell
+ * gives them. A working directory that does not exist is tf's own failure (1), not the command's.
+ */
 export function spawnFailure(command: string, code: string | undefined, cwd: string): TfError {
   const { message, hint } = startFailure(code, { file: command, cwd });
-  const exitCode = code === 'ENOENT' ? 127 : code === 'EACCES' ? 126 : 1;
+  const exitCode = code === 'ENOENT' && existsSync(cwd) ? 127 : code === 'EACCES' ? 126 : 1;
   return new TfError('spawn', message, hint === undefined ? { exitCode } : { hint, exitCode });
 }
 

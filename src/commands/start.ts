@@ -1,4 +1,5 @@
 import type { Invocation } from '../cli/args.js';
+import { TfError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { ControlServer, type ControlHandler } from '../control/server.js';
 import { prepareSocketDir } from '../control/socket-path.js';
@@ -30,6 +31,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
   const color = outputColor(options, context);
   const planOptions = { childColor: color && context.stdout.isTTY === true };
   const plan = buildPlan(config, planOptions);
+  if (plan.instances.length === 0) throw nothingToStart(config.procfile.path);
   await waitForServices(options, config, context);
 
   // Before anything is spawned: a second start for the same app is refused here, with nothing to undo.
@@ -111,3 +113,9 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     await Promise.all([server.close(), fifos?.discard()]);
   }
 }
+
+/** A Procfile whose only entry is `release`: it runs as a phase, never as a process, so start would wait on nothing. */
+const nothingToStart = (procfile: string): TfError =>
+  new TfError('formation', `nothing to run: ${procfile} has only a release entry, which tf start does not run as a process`, {
+    hint: 'tf release runs it; add the app\'s processes (e.g. "web: node server.js") for tf start',
+  });

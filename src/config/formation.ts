@@ -1,4 +1,4 @@
-import type { Formation, ProcessType } from '../domain.js';
+import { RELEASE_TYPE, type Formation, type ProcessType } from '../domain.js';
 import { TfError } from '../errors.js';
 
 const COUNT = /^\d+$/;
@@ -59,9 +59,12 @@ export function resolveFormation(types: readonly ProcessType[], request: Formati
     if (only !== undefined) count = only.has(type.name) ? (spec?.get(type.name) ?? spec?.get('all') ?? 1) : 0;
     formation.set(type.name, count);
   }
-  if ([...formation.values()].every((n) => n === 0)) {
-    throw new TfError('formation', `nothing to run: the formation gives every type 0 instances`, {
-      hint: `name at least one of: ${typeList(types)}`,
+  // The release entry runs as a phase (tf release, --release-phase), never as an instance: it alone is nothing to run.
+  const runnable = types.filter((t) => t.name !== RELEASE_TYPE);
+  if (runnable.length > 0 && runnable.every((t) => formation.get(t.name) === 0)) {
+    const release = (formation.get(RELEASE_TYPE) ?? 0) > 0 ? ' (release is not run as a process: tf release runs it)' : '';
+    throw new TfError('formation', `nothing to run: the formation gives every type 0 instances${release}`, {
+      hint: `name at least one of: ${typeList(runnable)}`,
     });
   }
   return formation;

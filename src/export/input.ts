@@ -1,11 +1,8 @@
 import path from 'node:path';
-import { defaultPolicy, type Config } from '../domain.js';
+import { defaultPolicy, RELEASE_TYPE, type Config } from '../domain.js';
 import { isSecretName, maskValue } from '../config/mask.js';
 import { buildPlan } from '../plan/plan.js';
 import type { ExportInput, ExportType, ExportValue } from './types.js';
-
-/** The Procfile entry Heroku runs once per release, before the processes: never a process type. */
-export const RELEASE_TYPE = 'release';
 
 export interface ExportInputOptions {
   /** `--app`, taken as given (`exportProblems` says when a format cannot take it). */

@@ -82,17 +82,33 @@ export function programOf(command: string, env: Env = {}): ProgramLookup | undef
   return undefined;
 }
 
-const executable = (file: string): boolean => {
+/** What /bin/sh would find for a program: one it can run, or why not. */
+export type ProgramLookupResult =
+  | { readonly kind: 'found' }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'directory' }
+  | { readonly kind: 'not-executable' };
+
+function fileAt(file: string): ProgramLookupResult {
+  try {
+    if (statSync(file).isDirectory()) return { kind: 'directory' };
+  } catch {
+    return { kind: 'missing' };
+  }
   try {
     accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
+    return { kind: 'found' };
   } catch {
-    return false;
+    return { kind: 'not-executable' };
   }
-};
+}
 
-/** Whether `program` resolves the way /bin/sh would from `cwd` with this PATH. */
-export function findProgram(program: string, cwd: string, pathVar: string | undefined): boolean {
-  if (program.includes('/')) return executable(path.resolve(cwd, program));
-  return (pathVar ?? '').split(':').some((dir) => dir !== '' && executable(path.join(path.resolve(cwd, dir), program)));
+/**
+ * How `program` resolves the way /bin/sh would from `cwd` with this PATH: a name with a `/`
+ * is that file; a bare name is the first program of that name on PATH.
+ */
+export function findProgram(program: string, cwd: string, pathVar: string | undefined): ProgramLookupResult {
+  if (program.includes('/')) return fileAt(path.resolve(cwd, program));
+  const onPath = (pathVar ?? '').split(':').some((dir) => dir !== '' && fileAt(path.join(path.resolve(cwd, dir), program)).kind === 'found');
+  return onPath ? { kind: 'found' } : { kind: 'missing' };
 }

@@ -81,6 +81,13 @@ describe('tf check', () => {
     ['a bad TF_FORMATION', { Procfile: 'web: a\n' }, [], /^tf: unknown process type "api" in TF_FORMATION; types are: web\n$/, 1, { TF_FORMATION: 'api=1' }],
     ['an unknown type on the command line', { Procfile: 'web: a\n' }, ['api'], /^tf: unknown process type "api" on the command line; types are: web\n$/, 2],
     ['a formation with nothing to run', { Procfile: 'web: a\n' }, ['-m', 'web=0'], /^tf: nothing to run/, 1],
+    [
+      'a formation naming only the release entry',
+      { Procfile: 'release: a\nweb: b\n' },
+      ['-m', 'release=1'],
+      /^tf: nothing to run: the formation gives every type 0 instances \(release is not run as a process: tf release runs it\); name at least one of: web\n$/,
+      1,
+    ],
     ['an unknown flag', { Procfile: 'web: a\n' }, ['--bogus'], /^tf: unknown option '--bogus'; see "tf --help"\n$/, 2],
     ['a bad --timeout', { Procfile: 'web: a\n' }, ['-t', 'soon'], /^tf: bad value "soon" for --timeout; expected a number of seconds/, 2],
     ['a bad --port', { Procfile: 'web: a\n' }, ['-p', '70000'], /^tf: bad value "70000" for --port; expected a whole number from 1 to 65535\n$/, 2],
@@ -160,6 +167,35 @@ describe('tf check', () => {
     },
     20_000,
   );
+
+  it('a Procfile with only a release entry: start refuses at once (it would wait on nothing), check warns', async () => {
+    const dir = app({ Procfile: 'release: echo migrate\n' });
+    const start = runTf(['start'], { cwd: dir });
+    expect((await start.exited).code).toBe(1);
+    expect(start.stderr()).toMatch(/^tf: nothing to run: .*Procfile has only a release entry, which tf start does not run as a process; tf release runs it/);
+    const check = runTf(['check'], { cwd: dir });
+    expect((await check.exited).code).toBe(0);
+    expect(check.output()).toContain('tf start has nothing to run: the only entry is release, which runs as a phase (tf release)');
+  }, 20_000);
+
+  it('says what start would meet for a program path: missing, not executable, or a directory', async () => {
+    const dir = app({ Procfile: 'a: bin/missing\nb: ./bin/plain.sh\nc: ./bin\nd: ./bin/ok.sh\n' });
+    mkdirSync(path.join(dir, 'bin'));
+    writeFileSync(path.join(dir, 'bin', 'plain.sh'), '#!/bin/sh\n');
+    writeFileSync(path.join(dir, 'bin', 'ok.sh'), '#!/bin/sh\n');
+    chmodSync(path.join(dir, 'bin', 'ok.sh'), 0o755);
+    const tf = runTf(['check'], { cwd: dir });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    const warnings = tf
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('warning:') && !l.includes('already in use'));
+    expect(warnings).toEqual([
+      `warning: Procfile:1: a: program "bin/missing" does not exist (seen from ${dir})`,
+      `warning: Procfile:2: b: "./bin/plain.sh" is not executable (chmod +x it) (seen from ${dir})`,
+      `warning: Procfile:3: c: "./bin" is a directory, not a program (seen from ${dir})`,
+    ]);
+  }, 20_000);
 
   it('refuses a FIFO as an env file at once instead of blocking on it', async () => {
     const dir = app({ Procfile: 'web: a\n' });

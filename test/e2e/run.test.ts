@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, TF_BIN, cleanEnv, expectAllDead, fixture, isAlive, pidsIn, runTf, tempApps } from '../helpers/tf.js';
@@ -89,6 +90,13 @@ describe('tf run', () => {
     const tf = runTf(['run', 'no-such-program-tf'], { cwd: app({}) });
     expect((await tf.exited).code).toBe(127);
     expect(tf.stderr()).toBe('tf: command not found: no-such-program-tf; check the spelling or your PATH\n');
+  }, 20_000);
+
+  it("a working directory that does not exist is tf's failure (exit 1), not a missing command", async () => {
+    const dir = app({ Procfile: 'web: a\n' });
+    const tf = runTf(['run', '-d', path.join(dir, 'gone'), 'echo', 'hi'], { cwd: dir });
+    expect((await tf.exited).code).toBe(1);
+    expect(tf.stderr()).toBe(`tf: its working directory ${path.join(dir, 'gone')} does not exist (ENOENT)\n`);
   }, 20_000);
 
   it("runs a Procfile type with arguments appended, shell-quoted, and that type's first port", async () => {
