@@ -1,6 +1,6 @@
 import type { Invocation, Options } from '../cli/args.js';
 import { readOnlyBanner, readOnlyEnv, readOnlyRefusal } from '../config/read-only.js';
-import type { Config, Env } from '../domain.js';
+import type { Config, Env, Instance } from '../domain.js';
 import { editEnvFile } from '../config/env-write.js';
 import { appPaths } from '../config/paths.js';
 import { TfError, usageError } from '../errors.js';
@@ -75,9 +75,10 @@ export async function waitForServices(options: Options, config: Config, context:
 }
 
 /** The backing services at boot, masked, as they answer; never holds the start. Abort it when tf stops. */
-export function reportServices(config: Config, show: (line: BootLine) => void): AbortController {
+export function reportServices(config: Config, instances: readonly Instance[], show: (line: BootLine) => void): AbortController {
   const abort = new AbortController();
-  void bootReport(config.env, { signal: abort.signal, secret: (name) => config.secretKeys.has(name) }).then(
+  const ownPorts = new Map(instances.map((i) => [i.port, i.name]));
+  void bootReport(config.env, { signal: abort.signal, secret: (name) => config.secretKeys.has(name), ownPorts }).then(
     (lines) => {
       if (!abort.signal.aborted) for (const line of lines) show(line);
     },

@@ -273,10 +273,22 @@ const BOOT_TIMEOUT_MS = 1000;
  */
 export async function bootReport(
   env: Env,
-  settings: ProbeSettings & { readonly secret?: SecretTest; readonly signal?: AbortSignal } = {},
+  settings: ProbeSettings & {
+    readonly secret?: SecretTest;
+    readonly signal?: AbortSignal;
+    /** The ports this start gives its instances, with their names: a URL there is the app itself. */
+    readonly ownPorts?: ReadonlyMap<number, string>;
+  } = {},
 ): Promise<BootLine[]> {
-  const resources = catalog(env, settings.secret === undefined ? {} : { secret: settings.secret });
-  if (resources.length === 0) return [];
+  const all = catalog(env, settings.secret === undefined ? {} : { secret: settings.secret });
+  // APP_URL=http://localhost:5000 names the web instance being started, not a backing service:
+  // it is down at boot by design, so it is named, not probed.
+  const ownLines = new Map<Resource, BootLine>();
+  for (const resource of all) {
+    const own = ownInstance(resource, settings.ownPorts);
+    if (own !== undefined) ownLines.set(resource, { level: 'info', text: `${serviceLabel(resource)} is this app's ${own}` });
+  }
+  const resources = all.filter((r) => !ownLines.has(r));
   const reports = await probeAll(
     resources.map((r) => targetOf(r)),
     {
@@ -285,13 +297,24 @@ export async function bootReport(
       ...(settings.signal === undefined ? {} : { signal: settings.signal }),
     },
   );
-  return resources.map((resource, i) => {
-    const report = reports[i] as ProbeReport;
-    const names = resource.vars.map((v) => v.name).join(', ');
-    const masked = resource.vars[0]?.masked ?? '';
-    if (report.state.kind === 'down') {
-      return { level: 'warn', text: `service ${names} (${masked}) is down: ${report.state.error}; starting anyway` };
-    }
-    return { level: 'info', text: `service ${names} (${masked}) ${stateText(report)}` };
-  });
+  const probed = new Map(
+    resources.map((resource, i): [Resource, BootLine] => {
+      const report = reports[i] as ProbeReport;
+      if (report.state.kind === 'down') return [resource, { level: 'warn', text: `${serviceLabel(resource)} is down: ${report.state.error}; starting anyway` }];
+      return [resource, { level: 'info', text: `${serviceLabel(resource)} ${stateText(report)}` }];
+    }),
+  );
+  return all.map((r) => (ownLines.get(r) ?? probed.get(r)) as BootLine);
+}
+
+/** `service DATABASE_URL, DB_URL (postgres://app:*****@db/app)`: the names and the first value, masked. */
+const serviceLabel = (resource: Resource): string => `service ${resource.vars.map((v) => v.name).join(', ')} (${resource.vars[0]?.masked ?? ''})`;
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|0\.0\.0\.0)$/;
+
+/** The instance a resource points at when each of its addresses is this machine, on a port of this start. */
+function ownInstance(resource: Resource, ownPorts: ReadonlyMap<number, string> | undefined): string | undefined {
+  if (ownPorts === undefined || resource.addresses.length === 0) return undefined;
+  const names = resource.addresses.map((a) => (LOOPBACK.test(a.host) && a.port !== undefined ? ownPorts.get(a.port) : undefined));
+  return names.every((n) => n !== undefined) ? [...new Set(names)].join(', ') : undefined;
 }

@@ -63,7 +63,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       await finish();
       return stopped;
     }
-    const services = reportServices(config, (line) => output.handle({ kind: 'notice', topic: 'service', ...line }));
+    const services = reportServices(config, plan.instances, (line) => output.handle({ kind: 'notice', topic: 'service', ...line }));
     // mkfifo makes the instances' FIFOs while the ports are probed, rather than holding up the first
     // spawn; only now, so that their names are on disk for as short a time as can be.
     const fifosMade = plan.instances.length > 0 ? fifos.prepare() : Promise.resolve();

@@ -215,6 +215,26 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
     expect(await bootReport({ PORT: '5000' })).toEqual([]);
   });
 
+  it("names a URL at one of this start's own ports on this machine as the app itself, without probing it", async () => {
+    const own = await closedPort();
+    const other = await closedPort();
+    const lines = await bootReport(
+      {
+        APP_URL: `http://localhost:${own}`,
+        API_URL: `http://127.0.0.1:${own}/api`,
+        OTHER_URL: `http://127.0.0.1:${other}/`,
+        REDIS_URL: `redis://127.0.0.1:${own}/1`,
+      },
+      { ownPorts: new Map([[own, 'web.1']]) },
+    );
+    expect(lines.map((l) => [l.level, l.text])).toEqual([
+      ['info', `service APP_URL (http://localhost:${own}) is this app's web.1`],
+      ['info', `service API_URL (http://127.0.0.1:${own}/api) is this app's web.1`],
+      ['warn', `service OTHER_URL (http://127.0.0.1:${other}/) is down: ECONNREFUSED 127.0.0.1:${other}; starting anyway`],
+      ['info', `service REDIS_URL (redis://127.0.0.1:${own}/1) is this app's web.1`],
+    ]);
+  });
+
   it('ends at once when start no longer wants it', async () => {
     const stop = new AbortController();
     const never: Lookup = () => new Promise(() => undefined);
