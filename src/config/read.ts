@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { TfError, type TfErrorKind } from '../errors.js';
 
 /** Config files are small; anything larger is a wrong path, not a Procfile or an env file. */
@@ -26,6 +26,15 @@ const kindOf = (stats: Stats): string =>
           ? 'is a socket'
           : 'is not a regular file';
 
+/** /dev/null itself (or a link to it): the same device. */
+function isNullDevice(file: string, stats: Stats): boolean {
+  try {
+    return realpathSync(file) === '/dev/null' && statSync('/dev/null').rdev === stats.rdev;
+  } catch {
+    return false;
+  }
+}
+
 function fail(file: ConfigFile, message: string, cause?: unknown): TfError {
   return new TfError(file.kind, message, { file: file.shown, hint: file.hint, cause });
 }
@@ -50,6 +59,8 @@ export function readConfigFile(file: ConfigFile): Buffer | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw failure(file, error);
   }
+  // `-e /dev/null` is foreman's way to load no env file: the null device reads as an empty file.
+  if (stats.isCharacterDevice() && isNullDevice(file.path, stats)) return Buffer.alloc(0);
   if (!stats.isFile()) throw fail(file, kindOf(stats));
   let fd: number;
   try {

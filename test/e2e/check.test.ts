@@ -197,6 +197,13 @@ describe('tf check', () => {
     ]);
   }, 20_000);
 
+  it("-e /dev/null loads no env file (foreman's idiom), where .env would be read", async () => {
+    const dir = app({ Procfile: 'web: a\n', '.env': 'FROM_FILE=1\n' });
+    const tf = runTf(['run', '-e', '/dev/null', 'sh', '-c', 'echo "FROM_FILE=${FROM_FILE-unset}"'], { cwd: dir });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    expect(tf.output()).toBe('FROM_FILE=unset\n');
+  }, 20_000);
+
   it('refuses a FIFO as an env file at once instead of blocking on it', async () => {
     const dir = app({ Procfile: 'web: a\n' });
     execFileSync('mkfifo', [path.join(dir, 'fifo.env')]);
