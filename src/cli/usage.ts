@@ -67,10 +67,32 @@ export function usage(command?: CommandName | string): string {
     'Options (flag, then the TF_* variable in brackets, then the default):',
     ...optionLines(known),
     '',
-    'Exit codes: the exit code of the first process to exit (128+N if signal N killed it);',
-    '  128+N when tf is stopped by signal N (130 Ctrl-C, 143 SIGTERM); 1 bad Procfile, env file',
-    '  or formation, or a process failed to start; 2 bad command line.',
+    ...exitCodes(known),
     'Diagnostics about tf itself: TF_LOG=debug.',
     '',
   ].join('\n');
+}
+
+/** The exit codes of one command (or of start, the default), so that no help promises another's. */
+function exitCodes(command: CommandName | undefined): string[] {
+  const common = '1 bad Procfile, env file, formation or option value; 2 bad command line.';
+  switch (command) {
+    case 'run':
+      return [
+        "Exit codes: the command's own (128+N if signal N killed it); 126 not executable, 127 not found;",
+        '  with --with, 1 when a service exits or is not ready in time;',
+        `  ${common}`,
+      ];
+    case 'check':
+      return [`Exit codes: 0 when start could run (warnings included); ${common}`];
+    case undefined:
+    case 'start':
+      return [
+        'Exit codes: the exit code of the first process to exit (128+N if signal N killed it);',
+        '  128+N when tf is stopped by signal N (130 Ctrl-C, 143 SIGTERM); 1 bad Procfile, env file',
+        '  or formation, or a process failed to start; 2 bad command line.',
+      ];
+    default:
+      return ['Exit codes: 0 done; 1 it could not be done (the message says why); 2 bad command line.'];
+  }
 }

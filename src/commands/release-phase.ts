@@ -1,5 +1,6 @@
 import type { Config, Instance, ReleasePhase } from '../domain.js';
 import type { RunMarker } from '../host/process-table.js';
+import { STOP_SIGNALS } from '../host/signals.js';
 import { DEFAULT_ENV } from '../config/keys.js';
 import type { Output } from '../output/output.js';
 import { currentRelease, releaseIdOf, type CurrentRelease } from '../release/current.js';
@@ -45,8 +46,6 @@ export interface PhaseDeps {
   readonly timeoutMs: number;
   readonly splitStderr: boolean;
 }
-
-const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** The release phase as the one instance of a supervisor of its own: it runs once, to completion. */
 export const phaseInstance = (phase: ReleasePhase): Instance => ({

@@ -12,6 +12,7 @@ import { outputStreams } from '../supervisor/spawn.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import { processKiller } from '../supervisor/kill.js';
 import { newRunMarker } from '../host/process-table.js';
+import { STOP_SIGNALS } from '../host/signals.js';
 import type { CommandContext } from './context.js';
 import { socketFor } from './control-client.js';
 import { StartControl } from './control-handler.js';
@@ -20,7 +21,6 @@ import { LogBook } from './log-book.js';
 import { openServiceOutput, outputColor } from './service-output.js';
 import { releaseEnvName, releaseNotice, startReleasePhase, wantsReleasePhase, withReleaseId } from './release-phase.js';
 
-const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const FORWARD_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2'];
 
 export async function start(invocation: Invocation, context: CommandContext): Promise<number> {

@@ -13,6 +13,12 @@ export interface SignalProblem {
 
 const table = constants.signals as Readonly<Record<string, number>>;
 
+/**
+ * The signals that stop a formation gracefully (the second one skips the grace period):
+ * Ctrl-C, Ctrl-\ (SIGQUIT), a service manager's SIGTERM, a closed terminal.
+ */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
 const SIGNAL_HINT = 'use a signal name such as TERM, INT, QUIT, HUP, USR1 or USR2 (SIG prefix optional), or its number';
 
 /** `TERM`, `SIGTERM`, `sigterm` or `15` as the host numbers them, as a NodeJS.Signals name. */

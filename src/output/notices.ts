@@ -62,7 +62,8 @@ const NOTICES: { readonly [K in NoticeKind]: (event: EventOf<K>) => Notice } = {
     fields: { event: 'spawn-failed', port: instance.port, error },
   }),
   stopping: ({ reason }) => ({
-    text: `stopping all processes (${reasonText(reason)})`,
+    // Once nothing runs there is nothing to stop: tf just ends.
+    text: reason.kind === 'finished' ? `${reasonText(reason)}; tf exits` : `stopping all processes (${reasonText(reason)})`,
     level: 'info',
     fields: { event: 'stopping', reason: reason.kind, ...(reason.kind === 'signal' ? { signal: reason.signal } : {}) },
   }),
@@ -70,7 +71,7 @@ const NOTICES: { readonly [K in NoticeKind]: (event: EventOf<K>) => Notice } = {
     text:
       why === 'grace-over'
         ? `${instance.name} did not stop within ${seconds(graceMs)}; sending SIGKILL to its process tree`
-        : `${instance.name}: a second signal; sending SIGKILL to its process tree without waiting`,
+        : `${instance.name}: tf got a signal while stopping; sending SIGKILL to its process tree without waiting`,
     level: 'warn',
     instance,
     fields: { event: 'killing', pid, signal: 'SIGKILL', why },

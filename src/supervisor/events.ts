@@ -40,7 +40,13 @@ export type SupervisorEvent =
   | { readonly kind: 'spawn-failed'; readonly instance: Instance; readonly error: string; readonly code?: string }
   | { readonly kind: 'stopping'; readonly reason: StopReason }
   /** tf sends SIGKILL: the grace period ran out, or a second stop signal asked not to wait. */
-  | { readonly kind: 'killing'; readonly instance: Instance; readonly pid: number; readonly graceMs: number; readonly why: 'grace-over' | 'second-signal' }
+  | {
+      readonly kind: 'killing';
+      readonly instance: Instance;
+      readonly pid: number;
+      readonly graceMs: number;
+      readonly why: 'grace-over' | 'signal-while-stopping';
+    }
   | { readonly kind: 'forwarded'; readonly signal: NodeJS.Signals; readonly count: number }
   | { readonly kind: 'warning'; readonly warning: Warning }
   /** A line of tf's own about something other than an instance (the backing services at boot). */

@@ -244,14 +244,19 @@ export function transition(state: SlotState, event: SlotEvent, ctx: SlotContext)
 
     case 'hurry':
       if (state.kind === 'stopping' && !state.forced) {
-        const killed = forceKill(state, event.at, ctx, 'second-signal');
+        const killed = forceKill(state, event.at, ctx, 'signal-while-stopping');
         return { state: killed.state, effects: [{ kind: 'cancel-timer' }, ...killed.effects] };
       }
       return same(state);
   }
 }
 
-function forceKill(state: Extract<SlotState, { kind: 'stopping' }>, at: number, { instance }: SlotContext, why: 'grace-over' | 'second-signal'): Transition {
+function forceKill(
+  state: Extract<SlotState, { kind: 'stopping' }>,
+  at: number,
+  { instance }: SlotContext,
+  why: 'grace-over' | 'signal-while-stopping',
+): Transition {
   return {
     state: { ...state, forced: true },
     effects: [

@@ -70,6 +70,16 @@ describe('tf start: stopping', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
+  it('Ctrl-\\ (SIGQUIT) stops everything gracefully too, with exit 131', async () => {
+    const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\n` });
+    const tf = runTf(['start'], { cwd: dir });
+    await tf.waitFor(/READY/);
+    tf.signal('SIGQUIT');
+    expect((await tf.exited).code).toBe(131);
+    expect(tf.output()).toMatch(/stopping all processes \(received SIGQUIT\)[\s\S]*web\.1 +\| got TERM/);
+    await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
   it('a second signal skips the grace period', async () => {
     const dir = app({ Procfile: `stubborn: ${fixture('ignore-term.mjs')}\n` });
     const tf = runTf(['start', '-t', '30'], { cwd: dir });
@@ -81,7 +91,7 @@ describe('tf start: stopping', () => {
     expect(exit.code, tf.output()).toBe(130);
     // Said as what happened: no grace period ran out.
     expect(tf.output()).toMatch(
-      /stubborn\.1: a second signal; sending SIGKILL to its process tree without waiting\n[\s\S]*stubborn\.1 was killed with SIGKILL\n/,
+      /stubborn\.1: tf got a signal while stopping; sending SIGKILL to its process tree without waiting\n[\s\S]*stubborn\.1 was killed with SIGKILL\n/,
     );
     expect(tf.output()).not.toMatch(/did not stop within/);
     await expectAllDead(pidsIn(tf.output()));

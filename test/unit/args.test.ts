@@ -188,6 +188,14 @@ describe('help per command lists only what that command takes', () => {
     expect(flagsIn(text)).not.toContain('follow');
   });
 
+  it("states each command's own exit codes, not start's", () => {
+    expect(usage('start')).toContain('the exit code of the first process to exit');
+    expect(usage('run')).toContain('126 not executable, 127 not found');
+    expect(usage('run')).not.toContain('first process to exit');
+    expect(usage('check')).toContain('0 when start could run');
+    expect(usage('ps')).toContain('Exit codes: 0 done; 1 it could not be done');
+  });
+
   it('tf --help names every command and every option', () => {
     const text = usage();
     for (const command of COMMANDS.filter((c) => c !== 'help' && c !== 'version')) expect(text).toContain(`tf ${command} `);
