@@ -23,7 +23,11 @@ function unknownType(name: string, where: string, types: readonly ProcessType[])
 export function parseFormationSpec(spec: string, source: string, types: readonly ProcessType[]): Map<string, number> {
   const counts = new Map<string, number>();
   const known = new Set(types.map((t) => t.name));
-  for (const entry of spec.split(/[,\s]+/).filter((e) => e !== '')) {
+  // Spaces around "=" are allowed (`web = 2`); entries are separated by commas or spaces.
+  for (const entry of spec
+    .replace(/\s*=\s*/g, '=')
+    .split(/[,\s]+/)
+    .filter((e) => e !== '')) {
     const eq = entry.indexOf('=');
     const name = eq === -1 ? entry : entry.slice(0, eq);
     const value = eq === -1 ? '' : entry.slice(eq + 1);
@@ -33,6 +37,7 @@ export function parseFormationSpec(spec: string, source: string, types: readonly
       });
     }
     if (name !== 'all' && !known.has(name)) throw unknownType(name, `in ${source}`, types);
+    if (counts.has(name)) throw new TfError('formation', `"${name}" is given twice in ${source}`, { hint: 'give each type one count, e.g. "web=2,worker=1"' });
     counts.set(name, Number(value));
   }
   return counts;

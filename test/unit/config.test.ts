@@ -226,6 +226,7 @@ describe('formation', () => {
     ['web=2', [], { web: 2, worker: 0, clock: 0 }], // unnamed types run none
     ['all=2,worker=0', [], { web: 2, worker: 0, clock: 2 }], // all= for unnamed
     ['web=3, clock=1', [], { web: 3, worker: 0, clock: 1 }], // spaces allowed
+    ['web = 2 worker= 1', [], { web: 2, worker: 1, clock: 0 }], // around "=" too, as foreman takes them
     [undefined, ['worker'], { web: 0, worker: 1, clock: 0 }], // only named types
     ['worker=3', ['worker', 'web'], { web: 1, worker: 3, clock: 0 }], // named types take spec counts
   ] as const)('resolves %j with types %j', (spec, only, expected) => {
@@ -237,6 +238,7 @@ describe('formation', () => {
     ['web=x', 'bad formation entry "web=x" in --formation'],
     ['web', 'bad formation entry "web" in --formation'],
     ['web=-1', 'bad formation entry "web=-1" in --formation'],
+    ['web=1,web=2', '"web" is given twice in --formation'],
   ])('rejects %j', (spec, message) => {
     expect(errorOf(() => parseFormationSpec(spec, '--formation', types)).message).toBe(message);
   });
