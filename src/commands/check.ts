@@ -7,6 +7,7 @@ import { describePolicy } from '../config/policies.js';
 import type { Warning } from '../domain.js';
 import { describePlace } from '../errors.js';
 import { checkPorts } from '../host/ports.js';
+import { shellSyntaxError } from '../host/shell.js';
 import { findProgram, programOf, type ProgramLookupResult } from '../host/which.js';
 import { buildPlan } from '../plan/plan.js';
 import type { CommandContext } from './context.js';
@@ -26,6 +27,8 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
     const found = lookup === undefined ? undefined : findProgram(lookup.program, config.root, lookup.pathVar);
     const problem = lookup === undefined || found === undefined ? undefined : programProblem(lookup.program, found);
     if (problem !== undefined) warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: ${problem} (seen from ${config.root})` });
+    const syntax = shellSyntaxError(type.command);
+    if (syntax !== undefined) warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: /bin/sh would refuse it: ${syntax}` });
   }
   warnings.push(...(await checkPorts(plan.instances)).warnings);
   // What an export would refuse, so a deploy does not discover it first.

@@ -178,6 +178,20 @@ describe('tf check', () => {
     expect(check.output()).toContain('tf start has nothing to run: the only entry is release, which runs as a phase (tf release)');
   }, 20_000);
 
+  it("warns about a command /bin/sh cannot parse, in the shell's words", async () => {
+    const dir = app({ Procfile: 'web: echo "unterminated\nworker: if true; then echo hi\nok: echo fine && true\n' });
+    const tf = runTf(['check'], { cwd: dir });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    const warnings = tf
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('warning:') && l.includes('/bin/sh'));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^warning: Procfile:1: web: \/bin\/sh would refuse it: .*[Uu]nterminated quoted string/),
+      expect.stringMatching(/^warning: Procfile:2: worker: \/bin\/sh would refuse it: .*(end of file|unexpected)/),
+    ]);
+  }, 20_000);
+
   it('says what start would meet for a program path: missing, not executable, or a directory', async () => {
     const dir = app({ Procfile: 'a: bin/missing\nb: ./bin/plain.sh\nc: ./bin\nd: ./bin/ok.sh\n' });
     mkdirSync(path.join(dir, 'bin'));
