@@ -6,6 +6,16 @@ import { fixture, runTf, tempApps, withBusyPort } from '../helpers/tf.js';
 
 const app = tempApps();
 
+/** tf check's warnings (it must pass): whatever else listens on this machine's ports is not a test's business. */
+async function checkWarnings(dir: string, env: Record<string, string> = {}): Promise<string[]> {
+  const tf = runTf(['check'], { cwd: dir, env });
+  expect((await tf.exited).code, tf.stderr()).toBe(0);
+  return tf
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('warning:') && !l.includes('already in use'));
+}
+
 describe('tf check', () => {
   it('prints the plan: instances, ports, commands, env files', async () => {
     const dir = app({ Procfile: 'web: node server.js\nworker: node worker.js\n', '.env': 'PORT=3000\n' });
@@ -180,13 +190,7 @@ describe('tf check', () => {
 
   it("warns about a command /bin/sh cannot parse, in the shell's words", async () => {
     const dir = app({ Procfile: 'web: echo "unterminated\nworker: if true; then echo hi\nok: echo fine && true\n' });
-    const tf = runTf(['check'], { cwd: dir });
-    expect((await tf.exited).code, tf.stderr()).toBe(0);
-    const warnings = tf
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('warning:') && l.includes('/bin/sh'));
-    expect(warnings).toEqual([
+    expect((await checkWarnings(dir)).filter((l) => l.includes('/bin/sh'))).toEqual([
       expect.stringMatching(/^warning: Procfile:1: web: \/bin\/sh would refuse it: .*[Uu]nterminated quoted string/),
       expect.stringMatching(/^warning: Procfile:2: worker: \/bin\/sh would refuse it: .*(end of file|unexpected)/),
     ]);
@@ -198,13 +202,7 @@ describe('tf check', () => {
     writeFileSync(path.join(dir, 'bin', 'plain.sh'), '#!/bin/sh\n');
     writeFileSync(path.join(dir, 'bin', 'ok.sh'), '#!/bin/sh\n');
     chmodSync(path.join(dir, 'bin', 'ok.sh'), 0o755);
-    const tf = runTf(['check'], { cwd: dir });
-    expect((await tf.exited).code, tf.stderr()).toBe(0);
-    const warnings = tf
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('warning:') && !l.includes('already in use'));
-    expect(warnings).toEqual([
+    expect(await checkWarnings(dir)).toEqual([
       `warning: Procfile:1: a: program "bin/missing" does not exist (seen from ${dir})`,
       `warning: Procfile:2: b: "./bin/plain.sh" is not executable (chmod +x it) (seen from ${dir})`,
       `warning: Procfile:3: c: "./bin" is a directory, not a program (seen from ${dir})`,
@@ -254,14 +252,7 @@ describe('tf check', () => {
       writeFileSync(path.join(dir, 'bin', name), '#!/bin/sh\n');
       chmodSync(path.join(dir, 'bin', name), 0o755);
     }
-    const tf = runTf(['check'], { cwd: dir, env: { PATH: `${path.join(dir, 'bin').replace('/bin', '/nope')}:${process.env.PATH ?? ''}` } });
-    expect((await tf.exited).code, tf.stderr()).toBe(0);
-    const warnings = tf
-      .output()
-      .split('\n')
-      // Whatever else listens on this machine's ports is not this test's business.
-      .filter((l) => l.startsWith('warning:') && !l.includes('already in use'));
-    expect(warnings).toEqual([
+    expect(await checkWarnings(dir, { PATH: `${path.join(dir, 'bin').replace('/bin', '/nope')}:${process.env.PATH ?? ''}` })).toEqual([
       expect.stringContaining('Procfile:4: d: program "x2" not found on PATH'),
       expect.stringContaining('Procfile:5: e: program "no-such-program-tf" not found on PATH'),
     ]);
