@@ -1,6 +1,6 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
-import { usageError } from '../errors.js';
+import { describePlace, usageError } from '../errors.js';
 import { newRunMarker, withMarker } from '../host/process-table.js';
 import { runEnv } from '../plan/plan.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
@@ -26,6 +26,8 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
 
   const loaded = loadConfig({ options: invocation.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
   const { config } = withReleaseId(loaded, releaseEnvName(invocation.options));
+  // What start would warn about (a skipped .env line, a key no process can get), on stderr: stdout is the command's.
+  for (const w of config.warnings) context.stderr.write(`tf: warning: ${describePlace(w.file, w.line, w.message)}\n`);
   const { launch, type } = oneOffLaunch([first, ...argv.slice(1)], config.procfile.types);
   const env = readOnly(invocation.options, runEnv(config, type), context);
   await waitForServices(invocation.options, config, context);

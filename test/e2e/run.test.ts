@@ -86,6 +86,14 @@ describe('tf run', () => {
     expect(code).toBe(7);
   }, 20_000);
 
+  it("warns on stderr about what start would warn about in the env files; the command's output is its own", async () => {
+    const dir = app({ '.env': 'A=1\nnot a line\n' });
+    const tf = runTf(['run', 'sh', '-c', 'echo "A=$A"'], { cwd: dir });
+    expect((await tf.exited).code).toBe(0);
+    expect(tf.output()).toBe('A=1\n');
+    expect(tf.stderr()).toBe('tf: warning: .env:2: not a KEY=value line, so it was ignored; fix it or comment it out with "#"\n');
+  }, 20_000);
+
   it('reports a command that does not exist with exit 127', async () => {
     const tf = runTf(['run', 'no-such-program-tf'], { cwd: app({}) });
     expect((await tf.exited).code).toBe(127);
