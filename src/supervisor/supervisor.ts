@@ -146,6 +146,8 @@ export class Supervisor {
   private paused = false;
   /** Settles at the next pause or resume of the output, then is replaced. */
   private outputTurn = deferred();
+  /** Settles at the next signal to tf once it is stopping, then is replaced: the user will not wait longer. */
+  private nextSignal = deferred();
   /**
    * Groups whose leader exited while members lived on, until found empty: being stopped
    * (drain), or, once tf stops everything, signalled and reaped by the final stop.
@@ -203,7 +205,12 @@ export class Supervisor {
 
   /** A signal to tf: the first one stops everything, the next one skips the grace period. */
   signal(signal: NodeJS.Signals): void {
-    if (this.stopping()) this.hurry();
+    if (this.stopping()) {
+      this.hurry();
+      const next = this.nextSignal;
+      this.nextSignal = deferred();
+      next.resolve();
+    }
     else this.stop({ kind: 'signal', signal });
   }
 
@@ -710,22 +717,25 @@ export class Supervisor {
   /**
    * Reads the pipes still open until they close: up to FINAL_CLOSE_WAIT_MS of reading, which
    * stops counting while the output is paused for a slow reader of tf's stdout. A pipe full of
-   * what a stopped child wrote is then read to its end, as one of a child that exited on its own is.
+   * what a stopped child wrote is then read to its end, as one of a child that exited on its own
+   * is, unless a signal to tf says not to wait (a reader that never reads would hold tf forever).
    */
   private async lastBytes(): Promise<void> {
     const closed = Promise.all([...this.open].map((run) => run.closed));
     let done = false;
     void closed.then(() => (done = true));
+    void this.nextSignal.promise.then(() => (done = true));
+    const interrupted = this.nextSignal.promise;
     let left = FINAL_CLOSE_WAIT_MS;
     while (!done && left > 0) {
       const turn = this.outputTurn.promise;
       if (this.paused) {
-        await Promise.race([closed, turn]);
+        await Promise.race([closed, turn, interrupted]);
         continue;
       }
       const from = this.now();
       const wait = this.delay(left);
-      await Promise.race([closed, wait.promise, turn]);
+      await Promise.race([closed, wait.promise, turn, interrupted]);
       wait.cancel();
       left -= this.now() - from;
     }

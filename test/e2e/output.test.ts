@@ -2,10 +2,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURES, TF_BIN, cleanEnv, expectAllDead, fixture, pidsIn, plainLines, runTf, tempApps, until } from '../helpers/tf.js';
 
 const app = tempApps();
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
 const HAS_PYTHON = spawnSync('python3', ['-c', '0']).status === 0;
 if (!HAS_PYTHON) console.log('output: skipping the stopped-writer test: no python3 here');
 
@@ -114,23 +118,43 @@ describe('tf start: output', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 60_000);
 
+  /**
+   * tf start of a python child (term-count.py) blocked on its full pipe, tf's stdout unread, then
+   * SIGTERM to tf: resolves once the child has stopped, with how many lines it had written.
+   */
+  async function stoppedBehindSlowReader() {
+    const dir = app({ Procfile: `w: python3 ${path.join(FIXTURES, 'term-count.py')} written.txt pid.txt\n` });
+    const tf = spawn(process.execPath, [TF_BIN, 'start', '--no-timestamp', '--no-color'], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => tf.once('exit', (code) => resolve(code)));
+    let child: number | undefined;
+    cleanups.push(() => {
+      for (const pid of [tf.pid, child]) {
+        try {
+          if (pid !== undefined) process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    });
+    // Nobody reads tf's stdout for now: tf stops reading the child, whose pipe fills.
+    tf.stdout.pause();
+    const pidFile = path.join(dir, 'pid.txt');
+    await until(() => existsSync(pidFile), 'the child to start');
+    child = Number(readFileSync(pidFile, 'utf8'));
+    // The kernel's name for where a writer to a full pipe sleeps: pipe_write (pipe_wait before Linux 5.6).
+    await until(() => /pipe_(write|wait)/.test(readFileSync(`/proc/${child}/wchan`, 'utf8')), 'the child to block on its full pipe');
+    tf.kill('SIGTERM');
+    const count = path.join(dir, 'written.txt');
+    await until(() => existsSync(count), 'the child to stop');
+    return { tf, exited, child, written: Number(readFileSync(count, 'utf8')) };
+  }
+
   it.runIf(HAS_PYTHON && existsSync('/proc/self/wchan'))(
     'shows every line a stopped process wrote, however long the reader of tf took to catch up',
     async () => {
-      const dir = app({ Procfile: `w: python3 ${path.join(FIXTURES, 'term-count.py')} written.txt pid.txt\n` });
-      const tf = spawn(process.execPath, [TF_BIN, 'start', '--no-timestamp', '--no-color'], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      // Nobody reads tf's stdout until the end: tf stops reading the child, whose pipe fills.
-      tf.stdout.pause();
-      const exited = new Promise<number | null>((resolve) => tf.once('exit', (code) => resolve(code)));
-      const pidFile = path.join(dir, 'pid.txt');
-      await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 'the child to start');
-      const child = Number(readFileSync(pidFile, 'utf8'));
-      await until(() => /pipe_write/.test(readFileSync(`/proc/${child}/wchan`, 'utf8')), 'the child to block on its full pipe');
-      tf.kill('SIGTERM');
-      await until(() => existsSync(path.join(dir, 'written.txt')), 'the child to stop');
-      const written = Number(readFileSync(path.join(dir, 'written.txt'), 'utf8'));
-      // The reader stays away for a while (the scenario, not a synchronisation): tf must wait
-      // for it rather than exit with the child's last lines still unread in the pipe.
+      const { tf, exited, child, written } = await stoppedBehindSlowReader();
+      // The reader stays away for a while: this wait is the scenario (a slow reader), not a
+      // synchronisation. tf must wait for it rather than exit with the child's last lines unread.
       const early = await Promise.race([exited.then(() => 'exited'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 1500))]);
       expect(early).toBe('waiting');
       const chunks: Buffer[] = [];
@@ -142,6 +166,22 @@ describe('tf start: output', () => {
       expect(lines.length).toBeGreaterThanOrEqual(written);
       expect(lines.length).toBeLessThanOrEqual(written + 1);
       expect(lines.filter((l, i) => !new RegExp(`^w\\.1 +\\| line ${i + 1}$`).test(l)).slice(0, 3)).toEqual([]);
+      await expectAllDead([child]);
+    },
+    30_000,
+  );
+
+  it.runIf(HAS_PYTHON && existsSync('/proc/self/wchan'))(
+    'a reader that never reads does not make tf unstoppable: more signals end it',
+    async () => {
+      const { tf, exited, child } = await stoppedBehindSlowReader();
+      let gone = false;
+      void exited.then(() => (gone = true));
+      // Each further signal first gives up the unread output, then ends tf as it would any program.
+      await until(() => {
+        if (!gone) tf.kill('SIGTERM');
+        return gone;
+      }, 'tf to end on further signals');
       await expectAllDead([child]);
     },
     30_000,
