@@ -84,7 +84,12 @@ function exitCodes(command: CommandName | undefined): string[] {
         `  ${common}`,
       ];
     case 'check':
-      return [`Exit codes: 0 when start could run (warnings included); ${common}`];
+      return [`Exit codes: 0 when the plan is valid (warnings do not change it); ${common}`];
+    case 'release':
+      return ["Exit codes: the release command's own when it fails (128+N if signal N killed it); 0 when recorded;", `  ${common}`];
+    case 'secrets':
+    case 'services':
+      return ['Exit codes: 0 done; 1 it could not be done (the message says why); 2 bad command line; 130 prompt cancelled.'];
     case undefined:
     case 'start':
       return [

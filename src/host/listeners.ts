@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { descendants } from './process-table.js';
 
@@ -45,8 +45,12 @@ function addressText(bytes: readonly number[]): string {
   return groups.join(':');
 }
 
-/** Where to connect to reach a listener on this machine: a wildcard address answers on loopback. */
-const reachableAt = (address: string): string => (address === '0.0.0.0' ? '127.0.0.1' : address === '0:0:0:0:0:0:0:0' ? '::1' : address);
+/**
+ * Where to connect to reach a listener on this machine: a wildcard address answers on loopback.
+ * An IPv6 wildcard is also IPv4's unless the socket is v6-only, which /proc does not tell, and
+ * some hosts have no ::1: both are tried.
+ */
+const reachableAt = (address: string): string[] => (address === '0.0.0.0' ? ['127.0.0.1'] : address === '0:0:0:0:0:0:0:0' ? ['::1', '127.0.0.1'] : [address]);
 
 /** The socket inodes the processes hold; a process tf may not look into (another user's) holds none it can see. */
 function socketInodes(pids: readonly number[]): Set<string> {
@@ -83,10 +87,12 @@ function readTable(file: string): string | undefined {
  * (empty while it does not); undefined where tf cannot tell (no /proc).
  */
 export function listenersOfRun(port: number, pid: number): string[] | undefined {
-  const tables = [readTable('/proc/net/tcp'), readTable('/proc/net/tcp6')];
-  if (tables.every((table) => table === undefined)) return undefined;
-  const onPort = tables.flatMap((table) => (table === undefined ? [] : parseProcNetTcp(table))).filter((l) => l.port === port);
-  if (onPort.length === 0) return [];
+  if (!existsSync('/proc/net/tcp')) return undefined;
+  // The run's own sockets first (a few descriptors): the machine's tables, which can be large,
+  // are read only once the run holds a socket at all.
   const held = socketInodes([pid, ...descendants([pid]).map((d) => d.pid)]);
-  return [...new Set(onPort.filter((l) => held.has(l.inode)).map((l) => reachableAt(l.address)))];
+  if (held.size === 0) return [];
+  const tables = [readTable('/proc/net/tcp'), readTable('/proc/net/tcp6')];
+  const onPort = tables.flatMap((table) => (table === undefined ? [] : parseProcNetTcp(table))).filter((l) => l.port === port && held.has(l.inode));
+  return [...new Set(onPort.flatMap((l) => reachableAt(l.address)))];
 }

@@ -109,6 +109,7 @@ function fileAt(file: string): ProgramLookupResult {
  */
 export function findProgram(program: string, cwd: string, pathVar: string | undefined): ProgramLookupResult {
   if (program.includes('/')) return fileAt(path.resolve(cwd, program));
-  const onPath = (pathVar ?? '').split(':').some((dir) => dir !== '' && fileAt(path.join(path.resolve(cwd, dir), program)).kind === 'found');
-  return onPath ? { kind: 'found' } : { kind: 'missing' };
+  // The shell runs the first executable file of that name; failing that, a file it cannot run is what it reports.
+  const seen = (pathVar ?? '').split(':').flatMap((dir) => (dir === '' ? [] : [fileAt(path.join(path.resolve(cwd, dir), program))]));
+  return seen.find((r) => r.kind === 'found') ?? seen.find((r) => r.kind === 'not-executable') ?? { kind: 'missing' };
 }

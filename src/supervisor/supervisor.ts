@@ -210,8 +210,7 @@ export class Supervisor {
       const next = this.nextSignal;
       this.nextSignal = deferred();
       next.resolve();
-    }
-    else this.stop({ kind: 'signal', signal });
+    } else this.stop({ kind: 'signal', signal });
   }
 
   /** Stops the whole supervisor (signal, output closed, `tf stop`, foreman's stop-all). */

@@ -188,10 +188,20 @@ describe('tf check', () => {
     expect(check.output()).toContain('tf start has nothing to run: the only entry is release, which runs as a phase (tf release)');
   }, 20_000);
 
+  it('a program on PATH that is there but not executable is said to be so, not missing', async () => {
+    const dir = app({ Procfile: 'web: tf-test-plain-tool\n' });
+    mkdirSync(path.join(dir, 'bin'));
+    writeFileSync(path.join(dir, 'bin', 'tf-test-plain-tool'), '#!/bin/sh\n');
+    expect(await checkWarnings(dir, { PATH: `${path.join(dir, 'bin')}:${process.env.PATH ?? ''}` })).toEqual([
+      `warning: Procfile:1: web: "tf-test-plain-tool" is not executable (chmod +x it) (seen from ${dir})`,
+    ]);
+  }, 20_000);
+
   it("warns about a command /bin/sh cannot parse, in the shell's words", async () => {
     const dir = app({ Procfile: 'web: echo "unterminated\nworker: if true; then echo hi\nok: echo fine && true\n' });
     expect((await checkWarnings(dir)).filter((l) => l.includes('/bin/sh'))).toEqual([
-      expect.stringMatching(/^warning: Procfile:1: web: \/bin\/sh would refuse it: .*[Uu]nterminated quoted string/),
+      // dash says "Unterminated quoted string", bash as sh "unexpected EOF while looking for matching".
+      expect.stringMatching(/^warning: Procfile:1: web: \/bin\/sh would refuse it: .*([Uu]nterminated quoted string|unexpected EOF)/),
       expect.stringMatching(/^warning: Procfile:2: worker: \/bin\/sh would refuse it: .*(end of file|unexpected)/),
     ]);
   }, 20_000);

@@ -192,7 +192,8 @@ describe('help per command lists only what that command takes', () => {
     expect(usage('start')).toContain('the exit code of the first process to exit');
     expect(usage('run')).toContain('126 not executable, 127 not found');
     expect(usage('run')).not.toContain('first process to exit');
-    expect(usage('check')).toContain('0 when start could run');
+    expect(usage('check')).toContain('0 when the plan is valid');
+    expect(usage('release')).toContain("the release command's own when it fails");
     expect(usage('ps')).toContain('Exit codes: 0 done; 1 it could not be done');
   });
 

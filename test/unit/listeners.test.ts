@@ -88,6 +88,9 @@ describe.runIf(HAS_PROC)('the listeners of a run', { timeout: 10_000 }, () => {
     expect(listenersOfRun(port, process.pid)).toEqual(['127.0.0.1']);
     const wildcard = await listenOn('0.0.0.0');
     expect(listenersOfRun(wildcard.port, process.pid)).toEqual(['127.0.0.1']);
+    // An IPv6 wildcard may take IPv4 too, and a host may lack ::1: both are asked.
+    const both = await listenOn('::').catch(() => undefined);
+    if (both !== undefined) expect(listenersOfRun(both.port, process.pid)).toEqual(['::1', '127.0.0.1']);
   });
 
   it("finds a listener of a process under the run, and not another process's", async () => {
