@@ -1,19 +1,21 @@
 import type { Env } from '../domain.js';
 import { TfError } from '../errors.js';
 import { maskValue } from './mask.js';
-import { catalog, type Resource } from './services.js';
+import { catalog, describeUrl, type Resource } from './services.js';
 
 /**
  * `tf run --read-only`: the environment of a one-off command with every writable resource
  * swapped for its read-only sibling. Pure: the environment in, the swapped one and what was done out.
  *
- * - A resource is a `NAME_URL` variable the catalog reads as a URL with a host, other than the
- *   `*_READONLY_URL`s themselves. Plain http(s)/ws(s) URLs without credentials are addresses, not
- *   powers (the power to write through them lives in some other variable, a token): they are
- *   left alone. Every other one is a resource that must be swapped or explicitly allowed.
- * - `NAME_URL` is replaced by the value of `NAME_READONLY_URL`. Aliases of one resource (the
- *   catalog groups them: `DATABASE_URL` and `POSTGRES_URL` on one database) share the sibling
- *   of any of them.
+ * - A resource is any variable the catalog reads as a URL with a host (`*_URL`, `*_URI`, `*_DSN`,
+ *   or any name holding `scheme://host`: `SQLALCHEMY_DATABASE_URI`, `WRITER`), other than the
+ *   read-only siblings themselves. Plain http(s)/ws(s) URLs without credentials are addresses,
+ *   not powers (the power to write through them lives in some other variable, a token): they
+ *   are left alone. Every other one is a resource that must be swapped or explicitly allowed.
+ * - `NAME_URL` (or `NAME_URI`, `NAME_DSN`, `NAME`) is replaced by the value of `NAME_READONLY_URL`.
+ *   Aliases of one resource (the catalog groups them: `DATABASE_URL` and `POSTGRES_URL` on one
+ *   database) share the sibling of any of them, written with the alias's own scheme
+ *   (`postgresql://` stays `postgresql://`: some clients accept only their spelling).
  * - PostgreSQL: `PGOPTIONS` gets `-c default_transaction_read_only=on`, appended to what is
  *   there, so libpq clients open read-only transactions by default. A guard against mistakes,
  *   not a security boundary: any session can `SET default_transaction_read_only = off`. Only a
@@ -40,11 +42,21 @@ export interface ReadOnlyEnv {
 
 export const PG_READ_ONLY = '-c default_transaction_read_only=on';
 
-const URL_VAR = /^(.+)_URL$/;
-const READONLY = /_READONLY_URL$/;
+const SUFFIX = /_(?:URL|URI|DSN)$/;
+/** A read-only sibling is never a writer: `DATABASE_READONLY_URL`, `REPLICA_READONLY_DSN`. */
+const READONLY = /_READONLY(?:_(?:URL|URI|DSN))?$/;
 
-/** The stem `--allow-write` and `_READONLY_URL` use: `DATABASE_URL` -> `DATABASE`. */
-const stemOf = (name: string): string => URL_VAR.exec(name)?.[1] ?? name;
+/** The stem `--allow-write` and `_READONLY_URL` use: `DATABASE_URL` -> `DATABASE`, `WRITER` -> `WRITER`. */
+const stemOf = (name: string): string => name.replace(SUFFIX, '');
+
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
+/** `value` written with the scheme of `like` when both name the same protocol family. */
+function inSchemeOf(value: string, like: string): string {
+  const own = SCHEME.exec(like)?.[0];
+  if (own === undefined || !SCHEME.test(value) || describeUrl(value)?.scheme !== describeUrl(like)?.scheme) return value;
+  return value.replace(SCHEME, own);
+}
 
 function isPower(resource: Resource, name: string, value: string): boolean {
   if (!/^(?:https?|wss?)$/.test(resource.scheme)) return true;
@@ -62,7 +74,7 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
   let pgAllowed = false;
 
   for (const resource of catalog(env)) {
-    const writers = resource.vars.filter((v) => URL_VAR.test(v.name) && !READONLY.test(v.name) && isPower(resource, v.name, v.url));
+    const writers = resource.vars.filter((v) => !READONLY.test(v.name) && isPower(resource, v.name, v.url));
     if (writers.length === 0) continue;
     const sibling = resource.vars.map((v) => `${stemOf(v.name)}_READONLY_URL`).find((s) => env[s] !== undefined && env[s] !== '');
     for (const writer of writers) {
@@ -72,7 +84,7 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
         allowed.push(writer.name);
         if (resource.scheme === 'postgres') pgAllowed = true;
       } else if (to !== undefined) {
-        result[writer.name] = env[to] as string;
+        result[writer.name] = inSchemeOf(env[to] as string, writer.url);
         swapped.push({ name: writer.name, from: writer.name, to });
         if (resource.scheme === 'postgres') pgSwapped = true;
       } else {

@@ -50,7 +50,25 @@ describe('readOnlyEnv', () => {
         ['POSTGRES_URL', 'DATABASE_READONLY_URL'],
       ],
       refused: [],
-      expect: { POSTGRES_URL: 'postgres://reader:r1@db/app' },
+      // Each alias keeps its own spelling of the scheme.
+      expect: { POSTGRES_URL: 'postgresql://reader:r1@db/app' },
+    },
+    {
+      why: 'any variable naming the resource is a writer, whatever its name: an ORM URI, a bare name; another host has no sibling',
+      env: {
+        DATABASE_URL: 'postgres://rw:rwpass@localhost/app',
+        DATABASE_READONLY_URL: 'postgres://ro:ropass@localhost/app',
+        SQLALCHEMY_DATABASE_URI: 'postgresql://rw:rwpass@localhost:5432/app',
+        WRITER: 'postgres://rw:rwpass@localhost/app',
+        DATABASE_URL_DIRECT: 'postgres://rw:rwpass@db-primary/app',
+      },
+      swapped: [
+        ['DATABASE_URL', 'DATABASE_READONLY_URL'],
+        ['SQLALCHEMY_DATABASE_URI', 'DATABASE_READONLY_URL'],
+        ['WRITER', 'DATABASE_READONLY_URL'],
+      ],
+      refused: ['DATABASE_URL_DIRECT'],
+      expect: { SQLALCHEMY_DATABASE_URI: 'postgresql://ro:ropass@localhost/app', WRITER: 'postgres://ro:ropass@localhost/app' },
     },
     {
       why: 'a PostgreSQL resource allowed to write drops the guard (PGOPTIONS reaches every libpq connection)',
