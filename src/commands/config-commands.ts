@@ -1,6 +1,7 @@
 import type { Invocation, Options } from '../cli/args.js';
 import { readOnlyBanner, readOnlyEnv, readOnlyRefusal } from '../config/read-only.js';
 import type { Config, Env, Instance } from '../domain.js';
+import { newEnvFileMode } from '../config/env-edit.js';
 import { editEnvFile } from '../config/env-write.js';
 import { appPaths } from '../config/paths.js';
 import { TfError, usageError } from '../errors.js';
@@ -27,7 +28,7 @@ export function secretsCommand(invocation: Invocation, context: CommandContext):
 
 /** Catalog writes are env-file writes: the same byte-preserving, locked writer as `tf env set`. */
 // A developer's own layer may hold what others must not read.
-const target = (file: string) => ({ path: file, shown: file, newMode: file.endsWith('.local') ? 0o600 : 0o644 });
+const target = (file: string) => ({ path: file, shown: file, newMode: newEnvFileMode(file) });
 const envWriter: EnvWriter = {
   set: async (file, key, value) => {
     await editEnvFile(target(file), [{ kind: 'set', key, value }]);

@@ -40,5 +40,8 @@ export function writeEnvValue(file: string, key: string, rawValue: string, shown
   if (/[\r\n]/.test(rawValue)) throw new TfError('internal', `a value for ${key} spans lines and cannot be written as one token`);
   const text = readEnvText(file, shown) ?? '';
   const next = setEnvValueInText(text, key, rawValue);
-  if (next !== text) writeFileAtomic(file, next);
+  if (next !== text) writeFileAtomic(file, next, newEnvFileMode(file));
 }
+
+/** The mode of an env file tf creates: a developer's own `*.local` layer is theirs alone (0600). */
+export const newEnvFileMode = (file: string): number => (file.endsWith('.local') ? 0o600 : 0o644);

@@ -97,6 +97,8 @@ describe('tf secrets', { timeout: 30_000 }, () => {
     expect((await tfSecrets(root, { action: 'set', name: 'TOKEN', envName: 'prod' }, { stdin: 'team' })).code).toBe(0);
     expect(read(root, '.env.prod')).toMatch(/^B=2\nTOKEN=tf:v1:/);
     expect(read(root, '.env.prod.local')).toMatch(/^TOKEN=tf:v1:/);
+    // A developer's own layer is created for them alone, as tf env set --local creates it.
+    expect(statSync(path.join(root, '.env.prod.local')).mode & 0o777).toBe(0o600);
     expect((await tfSecrets(root, { action: 'get', name: 'TOKEN', envName: 'prod' })).stdout).toBe('mine\n');
     expect(resolved(root, ['.env', '.env.prod', '.env.prod.local'])).toEqual({ A: '1', B: '2', TOKEN: 'mine' });
 
