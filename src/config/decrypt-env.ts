@@ -104,7 +104,10 @@ export function decryptAt(value: string, place: SecretPlace, keys: SecretKeys): 
       `set it again with ${redo}`,
     );
   }
-  throw fail(`${name} (environment "${envName}") does not decrypt with key ${parsed.keyId}: the value was altered or damaged`, `set it again with ${redo}`);
+  throw fail(
+    `${name} (environment "${envName}") does not decrypt with key ${parsed.keyId}: the value was altered, damaged, or renamed from another variable`,
+    `set it again with ${redo}`,
+  );
 }
 
 export interface DecryptedFiles {

@@ -40,6 +40,8 @@ export function exportInput(config: Config, options: ExportInputOptions): Export
     // A value the masker would hide (a URL's password, a token) is a secret too, wherever it sits.
     env.set(key, { value, secret: config.secretKeys.has(key) || isSecretName(key) || maskValue(key, value) !== value });
   }
+  // What tf start gives processes when code and config are the release's: exported processes are that release.
+  if (options.releaseId !== undefined) env.set('TF_RELEASE', { value: options.releaseId, secret: false });
   const types: ExportType[] = config.procfile.types
     .filter((t) => t.name !== RELEASE_TYPE)
     .map((t) => ({

@@ -39,6 +39,13 @@ describe('exportInput', () => {
     expect(input.types[0]?.policy).toMatchObject({ restart: 'no', stopSignal: 'SIGTERM' });
   });
 
+  it('gives the processes TF_RELEASE when the export is of a release, as tf start does', { timeout: 10_000 }, () => {
+    const root = app('shop', { Procfile: PROCFILE, '.env': 'TF_RELEASE=from-file\nA=1\n' });
+    const config = loadConfig({ options: options({}) }, { cwd: root, shellEnv: {} });
+    expect(exportInput(config, { app: undefined, timeoutSeconds: 5, releaseId: 'v7' }).env.get('TF_RELEASE')).toEqual({ value: 'v7', secret: false });
+    expect(exportInput(config, { app: undefined, timeoutSeconds: 5 }).env.get('TF_RELEASE')).toEqual({ value: 'from-file', secret: false });
+  });
+
   it('carries the policies of tf.yaml and the flags', { timeout: 10_000 }, () => {
     const root = app('shop', { Procfile: 'web: node web.js\nworker: node worker.js\n' });
     const config = loadConfig(

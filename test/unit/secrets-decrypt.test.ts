@@ -94,7 +94,7 @@ describe('decrypting env values', { timeout: 10_000 }, () => {
     payload[12] = (payload[12] ?? 0) ^ 0x80;
     const tampered = `tf:v1:${prod.id}:${payload.toString('base64url')}`;
     expect(failure(app({ prod }), tampered, '.env.prod', 'DB_PASS')).toBe(
-      `.env.prod:3: DB_PASS (environment "prod") does not decrypt with key ${prod.id}: the value was altered or damaged; set it again with tf secrets set DB_PASS --env prod`,
+      `.env.prod:3: DB_PASS (environment "prod") does not decrypt with key ${prod.id}: the value was altered, damaged, or renamed from another variable; set it again with tf secrets set DB_PASS --env prod`,
     );
     expect(failure(app({ prod }), 'tf:v1:nope', '.env.prod', 'DB_PASS')).toBe(
       '.env.prod:3: DB_PASS (environment "prod") starts like a tf encrypted value but is damaged; set it again with tf secrets set DB_PASS --env prod',
