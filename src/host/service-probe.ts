@@ -295,6 +295,8 @@ export async function waitUntilUp(target: ProbeTarget, options: WaitOptions): Pr
   const deadline = performance.now() + options.timeoutMs;
   let delay = options.initialDelayMs ?? INITIAL_DELAY_MS;
   let attempt = 0;
+  // The error worth reporting: the last attempt may only have run out of the time left.
+  let telling: string | undefined;
   for (;;) {
     attempt++;
     const left = Math.max(1, deadline - performance.now());
@@ -308,9 +310,10 @@ export async function waitUntilUp(target: ProbeTarget, options: WaitOptions): Pr
       throw new TfError('service', `cannot wait for ${target.label}: ${report.state.reason}`, { hint: 'put the port in its URL, or leave it out of --wait' });
     }
     const last = report.state.error;
+    if (telling === undefined || !last.startsWith('timeout')) telling = last;
     const remaining = deadline - performance.now();
     if (remaining <= 0 || options.signal?.aborted === true) {
-      throw new TfError('service', `${target.label} did not accept connections within ${seconds(options.timeoutMs)} (last error: ${last})`, {
+      throw new TfError('service', `${target.label} did not accept connections within ${seconds(options.timeoutMs)} (last error: ${telling})`, {
         hint: 'start it or fix its URL, or allow longer with --wait-timeout',
       });
     }

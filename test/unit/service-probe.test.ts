@@ -179,6 +179,12 @@ describe('waitFor', { timeout: 10_000 }, () => {
     expect(tfError.describe()).not.toContain('hunter2');
   });
 
+  it('reports the refusal, not the last attempt cut short by the deadline', async () => {
+    const port = await closedPort();
+    const error = await waitFor({ REDIS_URL: `redis://localhost:${port}` }, ['REDIS_URL'], { timeoutMs: 400, initialDelayMs: 20 }).catch((e: unknown) => e);
+    expect((error as TfError).describe()).toMatch(/\(last error: ECONNREFUSED [^)]*\)/);
+  });
+
   it('returns once the resource starts accepting connections', async () => {
     const port = await closedPort();
     const waiting: string[] = [];
