@@ -157,7 +157,8 @@ export class StartControl implements ControlHandler {
     const unknown = this.unknown(names);
     if (unknown !== undefined) return unknown;
     const result = this.deps.supervisor.signalSlots(signal, names);
-    if (result.names.length === 0) return { ok: true, ...done(`nothing running to send ${signal} to`) };
+    // As kill(1) with no process to signal: a failure, so a script sees that nothing was reached.
+    if (result.names.length === 0) return fail('failed', `nothing running to send ${signal} to`);
     return { ok: true, ...done(`sent ${signal} to ${result.names.join(', ')}`) };
   }
 

@@ -345,6 +345,10 @@ describe('tf signal and stop signals', () => {
     expect(started.output()).not.toMatch(/web\.1 +\| GOT SIGUSR2/);
     const bad = await tf(dir, ['signal', 'SIGNOPE']);
     expect(bad).toMatchObject({ code: 2, err: 'tf: unknown signal "SIGNOPE"; give a name (USR2, SIGHUP) or a number (12)\n' });
+    // Nothing running to reach fails, as kill(1) with no process does.
+    expect((await tf(dir, ['stop', 'worker'])).code).toBe(0);
+    await started.waitFor(/worker\.1 (exited|was)/);
+    expect(await tf(dir, ['signal', 'USR2', 'worker'])).toEqual({ code: 1, out: '', err: 'tf: nothing running to send SIGUSR2 to\n' });
     await stopAll(dir, started);
   }, 30_000);
 
