@@ -53,6 +53,8 @@ export interface Options extends ConfigOptions {
   readonly app: string | undefined;
   /** export systemd: user units. */
   readonly user: boolean;
+  /** export systemd: the account system units run their processes as (User=). */
+  readonly runAs: string | undefined;
   /** export kubernetes and compose: the image. */
   readonly image: string | undefined;
   /** export: secret keys with empty values. */
@@ -284,6 +286,13 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     help: 'app name in exported unit and object names (default: the app root directory name, made safe)',
   },
   { flag: 'user', type: 'boolean', commands: ['export'], help: 'systemd: user units (WantedBy=default.target), installable without root' },
+  {
+    flag: 'run-as',
+    type: 'string',
+    arg: 'USER',
+    commands: ['export'],
+    help: 'systemd system units: the account the processes run as (User=); without it, root',
+  },
   { flag: 'image', env: 'TF_IMAGE', type: 'string', arg: 'IMAGE', commands: ['export'], help: 'kubernetes (required), compose: the container image to run' },
   { flag: 'no-secrets', type: 'boolean', commands: ['export'], help: 'write secret keys with empty values, to fill in on the target' },
   { flag: 'force', type: 'boolean', commands: ['export'], help: 'overwrite or remove files in DIR that tf did not write or that were edited since' },
@@ -592,6 +601,7 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     releasePhase: on('release-phase') || (envBoolean(env, 'TF_RELEASE_PHASE') ?? false),
     app: raw('app')?.raw,
     user: on('user'),
+    runAs: raw('run-as')?.raw,
     image: raw('image')?.raw,
     noSecrets: on('no-secrets'),
     force: on('force'),

@@ -75,6 +75,7 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
           timeoutSeconds: options.timeoutMs / 1000,
           app: options.app,
           user: options.user,
+          runAs: options.runAs,
           image: options.image,
           noSecrets: options.noSecrets,
           force: options.force,

@@ -54,6 +54,7 @@ export interface ExportRequest {
   readonly timeoutSeconds: number;
   readonly app: string | undefined;
   readonly user: boolean;
+  readonly runAs?: string | undefined;
   readonly image: string | undefined;
   readonly noSecrets: boolean;
   readonly force: boolean;
@@ -77,7 +78,9 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   const releaseId = releaseIdOf(currentRelease(config, request.config.envName ?? DEFAULT_ENV, config.root));
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds, ...(releaseId === undefined ? {} : { releaseId }) });
   const dir = path.resolve(context.cwd, request.dir);
-  const options: ExportOptions = { user: request.user, image: request.image, noSecrets: request.noSecrets, dir };
+  if (request.runAs !== undefined && request.format !== 'systemd')
+    throw usageError(`--run-as is for tf export systemd, not ${request.format}`, 'a container runs as its image says (USER in the Dockerfile)');
+  const options: ExportOptions = { user: request.user, runAs: request.runAs, image: request.image, noSecrets: request.noSecrets, dir };
   const problems = exportProblems(input, request.format, options);
   // All of them in the one line: fixing one at a time, an export after another, would be tedious.
   if (problems.length > 0) throw new TfError('option', `cannot export to ${request.format}: ${problems.join('; also: ')}`);

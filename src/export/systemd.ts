@@ -89,6 +89,7 @@ function unit(input: ExportInput, options: ExportOptions, spec: ServiceSpec, aft
     '',
     '[Service]',
     ...spec.service,
+    ...(options.runAs === undefined ? [] : [`User=${options.runAs}`]),
     `WorkingDirectory=${escapeSpecifiers(input.root)}`,
     ...spec.inline.map(([key, value]) => `Environment=${key}=${value}`),
     `EnvironmentFile=%E/systemd/${scope}/${envFileName(input.app)}`,
@@ -104,6 +105,9 @@ function stopSettings(type: ExportType, timeoutSeconds: number): string[] {
   const restart = type.policy.restart === 'no' ? [] : [`Restart=${type.policy.restart}`, 'RestartSec=1'];
   return ['Type=exec', 'KillMode=control-group', `KillSignal=${type.policy.stopSignal}`, `TimeoutStopSec=${timeoutSeconds}`, ...restart];
 }
+
+/** A user name as systemd's User= accepts one (its "valid user name" rule, without the numeric-id form). */
+const ACCOUNT = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 
 export function renderSystemd(input: ExportInput, options: ExportOptions): readonly ExportFile[] {
   const { app } = input;
@@ -165,8 +169,15 @@ export function renderSystemd(input: ExportInput, options: ExportOptions): reado
 }
 
 /** What `renderSystemd` cannot express faithfully, one line each with the fix. */
-export function systemdProblems(input: ExportInput): string[] {
+export function systemdProblems(input: ExportInput, options?: ExportOptions): string[] {
   const problems: string[] = [];
+  const runAs = options?.runAs;
+  if (runAs !== undefined && options?.user === true)
+    problems.push('--run-as is for system units: user units (--user) run as the user who installs them; drop one');
+  if (runAs !== undefined && !ACCOUNT.test(runAs))
+    problems.push(
+      `"${runAs}" is not an account name systemd's User= takes (letters, digits, "_", "-", ".", not starting with a digit or "-"); pass another with --run-as`,
+    );
   if (!UNIT_NAME.test(input.app) || input.app.startsWith('-')) {
     problems.push(
       `app name "${input.app}" cannot be part of a systemd unit name (letters, digits, "_", ".", ":" and "-", not starting with "-"); pass another with --app NAME`,

@@ -45,9 +45,11 @@ export interface ExportFile {
   readonly mode: number;
 }
 
-/** Options some formats take: systemd `--user`, kubernetes `--image` and `--no-secrets`. */
+/** Options some formats take: systemd `--user` and `--run-as`, kubernetes `--image` and `--no-secrets`. */
 export interface ExportOptions {
   readonly user: boolean;
+  /** systemd system units: `User=` of every service; undefined: root, systemd's default. */
+  readonly runAs?: string | undefined;
   readonly image: string | undefined;
   readonly noSecrets: boolean;
   /** The directory the files go to (absolute), for paths written relative to it; absent, paths are absolute. */

@@ -79,6 +79,23 @@ describe('tf export systemd', () => {
     expect(fileEnv).toEqual({ TRICKY, API_TOKEN: 't0k3n' });
   });
 
+  it('--run-as USER: system units run their processes as that account, checked by systemd-analyze', { timeout: 60_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\nrelease: echo migrating\n' });
+    expect(run(root, request({ user: false, runAs: 'daemon' })).code).toBe(0);
+    const out = path.join(root, 'out');
+    const services = readdirSync(out).filter((f) => f.endsWith('.service'));
+    expect(services).toHaveLength(2);
+    for (const service of services) expect(unitSettings(readFileSync(path.join(out, service), 'utf8')).get('User'), service).toEqual(['daemon']);
+    if (existsSync(ANALYZE)) expect(verify(out, false)).toEqual({ status: 0, stdout: '', stderr: '' });
+    else console.log(`skipped systemd-analyze verify: ${ANALYZE} is not installed`);
+    // Not with user units, not a name systemd takes, not for a container format.
+    expect(refusal(() => run(root, request({ user: true, runAs: 'nobody' }))).message).toMatch(/--run-as is for system units/);
+    expect(refusal(() => run(root, request({ user: false, runAs: '9 lives' }))).message).toMatch(/"9 lives" is not an account name/);
+    expect(refusal(() => run(root, request({ format: 'compose', image: 'shop:1', runAs: 'nobody' }))).message).toMatch(
+      /--run-as is for tf export systemd, not compose/,
+    );
+  });
+
   it('exports again without change, and refuses a unit edited by hand unless --force', { timeout: 30_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\nworker: node worker.js\n' });
     run(root, request({ app: 'shop' }));
