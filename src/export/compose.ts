@@ -15,8 +15,6 @@ import type { ExportFile, ExportInput, ExportType, Render } from './types.js';
 const COMPOSE_FILE = 'compose.yaml';
 const CONFIG_ENV = 'config.env';
 const SECRETS_ENV = 'secrets.env';
-/** PORT of a type scaled to zero, which the plan gives no port: Heroku's first port. */
-const FALLBACK_PORT = 5000;
 
 type Obj = Record<string, unknown>;
 
@@ -74,7 +72,7 @@ interface Config {
 
 function service(type: ExportType, input: ExportInput, config: Config): Obj {
   // Every replica is its own container with its own address, so they all share one PORT.
-  const port = type.ports[0] ?? FALLBACK_PORT;
+  const port = type.ports[0] ?? type.firstPort;
   return {
     ...config.source,
     entrypoint: containerCommand(type.command).argv.map(literalDollars),

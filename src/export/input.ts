@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { defaultPolicy, RELEASE_TYPE, type Config } from '../domain.js';
 import { isSecretName, maskValue } from '../config/mask.js';
-import { buildPlan } from '../plan/plan.js';
+import { buildPlan, portFor } from '../plan/plan.js';
 import type { ExportInput, ExportType, ExportValue } from './types.js';
 
 export interface ExportInputOptions {
@@ -49,6 +49,7 @@ export function exportInput(config: Config, options: ExportInputOptions): Export
       command: t.command,
       count: config.formation.get(t.name) ?? 0,
       ports: plan.instances.filter((i) => i.type === t.name).map((i) => i.port),
+      firstPort: portFor(config, t, 1),
       policy: config.policies.get(t.name) ?? defaultPolicy(t.name),
     }));
   const release = config.procfile.types.find((t) => t.name === RELEASE_TYPE);

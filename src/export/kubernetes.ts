@@ -14,8 +14,6 @@ import type { ExportFile, ExportInput, ExportType, Render } from './types.js';
 
 /** Port the web Service listens on; it forwards to the container's PORT. */
 const SERVICE_PORT = 80;
-/** PORT of a type scaled to zero, which the plan gives no port: Heroku's first port. */
-const FALLBACK_PORT = 5000;
 
 /** A DNS-1035 label: what Service names need, and the strictest name any object here takes. */
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -77,7 +75,7 @@ export const renderKubernetes: Render = (input, options) => {
 
   /** `type` undefined is the release phase: no PORT, no probe, the default stop signal. */
   const container = (name: string, command: ContainerCommand, type: ExportType | undefined): Obj => {
-    const port = type === undefined ? undefined : (type.ports[0] ?? FALLBACK_PORT);
+    const port = type === undefined ? undefined : (type.ports[0] ?? type.firstPort);
     return {
       name,
       image,

@@ -34,6 +34,8 @@ export interface ExportType {
   readonly count: number;
   /** One PORT per instance, foreman's formula: `ports[i]` is instance i+1's. */
   readonly ports: readonly number[];
+  /** The PORT of its first instance by that formula, also for a type scaled to zero (whose `ports` is empty). */
+  readonly firstPort: number;
   readonly policy: TypePolicy;
 }
 

@@ -14,6 +14,7 @@ const type = (name: string, command: string, count: number, ports: number[], pol
   command,
   count,
   ports,
+  firstPort: ports[0] ?? 5000,
   policy: { ...defaultPolicy(name), ...policy },
 });
 

@@ -33,6 +33,8 @@ describe('exportInput', () => {
       ['worker', 'node worker.js', 1, [5100]],
       ['clock', 'node clock.js', 0, []],
     ]);
+    // A type scaled to zero still has the PORT foreman's formula gives its first instance.
+    expect(input.types.map((t) => t.firstPort)).toEqual([5000, 5100, 5200]);
     expect(input.release).toEqual({ command: 'bin/migrate' });
     expect(input.timeoutSeconds).toBe(7);
     expect(input.root).toBe(root);

@@ -27,6 +27,7 @@ const type = (name: string, command: string, ports: number[], change: Partial<Ty
   command,
   count: ports.length,
   ports,
+  firstPort: ports[0] ?? 5000,
   policy: policy(name, change),
 });
 const env = (entries: [string, string, boolean?][]): Map<string, ExportValue> =>
