@@ -29,7 +29,9 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
   // What start would warn about (a skipped .env line, a key no process can get), on stderr: stdout is the command's.
   for (const w of config.warnings) context.stderr.write(`tf: warning: ${describePlace(w.file, w.line, w.message)}\n`);
   const { launch, type } = oneOffLaunch([first, ...argv.slice(1)], config.procfile.types);
-  const env = readOnly(invocation.options, runEnv(config, type), context);
+  // A Procfile type runs on its first port; a plain command gets PORT only when -p/TF_PORT names one.
+  const port: Record<string, string> = type === undefined && invocation.options.port !== undefined ? { PORT: String(invocation.options.port) } : {};
+  const env = readOnly(invocation.options, { ...runEnv(config, type), ...port }, context);
   await waitForServices(invocation.options, config, context);
 
   // execa is loaded here only: `tf start` never needs it.

@@ -107,6 +107,16 @@ describe('tf run', () => {
     expect(tf.stderr()).toBe(`tf: its working directory ${path.join(dir, 'gone')} does not exist (ENOENT)\n`);
   }, 20_000);
 
+  it('gives a plain command PORT from -p, and none of its own without it', async () => {
+    const dir = app({ Procfile: 'web: a\n' });
+    const withPort = runTf(['run', '-p', '7100', 'sh', '-c', 'echo "PORT=${PORT-unset}"'], { cwd: dir, env: { PORT: undefined } });
+    expect((await withPort.exited).code).toBe(0);
+    expect(withPort.output()).toBe('PORT=7100\n');
+    const without = runTf(['run', 'sh', '-c', 'echo "PORT=${PORT-unset}"'], { cwd: dir, env: { PORT: undefined } });
+    expect((await without.exited).code).toBe(0);
+    expect(without.output()).toBe('PORT=unset\n');
+  }, 20_000);
+
   it("runs a Procfile type with arguments appended, shell-quoted, and that type's first port", async () => {
     const dir = app({ Procfile: `web: echo "PORT=$PORT" && ${fixture('argv.mjs', '--first')}\n` });
     const tf = runTf(['run', '-p', '7000', 'web', 'a b', '$HOME', "it's", '*', '--flag', ''], { cwd: dir });
