@@ -1,7 +1,7 @@
 import type { Env } from '../domain.js';
 import { TfError } from '../errors.js';
 import { maskValue } from './mask.js';
-import { catalog, describeUrl, type Resource } from './services.js';
+import { catalog, DEFAULT_PORTS, describeUrl, type Resource } from './services.js';
 
 /**
  * `tf run --read-only`: the environment of a one-off command with every writable resource
@@ -42,12 +42,17 @@ export interface ReadOnlyEnv {
 
 export const PG_READ_ONLY = '-c default_transaction_read_only=on';
 
-const SUFFIX = /_(?:URL|URI|DSN)$/;
+const SUFFIX = /_(?:URL|URI|DSN)$/i;
 /** A read-only sibling is never a writer: `DATABASE_READONLY_URL`, `REPLICA_READONLY_DSN`. */
-const READONLY = /_READONLY(?:_(?:URL|URI|DSN))?$/;
+const READONLY = /_READONLY(?:_(?:URL|URI|DSN))?$/i;
+/** Schemes of data a bare name (`WRITER=postgres://...`) can hold; tcp://, socks5:// and the like are addresses. */
+const DATA_SCHEMES = new Set(Object.keys(DEFAULT_PORTS).filter((s) => !/^(?:https?|wss?)$/.test(s)));
 
-/** The stem `--allow-write` and `_READONLY_URL` use: `DATABASE_URL` -> `DATABASE`, `WRITER` -> `WRITER`. */
-const stemOf = (name: string): string => name.replace(SUFFIX, '');
+/** The stem `--allow-write` and the siblings use, upper-cased: `DATABASE_URL` -> `DATABASE`, `writer` -> `WRITER`. */
+const stemOf = (name: string): string => name.replace(SUFFIX, '').toUpperCase();
+
+/** The read-only siblings a stem may have, in the order they are tried. */
+const siblingsOf = (stem: string): string[] => ['URL', 'URI', 'DSN'].map((suffix) => `${stem}_READONLY_${suffix}`);
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
@@ -59,10 +64,20 @@ function inSchemeOf(value: string, like: string): string {
 }
 
 function isPower(resource: Resource, name: string, value: string): boolean {
+  // A bare name is a resource only for a data scheme: KUBERNETES_PORT=tcp://..., ALL_PROXY=socks5://... are addresses.
+  if (!SUFFIX.test(name) && !DATA_SCHEMES.has(resource.scheme)) return false;
   if (!/^(?:https?|wss?)$/.test(resource.scheme)) return true;
   // An http URL with a password or a masked token in it carries the power itself.
   return maskValue(name, value) !== value;
 }
+
+/**
+ * A `*_URL`, `*_URI` or `*_DSN` the catalog cannot read as a URL with a host: a libpq
+ * `host=db user=rw password=...` DSN, Go's `rw:pw@tcp(db:3306)/app`, a unix-socket URL. A DSN is
+ * a data source by name; a URL or URI counts when it carries a credential.
+ */
+const isOpaqueSource = (name: string, value: string): boolean =>
+  SUFFIX.test(name) && !READONLY.test(name) && value !== '' && (/_DSN$/i.test(name) || maskValue(name, value) !== value);
 
 export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEnv {
   const allow = new Set(allowWrite.map((n) => stemOf(n.toUpperCase())));
@@ -73,13 +88,29 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
   let pgSwapped = false;
   let pgAllowed = false;
 
-  for (const resource of catalog(env)) {
+  const present = (name: string): boolean => env[name] !== undefined && env[name] !== '';
+  const resources = catalog(env);
+  const seen = new Set(resources.flatMap((r) => r.vars.map((v) => v.name)));
+  // What the catalog cannot read as a URL is still a data source: its own sibling, or a refusal.
+  const opaque = Object.entries(env).filter(([name, value]) => !seen.has(name) && isOpaqueSource(name, value));
+  for (const [name] of opaque) {
+    const to = siblingsOf(stemOf(name)).find(present);
+    if (allow.has(stemOf(name))) {
+      allowed.push(name);
+      // tf cannot tell what it is: it may be a libpq one, which the PostgreSQL guard would hold to read-only.
+      pgAllowed = true;
+    } else if (to !== undefined) {
+      result[name] = env[to] as string;
+      swapped.push({ name, from: name, to });
+    } else refused.push(name);
+  }
+
+  for (const resource of resources) {
     const writers = resource.vars.filter((v) => !READONLY.test(v.name) && isPower(resource, v.name, v.url));
     if (writers.length === 0) continue;
-    const sibling = resource.vars.map((v) => `${stemOf(v.name)}_READONLY_URL`).find((s) => env[s] !== undefined && env[s] !== '');
+    const sibling = resource.vars.flatMap((v) => siblingsOf(stemOf(v.name))).find(present);
     for (const writer of writers) {
-      const own = `${stemOf(writer.name)}_READONLY_URL`;
-      const to = env[own] !== undefined && env[own] !== '' ? own : sibling;
+      const to = siblingsOf(stemOf(writer.name)).find(present) ?? sibling;
       if (allow.has(stemOf(writer.name))) {
         allowed.push(writer.name);
         if (resource.scheme === 'postgres') pgAllowed = true;

@@ -82,7 +82,14 @@ export const DEFAULT_PORTS: Readonly<Record<string, number>> = {
 /** Schemes whose path names a database; for the rest the whole path is kept. */
 const DATABASE_PATH = new Set(['postgres', 'mysql', 'mongodb', 'mongodb+srv', 'redis', 'rediss', 'amqp', 'amqps', 'mssql', 'sqlserver', 'clickhouse']);
 
-export const schemeFamily = (scheme: string): string => FAMILY[scheme] ?? scheme;
+/**
+ * The protocol family of a scheme: `postgresql` and `postgres` are one, and so is SQLAlchemy's
+ * `postgresql+psycopg2` (a driver named after `+`); `mongodb+srv` stays itself (an SRV lookup).
+ */
+export const schemeFamily = (scheme: string): string => {
+  const driverless = /^(?:postgres|postgresql|pgsql|mysql|mysql2|mariadb)\+/.test(scheme) ? (scheme.split('+')[0] as string) : scheme;
+  return FAMILY[driverless] ?? driverless;
+};
 
 /** Variables whose names say they hold a URL; any other name counts only when its value parses as one with a host. */
 const URL_NAME = /(?:_URL|_URI|_DSN)$/;

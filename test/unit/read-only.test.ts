@@ -97,6 +97,63 @@ describe('readOnlyEnv', () => {
       refused: [],
     },
     {
+      why: 'a bare name with an address scheme is no resource (every Kubernetes pod has KUBERNETES_PORT=tcp://...)',
+      env: {
+        KUBERNETES_PORT: 'tcp://10.96.0.1:443',
+        ALL_PROXY: 'socks5://proxy:1080',
+        DOCKER_HOST: 'tcp://docker:2375',
+        http_proxy: 'http://u:secret@proxy:3128',
+      },
+      swapped: [],
+      refused: [],
+    },
+    {
+      why: 'a source the catalog cannot read as a URL with a host is refused: a libpq DSN, a Go DSN, a unix-socket URL with a password',
+      env: {
+        PG_DSN: 'host=db user=rw password=rwpass dbname=app',
+        MYSQL_DSN: 'rw:rwpass@tcp(db:3306)/app',
+        SOCKET_URL: 'postgresql://rw:rwpass@/app?host=/cloudsql/p:r:i',
+      },
+      swapped: [],
+      refused: ['PG_DSN', 'MYSQL_DSN', 'SOCKET_URL'],
+    },
+    {
+      why: "such a source takes its own sibling, and a DSN's sibling may be a _READONLY_DSN",
+      env: {
+        PG_DSN: 'host=db user=rw password=w',
+        PG_READONLY_DSN: 'host=db user=ro password=r',
+        REPLICA_DSN: 'postgres://rw:w@replica/app',
+        REPLICA_READONLY_DSN: 'postgres://ro:r@replica/app',
+      },
+      swapped: [
+        ['PG_DSN', 'PG_READONLY_DSN'],
+        ['REPLICA_DSN', 'REPLICA_READONLY_DSN'],
+      ],
+      refused: [],
+      expect: { PG_DSN: 'host=db user=ro password=r', REPLICA_DSN: 'postgres://ro:r@replica/app' },
+    },
+    {
+      why: "SQLAlchemy's postgresql+psycopg2 is the same database, and keeps its driver in the swapped value",
+      env: {
+        DATABASE_URL: 'postgres://rw:w@db/app',
+        DATABASE_READONLY_URL: 'postgres://ro:r@db/app',
+        SQLALCHEMY_DATABASE_URI: 'postgresql+psycopg2://rw:w@db:5432/app',
+      },
+      swapped: [
+        ['DATABASE_URL', 'DATABASE_READONLY_URL'],
+        ['SQLALCHEMY_DATABASE_URI', 'DATABASE_READONLY_URL'],
+      ],
+      refused: [],
+      expect: { SQLALCHEMY_DATABASE_URI: 'postgresql+psycopg2://ro:r@db/app' },
+    },
+    {
+      why: '--allow-write matches a lower-case name too',
+      env: { cache_url: 'redis://cache:6379' },
+      allow: ['cache'],
+      swapped: [],
+      refused: [],
+    },
+    {
       why: 'a redis URL is swapped like any other',
       env: { REDIS_URL: 'redis://cache:6379/0', REDIS_READONLY_URL: 'redis://replica:6379/0' },
       swapped: [['REDIS_URL', 'REDIS_READONLY_URL']],
