@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseEnvFile } from '../config/env.js';
+import { newEnvFileMode } from '../config/env-edit.js';
 import { editEnvFile, SHELL_NAME, type EditOutcome, type EnvEdit, type LockOptions } from '../config/env-write.js';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { maskValue } from '../config/mask.js';
@@ -361,8 +362,7 @@ export async function envSet(request: EnvSetRequest, context: CommandContext, ho
     key,
     value: request.secret && hooks.encrypt !== undefined ? hooks.encrypt({ key, value, environment: request.options.envName, file: layer.shown }) : value,
   }));
-  // A developer's own layer may hold credentials: nobody else on the machine needs to read it.
-  const result = await editEnvFile({ path: layer.path, shown: layer.shown, newMode: request.local ? 0o600 : 0o644 }, edits, hooks.lock);
+  const result = await editEnvFile({ path: layer.path, shown: layer.shown, newMode: newEnvFileMode(layer.path) }, edits, hooks.lock);
   report(layer, result.outcomes, request.options, context);
   return 0;
 }

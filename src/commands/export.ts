@@ -41,7 +41,14 @@ export function exportProblems(
  * `tf start` does not need them). Uses the default app name; `--app` is export's own flag.
  */
 export function exportWarnings(config: Config): Warning[] {
-  const input = exportInput(config, { app: undefined, timeoutSeconds: 5 });
+  let input: ExportInput;
+  try {
+    input = exportInput(config, { app: undefined, timeoutSeconds: 5 });
+  } catch (error) {
+    // What start does not need (a PORT for a type scaled to zero) is only a warning here.
+    if (error instanceof TfError) return [{ message: `tf export would refuse: ${error.describe()}` }];
+    throw error;
+  }
   return exportFormats().flatMap((format) => exportProblems(input, format).map((problem) => ({ message: `tf export ${format} would refuse: ${problem}` })));
 }
 

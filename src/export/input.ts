@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { defaultPolicy, RELEASE_TYPE, type Config } from '../domain.js';
+import { defaultPolicy, RELEASE_TYPE, type Config, type ProcessType } from '../domain.js';
+import { TfError } from '../errors.js';
 import { isSecretName, maskValue } from '../config/mask.js';
 import { buildPlan, portFor } from '../plan/plan.js';
 import type { ExportInput, ExportType, ExportValue } from './types.js';
@@ -31,6 +32,13 @@ export function sanitizeAppName(name: string): string {
  * value the shell supplied is left out, so an export is the same whoever runs it, and a
  * developer's shell never ends up in a unit file.
  */
+/** A type's PORT by foreman's formula, checked as the plan checks its instances' (a type scaled to zero is exported too). */
+function firstPortOf(config: Config, type: ProcessType): number {
+  const port = portFor(config, type, 1);
+  if (port > 65535) throw new TfError('formation', `port ${port} for ${type.name} is above 65535`, { hint: 'lower the base port (-p) or --port-step' });
+  return port;
+}
+
 export function exportInput(config: Config, options: ExportInputOptions): ExportInput {
   // The plan is what `tf start` would run: its port checks (collisions, above 65535) hold for an export too.
   const plan = buildPlan(config, { childColor: false });
@@ -49,7 +57,7 @@ export function exportInput(config: Config, options: ExportInputOptions): Export
       command: t.command,
       count: config.formation.get(t.name) ?? 0,
       ports: plan.instances.filter((i) => i.type === t.name).map((i) => i.port),
-      firstPort: portFor(config, t, 1),
+      firstPort: firstPortOf(config, t),
       policy: config.policies.get(t.name) ?? defaultPolicy(t.name),
     }));
   const release = config.procfile.types.find((t) => t.name === RELEASE_TYPE);

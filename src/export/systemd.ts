@@ -106,8 +106,8 @@ function stopSettings(type: ExportType, timeoutSeconds: number): string[] {
   return ['Type=exec', 'KillMode=control-group', `KillSignal=${type.policy.stopSignal}`, `TimeoutStopSec=${timeoutSeconds}`, ...restart];
 }
 
-/** A user name as systemd's User= accepts one (its "valid user name" rule, without the numeric-id form). */
-const ACCOUNT = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+/** What User= takes without a warning: systemd's strict user name (at most 31 characters, no dots), or a numeric id. */
+const ACCOUNT = /^(?:[A-Za-z_][A-Za-z0-9_-]{0,30}|\d+)$/;
 
 export function renderSystemd(input: ExportInput, options: ExportOptions): readonly ExportFile[] {
   const { app } = input;
@@ -176,7 +176,7 @@ export function systemdProblems(input: ExportInput, options?: ExportOptions): st
     problems.push('--run-as is for system units: user units (--user) run as the user who installs them; drop one');
   if (runAs !== undefined && !ACCOUNT.test(runAs))
     problems.push(
-      `"${runAs}" is not an account name systemd's User= takes (letters, digits, "_", "-", ".", not starting with a digit or "-"); pass another with --run-as`,
+      `"${runAs}" is not an account systemd's User= takes cleanly (a name of letters, digits, "_" and "-", at most 31, not starting with a digit or "-"; or a numeric id); pass another with --run-as`,
     );
   if (!UNIT_NAME.test(input.app) || input.app.startsWith('-')) {
     problems.push(

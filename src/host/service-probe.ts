@@ -310,7 +310,7 @@ export async function waitUntilUp(target: ProbeTarget, options: WaitOptions): Pr
       throw new TfError('service', `cannot wait for ${target.label}: ${report.state.reason}`, { hint: 'put the port in its URL, or leave it out of --wait' });
     }
     const last = report.state.error;
-    if (telling === undefined || !last.startsWith('timeout')) telling = last;
+    if (telling === undefined || !/timeout after/.test(last)) telling = last;
     const remaining = deadline - performance.now();
     if (remaining <= 0 || options.signal?.aborted === true) {
       throw new TfError('service', `${target.label} did not accept connections within ${seconds(options.timeoutMs)} (last error: ${telling})`, {

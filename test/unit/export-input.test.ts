@@ -35,6 +35,9 @@ describe('exportInput', () => {
     ]);
     // A type scaled to zero still has the PORT foreman's formula gives its first instance.
     expect(input.types.map((t) => t.firstPort)).toEqual([5000, 5100, 5200]);
+    // And it is checked as the plan checks its instances' ports.
+    const high = loadConfig({ options: options({ formation: 'web=1', port: 65500 }) }, { cwd: root, shellEnv: {} });
+    expect(() => exportInput(high, { app: undefined, timeoutSeconds: 7 })).toThrow('port 65600 for worker is above 65535');
     expect(input.release).toEqual({ command: 'bin/migrate' });
     expect(input.timeoutSeconds).toBe(7);
     expect(input.root).toBe(root);

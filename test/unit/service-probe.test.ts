@@ -181,7 +181,14 @@ describe('waitFor', { timeout: 10_000 }, () => {
 
   it('reports the refusal, not the last attempt cut short by the deadline', async () => {
     const port = await closedPort();
-    const error = await waitFor({ REDIS_URL: `redis://localhost:${port}` }, ['REDIS_URL'], { timeoutMs: 400, initialDelayMs: 20 }).catch((e: unknown) => e);
+    // The first lookups answer at once (the connect is refused); a later one never answers, so the
+    // last attempt ends only at the deadline, as a slow name server or network would make it.
+    let lookups = 0;
+    const lookup: Lookup = () => (++lookups <= 2 ? Promise.resolve([{ address: '127.0.0.1', family: 4 }]) : new Promise(() => undefined));
+    const error = await waitFor({ REDIS_URL: `redis://cache.test:${port}` }, ['REDIS_URL'], { timeoutMs: 300, initialDelayMs: 10, lookup }).catch(
+      (e: unknown) => e,
+    );
+    expect(lookups).toBeGreaterThan(2);
     expect((error as TfError).describe()).toMatch(/\(last error: ECONNREFUSED [^)]*\)/);
   });
 
