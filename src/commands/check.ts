@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
 import { assertKeyFilesSafe } from '../config/keys.js';
@@ -20,6 +21,8 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
   const plan = buildPlan(config, { childColor: false });
 
   const warnings: Warning[] = [...plan.warnings];
+  // A missing root is left to fail at spawn (an export may name a server's path); check says so now.
+  if (!existsSync(config.root)) warnings.push({ message: `app root ${config.root} does not exist: every process would fail to start in it` });
   if (plan.instances.length === 0)
     warnings.push({ file: config.procfile.path, message: 'tf start has nothing to run: the only entry is release, which runs as a phase (tf release)' });
   for (const type of config.procfile.types) {

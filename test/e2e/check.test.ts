@@ -188,6 +188,13 @@ describe('tf check', () => {
     expect(check.output()).toContain('tf start has nothing to run: the only entry is release, which runs as a phase (tf release)');
   }, 20_000);
 
+  it('warns that the app root does not exist, where start would fail every process', async () => {
+    const dir = app({ Procfile: 'web: echo hi\n' });
+    const tf = runTf(['check', '-f', 'Procfile', '-d', path.join(dir, 'gone')], { cwd: dir });
+    expect((await tf.exited).code, tf.stderr()).toBe(0);
+    expect(tf.output()).toContain(`warning: app root ${path.join(dir, 'gone')} does not exist: every process would fail to start in it\n`);
+  }, 20_000);
+
   it('a program on PATH that is there but not executable is said to be so, not missing', async () => {
     const dir = app({ Procfile: 'web: tf-test-plain-tool\n' });
     mkdirSync(path.join(dir, 'bin'));
