@@ -85,6 +85,8 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   const releaseId = releaseIdOf(currentRelease(config, request.config.envName ?? DEFAULT_ENV, config.root));
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds, ...(releaseId === undefined ? {} : { releaseId }) });
   const dir = path.resolve(context.cwd, request.dir);
+  if (request.runAs !== undefined && request.user)
+    throw usageError('--run-as is for system units, and --user asks for user units (they run as the user who installs them)', 'drop one of them');
   if (request.runAs !== undefined && request.format !== 'systemd')
     throw usageError(`--run-as is for tf export systemd, not ${request.format}`, 'a container runs as its image says (USER in the Dockerfile)');
   const options: ExportOptions = { user: request.user, runAs: request.runAs, image: request.image, noSecrets: request.noSecrets, dir };

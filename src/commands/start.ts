@@ -59,8 +59,8 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
     const phase = { output, marker, watchdog, killer, timeoutMs: options.timeoutMs, splitStderr: options.splitStderr };
     const stopped = await startReleasePhase(plan.release, wantsReleasePhase(options), phase);
     if (stopped !== undefined) {
-      watchdog.release();
       await finish();
+      watchdog.release();
       return stopped;
     }
     const services = reportServices(config, plan.instances, (line) => output.handle({ kind: 'notice', topic: 'service', ...line }));
@@ -102,8 +102,10 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       services.abort();
       for (const signal of STOP_SIGNALS) process.off(signal, onStop);
       for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
-      watchdog.release();
+      // Released only once stdout took everything: a tf killed while a stalled reader holds it up
+      // still has its socket and FIFO names removed by the watchdog.
       await finish();
+      watchdog.release();
     }
     // The reader can leave unnoticed until tf writes again (a quiet child's exit notice, written by
     // finish at the latest): that is still a closed stdout.

@@ -172,8 +172,6 @@ export function renderSystemd(input: ExportInput, options: ExportOptions): reado
 export function systemdProblems(input: ExportInput, options?: ExportOptions): string[] {
   const problems: string[] = [];
   const runAs = options?.runAs;
-  if (runAs !== undefined && options?.user === true)
-    problems.push('--run-as is for system units: user units (--user) run as the user who installs them; drop one');
   if (runAs !== undefined && !ACCOUNT.test(runAs))
     problems.push(
       `"${runAs}" is not an account systemd's User= takes cleanly (a name of letters, digits, "_" and "-", at most 31, not starting with a digit or "-"; or a numeric id); pass another with --run-as`,

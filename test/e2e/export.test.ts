@@ -89,9 +89,12 @@ describe('tf export systemd', () => {
     if (existsSync(ANALYZE)) expect(verify(out, false)).toEqual({ status: 0, stdout: '', stderr: '' });
     else console.log(`skipped systemd-analyze verify: ${ANALYZE} is not installed`);
     // Not with user units, not a name systemd takes, not for a container format.
-    expect(refusal(() => run(root, request({ user: true, runAs: 'nobody' }))).message).toMatch(/--run-as is for system units/);
+    expect(refusal(() => run(root, request({ user: true, runAs: 'nobody' })))).toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/--run-as is for system units/),
+    });
     expect(refusal(() => run(root, request({ user: false, runAs: '9 lives' }))).message).toMatch(/"9 lives" is not an account systemd's User= takes cleanly/);
-    expect(refusal(() => run(root, request({ format: 'compose', image: 'shop:1', runAs: 'nobody' }))).message).toMatch(
+    expect(refusal(() => run(root, request({ format: 'compose', image: 'shop:1', user: false, runAs: 'nobody' }))).message).toMatch(
       /--run-as is for tf export systemd, not compose/,
     );
   });

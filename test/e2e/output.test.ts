@@ -124,7 +124,12 @@ describe('tf start: output', () => {
    */
   async function stoppedBehindSlowReader() {
     const dir = app({ Procfile: `w: python3 ${path.join(FIXTURES, 'term-count.py')} written.txt pid.txt\n` });
-    const tf = spawn(process.execPath, [TF_BIN, 'start', '--no-timestamp', '--no-color'], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const socket = path.join(dir, 'tf.sock');
+    const tf = spawn(process.execPath, [TF_BIN, 'start', '--no-timestamp', '--no-color', '--socket', socket], {
+      cwd: dir,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const exited = new Promise<number | null>((resolve) => tf.once('exit', (code) => resolve(code)));
     let child: number | undefined;
     cleanups.push(() => {
@@ -146,7 +151,7 @@ describe('tf start: output', () => {
     tf.kill('SIGTERM');
     const count = path.join(dir, 'written.txt');
     await until(() => existsSync(count), 'the child to stop');
-    return { tf, exited, child, written: Number(readFileSync(count, 'utf8')) };
+    return { tf, exited, child, socket, written: Number(readFileSync(count, 'utf8')) };
   }
 
   it.runIf(HAS_PYTHON && existsSync('/proc/self/wchan'))(
@@ -174,7 +179,7 @@ describe('tf start: output', () => {
   it.runIf(HAS_PYTHON && existsSync('/proc/self/wchan'))(
     'a reader that never reads does not make tf unstoppable: more signals end it',
     async () => {
-      const { tf, exited, child } = await stoppedBehindSlowReader();
+      const { tf, exited, child, socket } = await stoppedBehindSlowReader();
       let gone = false;
       void exited.then(() => (gone = true));
       // Each further signal first gives up the unread output, then ends tf as it would any program.
@@ -183,6 +188,8 @@ describe('tf start: output', () => {
         return gone;
       }, 'tf to end on further signals');
       await expectAllDead([child]);
+      // Killed by a signal while stdout held it up, tf leaves its socket to the watchdog, which removes it.
+      await until(() => !existsSync(socket), 'the control socket to be removed');
     },
     30_000,
   );
