@@ -10,8 +10,12 @@ import { describePlace } from '../errors.js';
 import { checkPorts } from '../host/ports.js';
 import { shellSyntaxError } from '../host/shell.js';
 import { findProgram, programOf, type ProgramLookupResult } from '../host/which.js';
+import { shellLaunch } from '../plan/launch.js';
 import { buildPlan } from '../plan/plan.js';
 import type { CommandContext } from './context.js';
+
+/** Linux's MAX_ARG_STRLEN (32 pages): the longest single argument execve takes, its NUL included. */
+const MAX_ARGUMENT_BYTES = 32 * 4096;
 
 /** `tf check`: everything `start` would do short of starting, printed; non-zero on any error. */
 export async function check(invocation: Invocation, context: CommandContext): Promise<number> {
@@ -30,7 +34,15 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
     const found = lookup === undefined ? undefined : findProgram(lookup.program, config.root, lookup.pathVar);
     const problem = lookup === undefined || found === undefined ? undefined : programProblem(lookup.program, found);
     if (problem !== undefined) warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: ${problem} (seen from ${config.root})` });
-    const syntax = shellSyntaxError(type.command);
+    // Linux takes at most 128 KiB in one argument (MAX_ARG_STRLEN), and the command is one: /bin/sh -c's.
+    const longest = Math.max(...shellLaunch(type.command).args.map((arg) => Buffer.byteLength(arg)));
+    if (longest >= MAX_ARGUMENT_BYTES)
+      warnings.push({
+        file: config.procfile.path,
+        line: type.line,
+        message: `${type.name}: the command is ${longest} bytes, over the 128 KiB /bin/sh -c takes in one argument: start would fail (E2BIG); put it in a script`,
+      });
+    const syntax = longest >= MAX_ARGUMENT_BYTES ? undefined : shellSyntaxError(type.command);
     if (syntax !== undefined) warnings.push({ file: config.procfile.path, line: type.line, message: `${type.name}: /bin/sh would refuse it: ${syntax}` });
   }
   warnings.push(...(await checkPorts(plan.instances)).warnings);

@@ -185,9 +185,13 @@ const BARE_CREDENTIALS = /^([^\s:@/]+):([^\s]*)@([^\s@]+)$/;
 
 /** Every URL inside free text (a command line, a message) masked; other words as written. */
 export function maskText(text: string): string {
-  return text
-    .replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'`<>]*/g, (url) => maskUrl(url))
-    .replace(PAIR, (pair, before: string, key: string, value: string) => (value !== '' && isSecretName(key) ? `${before}${key}=${MASK}` : pair));
+  return (
+    text
+      // A scheme starts where no scheme character precedes it: without that, a long word is rescanned from every
+      // letter in it (quadratic in its length).
+      .replace(/(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'`<>]*/g, (url) => maskUrl(url))
+      .replace(PAIR, (pair, before: string, key: string, value: string) => (value !== '' && isSecretName(key) ? `${before}${key}=${MASK}` : pair))
+  );
 }
 
 /** `key=value` after a start, a space or a list separator; the value quoted or up to the next separator. */

@@ -188,6 +188,13 @@ describe('tf check', () => {
     expect(check.output()).toContain('tf start has nothing to run: the only entry is release, which runs as a phase (tf release)');
   }, 20_000);
 
+  it('warns about a command longer than /bin/sh -c takes in one argument (start would fail with E2BIG)', async () => {
+    const dir = app({ Procfile: `big: echo ${'x'.repeat(140_000)} | wc -c\nfine: echo ${'y'.repeat(100_000)} | wc -c\n` });
+    expect(await checkWarnings(dir)).toEqual([
+      'warning: Procfile:1: big: the command is 140013 bytes, over the 128 KiB /bin/sh -c takes in one argument: start would fail (E2BIG); put it in a script',
+    ]);
+  }, 20_000);
+
   it('warns that the app root does not exist, where start would fail every process', async () => {
     const dir = app({ Procfile: 'web: echo hi\n' });
     const tf = runTf(['check', '-f', 'Procfile', '-d', path.join(dir, 'gone')], { cwd: dir });
