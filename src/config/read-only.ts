@@ -89,20 +89,23 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
   let pgAllowed = false;
 
   const present = (name: string): boolean => env[name] !== undefined && env[name] !== '';
-  const resources = catalog(env);
-  const seen = new Set(resources.flatMap((r) => r.vars.map((v) => v.name)));
-  // What the catalog cannot read as a URL is still a data source: its own sibling, or a refusal.
-  const opaque = Object.entries(env).filter(([name, value]) => !seen.has(name) && isOpaqueSource(name, value));
-  for (const [name] of opaque) {
-    const to = siblingsOf(stemOf(name)).find(present);
+  /** One writer: left writable, swapped for the sibling `to` (its value as `value` writes it), or refused. */
+  const settle = (name: string, to: string | undefined, postgres: boolean, value: (sibling: string) => string): void => {
     if (allow.has(stemOf(name))) {
       allowed.push(name);
-      // tf cannot tell what it is: it may be a libpq one, which the PostgreSQL guard would hold to read-only.
-      pgAllowed = true;
+      if (postgres) pgAllowed = true;
     } else if (to !== undefined) {
-      result[name] = env[to] as string;
+      result[name] = value(env[to] as string);
       swapped.push({ name, from: name, to });
+      if (postgres) pgSwapped = true;
     } else refused.push(name);
+  };
+  const resources = catalog(env);
+  const seen = new Set(resources.flatMap((r) => r.vars.map((v) => v.name)));
+  // What the catalog cannot read as a URL is still a data source: its own sibling, or a refusal. tf cannot
+  // tell whether it is PostgreSQL's (a libpq string), so the PostgreSQL guard treats it as one.
+  for (const [name, value] of Object.entries(env)) {
+    if (!seen.has(name) && isOpaqueSource(name, value)) settle(name, siblingsOf(stemOf(name)).find(present), true, (sibling) => sibling);
   }
 
   for (const resource of resources) {
@@ -111,16 +114,7 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
     const sibling = resource.vars.flatMap((v) => siblingsOf(stemOf(v.name))).find(present);
     for (const writer of writers) {
       const to = siblingsOf(stemOf(writer.name)).find(present) ?? sibling;
-      if (allow.has(stemOf(writer.name))) {
-        allowed.push(writer.name);
-        if (resource.scheme === 'postgres') pgAllowed = true;
-      } else if (to !== undefined) {
-        result[writer.name] = inSchemeOf(env[to] as string, writer.url);
-        swapped.push({ name: writer.name, from: writer.name, to });
-        if (resource.scheme === 'postgres') pgSwapped = true;
-      } else {
-        refused.push(writer.name);
-      }
+      settle(writer.name, to, resource.scheme === 'postgres', (value) => inSchemeOf(value, writer.url));
     }
   }
 

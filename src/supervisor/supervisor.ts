@@ -128,6 +128,12 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** Settles a one-shot notification and gives the next one: for what recurs (each pause, each signal). */
+function renewed(current: ReturnType<typeof deferred>): ReturnType<typeof deferred> {
+  current.resolve();
+  return deferred();
+}
+
 const readyAtOnce: ReadinessWatch = { ready: Promise.resolve(), output() {}, cancel() {} };
 
 /**
@@ -207,9 +213,7 @@ export class Supervisor {
   signal(signal: NodeJS.Signals): void {
     if (this.stopping()) {
       this.hurry();
-      const next = this.nextSignal;
-      this.nextSignal = deferred();
-      next.resolve();
+      this.nextSignal = renewed(this.nextSignal);
     } else this.stop({ kind: 'signal', signal });
   }
 
@@ -236,20 +240,14 @@ export class Supervisor {
     this.paused = true;
     // Every open run: an ended one's pipes may still be held open, and written to, by a descendant.
     for (const run of this.open) for (const { pipe } of run.child.pipes) pipe.pause();
-    this.turnOutput();
+    this.outputTurn = renewed(this.outputTurn);
   }
 
   resumeOutput(): void {
     if (!this.paused) return;
     this.paused = false;
     for (const run of this.open) for (const { pipe } of run.child.pipes) pipe.resume();
-    this.turnOutput();
-  }
-
-  private turnOutput(): void {
-    const turn = this.outputTurn;
-    this.outputTurn = deferred();
-    turn.resolve();
+    this.outputTurn = renewed(this.outputTurn);
   }
 
   // --- control: what `tf restart / stop / scale / signal / ps` ask for ---
@@ -722,9 +720,8 @@ export class Supervisor {
   private async lastBytes(): Promise<void> {
     const closed = Promise.all([...this.open].map((run) => run.closed));
     let done = false;
-    void closed.then(() => (done = true));
-    void this.nextSignal.promise.then(() => (done = true));
     const interrupted = this.nextSignal.promise;
+    void Promise.race([closed, interrupted]).then(() => (done = true));
     let left = FINAL_CLOSE_WAIT_MS;
     while (!done && left > 0) {
       const turn = this.outputTurn.promise;
