@@ -6,10 +6,10 @@ import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { maskValue } from '../config/mask.js';
 import { decodeConfigText, readConfigFile } from '../config/read.js';
 import type { Config, Env, EnvOrigin } from '../domain.js';
-import { describePlace, TfError, usageError } from '../errors.js';
+import { TfError, usageError } from '../errors.js';
 import { MARKER_NAME } from '../host/process-table.js';
 import { buildPlan, runEnv } from '../plan/plan.js';
-import type { CommandContext } from './context.js';
+import { type CommandContext, writeWarnings } from './context.js';
 
 /** Where a value a process gets comes from: an env file's line, the shell, or tf itself. */
 export type EnvSource = EnvOrigin | { readonly kind: 'tf'; readonly reason: string };
@@ -183,7 +183,7 @@ export async function envShow(request: EnvShowRequest, context: CommandContext, 
   const secret = hooks.secretKeys ?? new Set<string>();
   const mask = (key: string, value: string): string => (request.reveal ? value : maskValue(key, value, { secret: secret.has(key) }));
   const rows = envRows(config, context.env, type, mask);
-  for (const warning of config.warnings) context.stderr.write(`warning: ${describePlace(warning.file, warning.line, warning.message)}\n`);
+  writeWarnings(context.stderr, config.warnings);
   if (request.json) {
     const document = {
       environment: request.options.envName ?? null,

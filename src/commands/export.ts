@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
 import type { Config, Warning } from '../domain.js';
-import { describePlace, TfError, usageError } from '../errors.js';
+import { TfError, usageError } from '../errors.js';
 import { exportInput } from '../export/input.js';
 import { DEFAULT_ENV } from '../config/keys.js';
 import { currentRelease, releaseIdOf } from '../release/current.js';
@@ -11,7 +11,7 @@ import { renderSystemd, systemdProblems } from '../export/systemd.js';
 import type { ExportInput, ExportOptions, Render } from '../export/types.js';
 import { writeExport } from '../export/write.js';
 import { notIgnoredByGit } from '../host/git.js';
-import type { CommandContext } from './context.js';
+import { type CommandContext, writeWarnings } from './context.js';
 
 /** The formats `tf export` knows, one line each. */
 const FORMATS: Readonly<Record<string, Render>> = {
@@ -80,7 +80,7 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
     throw usageError(`tf export ${request.format} needs a directory to write to`, `tf export ${request.format} DIR`);
 
   const config = loadConfig({ options: request.config }, { cwd: context.cwd, shellEnv: keyVariables(context.env) });
-  for (const warning of config.warnings) context.stderr.write(`warning: ${describePlace(warning.file, warning.line, warning.message)}\n`);
+  writeWarnings(context.stderr, config.warnings);
   // The export carries the release id when the code and config are those of the latest release.
   const releaseId = releaseIdOf(currentRelease(config, request.config.envName ?? DEFAULT_ENV, config.root));
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds, ...(releaseId === undefined ? {} : { releaseId }) });
@@ -107,7 +107,7 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   if (exposed.length > 0) {
     const shown = exposed.map((f) => path.join(request.dir ?? '', path.relative(dir, f))).join(', ');
     context.stderr.write(
-      `warning: ${shown} ${exposed.length === 1 ? 'holds' : 'hold'} secret values and git does not ignore ${exposed.length === 1 ? 'it' : 'them'}: add ${exposed.length === 1 ? 'it' : 'them'} to .gitignore, or export with --no-secrets\n`,
+      `tf: warning: ${shown} ${exposed.length === 1 ? 'holds' : 'hold'} secret values and git does not ignore ${exposed.length === 1 ? 'it' : 'them'}: add ${exposed.length === 1 ? 'it' : 'them'} to .gitignore, or export with --no-secrets\n`,
     );
   }
   return 0;

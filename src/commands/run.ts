@@ -1,11 +1,11 @@
 import type { Invocation } from '../cli/args.js';
 import { loadConfig } from '../config/load.js';
-import { describePlace, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { newRunMarker, withMarker } from '../host/process-table.js';
 import { runEnv } from '../plan/plan.js';
 import { startWatchdog } from '../supervisor/watchdog.js';
 import { readOnly, waitForServices } from './config-commands.js';
-import type { CommandContext } from './context.js';
+import { type CommandContext, writeWarnings } from './context.js';
 import { oneOffExitCode, oneOffLaunch } from './one-off.js';
 import { releaseEnvName, withReleaseId } from './release-phase.js';
 
@@ -27,7 +27,7 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
   const loaded = loadConfig({ options: invocation.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
   const { config } = withReleaseId(loaded, releaseEnvName(invocation.options));
   // What start would warn about (a skipped .env line, a key no process can get), on stderr: stdout is the command's.
-  for (const w of config.warnings) context.stderr.write(`tf: warning: ${describePlace(w.file, w.line, w.message)}\n`);
+  writeWarnings(context.stderr, config.warnings);
   const { launch, type } = oneOffLaunch([first, ...argv.slice(1)], config.procfile.types);
   // A Procfile type runs on its first port; a plain command gets PORT only when -p/TF_PORT names one.
   const port: Record<string, string> = type === undefined && invocation.options.port !== undefined ? { PORT: String(invocation.options.port) } : {};

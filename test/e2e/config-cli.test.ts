@@ -147,6 +147,16 @@ describe('tf env', { timeout: 30_000 }, () => {
     expect(env.out).toMatch(/^API_TOKEN\s+\*\*\*\*\*\s+\.env:3$/m);
     expect(env.out).not.toContain('tok-planted-3');
   });
+
+  it('env, export and run put a config warning on stderr as tf: warning: file:line, like tf errors', async () => {
+    const dir = app({ Procfile: 'web: node web.js\n', '.env': 'GOOD=1\nnot a line\n' });
+    const expected = 'tf: warning: .env:2: not a KEY=value line, so it was ignored; fix it or comment it out with "#"\n';
+    for (const argv of [['env'], ['export', 'compose', 'out'], ['run', 'true']]) {
+      const result = await done(runTf(argv, { cwd: dir }));
+      expect(result.code, `${argv.join(' ')}: ${result.err}`).toBe(0);
+      expect(result.err, argv.join(' ')).toBe(expected);
+    }
+  });
 });
 
 describe('tf services', { timeout: 30_000 }, () => {

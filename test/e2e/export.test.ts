@@ -121,7 +121,7 @@ describe('tf export systemd', () => {
     () => {
       const root = app({ Procfile: 'web: node web.js\n', '.env': 'LOG_LEVEL=info\nDB_PASSWORD=hunter2\n' });
       expect(spawnSync('git', ['init', '-q'], { cwd: root }).status).toBe(0);
-      const warning = 'warning: out/shop.env holds secret values and git does not ignore it: add it to .gitignore, or export with --no-secrets\n';
+      const warning = 'tf: warning: out/shop.env holds secret values and git does not ignore it: add it to .gitignore, or export with --no-secrets\n';
       expect(run(root, request({ app: 'shop' })).stderr).toBe(warning);
       expect(run(root, request({ app: 'shop', format: 'compose', dir: 'c' })).stderr).toBe(warning.replace('out/shop.env', 'c/secrets.env'));
       expect(run(root, request({ app: 'shop', noSecrets: true })).stderr).toBe('');
