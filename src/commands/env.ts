@@ -39,8 +39,6 @@ export type EncryptValue = (request: {
 /** What other modules plug in; absent until they land. */
 export interface EnvHooks {
   readonly encrypt?: EncryptValue;
-  /** Keys whose values were encrypted in their file: always masked. */
-  readonly secretKeys?: ReadonlySet<string>;
   readonly lock?: LockOptions;
 }
 
@@ -180,8 +178,8 @@ export async function envShow(request: EnvShowRequest, context: CommandContext, 
       ? loadConfig({ options: request.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env })
       : // One instance of the type, whatever the formation says: its first PORT is the same either way.
         loadConfig({ options: { ...request.options, formation: undefined }, only: [type] }, { cwd: context.cwd, shellEnv: context.env });
-  const secret = hooks.secretKeys ?? new Set<string>();
-  const mask = (key: string, value: string): string => (request.reveal ? value : maskValue(key, value, { secret: secret.has(key) }));
+  // A value encrypted in its file is masked whole, whatever its name: the name may say nothing of a secret.
+  const mask = (key: string, value: string): string => (request.reveal ? value : maskValue(key, value, { secret: config.secretKeys.has(key) }));
   const rows = envRows(config, context.env, type, mask);
   writeWarnings(context.stderr, config.warnings);
   if (request.json) {
@@ -221,6 +219,13 @@ export function envGet(request: EnvGetRequest, context: CommandContext): number 
   if (value === undefined) {
     const read = config.envFiles.length === 0 ? 'no env file' : config.envFiles.join(', ');
     throw new TfError('envfile', `${request.key} is not set (read: ${read}, and the shell)`, { hint: `set it with "tf env set ${request.key}=VALUE"` });
+  }
+  // The plaintext of a secret is printed by one command only, the one whose name says so.
+  if (config.secretKeys.has(request.key)) {
+    const envFlag = request.options.envName === undefined ? '' : ` --env ${request.options.envName}`;
+    throw new TfError('envfile', `${request.key} is encrypted, so tf env get does not print it`, {
+      hint: `tf secrets get ${request.key}${envFlag} prints the plaintext`,
+    });
   }
   context.stdout.write(`${value}\n`);
   return 0;

@@ -5,7 +5,9 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { env, envGet, type EnvInvocation, type EnvHooks } from '../../src/commands/env.js';
 import type { CommandContext } from '../../src/commands/context.js';
+import { DEFAULT_ENV, writeKeyFile } from '../../src/config/keys.js';
 import { loadConfig } from '../../src/config/load.js';
+import { encryptValue, generateKey } from '../../src/config/secrets.js';
 import { MASK } from '../../src/config/mask.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { TfError } from '../../src/errors.js';
@@ -134,11 +136,24 @@ describe('tf env [TYPE]', () => {
     expect(revealed.stdout.text).toContain('tok-123');
   });
 
-  it('masks a value the secrets module marks, whatever its name', async () => {
-    const dir = app({ '.env': 'PLAIN=visible-value\n' });
-    const context = contextIn(dir);
-    await env(invocation([]), context, { secretKeys: new Set(['PLAIN']) });
-    expect(context.stdout.text).not.toContain('visible-value');
+  it('masks a value encrypted in its file, whatever its name, in the table and --json; --reveal shows it', async () => {
+    const key = generateKey();
+    const dir = app({ '.env': `GREETING=${encryptValue('visible-value', key, { envName: DEFAULT_ENV, name: 'GREETING' })}\n` });
+    writeKeyFile(dir, DEFAULT_ENV, [key]);
+    for (const json of [false, true]) {
+      const context = contextIn(dir);
+      await env(invocation([], { json }), context);
+      expect(context.stdout.text).toContain('GREETING');
+      expect(context.stdout.text).toContain(MASK);
+      expect(context.stdout.text).not.toContain('visible-value');
+    }
+    const revealed = contextIn(dir);
+    await env(invocation([], { reveal: true }), revealed);
+    expect(revealed.stdout.text).toContain('visible-value');
+    const get = contextIn(dir);
+    const error = await failure(async () => envGet({ options: options(), key: 'GREETING' }, get));
+    expect(error.describe()).toBe('GREETING is encrypted, so tf env get does not print it; tf secrets get GREETING prints the plaintext');
+    expect(get.stdout.text).toBe('');
   });
 
   it('names an unknown type with the ones there are', async () => {
