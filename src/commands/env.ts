@@ -78,7 +78,7 @@ export async function env(invocation: EnvInvocation, context: CommandContext, ho
     default: {
       if (invocation.rest.length > 1)
         throw usageError(`tf env takes at most one process type, got ${invocation.rest.length} words`, 'e.g. "tf env web"; subcommands are get, set and unset');
-      return envShow({ options: invocation.options, type: first, json: invocation.json, reveal: invocation.reveal }, context, hooks);
+      return envShow({ options: invocation.options, type: first, json: invocation.json, reveal: invocation.reveal }, context);
     }
   }
 }
@@ -171,7 +171,7 @@ function table(rows: readonly EnvRow[]): string {
 }
 
 /** `tf env [TYPE]`: every variable a process gets, where it came from and what it replaced, masked unless --reveal. */
-export async function envShow(request: EnvShowRequest, context: CommandContext, hooks: EnvHooks = {}): Promise<number> {
+export async function envShow(request: EnvShowRequest, context: CommandContext): Promise<number> {
   const { type } = request;
   const config =
     type === undefined
