@@ -1,5 +1,5 @@
-import type { Config, Instance } from '../domain.js';
-import { TfError } from '../errors.js';
+import type { Config, Instance, Warning } from '../domain.js';
+import { describePlace, TfError } from '../errors.js';
 import type { ErrorCode, FinalBody, PsRow, Request, ScaleChange } from '../control/protocol.js';
 import type { ControlHandler, ReplyChannel } from '../control/server.js';
 import { buildPlan, type PlanOptions } from '../plan/plan.js';
@@ -14,6 +14,8 @@ export interface ControlDeps {
   readonly config: Config;
   /** Reads the config again with start's own options (env files, Procfile, tf.yaml); throws a TfError when it no longer parses. */
   readonly reload: () => Config;
+  /** Shows a warning of the re-read config where start shows its own (the output stream). */
+  readonly warn: (warning: Warning) => void;
   readonly planOptions: PlanOptions;
 }
 
@@ -131,7 +133,10 @@ export class StartControl implements ControlHandler {
     }
     this.config = config;
     const result = this.deps.supervisor.restart(targets, (current) => fresh.get(current.name) ?? current);
-    return { ok: true, ...done(`restarting ${result.names.join(', ')} (env files and Procfile re-read)`) };
+    // What start said of the files it read, it says again of the files re-read: to the one who asked, and in the stream.
+    for (const warning of config.warnings) this.deps.warn(warning);
+    const warnings = config.warnings.map((w) => `warning: ${describePlace(w.file, w.line, w.message)}`);
+    return { ok: true, done: [`restarting ${result.names.join(', ')} (env files and Procfile re-read)`, ...warnings] };
   }
 
   private stop(names: readonly string[]): FinalBody {

@@ -88,6 +88,7 @@ export async function start(invocation: Invocation, context: CommandContext): Pr
       logs,
       config,
       reload: () => withReleaseId(loadConfig(request, sources), releaseEnvName(options)).config,
+      warn: (warning) => output.handle({ kind: 'warning', warning }),
       planOptions,
     });
     if (writer.closed) running.stop({ kind: 'output-closed' });

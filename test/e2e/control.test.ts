@@ -261,6 +261,15 @@ describe('tf restart', () => {
     expect(after).toMatchObject({ name: 'web.1', port: 5000, restarts: 1, lastExit: { code: null, signal: 'SIGTERM' } });
     expect(after?.pid).not.toBe(before?.pid);
 
+    // The files re-read get the warnings start gives its own: in the reply, and in start's stream.
+    writeFileSync(path.join(dir, '.env'), 'GREETING=hallo\nnot a line\n');
+    const warned = await tf(dir, ['restart', 'web']);
+    const warning = 'warning: .env:2: not a KEY=value line, so it was ignored; fix it or comment it out with "#"';
+    expect(warned).toEqual({ code: 0, out: `restarting web.1 (env files and Procfile re-read)\n${warning}\n`, err: '' });
+    await started.waitFor(/ENV \{"GREETING":"hallo","PORT":"5000","PS":"web.1"\}/);
+    expect(started.output()).toContain(warning);
+    const [rereadWithWarning] = await psJson(dir);
+
     writeFileSync(path.join(dir, 'Procfile'), 'web npm start\n');
     const broken = await tf(dir, ['restart', 'web']);
     expect(broken.code).toBe(1);
@@ -268,8 +277,8 @@ describe('tf restart', () => {
     expect(broken.err).toMatch(/^tf: Procfile:1: .+\n$/);
     // A broken Procfile does not keep the client commands from the running tf.
     const [still] = await psJson(dir);
-    expect(still).toMatchObject({ name: 'web.1', state: 'ready', pid: after?.pid });
-    expect(started.output().match(/web\.1 exited/g)).toHaveLength(1);
+    expect(still).toMatchObject({ name: 'web.1', state: 'ready', pid: rereadWithWarning?.pid });
+    expect(started.output().match(/web\.1 exited/g)).toHaveLength(2);
     await stopAll(dir, started);
   }, 30_000);
 });
