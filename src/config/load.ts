@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, Env, Procfile, Warning } from '../domain.js';
 import { TfError } from '../errors.js';
@@ -82,9 +82,10 @@ function environmentsIn(root: string): string[] {
   return [...found].sort();
 }
 
+/** There is an entry of that name (a link whose target is missing too: reading it says so). */
 const exists = (file: string): boolean => {
   try {
-    statSync(file);
+    lstatSync(file);
     return true;
   } catch {
     return false;

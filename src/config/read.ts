@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { TfError, type TfErrorKind } from '../errors.js';
 
 /** Config files are small; anything larger is a wrong path, not a Procfile or an env file. */
@@ -35,6 +35,15 @@ function isNullDevice(file: string, stats: Stats): boolean {
   }
 }
 
+/** Where the symbolic link at `file` points, when `file` is one (its target missing); else undefined. */
+function danglingLinkTarget(file: string): string | undefined {
+  try {
+    return lstatSync(file).isSymbolicLink() ? readlinkSync(file) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function fail(file: ConfigFile, message: string, cause?: unknown): TfError {
   return new TfError(file.kind, message, { file: file.shown, hint: file.hint, cause });
 }
@@ -56,8 +65,11 @@ export function readConfigFile(file: ConfigFile): Buffer | undefined {
   try {
     stats = statSync(file.path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw failure(file, error);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw failure(file, error);
+    // A link to a file that is not there (a secret mounted elsewhere, not mounted now) is a mistake to name, not an absent file.
+    const target = danglingLinkTarget(file.path);
+    if (target === undefined) return undefined;
+    throw fail(file, `is a symbolic link to ${target}, which does not exist`, error);
   }
   // `-e /dev/null` is foreman's way to load no env file: the null device reads as an empty file.
   if (stats.isCharacterDevice() && isNullDevice(file.path, stats)) return Buffer.alloc(0);

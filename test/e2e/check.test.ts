@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixture, runTf, tempApps, withBusyPort } from '../helpers/tf.js';
 
@@ -238,6 +238,21 @@ describe('tf check', () => {
     const tf = runTf(['run', '-e', '/dev/null', 'sh', '-c', 'echo "FROM_FILE=${FROM_FILE-unset}"'], { cwd: dir });
     expect((await tf.exited).code, tf.stderr()).toBe(0);
     expect(tf.output()).toBe('FROM_FILE=unset\n');
+  }, 20_000);
+
+  it('names a .env that is a link to a missing file, rather than reading no .env; --env takes such a link as there', async () => {
+    const dir = app({ Procfile: 'web: a\n' });
+    symlinkSync('/nonexistent/app.env', path.join(dir, '.env'));
+    symlinkSync('/nonexistent/ci.env', path.join(dir, '.env.ci'));
+    const plain = runTf(['check'], { cwd: dir });
+    expect((await plain.exited).code).toBe(1);
+    expect(plain.stderr()).toBe(
+      "tf: .env: is a symbolic link to /nonexistent/app.env, which does not exist; the app root's .env must be a readable file; fix or remove it\n",
+    );
+    rmSync(path.join(dir, '.env'));
+    const ci = runTf(['check', '--env', 'ci'], { cwd: dir });
+    expect((await ci.exited).code).toBe(1);
+    expect(ci.stderr()).toContain('tf: .env.ci: is a symbolic link to /nonexistent/ci.env, which does not exist');
   }, 20_000);
 
   it('refuses a FIFO as an env file at once instead of blocking on it', async () => {
