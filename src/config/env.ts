@@ -136,6 +136,14 @@ export function parseEnvFile(source: EnvSource): ParsedEnvFile {
         message: `the value of ${entry.key} starts with ${quote} but does not end with it, so it was taken as written, quotes included; close the quote or remove it`,
       });
     }
+    const unexpanded = shellSyntaxKeptAsWritten(entry);
+    if (unexpanded !== undefined) {
+      warnings.push({
+        file: source.file,
+        line: entry.line,
+        message: `the value of ${entry.key} holds ${unexpanded}, which tf keeps as written (it expands $VAR, \${VAR}, \${VAR:-default} and \${VAR-default} only, and never runs commands); put the value in single quotes to say it is literal`,
+      });
+    }
     kept.push(entry);
   }
   const text = normalise(source.text);
@@ -156,6 +164,20 @@ const DOUBLE_QUOTED = new RegExp(String.raw`\\(["\\$\x60nr])|${NAMED}`, 'g');
 const ESCAPED: Record<string, string> = { n: '\n', r: '\r' };
 
 type Lookup = (name: string) => string | undefined;
+
+/**
+ * What a shell would expand in this value and tf does not (`${E:?}`, `$(cmd)`, a backtick), named
+ * by its form, not its text (a value is never shown); undefined when there is none.
+ */
+function shellSyntaxKeptAsWritten(entry: EnvEntry): string | undefined {
+  if (entry.quoting !== 'none' && entry.quoting !== 'double') return undefined;
+  const rest = entry.raw.replace(entry.quoting === 'double' ? DOUBLE_QUOTED : REFERENCE, '');
+  if (rest.includes('$(')) return 'a command substitution $(...)';
+  if (rest.includes('`')) return 'a command substitution in backticks';
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the words name the shell's syntax
+  if (rest.includes('${')) return 'a ${...} form';
+  return undefined;
+}
 
 function reference(lookup: Lookup, braced?: string, op?: string, fallback?: string, bare?: string): string {
   const current = lookup(braced ?? bare ?? '');

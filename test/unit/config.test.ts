@@ -274,4 +274,27 @@ describe('parseEnvFile warnings', () => {
       [3, 'the value of C'],
     ]);
   });
+
+  it('warns about shell syntax tf keeps as written (${E:?}, $(cmd), backticks), naming its form, never the value', () => {
+    const text = [
+      'E=${E:?required}',
+      'F=$(whoami)',
+      'G="a `date` b"',
+      'H=${HOME}/x',
+      'I="\\${X}"',
+      'J=\\${Y}',
+      'K=${Z:-${W}}',
+      "L='$(literal)'",
+      'M=${HOME:-x}$(id)',
+      'N=`literal in dotenv backticks`',
+    ].join('\n');
+    const parsed = parseEnvFile({ file: '.env', text });
+    expect(parsed.warnings.map((w) => [w.line, w.message.split(', which')[0]])).toEqual([
+      [1, 'the value of E holds a ${...} form'],
+      [2, 'the value of F holds a command substitution $(...)'],
+      [3, 'the value of G holds a command substitution in backticks'],
+      [9, 'the value of M holds a command substitution $(...)'],
+    ]);
+    for (const w of parsed.warnings) expect(w.message).not.toMatch(/required|whoami|date|\(id\)/);
+  });
 });
