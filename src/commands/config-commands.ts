@@ -95,6 +95,14 @@ export function readOnly(options: Options, env: Env, context: CommandContext): E
     return env;
   }
   const result = readOnlyEnv(env, options.allowWrite);
+  // A typo in --allow-write would leave the resource meant guarded while the user believes it open, or the reverse.
+  if (result.unmatched.length > 0) {
+    const known = result.writerStems.length === 0 ? 'none here' : result.writerStems.join(', ');
+    throw usageError(
+      `--allow-write ${result.unmatched.join(',')} names no resource --read-only guards (resources: ${known})`,
+      'name one of them, by its variable or its stem',
+    );
+  }
   const refusal = readOnlyRefusal(result);
   if (refusal !== undefined) throw refusal;
   for (const line of readOnlyBanner(result)) context.stderr.write(`tf: ${line}\n`);

@@ -36,6 +36,10 @@ export interface ReadOnlyEnv {
   readonly refused: readonly string[];
   /** Resource variables left writable by `--allow-write`. */
   readonly allowed: readonly string[];
+  /** `--allow-write` names that match no writer here (a typo, or a resource of another environment). */
+  readonly unmatched: readonly string[];
+  /** The stems of every writer, for a message about an unmatched name. */
+  readonly writerStems: readonly string[];
   /** Whether PGOPTIONS was extended. */
   readonly pgGuard: boolean;
 }
@@ -90,7 +94,9 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
 
   const present = (name: string): boolean => env[name] !== undefined && env[name] !== '';
   /** One writer: left writable, swapped for the sibling `to` (its value as `value` writes it), or refused. */
+  const stems = new Set<string>();
   const settle = (name: string, to: string | undefined, postgres: boolean, value: (sibling: string) => string): void => {
+    stems.add(stemOf(name));
     if (allow.has(stemOf(name))) {
       allowed.push(name);
       if (postgres) pgAllowed = true;
@@ -123,7 +129,8 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
     const existing = env.PGOPTIONS ?? '';
     if (!existing.includes('default_transaction_read_only')) result.PGOPTIONS = existing.trim() === '' ? PG_READ_ONLY : `${existing} ${PG_READ_ONLY}`;
   }
-  return { env: Object.freeze(result), swapped, refused, allowed, pgGuard };
+  const unmatched = [...allow].filter((stem) => !stems.has(stem));
+  return { env: Object.freeze(result), swapped, refused, allowed, unmatched, writerStems: [...stems], pgGuard };
 }
 
 /** The refusal, when there is one: a TfError naming every resource and both ways out. */

@@ -289,6 +289,14 @@ describe('tf run --read-only', { timeout: 30_000 }, () => {
     expect(JSON.parse(allowed.out)).toEqual({ DATABASE_URL: 'postgres://ro:ro-pass@127.0.0.1:5432/app', REDIS_URL: 'redis://:redis-pass@127.0.0.1:6379/0' });
     expect(allowed.err).toContain('REDIS_URL left WRITABLE');
     expect(allowed.err).not.toContain('redis-pass');
+
+    // A name that guards nothing here is a usage error, not a silent no-op: nothing runs.
+    const typo = await done(runTf(['run', '--read-only', '--allow-write', 'REDSI', 'touch', 'ran'], { cwd: dir }));
+    expect(typo.code).toBe(2);
+    expect(typo.err).toBe(
+      'tf: --allow-write REDSI names no resource --read-only guards (resources: DATABASE, REDIS); name one of them, by its variable or its stem\n',
+    );
+    expect(existsSync(path.join(dir, 'ran'))).toBe(false);
   });
 });
 
