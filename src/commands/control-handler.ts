@@ -180,7 +180,14 @@ export class StartControl implements ControlHandler {
       const current = wanted.get(change.type) ?? 0;
       wanted.set(change.type, typeof change.count === 'number' ? change.count : Math.max(0, current + change.count.delta));
     }
-    const fresh = this.instances(this.config, wanted);
+    let fresh: Map<string, Instance>;
+    try {
+      fresh = this.instances(this.config, wanted);
+    } catch (error) {
+      // The plan's hint speaks to a command line; a running tf's port base and step are fixed until it starts again.
+      if (!(error instanceof TfError) || error.kind !== 'formation') throw error;
+      return fail('failed', `${error.message}; nothing was scaled (scale less, or start tf again with another -p or --port-step)`);
+    }
     const lines: string[] = [];
     for (const [type, count] of wanted) {
       const from = this.formation.get(type) ?? 0;

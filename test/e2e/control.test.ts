@@ -328,7 +328,9 @@ describe('tf scale', () => {
     await started.waitFor(/READY web\.1[\s\S]*READY worker\.1|READY worker\.1[\s\S]*READY web\.1/);
     const collision = await tf(dir, ['scale', 'web=3']);
     expect(collision.code).toBe(1);
-    expect(collision.err).toBe('tf: web.3 and worker.1 would both get port 6002; run fewer instances of web or pass --port-step 3 or more\n');
+    expect(collision.err).toBe(
+      'tf: web.3 and worker.1 would both get port 6002; nothing was scaled (scale less, or start tf again with another -p or --port-step)\n',
+    );
     const unknown = await tf(dir, ['scale', 'wbe=2']);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toBe('tf: no process type "wbe" in Procfile (types: web, worker)\n');

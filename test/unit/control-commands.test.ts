@@ -42,6 +42,9 @@ describe('parseScale', () => {
   it('needs at least one', () => {
     expect(() => parseScale([])).toThrow('tf scale needs TYPE=N');
   });
+  it('refuses a type named twice, as -m does', () => {
+    expect(() => parseScale(['web=2', 'worker=1', 'web=+3'])).toThrow('web is named twice in tf scale');
+  });
 });
 
 describe('duration, the UPTIME column', () => {
