@@ -143,9 +143,9 @@ export function readOnlyRefusal(result: ReadOnlyEnv): TfError | undefined {
   });
 }
 
-/** The stderr banner of a read-only run, values masked. */
-export function readOnlyBanner(result: ReadOnlyEnv): string[] {
-  const lines = result.swapped.map((s) => `read-only: ${s.from} -> ${s.to} (${maskValue(s.name, result.env[s.name] ?? '')})`);
+/** The stderr banner of a read-only run, values masked; one encrypted in its file (`secret`) is masked whole. */
+export function readOnlyBanner(result: ReadOnlyEnv, secret: ReadonlySet<string> = new Set()): string[] {
+  const lines = result.swapped.map((s) => `read-only: ${s.from} -> ${s.to} (${maskValue(s.name, result.env[s.name] ?? '', { secret: secret.has(s.to) })})`);
   if (result.pgGuard) lines.push(`read-only: PGOPTIONS += ${PG_READ_ONLY} (a guard for libpq clients, not a security boundary)`);
   for (const name of result.allowed) lines.push(`read-only: ${name} left WRITABLE (--allow-write)`);
   if (lines.length === 0) lines.push('read-only: no resource to swap');

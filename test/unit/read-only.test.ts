@@ -186,4 +186,9 @@ describe('readOnlyEnv', () => {
     ]);
     expect(banner.join('\n')).not.toMatch(/r1|w1/);
   });
+
+  it('masks a sibling encrypted in its file whole: its host is part of the secret', () => {
+    const result = readOnlyEnv({ DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO }, []);
+    expect(readOnlyBanner(result, new Set(['DATABASE_READONLY_URL']))[0]).toBe(`read-only: DATABASE_URL -> DATABASE_READONLY_URL (${MASK})`);
+  });
 });
