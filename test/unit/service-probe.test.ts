@@ -110,6 +110,26 @@ describe('probe', { timeout: 10_000 }, () => {
     expect(report.state).toEqual({ kind: 'down', error: 'ENOTFOUND db.invalid' });
   });
 
+  it('names no host, address or port in the errors of a redacted target (an encrypted URL)', async () => {
+    const port = await closedPort();
+    const refused = await probe({ label: 'x', addresses: [{ host: '127.0.0.1', port }], redact: MASK });
+    expect(refused.state).toEqual({ kind: 'down', error: `ECONNREFUSED ${MASK}` });
+    const notFound: Lookup = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND db.invalid'), { code: 'ENOTFOUND' });
+    };
+    const unknown = await probe({ label: 'x', addresses: [{ host: 'db.invalid', port: 5432 }], redact: MASK }, { lookup: notFound });
+    expect(unknown.state).toEqual({ kind: 'down', error: `ENOTFOUND ${MASK}` });
+    // An error without a code: its message may name the host.
+    const chatty: Lookup = async () => {
+      throw new Error('no answer for db.invalid');
+    };
+    const vague = await probe({ label: 'x', addresses: [{ host: 'db.invalid', port: 5432 }], redact: MASK }, { lookup: chatty });
+    expect(vague.state).toEqual({ kind: 'down', error: `failed ${MASK}` });
+    const never: Lookup = () => new Promise(() => undefined);
+    const slow = await probe({ label: 'x', addresses: [{ host: 'db.invalid', port: 5432 }], redact: MASK }, { lookup: never, timeoutMs: 100 });
+    expect(slow.state).toEqual({ kind: 'down', error: `lookup timeout after 0.1s ${MASK}` });
+  });
+
   it('bounds every step: a lookup that never answers is a timeout', async () => {
     const never: Lookup = () => new Promise(() => undefined);
     const report = await probe({ label: 'x', addresses: [{ host: 'slow.example', port: 1 }] }, { lookup: never, timeoutMs: 200 });
