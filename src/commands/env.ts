@@ -180,7 +180,8 @@ export async function envShow(request: EnvShowRequest, context: CommandContext, 
       ? loadConfig({ options: request.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env })
       : // One instance of the type, whatever the formation says: its first PORT is the same either way.
         loadConfig({ options: { ...request.options, formation: undefined }, only: [type] }, { cwd: context.cwd, shellEnv: context.env });
-  const secret = hooks.secretKeys ?? new Set<string>();
+  // What was encrypted in its file stays masked whatever its name: a URL's host is no less secret than its password.
+  const secret = new Set([...config.secretKeys, ...(hooks.secretKeys ?? [])]);
   const mask = (key: string, value: string): string => (request.reveal ? value : maskValue(key, value, { secret: secret.has(key) }));
   const rows = envRows(config, context.env, type, mask);
   writeWarnings(context.stderr, config.warnings);

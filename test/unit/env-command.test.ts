@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { env, envGet, type EnvInvocation, type EnvHooks } from '../../src/commands/env.js';
 import type { CommandContext } from '../../src/commands/context.js';
 import { loadConfig } from '../../src/config/load.js';
+import { formatKey } from '../../src/config/keys.js';
 import { MASK } from '../../src/config/mask.js';
+import { encryptValue, generateKey } from '../../src/config/secrets.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { TfError } from '../../src/errors.js';
 import { configOptions } from '../helpers/config.js';
@@ -139,6 +141,18 @@ describe('tf env [TYPE]', () => {
     const context = contextIn(dir);
     await env(invocation([]), context, { secretKeys: new Set(['PLAIN']) });
     expect(context.stdout.text).not.toContain('visible-value');
+  });
+
+  it('masks a value encrypted in its file whole, whatever its name, in the table and JSON', async () => {
+    const key = generateKey();
+    const url = 'http://hidden-host.internal:8080/secretpath';
+    const dir = app({ '.env': `INTERNAL_URL=${encryptValue(url, key, { envName: 'default', name: 'INTERNAL_URL' })}\n` });
+    for (const json of [false, true]) {
+      const context = contextIn(dir, { TF_KEY_DEFAULT: formatKey(key) });
+      expect(await env(invocation([], { json }), context)).toBe(0);
+      expect(context.stdout.text).toMatch(json ? /"key":"INTERNAL_URL","value":"\*{5}"/ : /^INTERNAL_URL +\*{5} +\.env:1$/m);
+      expect(context.stdout.text).not.toContain('hidden-host');
+    }
   });
 
   it('names an unknown type with the ones there are', async () => {
