@@ -296,7 +296,11 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
   const ENCRYPTED = 'enc-planted-aa11';
   const PASSWORD = 'pw-planted-bb22';
   const URL_PASSWORD = 'url-planted-cc33';
-  const planted = [ENCRYPTED, PASSWORD, URL_PASSWORD];
+  // An encrypted URL: where it points is as secret as the rest. `.invalid` never resolves (RFC 6761).
+  const HIDDEN_HOST = 'host-planted-dd44.invalid';
+  const HIDDEN_PATH = 'path-planted-ee55';
+  const HIDDEN_PORT = 47_913;
+  const planted = [ENCRYPTED, PASSWORD, URL_PASSWORD, HIDDEN_HOST, HIDDEN_PATH, `:${HIDDEN_PORT}`];
   const clean = (label: string, text: string): void => {
     for (const secret of planted) expect(text, `${label} printed a secret`).not.toContain(secret);
   };
@@ -313,10 +317,11 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
     });
     const init = await done(runTf(['secrets', 'init'], { cwd: dir }));
     expect(init.code, init.err).toBe(0);
-    const set = await done(runTf(['env', 'set', '--secret', `API_TOKEN=${ENCRYPTED}`], { cwd: dir }));
+    const hiddenUrl = `http://${HIDDEN_HOST}:${HIDDEN_PORT}/${HIDDEN_PATH}`;
+    const set = await done(runTf(['env', 'set', '--secret', `API_TOKEN=${ENCRYPTED}`, `INTERNAL_URL=${hiddenUrl}`], { cwd: dir }));
     expect(set.code, set.err).toBe(0);
     clean('env set --secret', set.out + set.err);
-    expect(readFileSync(path.join(dir, '.env'), 'utf8')).not.toContain(ENCRYPTED);
+    expect(readFileSync(path.join(dir, '.env'), 'utf8')).not.toMatch(new RegExp(`${ENCRYPTED}|${HIDDEN_HOST}`));
     return { dir, port };
   }
 
@@ -325,7 +330,8 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
     for (const mode of [[], ['--json']]) {
       const tf = runTf(['start', ...mode], { cwd: dir });
       await tf.waitFor(/GOT true,true,true/);
-      await tf.waitFor(/is down/);
+      await tf.waitFor(/service DATABASE_URL .* is down/);
+      await tf.waitFor(/service INTERNAL_URL \(\*{5}\) is down: ENOTFOUND \*{5}; starting anyway/);
       const ps = await done(runTf(['ps', ...mode], { cwd: dir }));
       expect(ps.code, ps.err).toBe(0);
       expect(ps.out).toContain('web.1');
@@ -356,12 +362,22 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
       ['start', '--wait', 'DATABASE_URL', '--wait-timeout', '0.5'],
       ['run', '--read-only', 'true'],
       ['run', '--wait', 'DATABASE_URL', '--wait-timeout', '0.5', 'true'],
+      ['start', '--wait', 'INTERNAL_URL', '--wait-timeout', '0.5'],
+      ['run', '--wait', 'INTERNAL_URL', '--wait-timeout', '0.5', 'true'],
     ];
+    const outputs = new Map<string, string>();
     for (const args of commands) {
       const result = await done(runTf(args, { cwd: dir }));
       expect(result.code, `${args.join(' ')}: ${result.err}`).not.toBeNull();
       clean(args.join(' '), result.out + result.err);
+      outputs.set(args.join(' '), result.out + result.err);
     }
+    // The encrypted URL is listed, probed and waited for all the same, only never shown.
+    expect(outputs.get('services')).toContain('encrypted URL\n  INTERNAL_URL=*****  (.env:4)');
+    expect(outputs.get('services --probe')).toContain('encrypted URL  DOWN: ENOTFOUND *****\n  INTERNAL_URL=*****');
+    expect(outputs.get('start --wait INTERNAL_URL --wait-timeout 0.5')).toContain(
+      'tf: INTERNAL_URL (*****) did not accept connections within 0.5s (last error: ENOTFOUND *****)',
+    );
   });
 
   it('errors: a wrong key and a missing key name the variable, never the value; TF_KEY_* never reaches a child', async () => {

@@ -227,6 +227,24 @@ describe('waitFor', { timeout: 10_000 }, () => {
     expect(waiting).toEqual([`REDIS_URL (redis://:${MASK}@127.0.0.1:${port}): ECONNREFUSED 127.0.0.1:${port}`]);
   });
 
+  it('names neither the host nor the port of an encrypted URL while waiting or when it gives up', async () => {
+    const port = await closedPort();
+    const env = { INTERNAL_URL: `http://hidden-host.internal:${port}/secretpath` };
+    const hiddenHost: Lookup = async () => [{ address: '127.0.0.1', family: 4 }];
+    const waiting: string[] = [];
+    const error = await waitFor(env, ['INTERNAL_URL'], {
+      timeoutMs: 300,
+      initialDelayMs: 20,
+      lookup: hiddenHost,
+      secret: (name) => name === 'INTERNAL_URL',
+      onWaiting: (label, why) => waiting.push(`${label}: ${why}`),
+    }).catch((e: unknown) => e as TfError);
+    expect(waiting).toEqual([`INTERNAL_URL (${MASK}): ECONNREFUSED ${MASK}`]);
+    expect((error as TfError).describe()).toBe(
+      `INTERNAL_URL (${MASK}) did not accept connections within 0.3s (last error: ECONNREFUSED ${MASK}); start it or fix its URL, or allow longer with --wait-timeout`,
+    );
+  });
+
   it('accepts short names and refuses unknown ones before waiting', async () => {
     const port = await listen(tcpServer(), '127.0.0.1');
     await waitFor({ DB_URL: `postgres://127.0.0.1:${port}/x` }, ['db'], { timeoutMs: 2000 });
@@ -265,6 +283,20 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
       ['info', `service API_URL (http://127.0.0.1:${own}/api) is this app's web.1`],
       ['warn', `service OTHER_URL (http://127.0.0.1:${other}/) is down: ECONNREFUSED 127.0.0.1:${other}; starting anyway`],
       ['info', `service REDIS_URL (redis://127.0.0.1:${own}/1) is this app's web.1`],
+    ]);
+  });
+
+  it('says where an encrypted URL points in no line: not down, not as this app', async () => {
+    const own = await closedPort();
+    const notFound: Lookup = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND hidden-host.internal'), { code: 'ENOTFOUND' });
+    };
+    const env = { INTERNAL_URL: 'http://hidden-host.internal:8080/secretpath', SELF_URL: `http://localhost:${own}/` };
+    const secret = (name: string): boolean => name === 'INTERNAL_URL' || name === 'SELF_URL';
+    const lines = await bootReport(env, { secret, lookup: notFound, ownPorts: new Map([[own, 'web.1']]) });
+    expect(lines.map((l) => [l.level, l.text])).toEqual([
+      ['warn', `service INTERNAL_URL (${MASK}) is down: ENOTFOUND ${MASK}; starting anyway`],
+      ['warn', `service SELF_URL (${MASK}) is down: ENOTFOUND ${MASK}; starting anyway`],
     ]);
   });
 
@@ -311,6 +343,36 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
     ]);
     expect(parsed.resources[0]?.probe.http?.status).toBe(200);
     expect(json.text()).not.toContain('pw@');
+  });
+
+  it('probes an encrypted URL, printing where it points nowhere: not in its description, its state or JSON', async () => {
+    const down = await closedPort();
+    const up = await listen(
+      createHttpServer((_req, res) => {
+        res.statusCode = 200;
+        res.end('ok');
+      }),
+      '127.0.0.1',
+    );
+    // The planted host resolves to this machine, so the connects are real; the GET resolves its host itself.
+    const hiddenHost: Lookup = async () => [{ address: '127.0.0.1', family: 4 }];
+    const env = { DOWN_URL: `postgres://hidden-host.internal:${down}/secretdb`, UP_URL: `http://127.0.0.1:${up}/secretpath` };
+    const secret = (): boolean => true;
+    const out = capture();
+    const context = { cwd: '/', env: {}, stdout: out.stream, stderr: out.stream };
+    expect(await listServices(env, { probe: true, json: false, secret }, context, { lookup: hiddenHost })).toBe(1);
+    expect(out.text()).toMatch(
+      /^encrypted URL {2}DOWN: ECONNREFUSED \*{5}\n {2}DOWN_URL=\*{5}\nencrypted URL {2}up \d+ms \(HTTP 200\)\n {2}UP_URL=\*{5}\n1 of 2 down\n$/,
+    );
+    const json = capture();
+    expect(await listServices(env, { probe: true, json: true, secret }, { ...context, stdout: json.stream }, { lookup: hiddenHost })).toBe(1);
+    const parsed = JSON.parse(json.text()) as { resources: { encrypted: boolean; probe: { kind: string; addresses: unknown } }[] };
+    expect(parsed.resources.map((r) => [r.encrypted, r.probe.kind, r.probe.addresses])).toEqual([
+      [true, 'down', null],
+      [true, 'up', null],
+    ]);
+    for (const text of [out.text(), json.text()])
+      expect(text).not.toMatch(new RegExp(`hidden-host|127\\.0\\.0\\.1|${down}|${up}|secret(db|path)|postgres|http:`));
   });
 });
 
