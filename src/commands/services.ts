@@ -1,7 +1,18 @@
 import path from 'node:path';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
 import { MASK, maskValue } from '../config/mask.js';
-import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName, type Resource, type ResourceFacts, type ServiceVar } from '../config/services.js';
+import {
+  catalog,
+  describeUrl,
+  formatAddress,
+  resourceOf,
+  serviceVarName,
+  unreadable,
+  unreadableReason,
+  type Resource,
+  type ResourceFacts,
+  type ServiceVar,
+} from '../config/services.js';
 import type { Env, EnvOrigin } from '../domain.js';
 import { TfError, usageError } from '../errors.js';
 import { probeAll, waitUntilUp, type Lookup, type ProbeReport, type ProbeTarget } from '../host/service-probe.js';
@@ -29,6 +40,9 @@ export interface ServicesInput {
 /** `postgres db:5432 app`; an encrypted URL is described by that alone. */
 const describeResource = (r: ResourceFacts & { readonly secret: boolean }): string =>
   r.secret ? 'encrypted URL' : `${r.scheme} ${r.addresses.map(formatAddress).join(',')}${r.database === undefined ? '' : ` ${r.database}`}`;
+
+/** What tf says of a variable it cannot read as a URL: listed, never probed, never an error. */
+const unreadableText = (reason: string): string => `not a URL tf can read: ${reason}`;
 
 /** The target a probe connects to; `http` adds the GET for http(s) resources. */
 function targetOf(resource: Resource, variable: ServiceVar = resource.vars[0] as ServiceVar, http = false): ProbeTarget {
@@ -92,7 +106,9 @@ export async function listServices(
     const found = input.origins?.get(name);
     return found === undefined ? '' : found.kind === 'shell' ? '  (shell)' : `  (${found.file}:${found.line})`;
   };
-  const resources = catalog(env, input.secret === undefined ? {} : { secret: input.secret });
+  const options = input.secret === undefined ? {} : { secret: input.secret };
+  const resources = catalog(env, options);
+  const unread = unreadable(env, options);
   const reports = input.probe
     ? await probeAll(
         resources.map((r) => targetOf(r, undefined, true)),
@@ -101,10 +117,14 @@ export async function listServices(
     : undefined;
   const down = reports?.filter((r) => r.state.kind === 'down').length ?? 0;
   if (input.json) {
-    context.stdout.write(`${JSON.stringify({ resources: resources.map((r, i) => jsonOf(r, reports?.[i])) })}\n`);
+    const document = {
+      resources: resources.map((r, i) => jsonOf(r, reports?.[i])),
+      unreadable: unread.map((u) => ({ name: u.name, value: u.masked, reason: u.reason })),
+    };
+    context.stdout.write(`${JSON.stringify(document)}\n`);
     return down > 0 ? 1 : 0;
   }
-  if (resources.length === 0) {
+  if (resources.length === 0 && unread.length === 0) {
     context.stdout.write('no backing services: no variable holds a URL with a host\n');
     return 0;
   }
@@ -114,7 +134,9 @@ export async function listServices(
     lines.push(`${describeResource(resource)}${report === undefined ? '' : `  ${stateText(report)}`}`);
     for (const v of resource.vars) lines.push(`  ${v.name}=${v.masked}${origin(v.name)}`);
   });
-  if (reports !== undefined) lines.push(down === 0 ? `${resources.length} up or not probed` : `${down} of ${resources.length} down`);
+  for (const u of unread) lines.push(`${unreadableText(u.reason)}${reports === undefined ? '' : '  not probed'}`, `  ${u.name}=${u.masked}${origin(u.name)}`);
+  const listed = resources.length + unread.length;
+  if (reports !== undefined) lines.push(down === 0 ? `${listed} up or not probed` : `${down} of ${listed} down`);
   context.stdout.write(`${lines.join('\n')}\n`);
   return down > 0 ? 1 : 0;
 }
@@ -229,8 +251,10 @@ export function waitTargets(env: Env, names: readonly string[], secret?: SecretT
     const variable = env[name] !== undefined ? name : (serviceVarName(name) ?? name);
     const known = resources.flatMap((r) => r.vars.map((v) => v.name));
     const hint = known.length === 0 ? 'no variable here holds a URL with a host' : `variables holding service URLs: ${known.join(', ')}`;
-    if (env[variable] === undefined) throw new TfError('option', `--wait ${name}: no variable ${variable} in the environment`, { hint });
-    throw new TfError('option', `--wait ${name}: the value of ${variable} is not a URL with a host`, { hint });
+    const value = env[variable];
+    if (value === undefined) throw new TfError('option', `--wait ${name}: no variable ${variable} in the environment`, { hint });
+    const reason = value.trim() === '' ? 'empty' : (unreadableReason(value) ?? 'no host');
+    throw new TfError('option', `--wait ${name}: the value of ${variable} is ${unreadableText(reason)}`, { hint });
   });
 }
 
@@ -288,7 +312,8 @@ export async function bootReport(
     readonly ownPorts?: ReadonlyMap<number, string>;
   } = {},
 ): Promise<BootLine[]> {
-  const all = catalog(env, settings.secret === undefined ? {} : { secret: settings.secret });
+  const options = settings.secret === undefined ? {} : { secret: settings.secret };
+  const all = catalog(env, options);
   // APP_URL=http://localhost:5000 names the web instance being started, not a backing service:
   // it is down at boot by design, so it is named, not probed.
   const ownLines = new Map<Resource, BootLine>();
@@ -312,7 +337,11 @@ export async function bootReport(
       return [resource, { level: 'info', text: `${serviceLabel(resource)} ${stateText(report)}` }];
     }),
   );
-  return all.map((r) => (ownLines.get(r) ?? probed.get(r)) as BootLine);
+  // As tf services lists them: the developer sees the variable their app may fail to read too.
+  const unread = unreadable(env, options).map(
+    (u): BootLine => ({ level: 'info', text: `service ${u.name} (${u.masked}) is ${unreadableText(u.reason)}; not probed` }),
+  );
+  return [...all.map((r) => (ownLines.get(r) ?? probed.get(r)) as BootLine), ...unread];
 }
 
 /** `service DATABASE_URL, DB_URL (postgres://app:*****@db/app)`: the names and the first value, masked. */

@@ -10,6 +10,9 @@ import { decode, parseUrl, type UrlParts } from './url.js';
  *
  * A variable whose value was encrypted is a resource of its own (`secret`): grouped with a plain
  * alias, the alias's description would print where the secret points.
+ *
+ * A value that starts like a URL but whose host part does not parse (`http://h:99999`) is no
+ * resource; `unreadable` lists it with the reason, so that it is not silently left out.
  */
 
 /** Where a resource listens, with the scheme's default port filled in. */
@@ -131,6 +134,14 @@ function fromParts(parts: UrlParts): ResourceFacts | undefined {
   return { scheme, addresses, database: databaseOf(scheme, parts.path) };
 }
 
+/** Why `value` names no resource, in words that quote none of it; undefined when it names one. */
+export function unreadableReason(value: string): string | undefined {
+  const parsed = parseUrl(value.trim());
+  if (parsed.kind === 'not-url') return 'not scheme://host';
+  if (parsed.kind === 'malformed') return parsed.reason;
+  return fromParts(parsed.parts) === undefined ? 'no host' : undefined;
+}
+
 /** The identity of a resource: aliases share it whatever their credentials or options. */
 const identity = (r: ResourceFacts): string => JSON.stringify([r.scheme, r.addresses.map((a) => `${a.host}:${a.port ?? ''}`).sort(), r.database ?? '']);
 
@@ -158,6 +169,30 @@ export function catalog(env: Env, options: CatalogOptions = {}): Resource[] {
     byIdentity.set(key, entry);
   }
   return [...byIdentity.values()].map(({ resource, vars, secret }) => ({ ...resource, vars, secret }));
+}
+
+/** A variable holding something like a URL that tf cannot read as one. */
+export interface UnreadableVar {
+  readonly name: string;
+  /** The value as tf may print it (a URL that does not parse is hidden after its `scheme://`). */
+  readonly masked: string;
+  /** Why, quoting nothing of the value: `port over 65535`, `port not a number`... */
+  readonly reason: string;
+}
+
+/**
+ * The candidates of `env` that start like a URL (`scheme://`) but whose host part does not parse,
+ * in env order: the values `tf env` shows as `scheme://*****`, most likely a mistake. A value that
+ * parses but names no host (`sqlite:///app.db`) or is no URL (`BASE_URL=/`, `SENTRY_DSN=`) names
+ * no backing service: listing those would bury the mistakes under every path and switch.
+ */
+export function unreadable(env: Env, options: CatalogOptions = {}): UnreadableVar[] {
+  return Object.entries(env).flatMap(([name, value]) => {
+    if (!candidate(name, value)) return [];
+    const parsed = parseUrl(value.trim());
+    if (parsed.kind !== 'malformed') return [];
+    return [{ name, masked: maskValue(name, value, { secret: options.secret?.(name) === true }), reason: parsed.reason }];
+  });
 }
 
 /** `host:port` as printed: IPv6 literals in brackets, as in a URL. */

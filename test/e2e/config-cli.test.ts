@@ -473,4 +473,23 @@ describe('fixes found through the CLI', { timeout: 30_000 }, () => {
     expect(blank.code, blank.err).toBe(0);
     expect(existsSync(path.join(dir, 'ran'))).toBe(true);
   });
+
+  it('services, its --json and the boot report list a *_URL tf cannot read, masked, with why; --wait names why', async () => {
+    const dir = app({ '.env': 'PLAIN=1\nWEIRD_URL=http://user:pa ss@host:99999/x\n', Procfile: `web: ${fixture('print-env.mjs', 'PS')}\n` });
+    const list = await done(runTf(['services'], { cwd: dir }));
+    expect(list).toEqual({ code: 0, out: 'not a URL tf can read: port over 65535\n  WEIRD_URL=http://*****  (.env:2)\n', err: '' });
+    const probed = await done(runTf(['services', '--probe'], { cwd: dir }));
+    expect(probed.code, probed.err).toBe(0);
+    expect(probed.out).toContain('not a URL tf can read: port over 65535  not probed\n');
+    const json = await done(runTf(['services', '--json'], { cwd: dir }));
+    expect(JSON.parse(json.out)).toEqual({ resources: [], unreadable: [{ name: 'WEIRD_URL', value: 'http://*****', reason: 'port over 65535' }] });
+    const wait = await done(runTf(['run', '--wait', 'WEIRD_URL', 'touch', 'ran'], { cwd: dir }));
+    expect(wait.code).toBe(1);
+    expect(wait.err.split('\n')[0]).toContain('tf: --wait WEIRD_URL: the value of WEIRD_URL is not a URL tf can read: port over 65535');
+    const tf = runTf(['start'], { cwd: dir });
+    await tf.waitFor(/system \| service WEIRD_URL \(http:\/\/\*{5}\) is not a URL tf can read: port over 65535; not probed/);
+    await tf.waitFor(/ENV \{"PS":"web\.1"\}/);
+    await stop(tf);
+    for (const text of [list.out, probed.out, json.out, wait.err, tf.output(), tf.stderr()]) expect(text).not.toMatch(/pa ss|99999/);
+  });
 });

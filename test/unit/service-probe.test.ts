@@ -251,7 +251,12 @@ describe('waitFor', { timeout: 10_000 }, () => {
     await expect(waitFor({ DB_URL: 'postgres://h/x' }, ['CACHE_URL'], { timeoutMs: 100 })).rejects.toThrow(
       '--wait CACHE_URL: no variable CACHE_URL in the environment',
     );
-    await expect(waitFor({ PORT: '5000' }, ['PORT'], { timeoutMs: 100 })).rejects.toThrow('--wait PORT: the value of PORT is not a URL with a host');
+    await expect(waitFor({ PORT: '5000' }, ['PORT'], { timeoutMs: 100 })).rejects.toThrow(
+      '--wait PORT: the value of PORT is not a URL tf can read: not scheme://host',
+    );
+    await expect(waitFor({ WEIRD_URL: 'http://user:pa ss@host:99999/x' }, ['WEIRD_URL'], { timeoutMs: 100 })).rejects.toThrow(
+      '--wait WEIRD_URL: the value of WEIRD_URL is not a URL tf can read: port over 65535',
+    );
   });
 });
 
@@ -300,6 +305,11 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
     ]);
   });
 
+  it('has a line, never a probe, for a URL it cannot read', async () => {
+    const lines = await bootReport({ WEIRD_URL: 'http://user:pa ss@host:99999/x', EMPTY_URL: '' });
+    expect(lines).toEqual([{ level: 'info', text: `service WEIRD_URL (http://${MASK}) is not a URL tf can read: port over 65535; not probed` }]);
+  });
+
   it('ends at once when start no longer wants it', async () => {
     const stop = new AbortController();
     const never: Lookup = () => new Promise(() => undefined);
@@ -343,6 +353,24 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
     ]);
     expect(parsed.resources[0]?.probe.http?.status).toBe(200);
     expect(json.text()).not.toContain('pw@');
+  });
+
+  it('lists a URL it cannot read, masked, with why, in text and JSON; it is no error and is not probed', async () => {
+    const down = await closedPort();
+    const env = { DATABASE_URL: `postgres://127.0.0.1:${down}/app`, WEIRD_URL: 'http://user:pa ss@host:99999/x' };
+    const out = capture();
+    const context = { cwd: '/', env: {}, stdout: out.stream, stderr: out.stream };
+    expect(await listServices({ WEIRD_URL: env.WEIRD_URL }, { probe: false, json: false }, context)).toBe(0);
+    expect(out.text()).toBe(`not a URL tf can read: port over 65535\n  WEIRD_URL=http://${MASK}\n`);
+    const probed = capture();
+    expect(await listServices(env, { probe: true, json: false }, { ...context, stdout: probed.stream })).toBe(1);
+    expect(probed.text()).toBe(
+      `postgres 127.0.0.1:${down} app  DOWN: ECONNREFUSED 127.0.0.1:${down}\n  DATABASE_URL=postgres://127.0.0.1:${down}/app\nnot a URL tf can read: port over 65535  not probed\n  WEIRD_URL=http://${MASK}\n1 of 2 down\n`,
+    );
+    const json = capture();
+    expect(await listServices({ WEIRD_URL: env.WEIRD_URL }, { probe: true, json: true }, { ...context, stdout: json.stream })).toBe(0);
+    expect(JSON.parse(json.text())).toEqual({ resources: [], unreadable: [{ name: 'WEIRD_URL', value: `http://${MASK}`, reason: 'port over 65535' }] });
+    expect(out.text() + probed.text() + json.text()).not.toMatch(/pa ss|99999/);
   });
 
   it('probes an encrypted URL, printing where it points nowhere: not in its description, its state or JSON', async () => {

@@ -6,7 +6,7 @@ import type { TfError } from '../../src/errors.js';
 import { formatKey } from '../../src/config/keys.js';
 import { encryptValue, generateKey } from '../../src/config/secrets.js';
 import { removeApp, tmpApp } from '../helpers/tf.js';
-import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName } from '../../src/config/services.js';
+import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName, unreadable, unreadableReason } from '../../src/config/services.js';
 
 describe('describeUrl', () => {
   const rows: [string, string, unknown][] = [
@@ -101,6 +101,44 @@ describe('catalog', () => {
 
   it('prints IPv6 addresses in brackets', () => {
     expect(formatAddress({ host: '::1', port: 5432 })).toBe('[::1]:5432');
+  });
+});
+
+describe('unreadableReason', () => {
+  const rows: [string, string, string | undefined][] = [
+    // [why, value, reason]
+    ['a URL with a host is readable', 'postgres://u:p@db/app', undefined],
+    ['a port past 65535, whatever the password holds', 'http://user:pa ss@host:99999/x', 'port over 65535'],
+    ['a port that is no number', 'redis://cache:63x9', 'port not a number'],
+    ['a raw / in a password ends the host part early', 'postgres://app:pa/ss@db/app', 'port not a number; a raw / or ? in a password must be percent-encoded'],
+    ['a space in the host', 'http://my host/', 'a character no host name has'],
+    ['a file or socket path names no host', 'sqlite:///app.db', 'no host'],
+    ['a host and port without a scheme', 'localhost:5432', 'not scheme://host'],
+    ['a path', '/callback', 'not scheme://host'],
+  ];
+  it.each(rows)('%s', (_why, value, reason) => {
+    expect(unreadableReason(value)).toBe(reason);
+  });
+});
+
+describe('unreadable', () => {
+  it('lists the values that start like a URL but whose host part does not parse, masked, with why', () => {
+    const env = {
+      DATABASE_URL: 'postgres://u:p@db/app',
+      WEIRD_URL: 'http://user:pa ss@host:99999/x',
+      // Parsed, and no backing service: a file, a path, a switched-off DSN, a word.
+      SQLITE_URL: 'sqlite:///app.db',
+      BASE_URL: '/',
+      SENTRY_DSN: '',
+      GREETING: 'hello',
+      UPSTREAM: 'amqp://mq:99999',
+      SECRET_URL: 'http://hidden-host:99999/',
+    };
+    expect(unreadable(env, { secret: (name) => name === 'SECRET_URL' })).toEqual([
+      { name: 'WEIRD_URL', masked: `http://${MASK}`, reason: 'port over 65535' },
+      { name: 'UPSTREAM', masked: `amqp://${MASK}`, reason: 'port over 65535' },
+      { name: 'SECRET_URL', masked: MASK, reason: 'port over 65535' },
+    ]);
   });
 });
 
