@@ -89,7 +89,7 @@ export function reportServices(config: Config, instances: readonly Instance[], s
 }
 
 /** `tf run --read-only`: every NAME_URL swapped for its NAME_READONLY_URL, or a refusal; a masked banner on stderr. */
-export function readOnly(options: Options, env: Env, context: CommandContext): Env {
+export function readOnly(options: Options, env: Env, context: CommandContext, secretKeys: ReadonlySet<string>): Env {
   if (!options.readOnly) {
     if (options.allowWrite.length > 0) throw usageError('--allow-write goes with --read-only', 'e.g. tf run --read-only --allow-write REDIS psql');
     return env;
@@ -97,6 +97,6 @@ export function readOnly(options: Options, env: Env, context: CommandContext): E
   const result = readOnlyEnv(env, options.allowWrite);
   const refusal = readOnlyRefusal(result);
   if (refusal !== undefined) throw refusal;
-  for (const line of readOnlyBanner(result)) context.stderr.write(`tf: ${line}\n`);
+  for (const line of readOnlyBanner(result, (name) => secretKeys.has(name))) context.stderr.write(`tf: ${line}\n`);
   return result.env;
 }

@@ -31,7 +31,7 @@ export async function run(invocation: Invocation, context: CommandContext): Prom
   const { launch, type } = oneOffLaunch([first, ...argv.slice(1)], config.procfile.types);
   // A Procfile type runs on its first port; a plain command gets PORT only when -p/TF_PORT names one.
   const port: Record<string, string> = type === undefined && invocation.options.port !== undefined ? { PORT: String(invocation.options.port) } : {};
-  const env = readOnly(invocation.options, { ...runEnv(config, type), ...port }, context);
+  const env = readOnly(invocation.options, { ...runEnv(config, type), ...port }, context, config.secretKeys);
   await waitForServices(invocation.options, config, context);
 
   // execa is loaded here only: `tf start` never needs it.

@@ -136,9 +136,10 @@ export function readOnlyRefusal(result: ReadOnlyEnv): TfError | undefined {
   });
 }
 
-/** The stderr banner of a read-only run, values masked. */
-export function readOnlyBanner(result: ReadOnlyEnv): string[] {
-  const lines = result.swapped.map((s) => `read-only: ${s.from} -> ${s.to} (${maskValue(s.name, result.env[s.name] ?? '')})`);
+/** The stderr banner of a read-only run, values masked; `secret` says which were encrypted (hidden whole). */
+export function readOnlyBanner(result: ReadOnlyEnv, secret: (name: string) => boolean = () => false): string[] {
+  // The value shown is the sibling's: whether it was encrypted is the sibling's question.
+  const lines = result.swapped.map((s) => `read-only: ${s.from} -> ${s.to} (${maskValue(s.name, result.env[s.name] ?? '', { secret: secret(s.to) })})`);
   if (result.pgGuard) lines.push(`read-only: PGOPTIONS += ${PG_READ_ONLY} (a guard for libpq clients, not a security boundary)`);
   for (const name of result.allowed) lines.push(`read-only: ${name} left WRITABLE (--allow-write)`);
   if (lines.length === 0) lines.push('read-only: no resource to swap');

@@ -275,6 +275,18 @@ describe('tf run --read-only', { timeout: 30_000 }, () => {
     expect(run.err).not.toMatch(/rw-pass|ro-pass/);
   });
 
+  it('hides an encrypted read-only sibling whole in the banner', async () => {
+    const dir = app({ '.env': 'DATABASE_URL=postgres://app:rw-pass@127.0.0.1:5432/app\n' });
+    expect((await done(runTf(['secrets', 'init'], { cwd: dir }))).code).toBe(0);
+    const set = await done(runTf(['env', 'set', '--secret', 'DATABASE_READONLY_URL=postgres://ro@ro-host-planted.invalid/app'], { cwd: dir }));
+    expect(set.code, set.err).toBe(0);
+    const run = await done(runTf(['run', '--read-only', ...showEnv('DATABASE_URL')], { cwd: dir }));
+    expect(run.code, run.err).toBe(0);
+    expect(JSON.parse(run.out)).toEqual({ DATABASE_URL: 'postgres://ro@ro-host-planted.invalid/app' });
+    expect(run.err).toContain('tf: read-only: DATABASE_URL -> DATABASE_READONLY_URL (*****)');
+    expect(run.err).not.toContain('ro-host-planted');
+  });
+
   it('refuses a resource without a read-only sibling, listing it, unless --allow-write', async () => {
     const dir = app({ '.env': `${dotenv}REDIS_URL=redis://:redis-pass@127.0.0.1:6379/0\n`, Procfile: 'web: true\n' });
     const refused = runTf(['run', '--read-only', 'touch', 'ran'], { cwd: dir });

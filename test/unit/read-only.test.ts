@@ -186,4 +186,9 @@ describe('readOnlyEnv', () => {
     ]);
     expect(banner.join('\n')).not.toMatch(/r1|w1/);
   });
+
+  it('hides an encrypted sibling whole in the banner: where it points is secret too', () => {
+    const result = readOnlyEnv({ DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO }, []);
+    expect(readOnlyBanner(result, (name) => name === 'DATABASE_READONLY_URL')[0]).toBe(`read-only: DATABASE_URL -> DATABASE_READONLY_URL (${MASK})`);
+  });
 });
