@@ -1,7 +1,18 @@
 import path from 'node:path';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
-import { maskValue } from '../config/mask.js';
-import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName, type Resource, type ServiceVar } from '../config/services.js';
+import { MASK, maskValue } from '../config/mask.js';
+import {
+  catalog,
+  describeUrl,
+  formatAddress,
+  resourceOf,
+  serviceVarName,
+  unreadable,
+  unreadableReason,
+  type Resource,
+  type ResourceFacts,
+  type ServiceVar,
+} from '../config/services.js';
 import type { Env, EnvOrigin } from '../domain.js';
 import { TfError, usageError } from '../errors.js';
 import { probeAll, waitUntilUp, type Lookup, type ProbeReport, type ProbeTarget } from '../host/service-probe.js';
@@ -13,7 +24,10 @@ import { readValue, type ValueContext } from './read-value.js';
  * add/remove` (env-file writes); `--wait` before spawning; the boot report of `tf start`.
  */
 
-/** Which variables were encrypted, when the caller knows (the masker hides them whole). */
+/**
+ * Which variables were encrypted, when the caller knows: the masker hides them whole, and
+ * where they point (scheme, host, port, database) is never printed either.
+ */
 export type SecretTest = (name: string) => boolean;
 
 export interface ServicesInput {
@@ -21,16 +35,20 @@ export interface ServicesInput {
   readonly options: ConfigOptions;
   readonly probe: boolean;
   readonly json: boolean;
-  readonly secret?: SecretTest;
 }
 
-const describeResource = (r: Resource): string => `${r.scheme} ${r.addresses.map(formatAddress).join(',')}${r.database === undefined ? '' : ` ${r.database}`}`;
+/** `postgres db:5432 app`; an encrypted URL is described by that alone. */
+const describeResource = (r: ResourceFacts & { readonly secret: boolean }): string =>
+  r.secret ? 'encrypted URL' : `${r.scheme} ${r.addresses.map(formatAddress).join(',')}${r.database === undefined ? '' : ` ${r.database}`}`;
+
+/** What tf says of a variable it cannot read as a URL: listed, never probed, never an error. */
+const unreadableText = (reason: string): string => `not a URL tf can read: ${reason}`;
 
 /** The target a probe connects to; `http` adds the GET for http(s) resources. */
 function targetOf(resource: Resource, variable: ServiceVar = resource.vars[0] as ServiceVar, http = false): ProbeTarget {
   const label = `${variable.name} (${variable.masked})`;
   const wantsGet = http && (resource.scheme === 'http' || resource.scheme === 'https');
-  return { label, addresses: resource.addresses, ...(wantsGet ? { httpUrl: variable.url } : {}) };
+  return { label, addresses: resource.addresses, ...(wantsGet ? { httpUrl: variable.url } : {}), ...(resource.secret ? { redact: MASK } : {}) };
 }
 
 function stateText(report: ProbeReport): string {
@@ -45,17 +63,20 @@ function stateText(report: ProbeReport): string {
 }
 
 function jsonOf(resource: Resource, report: ProbeReport | undefined): unknown {
+  // Where an encrypted URL points is null here, as unknown: the probe's errors are redacted already.
+  const hidden = resource.secret;
   return {
-    scheme: resource.scheme,
-    addresses: resource.addresses,
-    database: resource.database ?? null,
+    scheme: hidden ? null : resource.scheme,
+    addresses: hidden ? null : resource.addresses,
+    database: hidden ? null : (resource.database ?? null),
+    encrypted: resource.secret,
     vars: resource.vars.map((v) => ({ name: v.name, value: v.masked })),
     ...(report === undefined
       ? {}
       : {
           probe: {
             ...report.state,
-            addresses: report.addresses.map((a) => ({ host: a.host, address: a.address ?? null, port: a.port, ...a.outcome })),
+            addresses: hidden ? null : report.addresses.map((a) => ({ host: a.host, address: a.address ?? null, port: a.port, ...a.outcome })),
             ...(report.http === undefined ? {} : { http: { status: report.http.status ?? null, ...report.http.outcome } }),
           },
         }),
@@ -70,13 +91,14 @@ export interface ProbeSettings {
 /** `tf services [--env NAME] [--probe] [--json]`; with `--probe`, exit 1 when a resource is down. */
 export async function services(input: ServicesInput, context: CommandContext, settings: ProbeSettings = {}): Promise<number> {
   const config = loadConfig({ options: input.options, procfileOptional: true }, { cwd: context.cwd, shellEnv: context.env });
-  return listServices(config.env, { ...input, origins: config.envOrigins }, context, settings);
+  const secret: SecretTest = (name) => config.secretKeys.has(name);
+  return listServices(config.env, { probe: input.probe, json: input.json, secret, origins: config.envOrigins }, context, settings);
 }
 
 /** The body of `tf services` on an environment already loaded (and decrypted). */
 export async function listServices(
   env: Env,
-  input: Pick<ServicesInput, 'probe' | 'json' | 'secret'> & { readonly origins?: ReadonlyMap<string, EnvOrigin> },
+  input: Pick<ServicesInput, 'probe' | 'json'> & { readonly secret?: SecretTest; readonly origins?: ReadonlyMap<string, EnvOrigin> },
   context: CommandContext,
   settings: ProbeSettings = {},
 ): Promise<number> {
@@ -84,7 +106,9 @@ export async function listServices(
     const found = input.origins?.get(name);
     return found === undefined ? '' : found.kind === 'shell' ? '  (shell)' : `  (${found.file}:${found.line})`;
   };
-  const resources = catalog(env, input.secret === undefined ? {} : { secret: input.secret });
+  const options = input.secret === undefined ? {} : { secret: input.secret };
+  const resources = catalog(env, options);
+  const unread = unreadable(env, options);
   const reports = input.probe
     ? await probeAll(
         resources.map((r) => targetOf(r, undefined, true)),
@@ -93,10 +117,14 @@ export async function listServices(
     : undefined;
   const down = reports?.filter((r) => r.state.kind === 'down').length ?? 0;
   if (input.json) {
-    context.stdout.write(`${JSON.stringify({ resources: resources.map((r, i) => jsonOf(r, reports?.[i])) })}\n`);
+    const document = {
+      resources: resources.map((r, i) => jsonOf(r, reports?.[i])),
+      unreadable: unread.map((u) => ({ name: u.name, value: u.masked, reason: u.reason })),
+    };
+    context.stdout.write(`${JSON.stringify(document)}\n`);
     return down > 0 ? 1 : 0;
   }
-  if (resources.length === 0) {
+  if (resources.length === 0 && unread.length === 0) {
     context.stdout.write('no backing services: no variable holds a URL with a host\n');
     return 0;
   }
@@ -106,7 +134,9 @@ export async function listServices(
     lines.push(`${describeResource(resource)}${report === undefined ? '' : `  ${stateText(report)}`}`);
     for (const v of resource.vars) lines.push(`  ${v.name}=${v.masked}${origin(v.name)}`);
   });
-  if (reports !== undefined) lines.push(down === 0 ? `${resources.length} up or not probed` : `${down} of ${resources.length} down`);
+  for (const u of unread) lines.push(`${unreadableText(u.reason)}${reports === undefined ? '' : '  not probed'}`, `  ${u.name}=${u.masked}${origin(u.name)}`);
+  const listed = resources.length + unread.length;
+  if (reports !== undefined) lines.push(down === 0 ? `${listed} up or not probed` : `${down} of ${listed} down`);
   context.stdout.write(`${lines.join('\n')}\n`);
   return down > 0 ? 1 : 0;
 }
@@ -167,7 +197,7 @@ export async function servicesAdd(input: ServiceWriteInput & { readonly url: str
   const file = serviceFile(input, context.cwd);
   await write.set(file, variable, url);
   const masked = maskValue(variable, url);
-  const lines = [`${variable}=${masked} -> ${shownFile(file, context.cwd)} (${describeResource({ ...resource, vars: [] })})`];
+  const lines = [`${variable}=${masked} -> ${shownFile(file, context.cwd)} (${describeResource({ ...resource, secret: false })})`];
   // What tf masks (a password, a token) was on the command line, where shell history and ps keep it.
   if (onArgv && masked !== url)
     lines.push(
@@ -221,8 +251,10 @@ export function waitTargets(env: Env, names: readonly string[], secret?: SecretT
     const variable = env[name] !== undefined ? name : (serviceVarName(name) ?? name);
     const known = resources.flatMap((r) => r.vars.map((v) => v.name));
     const hint = known.length === 0 ? 'no variable here holds a URL with a host' : `variables holding service URLs: ${known.join(', ')}`;
-    if (env[variable] === undefined) throw new TfError('option', `--wait ${name}: no variable ${variable} in the environment`, { hint });
-    throw new TfError('option', `--wait ${name}: the value of ${variable} is not a URL with a host`, { hint });
+    const value = env[variable];
+    if (value === undefined) throw new TfError('option', `--wait ${name}: no variable ${variable} in the environment`, { hint });
+    const reason = value.trim() === '' ? 'empty' : (unreadableReason(value) ?? 'no host');
+    throw new TfError('option', `--wait ${name}: the value of ${variable} is ${unreadableText(reason)}`, { hint });
   });
 }
 
@@ -280,7 +312,8 @@ export async function bootReport(
     readonly ownPorts?: ReadonlyMap<number, string>;
   } = {},
 ): Promise<BootLine[]> {
-  const all = catalog(env, settings.secret === undefined ? {} : { secret: settings.secret });
+  const options = settings.secret === undefined ? {} : { secret: settings.secret };
+  const all = catalog(env, options);
   // APP_URL=http://localhost:5000 names the web instance being started, not a backing service:
   // it is down at boot by design, so it is named, not probed.
   const ownLines = new Map<Resource, BootLine>();
@@ -304,7 +337,11 @@ export async function bootReport(
       return [resource, { level: 'info', text: `${serviceLabel(resource)} ${stateText(report)}` }];
     }),
   );
-  return all.map((r) => (ownLines.get(r) ?? probed.get(r)) as BootLine);
+  // As tf services lists them: the developer sees the variable their app may fail to read too.
+  const unread = unreadable(env, options).map(
+    (u): BootLine => ({ level: 'info', text: `service ${u.name} (${u.masked}) is ${unreadableText(u.reason)}; not probed` }),
+  );
+  return [...all.map((r) => (ownLines.get(r) ?? probed.get(r)) as BootLine), ...unread];
 }
 
 /** `service DATABASE_URL, DB_URL (postgres://app:*****@db/app)`: the names and the first value, masked. */
@@ -312,9 +349,12 @@ const serviceLabel = (resource: Resource): string => `service ${resource.vars.ma
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|0\.0\.0\.0)$/;
 
-/** The instance a resource points at when each of its addresses is this machine, on a port of this start. */
+/**
+ * The instance a resource points at when each of its addresses is this machine, on a port of this
+ * start. Never an encrypted one: "is this app's web.1" would say where it points.
+ */
 function ownInstance(resource: Resource, ownPorts: ReadonlyMap<number, string> | undefined): string | undefined {
-  if (ownPorts === undefined || resource.addresses.length === 0) return undefined;
+  if (ownPorts === undefined || resource.addresses.length === 0 || resource.secret) return undefined;
   const names = resource.addresses.map((a) => (LOOPBACK.test(a.host) && a.port !== undefined ? ownPorts.get(a.port) : undefined));
   return names.every((n) => n !== undefined) ? [...new Set(names)].join(', ') : undefined;
 }

@@ -7,6 +7,12 @@ import { decode, parseUrl, type UrlParts } from './url.js';
  * attached resource (scheme, hosts, ports, database), with the variables that name one resource
  * grouped. Pure: the environment in, the catalog out. Values come out masked only; the raw URL
  * stays on each `ServiceVar` for probes, which never print it.
+ *
+ * A variable whose value was encrypted is a resource of its own (`secret`): grouped with a plain
+ * alias, the alias's description would print where the secret points.
+ *
+ * A value that starts like a URL but whose host part does not parse (`http://h:99999`) is no
+ * resource; `unreadable` lists it with the reason, so that it is not silently left out.
  */
 
 /** Where a resource listens, with the scheme's default port filled in. */
@@ -31,9 +37,17 @@ export interface Resource {
   readonly addresses: readonly ServiceAddress[];
   /** The database (postgres, mysql, mongodb), db number (redis), vhost (amqp) or path; undefined when none. */
   readonly database: string | undefined;
-  /** Every variable that names this resource, the first-listed first (in env order). */
+  /** Every variable that names this resource, the first-listed first (in env order); one when `secret`. */
   readonly vars: readonly ServiceVar[];
+  /**
+   * Its variable was encrypted: the scheme, hosts, ports and database above are for probes
+   * only, never printed, since where a secret URL points is as secret as its password.
+   */
+  readonly secret: boolean;
 }
+
+/** What a URL says about its resource, before any variable is attached. */
+export type ResourceFacts = Omit<Resource, 'vars' | 'secret'>;
 
 /** Scheme families: aliases a client library accepts for the same protocol. */
 const FAMILY: Record<string, string> = {
@@ -105,13 +119,13 @@ function databaseOf(scheme: string, path: string): string | undefined {
 }
 
 /** What a URL value says about its resource, or undefined when it names no host. */
-export function describeUrl(value: string): Omit<Resource, 'vars'> | undefined {
+export function describeUrl(value: string): ResourceFacts | undefined {
   const parsed = parseUrl(value.trim());
   if (parsed.kind !== 'url') return undefined;
   return fromParts(parsed.parts);
 }
 
-function fromParts(parts: UrlParts): Omit<Resource, 'vars'> | undefined {
+function fromParts(parts: UrlParts): ResourceFacts | undefined {
   if (parts.hosts.every((h) => h.host === '')) return undefined;
   const scheme = schemeFamily(parts.scheme);
   // mongodb+srv names a DNS SRV record, not a port: no default applies.
@@ -120,12 +134,19 @@ function fromParts(parts: UrlParts): Omit<Resource, 'vars'> | undefined {
   return { scheme, addresses, database: databaseOf(scheme, parts.path) };
 }
 
+/** Why `value` names no resource, in words that quote none of it; undefined when it names one. */
+export function unreadableReason(value: string): string | undefined {
+  const parsed = parseUrl(value.trim());
+  if (parsed.kind === 'not-url') return 'not scheme://host';
+  if (parsed.kind === 'malformed') return parsed.reason;
+  return fromParts(parsed.parts) === undefined ? 'no host' : undefined;
+}
+
 /** The identity of a resource: aliases share it whatever their credentials or options. */
-const identity = (r: Omit<Resource, 'vars'>): string =>
-  JSON.stringify([r.scheme, r.addresses.map((a) => `${a.host}:${a.port ?? ''}`).sort(), r.database ?? '']);
+const identity = (r: ResourceFacts): string => JSON.stringify([r.scheme, r.addresses.map((a) => `${a.host}:${a.port ?? ''}`).sort(), r.database ?? '']);
 
 export interface CatalogOptions {
-  /** Whether a variable's value was encrypted, for the masker. */
+  /** Whether a variable's value was encrypted: masked whole, and a resource of its own. */
   readonly secret?: (name: string) => boolean;
 }
 
@@ -134,17 +155,44 @@ const candidate = (name: string, value: string): boolean => URL_NAME.test(name) 
 
 /** The catalog of `env`, resources in the order their first variable appears. */
 export function catalog(env: Env, options: CatalogOptions = {}): Resource[] {
-  const byIdentity = new Map<string, { resource: Omit<Resource, 'vars'>; vars: ServiceVar[] }>();
+  const byIdentity = new Map<string, { resource: ResourceFacts; vars: ServiceVar[]; secret: boolean }>();
   for (const [name, value] of Object.entries(env)) {
     if (!candidate(name, value)) continue;
     const resource = describeUrl(value);
     if (resource === undefined) continue;
-    const context: MaskContext = { secret: options.secret?.(name) === true };
-    const entry = byIdentity.get(identity(resource)) ?? { resource, vars: [] };
+    const secret = options.secret?.(name) === true;
+    const context: MaskContext = { secret };
+    // Identities are JSON arrays: a secret's own key never meets one, so it is never grouped.
+    const key = secret ? `secret ${name}` : identity(resource);
+    const entry = byIdentity.get(key) ?? { resource, vars: [], secret };
     entry.vars.push({ name, masked: maskValue(name, value, context), url: value.trim() });
-    byIdentity.set(identity(resource), entry);
+    byIdentity.set(key, entry);
   }
-  return [...byIdentity.values()].map(({ resource, vars }) => ({ ...resource, vars }));
+  return [...byIdentity.values()].map(({ resource, vars, secret }) => ({ ...resource, vars, secret }));
+}
+
+/** A variable holding something like a URL that tf cannot read as one. */
+export interface UnreadableVar {
+  readonly name: string;
+  /** The value as tf may print it (a URL that does not parse is hidden after its `scheme://`). */
+  readonly masked: string;
+  /** Why, quoting nothing of the value: `port over 65535`, `port not a number`... */
+  readonly reason: string;
+}
+
+/**
+ * The candidates of `env` that start like a URL (`scheme://`) but whose host part does not parse,
+ * in env order: the values `tf env` shows as `scheme://*****`, most likely a mistake. A value that
+ * parses but names no host (`sqlite:///app.db`) or is no URL (`BASE_URL=/`, `SENTRY_DSN=`) names
+ * no backing service: listing those would bury the mistakes under every path and switch.
+ */
+export function unreadable(env: Env, options: CatalogOptions = {}): UnreadableVar[] {
+  return Object.entries(env).flatMap(([name, value]) => {
+    if (!candidate(name, value)) return [];
+    const parsed = parseUrl(value.trim());
+    if (parsed.kind !== 'malformed') return [];
+    return [{ name, masked: maskValue(name, value, { secret: options.secret?.(name) === true }), reason: parsed.reason }];
+  });
 }
 
 /** `host:port` as printed: IPv6 literals in brackets, as in a URL. */

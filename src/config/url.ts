@@ -39,20 +39,31 @@ export interface UrlParts {
 export type UrlParse =
   /** Not `scheme://...` at all. */
   | { readonly kind: 'not-url' }
-  /** Starts like a URL, but its authority does not parse: treat the whole value as opaque. */
-  | { readonly kind: 'malformed'; readonly prefix: string }
+  /**
+   * Starts like a URL, but its authority does not parse: treat the whole value as opaque.
+   * `reason` says why in words that quote none of it (`port over 65535`).
+   */
+  | { readonly kind: 'malformed'; readonly prefix: string; readonly reason: string }
   | { readonly kind: 'url'; readonly parts: UrlParts };
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
 /** One host: an IPv6 literal or a registered name / IPv4 (RFC 3986 reg-name characters), then an optional port. */
 const HOST = /^(?:\[([0-9A-Fa-f:.]+(?:%[\w.~-]+)?)\]|([A-Za-z0-9._~%!$&'()*+;=-]*))(?::(\d*))?$/;
 
-function parseHost(text: string): UrlHost | undefined {
+/** Why a host does not parse, in words that quote nothing of it: it may be a mistyped password. */
+function hostTrouble(text: string): string {
+  const colon = text.lastIndexOf(':');
+  const port = colon === -1 || text.lastIndexOf(']') > colon ? undefined : text.slice(colon + 1);
+  return port !== undefined && !/^\d*$/.test(port) ? 'port not a number' : 'a character no host name has';
+}
+
+/** One host of the list, or why it is none. */
+function parseHost(text: string): UrlHost | string {
   const match = HOST.exec(text);
-  if (match === null) return undefined;
+  if (match === null) return hostTrouble(text);
   const host = match[1] ?? match[2] ?? '';
   const port = match[3] === undefined || match[3] === '' ? undefined : Number(match[3]);
-  if (port !== undefined && port > 65535) return undefined;
+  if (port !== undefined && port > 65535) return 'port over 65535';
   return { host, port };
 }
 
@@ -77,7 +88,11 @@ export function parseUrl(value: string): UrlParse {
   const hosts: UrlHost[] = [];
   for (const piece of hostText.split(',')) {
     const host = parseHost(piece);
-    if (host === undefined) return { kind: 'malformed', prefix };
+    if (typeof host === 'string') {
+      // `user:pa/ss@db`: the authority ended at the `/`, inside the password.
+      const cut = at === -1 && tail.includes('@') ? '; a raw / or ? in a password must be percent-encoded' : '';
+      return { kind: 'malformed', prefix, reason: `${host}${cut}` };
+    }
     hosts.push(host);
   }
 

@@ -16,7 +16,8 @@ const httpsRequest = (url: string, options: import('node:https').RequestOptions)
  * and IPv6: `localhost` may be ::1 alone), and an HTTP GET for http(s) resources. A probe never
  * rejects and never prints: it returns what it saw, and its callers name the resource by a
  * label they have already masked. Error texts are built here from error codes and addresses,
- * never from a URL, so no credential can reach them.
+ * never from a URL, so no credential can reach them; for a target whose URL was encrypted, not
+ * even its hosts, addresses and ports (see `ProbeTarget.redact`).
  */
 
 export interface ProbeAddress {
@@ -31,6 +32,12 @@ export interface ProbeTarget {
   readonly addresses: readonly ProbeAddress[];
   /** For http(s) resources: the URL to GET. Never printed. */
   readonly httpUrl?: string;
+  /**
+   * What error texts show in place of a host, an address or a port: set for a URL that was
+   * encrypted, where the place it points at is as secret as its password. The report's
+   * `addresses` still hold them, for the caller to leave out.
+   */
+  readonly redact?: string;
 }
 
 export type Outcome = { readonly kind: 'up'; readonly latencyMs: number } | { readonly kind: 'down'; readonly latencyMs: number; readonly error: string };
@@ -87,10 +94,14 @@ const elapsed = (since: number): number => Math.round(performance.now() - since)
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
 const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
-/** The code of a Node error (ECONNREFUSED, ENOTFOUND...), else its message: neither holds a URL. */
-function errorText(error: unknown): string {
+/**
+ * The code of a Node error (ECONNREFUSED, ENOTFOUND...), else its message: neither holds a URL.
+ * A message may name the host it failed on, so a redacted target gets none.
+ */
+function errorText(error: unknown, redact: string | undefined): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return code;
+  if (redact !== undefined) return 'failed';
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -132,7 +143,7 @@ interface Budget {
 
 const left = (budget: Budget): number => Math.max(1, budget.deadline - performance.now());
 
-function tcpProbe(address: string, port: number, budget: Budget, signal: AbortSignal | undefined): Promise<Outcome> {
+function tcpProbe(address: string, port: number, budget: Budget, signal: AbortSignal | undefined, redact: string | undefined): Promise<Outcome> {
   const started = performance.now();
   return withDeadline<Outcome>(
     left(budget),
@@ -142,18 +153,18 @@ function tcpProbe(address: string, port: number, budget: Budget, signal: AbortSi
       try {
         socket = connect({ host: address, port });
       } catch (error) {
-        settle({ kind: 'down', latencyMs: elapsed(started), error: errorText(error) });
+        settle({ kind: 'down', latencyMs: elapsed(started), error: errorText(error, redact) });
         return;
       }
       onCancel(() => socket.destroy());
       socket.once('connect', () => settle({ kind: 'up', latencyMs: elapsed(started) }));
-      socket.once('error', (error) => settle({ kind: 'down', latencyMs: elapsed(started), error: errorText(error) }));
+      socket.once('error', (error) => settle({ kind: 'down', latencyMs: elapsed(started), error: errorText(error, redact) }));
     },
     () => ({ kind: 'down', latencyMs: elapsed(started), error: signal?.aborted === true ? 'cancelled' : `timeout after ${seconds(budget.totalMs)}` }),
   );
 }
 
-function httpProbe(url: string, budget: Budget, signal: AbortSignal | undefined): Promise<HttpReport> {
+function httpProbe(url: string, budget: Budget, signal: AbortSignal | undefined, redact: string | undefined): Promise<HttpReport> {
   const started = performance.now();
   return withDeadline<HttpReport>(
     left(budget),
@@ -164,7 +175,7 @@ function httpProbe(url: string, budget: Budget, signal: AbortSignal | undefined)
         // No agent: a kept-alive socket would hold tf's event loop open after the probe.
         req = (url.toLowerCase().startsWith('https:') ? httpsRequest : httpRequest)(url, { method: 'GET', agent: false });
       } catch (error) {
-        settle({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: errorText(error) } });
+        settle({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: errorText(error, redact) } });
         return;
       }
       onCancel(() => req.destroy());
@@ -174,7 +185,7 @@ function httpProbe(url: string, budget: Budget, signal: AbortSignal | undefined)
         const latencyMs = elapsed(started);
         settle({ status, outcome: status < 500 ? { kind: 'up', latencyMs } : { kind: 'down', latencyMs, error: `HTTP ${status}` } });
       });
-      req.once('error', (error) => settle({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: errorText(error) } }));
+      req.once('error', (error) => settle({ status: undefined, outcome: { kind: 'down', latencyMs: elapsed(started), error: errorText(error, redact) } }));
       req.end();
     },
     () => ({
@@ -187,7 +198,7 @@ function httpProbe(url: string, budget: Budget, signal: AbortSignal | undefined)
 async function probeAddress(
   target: ProbeAddress & { port: number },
   budget: Budget,
-  options: { readonly lookup: Lookup; readonly signal?: AbortSignal | undefined },
+  options: { readonly lookup: Lookup; readonly signal?: AbortSignal | undefined; readonly redact: string | undefined },
 ): Promise<AddressReport[]> {
   const started = performance.now();
   const resolved = await withDeadline<{ address: string }[] | string>(
@@ -196,28 +207,26 @@ async function probeAddress(
     (settle) => {
       options.lookup(target.host).then(
         (all) => settle([...new Map(all.map((a) => [a.address, a])).values()]),
-        (error: unknown) => settle(errorText(error)),
+        (error: unknown) => settle(errorText(error, options.redact)),
       );
     },
     () => (options.signal?.aborted === true ? 'lookup cancelled' : `lookup timeout after ${seconds(budget.totalMs)}`),
   );
   if (typeof resolved === 'string' || resolved.length === 0) {
-    const error = typeof resolved === 'string' ? resolved : 'ENOTFOUND';
-    return [
-      { host: target.host, address: undefined, port: target.port, outcome: { kind: 'down', latencyMs: elapsed(started), error: `${error} ${target.host}` } },
-    ];
+    const error = `${typeof resolved === 'string' ? resolved : 'ENOTFOUND'} ${options.redact ?? target.host}`;
+    return [{ host: target.host, address: undefined, port: target.port, outcome: { kind: 'down', latencyMs: elapsed(started), error } }];
   }
   return Promise.all(
     resolved.map(async ({ address }) => ({
       host: target.host,
       address,
       port: target.port,
-      outcome: await tcpProbe(address, target.port, budget, options.signal),
+      outcome: await tcpProbe(address, target.port, budget, options.signal, options.redact),
     })),
   );
 }
 
-function summary(addresses: readonly AddressReport[], http: HttpReport | undefined): ProbeState {
+function summary(addresses: readonly AddressReport[], http: HttpReport | undefined, redact: string | undefined): ProbeState {
   const upAddress = addresses.find((a) => a.outcome.kind === 'up');
   if (upAddress !== undefined && (http === undefined || http.outcome.kind === 'up')) {
     return { kind: 'up', latencyMs: http?.outcome.latencyMs ?? upAddress.outcome.latencyMs };
@@ -225,7 +234,7 @@ function summary(addresses: readonly AddressReport[], http: HttpReport | undefin
   if (upAddress !== undefined && http !== undefined && http.outcome.kind === 'down') return { kind: 'down', error: http.outcome.error };
   const errors = addresses.map((a) => {
     const outcome = a.outcome as Extract<Outcome, { kind: 'down' }>;
-    return a.address === undefined ? outcome.error : `${outcome.error} ${hostPort(a.address, a.port)}`;
+    return a.address === undefined ? outcome.error : `${outcome.error} ${redact ?? hostPort(a.address, a.port)}`;
   });
   return { kind: 'down', error: [...new Set(errors)].join('; ') };
 }
@@ -234,15 +243,15 @@ function summary(addresses: readonly AddressReport[], http: HttpReport | undefin
 export async function probe(target: ProbeTarget, options: ProbeOptions = {}): Promise<ProbeReport> {
   const totalMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
   const budget: Budget = { deadline: performance.now() + totalMs, totalMs };
-  const settings = { lookup: options.lookup ?? dnsAll, signal: options.signal };
+  const settings = { lookup: options.lookup ?? dnsAll, signal: options.signal, redact: target.redact };
   const probeable = target.addresses.filter((a): a is ProbeAddress & { port: number } => a.port !== undefined);
   if (probeable.length === 0) {
     return { label: target.label, state: { kind: 'skipped', reason: 'no port to connect to (the scheme has no default port)' }, addresses: [] };
   }
   const addresses = (await Promise.all(probeable.map((a) => probeAddress(a, budget, settings)))).flat();
   const anyUp = addresses.some((a) => a.outcome.kind === 'up');
-  const http = target.httpUrl !== undefined && anyUp ? await httpProbe(target.httpUrl, budget, options.signal) : undefined;
-  return { label: target.label, state: summary(addresses, http), addresses, ...(http === undefined ? {} : { http }) };
+  const http = target.httpUrl !== undefined && anyUp ? await httpProbe(target.httpUrl, budget, options.signal, target.redact) : undefined;
+  return { label: target.label, state: summary(addresses, http, target.redact), addresses, ...(http === undefined ? {} : { http }) };
 }
 
 /** Probes every target, at most `concurrency` at a time, reports in target order. */

@@ -275,6 +275,18 @@ describe('tf run --read-only', { timeout: 30_000 }, () => {
     expect(run.err).not.toMatch(/rw-pass|ro-pass/);
   });
 
+  it('hides an encrypted read-only sibling whole in the banner', async () => {
+    const dir = app({ '.env': 'DATABASE_URL=postgres://app:rw-pass@127.0.0.1:5432/app\n' });
+    expect((await done(runTf(['secrets', 'init'], { cwd: dir }))).code).toBe(0);
+    const set = await done(runTf(['env', 'set', '--secret', 'DATABASE_READONLY_URL=postgres://ro@ro-host-planted.invalid/app'], { cwd: dir }));
+    expect(set.code, set.err).toBe(0);
+    const run = await done(runTf(['run', '--read-only', ...showEnv('DATABASE_URL')], { cwd: dir }));
+    expect(run.code, run.err).toBe(0);
+    expect(JSON.parse(run.out)).toEqual({ DATABASE_URL: 'postgres://ro@ro-host-planted.invalid/app' });
+    expect(run.err).toContain('tf: read-only: DATABASE_URL -> DATABASE_READONLY_URL (*****)');
+    expect(run.err).not.toContain('ro-host-planted');
+  });
+
   it('refuses a resource without a read-only sibling, listing it, unless --allow-write', async () => {
     const dir = app({ '.env': `${dotenv}REDIS_URL=redis://:redis-pass@127.0.0.1:6379/0\n`, Procfile: 'web: true\n' });
     const refused = runTf(['run', '--read-only', 'touch', 'ran'], { cwd: dir });
@@ -304,7 +316,11 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
   const ENCRYPTED = 'enc-planted-aa11';
   const PASSWORD = 'pw-planted-bb22';
   const URL_PASSWORD = 'url-planted-cc33';
-  const planted = [ENCRYPTED, PASSWORD, URL_PASSWORD];
+  // An encrypted URL: where it points is as secret as the rest. `.invalid` never resolves (RFC 6761).
+  const HIDDEN_HOST = 'host-planted-dd44.invalid';
+  const HIDDEN_PATH = 'path-planted-ee55';
+  const HIDDEN_PORT = 47_913;
+  const planted = [ENCRYPTED, PASSWORD, URL_PASSWORD, HIDDEN_HOST, HIDDEN_PATH, `:${HIDDEN_PORT}`];
   const clean = (label: string, text: string): void => {
     for (const secret of planted) expect(text, `${label} printed a secret`).not.toContain(secret);
   };
@@ -321,10 +337,11 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
     });
     const init = await done(runTf(['secrets', 'init'], { cwd: dir }));
     expect(init.code, init.err).toBe(0);
-    const set = await done(runTf(['env', 'set', '--secret', `API_TOKEN=${ENCRYPTED}`], { cwd: dir }));
+    const hiddenUrl = `http://${HIDDEN_HOST}:${HIDDEN_PORT}/${HIDDEN_PATH}`;
+    const set = await done(runTf(['env', 'set', '--secret', `API_TOKEN=${ENCRYPTED}`, `INTERNAL_URL=${hiddenUrl}`], { cwd: dir }));
     expect(set.code, set.err).toBe(0);
     clean('env set --secret', set.out + set.err);
-    expect(readFileSync(path.join(dir, '.env'), 'utf8')).not.toContain(ENCRYPTED);
+    expect(readFileSync(path.join(dir, '.env'), 'utf8')).not.toMatch(new RegExp(`${ENCRYPTED}|${HIDDEN_HOST}`));
     return { dir, port };
   }
 
@@ -333,7 +350,8 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
     for (const mode of [[], ['--json']]) {
       const tf = runTf(['start', ...mode], { cwd: dir });
       await tf.waitFor(/GOT true,true,true/);
-      await tf.waitFor(/is down/);
+      await tf.waitFor(/service DATABASE_URL .* is down/);
+      await tf.waitFor(/service INTERNAL_URL \(\*{5}\) is down: ENOTFOUND \*{5}; starting anyway/);
       const ps = await done(runTf(['ps', ...mode], { cwd: dir }));
       expect(ps.code, ps.err).toBe(0);
       expect(ps.out).toContain('web.1');
@@ -364,12 +382,22 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
       ['start', '--wait', 'DATABASE_URL', '--wait-timeout', '0.5'],
       ['run', '--read-only', 'true'],
       ['run', '--wait', 'DATABASE_URL', '--wait-timeout', '0.5', 'true'],
+      ['start', '--wait', 'INTERNAL_URL', '--wait-timeout', '0.5'],
+      ['run', '--wait', 'INTERNAL_URL', '--wait-timeout', '0.5', 'true'],
     ];
+    const outputs = new Map<string, string>();
     for (const args of commands) {
       const result = await done(runTf(args, { cwd: dir }));
       expect(result.code, `${args.join(' ')}: ${result.err}`).not.toBeNull();
       clean(args.join(' '), result.out + result.err);
+      outputs.set(args.join(' '), result.out + result.err);
     }
+    // The encrypted URL is listed, probed and waited for all the same, only never shown.
+    expect(outputs.get('services')).toContain('encrypted URL\n  INTERNAL_URL=*****  (.env:4)');
+    expect(outputs.get('services --probe')).toContain('encrypted URL  DOWN: ENOTFOUND *****\n  INTERNAL_URL=*****');
+    expect(outputs.get('start --wait INTERNAL_URL --wait-timeout 0.5')).toContain(
+      'tf: INTERNAL_URL (*****) did not accept connections within 0.5s (last error: ENOTFOUND *****)',
+    );
   });
 
   it('errors: a wrong key and a missing key name the variable, never the value; TF_KEY_* never reaches a child', async () => {
@@ -464,5 +492,24 @@ describe('fixes found through the CLI', { timeout: 30_000 }, () => {
     const blank = await done(runTf(['run', 'touch', 'ran'], { cwd: dir, env: { TF_WAIT: '' } }));
     expect(blank.code, blank.err).toBe(0);
     expect(existsSync(path.join(dir, 'ran'))).toBe(true);
+  });
+
+  it('services, its --json and the boot report list a *_URL tf cannot read, masked, with why; --wait names why', async () => {
+    const dir = app({ '.env': 'PLAIN=1\nWEIRD_URL=http://user:pa ss@host:99999/x\n', Procfile: `web: ${fixture('print-env.mjs', 'PS')}\n` });
+    const list = await done(runTf(['services'], { cwd: dir }));
+    expect(list).toEqual({ code: 0, out: 'not a URL tf can read: port over 65535\n  WEIRD_URL=http://*****  (.env:2)\n', err: '' });
+    const probed = await done(runTf(['services', '--probe'], { cwd: dir }));
+    expect(probed.code, probed.err).toBe(0);
+    expect(probed.out).toContain('not a URL tf can read: port over 65535  not probed\n');
+    const json = await done(runTf(['services', '--json'], { cwd: dir }));
+    expect(JSON.parse(json.out)).toEqual({ resources: [], unreadable: [{ name: 'WEIRD_URL', value: 'http://*****', reason: 'port over 65535' }] });
+    const wait = await done(runTf(['run', '--wait', 'WEIRD_URL', 'touch', 'ran'], { cwd: dir }));
+    expect(wait.code).toBe(1);
+    expect(wait.err.split('\n')[0]).toContain('tf: --wait WEIRD_URL: the value of WEIRD_URL is not a URL tf can read: port over 65535');
+    const tf = runTf(['start'], { cwd: dir });
+    await tf.waitFor(/system \| service WEIRD_URL \(http:\/\/\*{5}\) is not a URL tf can read: port over 65535; not probed/);
+    await tf.waitFor(/ENV \{"PS":"web\.1"\}/);
+    await stop(tf);
+    for (const text of [list.out, probed.out, json.out, wait.err, tf.output(), tf.stderr()]) expect(text).not.toMatch(/pa ss|99999/);
   });
 });

@@ -5,10 +5,10 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { env, envGet, type EnvInvocation, type EnvHooks } from '../../src/commands/env.js';
 import type { CommandContext } from '../../src/commands/context.js';
-import { DEFAULT_ENV, writeKeyFile } from '../../src/config/keys.js';
+import { DEFAULT_ENV, formatKey, writeKeyFile } from '../../src/config/keys.js';
 import { loadConfig } from '../../src/config/load.js';
-import { encryptValue, generateKey } from '../../src/config/secrets.js';
 import { MASK } from '../../src/config/mask.js';
+import { encryptValue, generateKey } from '../../src/config/secrets.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { TfError } from '../../src/errors.js';
 import { configOptions } from '../helpers/config.js';
@@ -154,6 +154,18 @@ describe('tf env [TYPE]', () => {
     const error = await failure(async () => envGet({ options: options(), key: 'GREETING' }, get));
     expect(error.describe()).toBe('GREETING is encrypted, so tf env get does not print it; tf secrets get GREETING prints the plaintext');
     expect(get.stdout.text).toBe('');
+  });
+
+  it('masks a value encrypted in its file whole, whatever its name, in the table and JSON', async () => {
+    const key = generateKey();
+    const url = 'http://hidden-host.internal:8080/secretpath';
+    const dir = app({ '.env': `INTERNAL_URL=${encryptValue(url, key, { envName: 'default', name: 'INTERNAL_URL' })}\n` });
+    for (const json of [false, true]) {
+      const context = contextIn(dir, { TF_KEY_DEFAULT: formatKey(key) });
+      expect(await env(invocation([], { json }), context)).toBe(0);
+      expect(context.stdout.text).toMatch(json ? /"key":"INTERNAL_URL","value":"\*{5}"/ : /^INTERNAL_URL +\*{5} +\.env:1$/m);
+      expect(context.stdout.text).not.toContain('hidden-host');
+    }
   });
 
   it('names an unknown type with the ones there are', async () => {

@@ -110,6 +110,26 @@ describe('probe', { timeout: 10_000 }, () => {
     expect(report.state).toEqual({ kind: 'down', error: 'ENOTFOUND db.invalid' });
   });
 
+  it('names no host, address or port in the errors of a redacted target (an encrypted URL)', async () => {
+    const port = await closedPort();
+    const refused = await probe({ label: 'x', addresses: [{ host: '127.0.0.1', port }], redact: MASK });
+    expect(refused.state).toEqual({ kind: 'down', error: `ECONNREFUSED ${MASK}` });
+    const notFound: Lookup = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND db.invalid'), { code: 'ENOTFOUND' });
+    };
+    const unknown = await probe({ label: 'x', addresses: [{ host: 'db.invalid', port: 5432 }], redact: MASK }, { lookup: notFound });
+    expect(unknown.state).toEqual({ kind: 'down', error: `ENOTFOUND ${MASK}` });
+    // An error without a code: its message may name the host.
+    const chatty: Lookup = async () => {
+      throw new Error('no answer for db.invalid');
+    };
+    const vague = await probe({ label: 'x', addresses: [{ host: 'db.invalid', port: 5432 }], redact: MASK }, { lookup: chatty });
+    expect(vague.state).toEqual({ kind: 'down', error: `failed ${MASK}` });
+    const never: Lookup = () => new Promise(() => undefined);
+    const slow = await probe({ label: 'x', addresses: [{ host: 'db.invalid', port: 5432 }], redact: MASK }, { lookup: never, timeoutMs: 100 });
+    expect(slow.state).toEqual({ kind: 'down', error: `lookup timeout after 0.1s ${MASK}` });
+  });
+
   it('bounds every step: a lookup that never answers is a timeout', async () => {
     const never: Lookup = () => new Promise(() => undefined);
     const report = await probe({ label: 'x', addresses: [{ host: 'slow.example', port: 1 }] }, { lookup: never, timeoutMs: 200 });
@@ -207,13 +227,36 @@ describe('waitFor', { timeout: 10_000 }, () => {
     expect(waiting).toEqual([`REDIS_URL (redis://:${MASK}@127.0.0.1:${port}): ECONNREFUSED 127.0.0.1:${port}`]);
   });
 
+  it('names neither the host nor the port of an encrypted URL while waiting or when it gives up', async () => {
+    const port = await closedPort();
+    const env = { INTERNAL_URL: `http://hidden-host.internal:${port}/secretpath` };
+    const hiddenHost: Lookup = async () => [{ address: '127.0.0.1', family: 4 }];
+    const waiting: string[] = [];
+    const error = await waitFor(env, ['INTERNAL_URL'], {
+      timeoutMs: 300,
+      initialDelayMs: 20,
+      lookup: hiddenHost,
+      secret: (name) => name === 'INTERNAL_URL',
+      onWaiting: (label, why) => waiting.push(`${label}: ${why}`),
+    }).catch((e: unknown) => e as TfError);
+    expect(waiting).toEqual([`INTERNAL_URL (${MASK}): ECONNREFUSED ${MASK}`]);
+    expect((error as TfError).describe()).toBe(
+      `INTERNAL_URL (${MASK}) did not accept connections within 0.3s (last error: ECONNREFUSED ${MASK}); start it or fix its URL, or allow longer with --wait-timeout`,
+    );
+  });
+
   it('accepts short names and refuses unknown ones before waiting', async () => {
     const port = await listen(tcpServer(), '127.0.0.1');
     await waitFor({ DB_URL: `postgres://127.0.0.1:${port}/x` }, ['db'], { timeoutMs: 2000 });
     await expect(waitFor({ DB_URL: 'postgres://h/x' }, ['CACHE_URL'], { timeoutMs: 100 })).rejects.toThrow(
       '--wait CACHE_URL: no variable CACHE_URL in the environment',
     );
-    await expect(waitFor({ PORT: '5000' }, ['PORT'], { timeoutMs: 100 })).rejects.toThrow('--wait PORT: the value of PORT is not a URL with a host');
+    await expect(waitFor({ PORT: '5000' }, ['PORT'], { timeoutMs: 100 })).rejects.toThrow(
+      '--wait PORT: the value of PORT is not a URL tf can read: not scheme://host',
+    );
+    await expect(waitFor({ WEIRD_URL: 'http://user:pa ss@host:99999/x' }, ['WEIRD_URL'], { timeoutMs: 100 })).rejects.toThrow(
+      '--wait WEIRD_URL: the value of WEIRD_URL is not a URL tf can read: port over 65535',
+    );
   });
 });
 
@@ -246,6 +289,25 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
       ['warn', `service OTHER_URL (http://127.0.0.1:${other}/) is down: ECONNREFUSED 127.0.0.1:${other}; starting anyway`],
       ['info', `service REDIS_URL (redis://127.0.0.1:${own}/1) is this app's web.1`],
     ]);
+  });
+
+  it('says where an encrypted URL points in no line: not down, not as this app', async () => {
+    const own = await closedPort();
+    const notFound: Lookup = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND hidden-host.internal'), { code: 'ENOTFOUND' });
+    };
+    const env = { INTERNAL_URL: 'http://hidden-host.internal:8080/secretpath', SELF_URL: `http://localhost:${own}/` };
+    const secret = (name: string): boolean => name === 'INTERNAL_URL' || name === 'SELF_URL';
+    const lines = await bootReport(env, { secret, lookup: notFound, ownPorts: new Map([[own, 'web.1']]) });
+    expect(lines.map((l) => [l.level, l.text])).toEqual([
+      ['warn', `service INTERNAL_URL (${MASK}) is down: ENOTFOUND ${MASK}; starting anyway`],
+      ['warn', `service SELF_URL (${MASK}) is down: ENOTFOUND ${MASK}; starting anyway`],
+    ]);
+  });
+
+  it('has a line, never a probe, for a URL it cannot read', async () => {
+    const lines = await bootReport({ WEIRD_URL: 'http://user:pa ss@host:99999/x', EMPTY_URL: '' });
+    expect(lines).toEqual([{ level: 'info', text: `service WEIRD_URL (http://${MASK}) is not a URL tf can read: port over 65535; not probed` }]);
   });
 
   it('ends at once when start no longer wants it', async () => {
@@ -291,6 +353,54 @@ describe('boot report and tf services --probe', { timeout: 10_000 }, () => {
     ]);
     expect(parsed.resources[0]?.probe.http?.status).toBe(200);
     expect(json.text()).not.toContain('pw@');
+  });
+
+  it('lists a URL it cannot read, masked, with why, in text and JSON; it is no error and is not probed', async () => {
+    const down = await closedPort();
+    const env = { DATABASE_URL: `postgres://127.0.0.1:${down}/app`, WEIRD_URL: 'http://user:pa ss@host:99999/x' };
+    const out = capture();
+    const context = { cwd: '/', env: {}, stdout: out.stream, stderr: out.stream };
+    expect(await listServices({ WEIRD_URL: env.WEIRD_URL }, { probe: false, json: false }, context)).toBe(0);
+    expect(out.text()).toBe(`not a URL tf can read: port over 65535\n  WEIRD_URL=http://${MASK}\n`);
+    const probed = capture();
+    expect(await listServices(env, { probe: true, json: false }, { ...context, stdout: probed.stream })).toBe(1);
+    expect(probed.text()).toBe(
+      `postgres 127.0.0.1:${down} app  DOWN: ECONNREFUSED 127.0.0.1:${down}\n  DATABASE_URL=postgres://127.0.0.1:${down}/app\nnot a URL tf can read: port over 65535  not probed\n  WEIRD_URL=http://${MASK}\n1 of 2 down\n`,
+    );
+    const json = capture();
+    expect(await listServices({ WEIRD_URL: env.WEIRD_URL }, { probe: true, json: true }, { ...context, stdout: json.stream })).toBe(0);
+    expect(JSON.parse(json.text())).toEqual({ resources: [], unreadable: [{ name: 'WEIRD_URL', value: `http://${MASK}`, reason: 'port over 65535' }] });
+    expect(out.text() + probed.text() + json.text()).not.toMatch(/pa ss|99999/);
+  });
+
+  it('probes an encrypted URL, printing where it points nowhere: not in its description, its state or JSON', async () => {
+    const down = await closedPort();
+    const up = await listen(
+      createHttpServer((_req, res) => {
+        res.statusCode = 200;
+        res.end('ok');
+      }),
+      '127.0.0.1',
+    );
+    // The planted host resolves to this machine, so the connects are real; the GET resolves its host itself.
+    const hiddenHost: Lookup = async () => [{ address: '127.0.0.1', family: 4 }];
+    const env = { DOWN_URL: `postgres://hidden-host.internal:${down}/secretdb`, UP_URL: `http://127.0.0.1:${up}/secretpath` };
+    const secret = (): boolean => true;
+    const out = capture();
+    const context = { cwd: '/', env: {}, stdout: out.stream, stderr: out.stream };
+    expect(await listServices(env, { probe: true, json: false, secret }, context, { lookup: hiddenHost })).toBe(1);
+    expect(out.text()).toMatch(
+      /^encrypted URL {2}DOWN: ECONNREFUSED \*{5}\n {2}DOWN_URL=\*{5}\nencrypted URL {2}up \d+ms \(HTTP 200\)\n {2}UP_URL=\*{5}\n1 of 2 down\n$/,
+    );
+    const json = capture();
+    expect(await listServices(env, { probe: true, json: true, secret }, { ...context, stdout: json.stream }, { lookup: hiddenHost })).toBe(1);
+    const parsed = JSON.parse(json.text()) as { resources: { encrypted: boolean; probe: { kind: string; addresses: unknown } }[] };
+    expect(parsed.resources.map((r) => [r.encrypted, r.probe.kind, r.probe.addresses])).toEqual([
+      [true, 'down', null],
+      [true, 'up', null],
+    ]);
+    for (const text of [out.text(), json.text()])
+      expect(text).not.toMatch(new RegExp(`hidden-host|127\\.0\\.0\\.1|${down}|${up}|secret(db|path)|postgres|http:`));
   });
 });
 

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { services, servicesAdd, servicesRemove } from '../../src/commands/services.js';
 import { MASK } from '../../src/config/mask.js';
 import type { TfError } from '../../src/errors.js';
+import { formatKey } from '../../src/config/keys.js';
+import { encryptValue, generateKey } from '../../src/config/secrets.js';
 import { removeApp, tmpApp } from '../helpers/tf.js';
-import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName } from '../../src/config/services.js';
+import { catalog, describeUrl, formatAddress, resourceOf, serviceVarName, unreadable, unreadableReason } from '../../src/config/services.js';
 
 describe('describeUrl', () => {
   const rows: [string, string, unknown][] = [
@@ -83,11 +85,60 @@ describe('catalog', () => {
   it('hides an encrypted value whole', () => {
     const [resource] = catalog({ DATABASE_URL: 'postgres://u:p@db/app' }, { secret: (name) => name === 'DATABASE_URL' });
     expect(resource?.vars[0]?.masked).toBe(MASK);
+    expect(resource?.secret).toBe(true);
     expect(resource?.addresses).toEqual([{ host: 'db', port: 5432 }]);
+  });
+
+  it('never groups an encrypted value with another variable: their description would say where it points', () => {
+    const env = { DATABASE_URL: 'postgres://u:p@db/app', PRIMARY_URL: 'postgres://u:p@db/app', REPLICA_URL: 'postgres://u:p@db/app' };
+    const resources = catalog(env, { secret: (name) => name !== 'DATABASE_URL' });
+    expect(resources.map((r) => [r.vars.map((v) => v.name), r.secret])).toEqual([
+      [['DATABASE_URL'], false],
+      [['PRIMARY_URL'], true],
+      [['REPLICA_URL'], true],
+    ]);
   });
 
   it('prints IPv6 addresses in brackets', () => {
     expect(formatAddress({ host: '::1', port: 5432 })).toBe('[::1]:5432');
+  });
+});
+
+describe('unreadableReason', () => {
+  const rows: [string, string, string | undefined][] = [
+    // [why, value, reason]
+    ['a URL with a host is readable', 'postgres://u:p@db/app', undefined],
+    ['a port past 65535, whatever the password holds', 'http://user:pa ss@host:99999/x', 'port over 65535'],
+    ['a port that is no number', 'redis://cache:63x9', 'port not a number'],
+    ['a raw / in a password ends the host part early', 'postgres://app:pa/ss@db/app', 'port not a number; a raw / or ? in a password must be percent-encoded'],
+    ['a space in the host', 'http://my host/', 'a character no host name has'],
+    ['a file or socket path names no host', 'sqlite:///app.db', 'no host'],
+    ['a host and port without a scheme', 'localhost:5432', 'not scheme://host'],
+    ['a path', '/callback', 'not scheme://host'],
+  ];
+  it.each(rows)('%s', (_why, value, reason) => {
+    expect(unreadableReason(value)).toBe(reason);
+  });
+});
+
+describe('unreadable', () => {
+  it('lists the values that start like a URL but whose host part does not parse, masked, with why', () => {
+    const env = {
+      DATABASE_URL: 'postgres://u:p@db/app',
+      WEIRD_URL: 'http://user:pa ss@host:99999/x',
+      // Parsed, and no backing service: a file, a path, a switched-off DSN, a word.
+      SQLITE_URL: 'sqlite:///app.db',
+      BASE_URL: '/',
+      SENTRY_DSN: '',
+      GREETING: 'hello',
+      UPSTREAM: 'amqp://mq:99999',
+      SECRET_URL: 'http://hidden-host:99999/',
+    };
+    expect(unreadable(env, { secret: (name) => name === 'SECRET_URL' })).toEqual([
+      { name: 'WEIRD_URL', masked: `http://${MASK}`, reason: 'port over 65535' },
+      { name: 'UPSTREAM', masked: `amqp://${MASK}`, reason: 'port over 65535' },
+      { name: 'SECRET_URL', masked: MASK, reason: 'port over 65535' },
+    ]);
   });
 });
 
@@ -216,34 +267,67 @@ describe('tf services add / remove', () => {
 });
 
 describe('tf services on an app', () => {
+  const optionsFor = (envName: string) => ({
+    procfile: undefined,
+    root: undefined,
+    envFiles: [],
+    envName,
+    envOverride: false,
+    formation: undefined,
+    formationSource: '--formation',
+    port: undefined,
+    portStep: 100,
+  });
+  const collect = () => {
+    let text = '';
+    const stdout = new Writable({
+      write(chunk, _encoding, callback) {
+        text += String(chunk);
+        callback();
+      },
+    });
+    return { stdout, text: () => text };
+  };
+
   it('reads the env layers of --env NAME and lists their resources masked', async () => {
     const dir = tmpApp({
       '.env': 'DATABASE_URL=postgres://app:devpw@localhost/app\n',
       '.env.ci': 'DATABASE_URL=postgres://app:cipw@db/app\nQUEUE_URL=amqp://mq\n',
     });
     try {
-      let text = '';
-      const stdout = new Writable({
-        write(chunk, _encoding, callback) {
-          text += String(chunk);
-          callback();
-        },
-      });
-      const options = {
-        procfile: undefined,
-        root: undefined,
-        envFiles: [],
-        envName: 'ci',
-        envOverride: false,
-        formation: undefined,
-        formationSource: '--formation',
-        port: undefined,
-        portStep: 100,
-      };
-      expect(await services({ options, probe: false, json: false }, { cwd: dir, env: {}, stdout, stderr: stdout })).toBe(0);
-      expect(text).toBe(
+      const { stdout, text } = collect();
+      expect(await services({ options: optionsFor('ci'), probe: false, json: false }, { cwd: dir, env: {}, stdout, stderr: stdout })).toBe(0);
+      expect(text()).toBe(
         `postgres db:5432 app\n  DATABASE_URL=postgres://app:${MASK}@db/app  (.env.ci:1)\namqp mq:5672 /\n  QUEUE_URL=amqp://mq  (.env.ci:2)\n`,
       );
+    } finally {
+      removeApp(dir);
+    }
+  });
+
+  it('shows a value encrypted in its file as encrypted: no scheme, host, port or path, in text or JSON', async () => {
+    const key = generateKey();
+    const url = 'http://hidden-host.internal:8080/secretpath';
+    const dir = tmpApp({
+      '.env.prod': `PLAIN_URL=${url}\nINTERNAL_URL=${encryptValue(url, key, { envName: 'prod', name: 'INTERNAL_URL' })}\n`,
+    });
+    try {
+      const env = { TF_KEY_PROD: formatKey(key) };
+      const text = collect();
+      expect(await services({ options: optionsFor('prod'), probe: false, json: false }, { cwd: dir, env, stdout: text.stdout, stderr: text.stdout })).toBe(0);
+      // The plain alias is listed apart, as it is: only the encrypted one is hidden.
+      expect(text.text()).toBe(
+        `http hidden-host.internal:8080 /secretpath\n  PLAIN_URL=${url}  (.env.prod:1)\nencrypted URL\n  INTERNAL_URL=${MASK}  (.env.prod:2)\n`,
+      );
+      const json = collect();
+      expect(await services({ options: optionsFor('prod'), probe: false, json: true }, { cwd: dir, env, stdout: json.stdout, stderr: json.stdout })).toBe(0);
+      expect(JSON.parse(json.text()).resources[1]).toEqual({
+        scheme: null,
+        addresses: null,
+        database: null,
+        encrypted: true,
+        vars: [{ name: 'INTERNAL_URL', value: MASK }],
+      });
     } finally {
       removeApp(dir);
     }
