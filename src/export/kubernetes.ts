@@ -210,20 +210,26 @@ function yamlFile(path: string, mode: number, object: Obj, comment?: string): Ex
   return { path, mode, content: doc.toString({ lineWidth: 0 }) };
 }
 
-/** A name Kubernetes accepts: lowercase, `-` for anything else; refused when still not a DNS label. */
-function objectName(raw: string, what: string, fix: string): string {
-  const name = raw
+/** A name as Kubernetes takes it: lowercase, `-` for anything else (still to be checked as a DNS label). */
+const lowered = (raw: string): string =>
+  raw
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  if (!DNS_LABEL.test(name) || name.length > MAX_NAME - 20) {
-    throw new TfError(
-      'option',
-      `${what} "${raw}" cannot name a Kubernetes object (lowercase letters, digits and "-", starting with a letter, at most ${MAX_NAME - 20} characters)`,
-      { hint: `use ${fix}` },
-    );
-  }
-  return name;
+
+/** What keeps `raw` from naming Kubernetes objects even made lowercase, if anything; `fix` says how to pass another. */
+export function kubernetesNameProblem(raw: string, what: string, fix: string): string | undefined {
+  const name = lowered(raw);
+  return DNS_LABEL.test(name) && name.length <= MAX_NAME - 20
+    ? undefined
+    : `${what} "${raw}" cannot name a Kubernetes object (lowercase letters, digits and "-", starting with a letter, at most ${MAX_NAME - 20} characters); ${fix}`;
+}
+
+/** A name Kubernetes accepts: lowercase, `-` for anything else; refused when still not a DNS label. */
+function objectName(raw: string, what: string, fix: string): string {
+  const problem = kubernetesNameProblem(raw, what, `use ${fix}`);
+  if (problem !== undefined) throw new TfError('option', problem);
+  return lowered(raw);
 }
 
 function typeNames(types: readonly ExportType[], app: string): Map<string, string> {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { exportCommand, exportFormats, type ExportRequest } from '../../src/commands/export.js';
 import type { ConfigOptions } from '../../src/config/load.js';
 import { ANALYZE, execArgv, parseEnvFile, unitSettings, verify } from '../helpers/systemd.js';
-import { tempApps } from '../helpers/tf.js';
+import { cleanEnv, TF_BIN, tempApps } from '../helpers/tf.js';
 import { configOptions } from '../helpers/config.js';
 import { errorOf } from '../helpers/errors.js';
 
@@ -93,7 +93,10 @@ describe('tf export systemd', () => {
       exitCode: 2,
       message: expect.stringMatching(/--run-as is for system units/),
     });
-    expect(refusal(() => run(root, request({ user: false, runAs: '9 lives' }))).message).toMatch(/"9 lives" is not an account systemd's User= takes cleanly/);
+    expect(refusal(() => run(root, request({ user: false, runAs: '9 lives' })))).toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/"9 lives" is not an account systemd's User= takes cleanly/),
+    });
     expect(refusal(() => run(root, request({ format: 'compose', image: 'shop:1', user: false, runAs: 'nobody' }))).message).toMatch(
       /--run-as is for tf export systemd, not compose/,
     );
@@ -136,9 +139,9 @@ describe('tf export systemd', () => {
 
   it('refuses what the format cannot take, an unknown format and a missing directory, in one line each', { timeout: 30_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });
-    expect(refusal(() => run(root, request({ app: 'my app' }))).describe()).toMatch(
-      /^cannot export to systemd: app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/,
-    );
+    const badApp = refusal(() => run(root, request({ app: 'my app' })));
+    expect(badApp.describe()).toMatch(/^cannot export to systemd: app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/);
+    expect(badApp.exitCode).toBe(2);
     expect(existsSync(path.join(root, 'out'))).toBe(false);
     const unknown = refusal(() => run(root, request({ format: 'upstart' })));
     expect([unknown.kind, unknown.describe()]).toEqual(['usage', `unknown export format "upstart"; use one of: ${exportFormats().join(', ')}`]);
@@ -167,10 +170,58 @@ describe('exportWarnings (for tf check)', () => {
 describe('tf export with several problems', () => {
   it('names them all in its one line', { timeout: 10_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });
-    const message = refusal(() => run(root, request({ app: 'my app', config: { ...CONFIG } }))).describe();
+    const message = refusal(() => run(root, request({ app: 'my app', user: false, runAs: '9 lives' }))).describe();
     expect(message.split('\n')).toHaveLength(1);
-    expect(message).toMatch(/^cannot export to systemd: app name "my app" .*; pass another with --app NAME$/);
-    const long = refusal(() => run(root, request({ app: `${'a'.repeat(250)} b` }))).describe();
-    expect(long).toMatch(/^cannot export to systemd: app name .*; also: unit names would be longer than systemd's 255 characters; pass a shorter --app NAME$/);
+    expect(message).toMatch(
+      /^cannot export to systemd: app name "my app" .*; pass another with --app NAME; also: "9 lives" is not an account .*--run-as USER$/,
+    );
+    // An app name too long for any unit is the value's fault (exit 2); one too long with the Procfile's types, the pair's (exit 1).
+    expect(refusal(() => run(root, request({ app: 'a'.repeat(250) })))).toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/is too long for a systemd unit name/),
+    });
+    const long = refusal(() => run(root, request({ app: 'a'.repeat(245) })));
+    expect([long.exitCode, long.describe()]).toEqual([
+      1,
+      "cannot export to systemd: unit names would be longer than systemd's 255 characters; pass a shorter --app NAME",
+    ]);
+  });
+});
+
+/** The built CLI, as a user runs it; the timeout fails a test that would hang instead of waiting forever. */
+function tf(
+  cwd: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+  const child = spawnSync(process.execPath, [TF_BIN, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 });
+  return { status: child.status, signal: child.signal, stdout: child.stdout, stderr: child.stderr };
+}
+
+describe('tf export: bad command-line values are usage errors', () => {
+  it('exits 2 for an --app or --run-as the format cannot take, 1 for the same from TF_APP', { timeout: 60_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n' });
+    const evil = tf(root, ['export', 'systemd', 'out', '--user', '--app', '../evil name']);
+    expect(evil, evil.stderr).toMatchObject({ status: 2, stdout: '' });
+    expect(evil.stderr).toMatch(
+      /^tf: cannot export to systemd: app name "\.\.\/evil name" cannot be part of a systemd unit name .*; pass another with --app NAME\n$/,
+    );
+    // Kubernetes makes a name lowercase with "-" for the rest; one still no DNS label is refused.
+    const k8s = tf(root, ['export', 'kubernetes', 'k8s', '--image', 'shop:1', '--app', '42']);
+    expect(k8s, k8s.stderr).toMatchObject({ status: 2, stdout: '' });
+    expect(k8s.stderr).toMatch(/^tf: cannot export to kubernetes: app name "42" cannot name a Kubernetes object .*; pass another with --app NAME\n$/);
+    const runAs = tf(root, ['export', 'systemd', 'out', '--run-as', '9 lives']);
+    expect(runAs, runAs.stderr).toMatchObject({ status: 2, stdout: '' });
+    expect(runAs.stderr).toMatch(
+      /^tf: cannot export to systemd: "9 lives" is not an account systemd's User= takes cleanly .*; pass another with --run-as USER\n$/,
+    );
+    // A bad variable is no bad command line (the README's exit-code table): exit 1, naming the variable.
+    const fromEnv = tf(root, ['export', 'systemd', 'out', '--user'], { TF_APP: '../evil name' });
+    expect(fromEnv, fromEnv.stderr).toMatchObject({ status: 1, stdout: '' });
+    expect(fromEnv.stderr).toMatch(
+      /^tf: cannot export to systemd: app name "\.\.\/evil name" cannot be part of a systemd unit name .*; set another in TF_APP\n$/,
+    );
+    expect(existsSync(path.join(root, 'out'))).toBe(false);
+    expect(existsSync(path.join(root, 'k8s'))).toBe(false);
   });
 });

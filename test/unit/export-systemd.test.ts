@@ -294,6 +294,9 @@ describe('systemdProblems', () => {
   });
 
   it('refuses names that would make a unit name too long', { timeout: 10_000 }, () => {
-    expect(systemdProblems({ ...input, app: 'a'.repeat(250) })).toEqual([expect.stringMatching(/longer than systemd's 255/)]);
+    expect(systemdProblems({ ...input, app: 'a'.repeat(245) })).toEqual([expect.stringMatching(/longer than systemd's 255/)]);
+    expect(systemdProblems({ ...input, app: 'a'.repeat(250) })).toEqual([
+      expect.stringMatching(/app name "a{20}\.\.\." is too long for a systemd unit name \(at most 248 characters\)/),
+    ]);
   });
 });
