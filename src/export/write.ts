@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { EXPORT_MANIFEST } from '../domain.js';
 import { TfError } from '../errors.js';
+import { ensureDirectory, writeFailure } from './directory.js';
 import type { ExportFile } from './types.js';
 
 /**
@@ -82,7 +83,6 @@ function checkPath(relative: string): void {
 
 /** Written beside its target and renamed over it: a reader sees the old file or the new one, never half. */
 function writeAtomically(file: string, content: string, mode: number): void {
-  mkdirSync(path.dirname(file), { recursive: true });
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   // Created with its final mode: a secret file is never readable by others, not even for a moment.
   const fd = openSync(temporary, 'wx', mode);
@@ -102,15 +102,21 @@ function writeAtomically(file: string, content: string, mode: number): void {
   }
 }
 
-/** Applies an export's files to `dir`; refuses, before writing anything, if that would clobber a file not its own. */
+/**
+ * Applies an export's files to `dir`; refuses, before writing anything, if that would clobber a file
+ * not its own. A directory it cannot create or write to is one line naming it, never an errno trace.
+ */
 export function writeExport(request: WriteRequest): WriteResult {
-  const { dir, dirShown, files, force } = request;
   try {
-    if (!statSync(dir).isDirectory()) throw new TfError('option', 'is not a directory', { file: dirShown, hint: 'pass a directory to export to' });
+    return applyExport(request);
   } catch (error) {
-    if (error instanceof TfError) throw error;
-    mkdirSync(dir, { recursive: true });
+    throw writeFailure(error, request.dirShown);
   }
+}
+
+function applyExport(request: WriteRequest): WriteResult {
+  const { dir, dirShown, files, force } = request;
+  ensureDirectory(dir, dirShown);
   const manifest = readManifest(dir, dirShown);
   const ours = manifest?.files ?? {};
   const shown = (relative: string): string => path.join(dirShown, relative);
@@ -153,6 +159,8 @@ export function writeExport(request: WriteRequest): WriteResult {
       unchanged.push(file.path);
       continue;
     }
+    // Formats may nest files in directories of their own.
+    ensureDirectory(path.dirname(target), shown(path.dirname(file.path)));
     writeAtomically(target, file.content, file.mode);
     written.push(file.path);
   }

@@ -225,3 +225,45 @@ describe('tf export: bad command-line values are usage errors', () => {
     expect(existsSync(path.join(root, 'k8s'))).toBe(false);
   });
 });
+
+describe('tf export: a directory it cannot use', () => {
+  // Each is one line naming the directory, the reason and the fix, exit 1; never an internal error, never a hang.
+  const cases: [string, (root: string) => string, RegExp][] = [
+    [
+      'below a file',
+      () => './afile/sub',
+      /^tf: \.\/afile\/sub: cannot create the export directory: afile is not a directory; pass a directory to export to\n$/,
+    ],
+    [
+      'below a device',
+      () => '/dev/null/x',
+      /^tf: \/dev\/null\/x: cannot create the export directory: \/dev\/null is not a directory; pass a directory to export to\n$/,
+    ],
+    ['in /sys', () => '/sys/nope', /^tf: \/sys\/nope: cannot create the export directory: permission denied; pass a directory you can write to\n$/],
+    // Node's recursive mkdirSync loops forever here: /proc says ENOENT for a directory it will never have (root; others may get EACCES).
+    [
+      'in /proc',
+      () => '/proc/nope',
+      /^tf: \/proc\/nope: cannot create the export directory: (\/proc does not take new directories|permission denied); pass a directory you can write to\n$/,
+    ],
+    ['that exists but takes no files', () => '/sys', /^tf: \/sys: cannot write the export: permission denied; pass a directory you can write to\n$/],
+  ];
+  for (const [name, dirOf, expected] of cases) {
+    it.skipIf(!existsSync('/sys/kernel') || !existsSync('/proc/self'))(`refuses one ${name} in one line, exit 1`, { timeout: 30_000 }, () => {
+      const root = app({ Procfile: 'web: node web.js\n', afile: '' });
+      const result = tf(root, ['export', 'systemd', dirOf(root), '--user']);
+      expect(result.signal, 'tf export hung').toBeNull();
+      expect(result, result.stderr).toMatchObject({ status: 1, stdout: '' });
+      expect(result.stderr).toMatch(expected);
+    });
+  }
+
+  it('creates missing directories one by one, and names one that is a file', { timeout: 30_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n', 'deploy/units': 'not a directory\n' });
+    const made = tf(root, ['export', 'systemd', 'a/b/c', '--user', '--app', 'shop']);
+    expect(made, made.stderr).toMatchObject({ status: 0, stderr: '' });
+    expect(readdirSync(path.join(root, 'a/b/c'))).toContain('shop.target');
+    const file = tf(root, ['export', 'systemd', 'deploy/units', '--user', '--app', 'shop']);
+    expect(file, file.stderr).toMatchObject({ status: 1, stderr: 'tf: deploy/units: is not a directory; pass a directory to export to\n' });
+  });
+});

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -110,5 +110,19 @@ describe('writeExport', () => {
     const file = path.join(tempDir(), 'file');
     writeFileSync(file, '');
     expect(refusal(() => write(file))).toBe('out: is not a directory; pass a directory to export to');
+  });
+
+  it('creates missing directories, for the export and for a file nested in it', { timeout: 10_000 }, () => {
+    const dir = path.join(tempDir(), 'a', 'b');
+    expect(write(dir, [...FILES, { path: 'units/app-web-1.service', content: 'x\n', mode: 0o644 }]).written).toContain('units/app-web-1.service');
+    expect(readFileSync(path.join(dir, 'units', 'app-web-1.service'), 'utf8')).toBe('x\n');
+  });
+
+  it('names a broken symbolic link in the way of the directory, in one line', { timeout: 10_000 }, () => {
+    const dir = path.join(tempDir(), 'out');
+    symlinkSync(path.join(path.dirname(dir), 'gone', 'deeper'), dir);
+    expect(refusal(() => write(dir))).toBe(
+      'out: cannot create the export directory: out is in the way (a broken symbolic link?); pass a directory to export to',
+    );
   });
 });
