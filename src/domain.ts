@@ -135,8 +135,12 @@ export const RELEASE_TYPE = 'release';
 /**
  * The file in which `tf export` lists what it wrote in a directory: the export writer keeps it,
  * and the release's code state leaves those files out (they are derived from the Procfile and config).
+ * JSON, but named without .json: `kubectl apply -f DIR` reads every .json, .yaml and .yml file in
+ * DIR, hidden ones too, and fails on one that is no Kubernetes object.
  */
-export const EXPORT_MANIFEST = '.tf-export.json';
+export const EXPORT_MANIFEST = '.tf-export';
+/** The manifest's name in earlier versions of tf: still read, and replaced by the new one on the next export. */
+export const LEGACY_EXPORT_MANIFEST = '.tf-export.json';
 
 export interface Plan {
   readonly instances: readonly Instance[];

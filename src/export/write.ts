@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { EXPORT_MANIFEST } from '../domain.js';
+import { EXPORT_MANIFEST, LEGACY_EXPORT_MANIFEST } from '../domain.js';
 import { TfError } from '../errors.js';
 import { ensureDirectory, writeFailure } from './directory.js';
 import type { ExportFile } from './types.js';
@@ -12,6 +12,8 @@ import type { ExportFile } from './types.js';
  * and refuse to touch anything else: a file it did not write, or one edited since.
  */
 export const MANIFEST = EXPORT_MANIFEST;
+/** What an earlier tf named it: read when there is no manifest by the new name, removed once that is written. */
+export const LEGACY_MANIFEST = LEGACY_EXPORT_MANIFEST;
 
 interface Manifest {
   readonly format: string;
@@ -52,9 +54,14 @@ function readIfFile(file: string): Buffer | undefined {
 }
 
 function readManifest(dir: string, shown: string): Manifest | undefined {
-  const file = path.join(dir, MANIFEST);
-  const bytes = readIfFile(file);
-  if (bytes === undefined) return undefined;
+  for (const name of [MANIFEST, LEGACY_MANIFEST]) {
+    const bytes = readIfFile(path.join(dir, name));
+    if (bytes !== undefined) return parseManifest(bytes, path.join(shown, name));
+  }
+  return undefined;
+}
+
+function parseManifest(bytes: Buffer, shown: string): Manifest {
   try {
     const parsed = JSON.parse(bytes.toString('utf8')) as Partial<Manifest>;
     if (
@@ -69,14 +76,20 @@ function readManifest(dir: string, shown: string): Manifest | undefined {
     // Reported below, as any other manifest tf cannot read.
   }
   throw new TfError('option', 'is not a manifest tf wrote, so tf cannot tell which files are its own', {
-    file: path.join(shown, MANIFEST),
+    file: shown,
     hint: 'export to an empty directory, or delete the manifest and pass --force',
   });
 }
 
 /** Paths are the formats' own; one that escapes the directory is a bug, not user input. */
 function checkPath(relative: string): void {
-  if (relative === '' || path.isAbsolute(relative) || relative.split(/[\\/]/).some((p) => p === '..' || p === '' || p === '.') || relative === MANIFEST) {
+  if (
+    relative === '' ||
+    path.isAbsolute(relative) ||
+    relative.split(/[\\/]/).some((p) => p === '..' || p === '' || p === '.') ||
+    relative === MANIFEST ||
+    relative === LEGACY_MANIFEST
+  ) {
     throw new TfError('internal', `export path "${relative}" is not a plain relative path`);
   }
 }
@@ -170,5 +183,7 @@ function applyExport(request: WriteRequest): WriteResult {
     files: Object.fromEntries(files.map((f) => [f.path, digest(f.content)] as const).sort(([a], [b]) => byCodeUnit(a, b))),
   };
   writeAtomically(path.join(dir, MANIFEST), `${JSON.stringify(record, null, 2)}\n`, 0o644);
+  // Only once the new one is in place: an export that fails halfway still has a manifest.
+  rmSync(path.join(dir, LEGACY_MANIFEST), { force: true });
   return { written, unchanged, removed: stale };
 }

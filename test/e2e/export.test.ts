@@ -54,13 +54,16 @@ describe('tf export systemd', () => {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-+|-+$/g, '');
-    expect(readdirSync(out).sort()).toEqual(['.tf-export.json', `${name}-release.service`, `${name}-web-1.service`, `${name}.env`, `${name}.target`].sort());
+    expect(readdirSync(out).sort()).toEqual(['.tf-export', `${name}-release.service`, `${name}-web-1.service`, `${name}.env`, `${name}.target`].sort());
     expect(stdout).toContain(`wrote out/${name}.target\n`);
     expect(stdout).toMatch(/systemd: 4 files in out \(4 written, 0 unchanged, 0 removed\)\n$/);
     expect(statSync(path.join(out, `${name}.env`)).mode & 0o777).toBe(0o600);
 
-    if (existsSync(ANALYZE)) expect(verify(out, true)).toEqual({ status: 0, stdout: '', stderr: '' });
-    else console.log(`skipped systemd-analyze verify: ${ANALYZE} is not installed`);
+    if (existsSync(ANALYZE)) {
+      expect(verify(out, true)).toEqual({ status: 0, stdout: '', stderr: '' });
+      // Copied with its manifest into a unit directory (cp -r out/.), nothing there troubles systemd: it skips hidden files.
+      expect(verify(out, true, true)).toEqual({ status: 0, stdout: '', stderr: '' });
+    } else console.log(`skipped systemd-analyze verify: ${ANALYZE} is not installed`);
 
     // Start the unit's command the way systemd would, from what the files say.
     const unit = unitSettings(readFileSync(path.join(out, `${name}-web-1.service`), 'utf8'));
@@ -197,6 +200,32 @@ function tf(
   const child = spawnSync(process.execPath, [TF_BIN, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 });
   return { status: child.status, signal: child.signal, stdout: child.stdout, stderr: child.stderr };
 }
+
+/** kubectl where it is installed: `label --local` reads a directory as `kubectl apply -f DIR` does, without a cluster. */
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 10_000 }).status === 0;
+
+describe('tf export kubernetes, read by kubectl', () => {
+  it.skipIf(!kubectl)('leaves nothing in the directory that kubectl apply -f DIR cannot read, its manifest included', { timeout: 60_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\nrelease: node migrate.js\n', '.env': 'LOG_LEVEL=info\nDB_PASSWORD=hunter2\n' });
+    const exported = tf(root, ['export', 'kubernetes', 'k8s', '--image', 'shop:1', '--app', 'shop']);
+    expect(exported, exported.stderr).toMatchObject({ status: 0 });
+    const read = spawnSync('kubectl', ['label', '--local', '-f', 'k8s', '-o', 'name', 'checked=yes'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, KUBECONFIG: path.join(root, 'no-kubeconfig') },
+    });
+    expect(read.stderr).toBe('');
+    expect(read.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'configmap/shop-config',
+      'deployment.apps/shop-web',
+      expect.stringMatching(/^job\.batch\/shop-release-/),
+      'secret/shop-secrets',
+      'service/shop-web',
+    ]);
+    expect(readdirSync(path.join(root, 'k8s'))).toContain('.tf-export');
+  });
+});
 
 describe('tf export: bad command-line values are usage errors', () => {
   it('exits 2 for an --app or --run-as the format cannot take, 1 for the same from TF_APP', { timeout: 60_000 }, () => {
