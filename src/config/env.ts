@@ -206,6 +206,9 @@ export interface ResolvedEnv {
 
 export type FileOrigin = Extract<EnvOrigin, { kind: 'file' }>;
 
+/** A variable's value, never an Object property: `$constructor` is a name like any other. */
+const own = (record: Env, name: string): string | undefined => (Object.hasOwn(record, name) ? record[name] : undefined);
+
 /**
  * Layers env files (each file overriding the ones before it) and expands references
  * against the keys defined so far and the shell. The shell wins over the files unless
@@ -217,12 +220,14 @@ export type FileOrigin = Extract<EnvOrigin, { kind: 'file' }>;
  * let a file extend the shell variable it overrides.
  */
 export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin: boolean): ResolvedEnv {
-  const layered: Record<string, string> = {};
+  // No prototype: a key named __proto__ is a key like any other.
+  const layered: Record<string, string> = Object.create(null);
   const fileOrigin = new Map<string, EnvOrigin>();
   const definitions = new Map<string, FileOrigin[]>();
   /** Keys whose file value applies even though the shell has them. */
   const applied = new Set<string>();
-  const lookup = (name: string): string | undefined => (filesWin || applied.has(name) ? (layered[name] ?? shell[name]) : (shell[name] ?? layered[name]));
+  const lookup = (name: string): string | undefined =>
+    filesWin || applied.has(name) ? (own(layered, name) ?? own(shell, name)) : (own(shell, name) ?? own(layered, name));
   for (const file of files) {
     for (const entry of file.entries) {
       layered[entry.key] = evaluate(entry, lookup);

@@ -154,6 +154,12 @@ describe('env files', () => {
     expect(resolved.origins.get('HOST')).toEqual({ kind: 'shell' });
   });
 
+  it('expands a name that is also an Object property (constructor, __proto__) as any other', () => {
+    expect(resolveEnv({}, [file('A=x${constructor}y\nB=$__proto__\nC=${toString:-d}\n')], false).env).toMatchObject({ A: 'xy', B: '', C: 'd' });
+    expect(resolveEnv({ constructor: 's' } as Record<string, string>, [file('A=$constructor\n')], false).env.A).toBe('s');
+    expect(resolveEnv({}, [file('__proto__=p\nE=$__proto__\n')], false).env).toMatchObject({ E: 'p' });
+  });
+
   it('shadows nothing when files win, and a plain reassignment after an extension lets the shell win again', () => {
     expect(resolveEnv({ A: 's' }, [file('A=f\n')], true).shadowed).toEqual([]);
     expect(resolveEnv({ A: 's' }, [file('A=x$A\n'), file('A=plain\n')], false)).toMatchObject({ env: { A: 's' }, shadowed: ['A'] });
