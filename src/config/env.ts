@@ -156,27 +156,31 @@ const DOUBLE_QUOTED = new RegExp(String.raw`\\(["\\$\x60nr])|${NAMED}`, 'g');
 const ESCAPED: Record<string, string> = { n: '\n', r: '\r' };
 
 type Lookup = (name: string) => string | undefined;
+/** What an unset variable without a default expands to: nothing, as in a shell. */
+export type Unset = (name: string) => string;
+const NOTHING: Unset = () => '';
 
-function reference(lookup: Lookup, braced?: string, op?: string, fallback?: string, bare?: string): string {
-  const current = lookup(braced ?? bare ?? '');
-  if (op === undefined) return current ?? '';
+function reference(lookup: Lookup, unset: Unset, braced?: string, op?: string, fallback?: string, bare?: string): string {
+  const name = braced ?? bare ?? '';
+  const current = lookup(name);
+  if (op === undefined) return current ?? unset(name);
   const useDefault = op === ':-' ? current === undefined || current === '' : current === undefined;
-  return useDefault ? expandValue(fallback ?? '', lookup) : (current ?? '');
+  return useDefault ? expandValue(fallback ?? '', lookup, unset) : (current ?? '');
 }
 
 /** Expands references in one unquoted value; `lookup` returns undefined for an unset name. */
-export function expandValue(value: string, lookup: Lookup): string {
+export function expandValue(value: string, lookup: Lookup, unset: Unset = NOTHING): string {
   return value.replace(REFERENCE, (whole, braced?: string, op?: string, fallback?: string, bare?: string) =>
-    whole === '\\$' ? '$' : reference(lookup, braced, op, fallback, bare),
+    whole === '\\$' ? '$' : reference(lookup, unset, braced, op, fallback, bare),
   );
 }
 
 /** The value an entry gives a process: single quotes literal, double quotes with the shell's escapes. */
-export function evaluate(entry: EnvEntry, lookup: Lookup): string {
+export function evaluate(entry: EnvEntry, lookup: Lookup, unset: Unset = NOTHING): string {
   if (entry.quoting === 'single') return entry.raw;
-  if (entry.quoting !== 'double') return expandValue(entry.raw, lookup);
+  if (entry.quoting !== 'double') return expandValue(entry.raw, lookup, unset);
   return entry.raw.replace(DOUBLE_QUOTED, (_whole, escaped?: string, braced?: string, op?: string, fallback?: string, bare?: string) =>
-    escaped !== undefined ? (ESCAPED[escaped] ?? escaped) : reference(lookup, braced, op, fallback, bare),
+    escaped !== undefined ? (ESCAPED[escaped] ?? escaped) : reference(lookup, unset, braced, op, fallback, bare),
   );
 }
 
