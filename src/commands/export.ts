@@ -42,11 +42,35 @@ export function exportProblems(
   return PROBLEMS[format]?.(input, options) ?? [];
 }
 
+const listed = (names: readonly string[]): string => {
+  const dollars = names.map((n) => `$${n}`);
+  return dollars.length <= 1 ? dollars.join('') : `${dollars.slice(0, -1).join(', ')} and ${dollars.at(-1)}`;
+};
+
+/** How to give a left-out variable a value: in the env file of the environment exported, or on the target. */
+const omittedFix = (envName: string | undefined): string =>
+  `set its full value in ${envName === undefined ? 'an env file of the target (e.g. .env.prod, with --env prod)' : `.env.${envName}`} or on the target`;
+
 /**
- * For `tf check`: what an export to each format would refuse with this config, as warnings (a
- * `tf start` does not need them). Uses the default app name; `--app` is export's own flag.
+ * One warning per value an export leaves out (see ExportInput.omitted), at its env file line. Left out
+ * rather than refused: the target may well set it, and written with the developer's shell it would
+ * carry a path of the developer's machine; written with the gap empty, a value no one meant.
  */
-export function exportWarnings(config: Config): Warning[] {
+function omittedWarnings(input: ExportInput, envName: string | undefined, forCheck: boolean): Warning[] {
+  return input.omitted.map(({ key, file, line, variables }) => ({
+    file,
+    line,
+    message: forCheck
+      ? `tf export would leave out ${key}: it is built on ${listed(variables)}, which no env file sets; ${omittedFix(envName)}`
+      : `${key} is built on ${listed(variables)}, which no env file sets: the export leaves ${key} out rather than write it with ${listed(variables)} empty; ${omittedFix(envName)}`,
+  }));
+}
+
+/**
+ * For `tf check`: what an export to each format would refuse or leave out with this config, as
+ * warnings (a `tf start` does not need them). Uses the default app name; `--app` is export's own flag.
+ */
+export function exportWarnings(config: Config, envName?: string): Warning[] {
   let input: ExportInput;
   try {
     input = exportInput(config, { app: undefined, timeoutSeconds: 5 });
@@ -55,7 +79,10 @@ export function exportWarnings(config: Config): Warning[] {
     if (error instanceof TfError) return [{ message: `tf export would refuse: ${error.describe()}` }];
     throw error;
   }
-  return exportFormats().flatMap((format) => exportProblems(input, format).map((problem) => ({ message: `tf export ${format} would refuse: ${problem}` })));
+  return [
+    ...omittedWarnings(input, envName, true),
+    ...exportFormats().flatMap((format) => exportProblems(input, format).map((problem) => ({ message: `tf export ${format} would refuse: ${problem}` }))),
+  ];
 }
 
 /** `tf export FORMAT DIR` as parsed: the integrator maps the command line onto it. */
@@ -117,6 +144,7 @@ export function exportCommand(request: ExportRequest, context: CommandContext): 
   // The export carries the release id when the code and config are those of the latest release.
   const releaseId = releaseIdOf(currentRelease(config, request.config.envName ?? DEFAULT_ENV, config.root));
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds, ...(releaseId === undefined ? {} : { releaseId }) });
+  writeWarnings(context.stderr, omittedWarnings(input, request.config.envName, false));
   const dir = path.resolve(context.cwd, request.dir);
   const options: ExportOptions = { user: request.user, runAs: request.runAs, image: request.image, noSecrets: request.noSecrets, dir };
   const problems = exportProblems(input, format, options);

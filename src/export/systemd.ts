@@ -1,4 +1,5 @@
 import { shellLaunch } from '../plan/launch.js';
+import { extensionPrelude } from './extensions.js';
 import type { ExportFile, ExportInput, ExportOptions, ExportType } from './types.js';
 
 /**
@@ -54,10 +55,14 @@ export function execWord(text: string): string {
  */
 export const envFileValue = (value: string): string => `"${value.replace(/["\\`$]/g, '\\$&')}"`;
 
-/** The command as `tf start` launches it: a simple one is exec'd, so the program is the unit's main process. */
-function execLine(command: string): string {
+/**
+ * The command as `tf start` launches it: a simple one is exec'd, so the program is the unit's main
+ * process. `prelude` applies values that extend the manager's own (PATH=./bin:$PATH) first, in the
+ * shell: neither Environment= nor EnvironmentFile= expands a variable.
+ */
+function execLine(command: string, prelude: string): string {
   const launch = shellLaunch(command);
-  return [launch.file, ...launch.args.slice(0, -1), execWord(launch.args.at(-1) ?? '')].join(' ');
+  return [launch.file, ...launch.args.slice(0, -1), execWord(prelude + (launch.args.at(-1) ?? ''))].join(' ');
 }
 
 const instanceUnits = (type: ExportType, app: string): string[] => type.ports.map((_, i) => serviceName(app, type.name, i + 1));
@@ -93,7 +98,7 @@ function unit(input: ExportInput, options: ExportOptions, spec: ServiceSpec, aft
     `WorkingDirectory=${escapeSpecifiers(input.root)}`,
     ...spec.inline.map(([key, value]) => `Environment=${key}=${value}`),
     `EnvironmentFile=%E/systemd/${scope}/${envFileName(input.app)}`,
-    `ExecStart=${execLine(spec.command)}`,
+    `ExecStart=${execLine(spec.command, extensionPrelude(input.extensions))}`,
     `SyslogIdentifier=${spec.identifier}`,
     '',
   ].join('\n');

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { exportCommand, exportFormats, type ExportRequest } from '../../src/commands/export.js';
 import type { ConfigOptions } from '../../src/config/load.js';
 import { ANALYZE, execArgv, parseEnvFile, unitSettings, verify } from '../helpers/systemd.js';
@@ -224,6 +225,87 @@ describe('tf export kubernetes, read by kubectl', () => {
       'service/shop-web',
     ]);
     expect(readdirSync(path.join(root, 'k8s'))).toContain('.tf-export');
+  });
+});
+
+describe('tf export: values built on variables only a shell has', () => {
+  /** A program in ./bin that needs node from the PATH it was given: found only if both ./bin and the target's PATH are there. */
+  const files = {
+    Procfile: 'web: hello\n',
+    'bin/hello': "#!/bin/sh\nexec node -e 'console.log(JSON.stringify([process.env.PATH, process.env.HOMEDIR ?? null, process.env.X]))'\n",
+    '.env': 'PATH=./bin:$PATH\nHOMEDIR=${HOME}/data\nX=1\n',
+  };
+  const warning =
+    'tf: warning: .env:2: HOMEDIR is built on $HOME, which no env file sets: the export leaves HOMEDIR out rather than write it with $HOME empty; set its full value in an env file of the target (e.g. .env.prod, with --env prod) or on the target\n';
+  const targetPath = '/usr/local/bin:/usr/bin:/bin';
+  const node = path.dirname(process.execPath);
+  /** What a process started as the export says prints: ./bin on top of the target's PATH, HOMEDIR left to the target. */
+  const expected = `${JSON.stringify([`./bin:${node}:${targetPath}`, null, '1'])}\n`;
+
+  it("systemd: applies PATH=./bin:$PATH on top of the manager's PATH as the unit starts, and leaves out HOMEDIR with a warning", { timeout: 60_000 }, () => {
+    const root = app(files);
+    chmodSync(path.join(root, 'bin/hello'), 0o755);
+    const result = tf(root, ['export', 'systemd', 'out', '--user', '--app', 'shop']);
+    expect(result, result.stderr).toMatchObject({ status: 0, stderr: warning });
+    const out = path.join(root, 'out');
+    expect(Object.fromEntries(parseEnvFile(readFileSync(path.join(out, 'shop.env'), 'utf8')))).toEqual({ X: '1' });
+    const unit = unitSettings(readFileSync(path.join(out, 'shop-web-1.service'), 'utf8'));
+    expect(unit.get('ExecStart')).toEqual([`/bin/sh -c 'PATH=./bin:"$$PATH"; export PATH; exec hello'`]);
+    if (existsSync(ANALYZE)) expect(verify(out, true)).toEqual({ status: 0, stdout: '', stderr: '' });
+    const [file, ...args] = execArgv(unit.get('ExecStart')?.[0] ?? '');
+    const child = spawnSync(file ?? '', args, {
+      cwd: unit.get('WorkingDirectory')?.[0],
+      env: { PATH: `${node}:${targetPath}`, X: '1' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe(expected);
+  });
+
+  it("compose and kubernetes: apply it on top of the image's PATH as the container starts", { timeout: 60_000 }, () => {
+    const root = app(files);
+    chmodSync(path.join(root, 'bin/hello'), 0o755);
+    for (const [format, dir] of [
+      ['compose', 'c'],
+      ['kubernetes', 'k'],
+    ] as const) {
+      const result = tf(root, ['export', format, dir, '--image', 'shop:1', '--app', 'shop']);
+      expect(result, result.stderr).toMatchObject({ status: 0, stderr: warning });
+    }
+    const compose = parseYaml(readFileSync(path.join(root, 'c', 'compose.yaml'), 'utf8'));
+    expect(readFileSync(path.join(root, 'c', 'config.env'), 'utf8')).toBe("X='1'\n");
+    const deployment = parseYaml(readFileSync(path.join(root, 'k', '20-deployment-web.yaml'), 'utf8'));
+    expect(parseYaml(readFileSync(path.join(root, 'k', '00-config.yaml'), 'utf8')).data).toEqual({ X: '1' });
+    const argv = ['/bin/sh', '-c', 'PATH=./bin:"$$PATH"; export PATH; exec hello'];
+    expect(compose.services.web.entrypoint).toEqual(argv);
+    expect(deployment.spec.template.spec.containers[0].command).toEqual(argv);
+    // Both read $$ as one $; the image's PATH is what the container starts with.
+    const [file, ...args] = argv.map((word) => word.replaceAll('$$', '$'));
+    const child = spawnSync(file ?? '', args, { cwd: root, env: { PATH: `${node}:${targetPath}`, X: '1' }, encoding: 'utf8', timeout: 10_000 });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe(expected);
+  });
+
+  it("exports full values from the environment's own env file as they are, without a warning", { timeout: 60_000 }, () => {
+    const root = app({ ...files, '.env.prod': `PATH=/opt/shop/bin:${targetPath}\nHOMEDIR=/srv/shop\n` });
+    const result = tf(root, ['export', 'systemd', 'out', '--user', '--app', 'shop', '--env', 'prod']);
+    expect(result, result.stderr).toMatchObject({ status: 0, stderr: '' });
+    expect(Object.fromEntries(parseEnvFile(readFileSync(path.join(root, 'out', 'shop.env'), 'utf8')))).toEqual({
+      PATH: `/opt/shop/bin:${targetPath}`,
+      HOMEDIR: '/srv/shop',
+      X: '1',
+    });
+    expect(unitSettings(readFileSync(path.join(root, 'out', 'shop-web-1.service'), 'utf8')).get('ExecStart')).toEqual([`/bin/sh -c 'exec hello'`]);
+  });
+
+  it('tf check says what an export would leave out', { timeout: 30_000 }, () => {
+    const root = app(files);
+    const result = tf(root, ['check']);
+    expect(result.stdout).toContain(
+      'warning: .env:2: tf export would leave out HOMEDIR: it is built on $HOME, which no env file sets; set its full value in an env file of the target (e.g. .env.prod, with --env prod) or on the target\n',
+    );
+    expect(result.stdout).not.toMatch(/leave out PATH/);
   });
 });
 
