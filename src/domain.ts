@@ -30,6 +30,9 @@ export interface Warning {
 /** Where a variable of the environment came from: the shell tf was started in, or a line of an env file. */
 export type EnvOrigin = { readonly kind: 'shell' } | { readonly kind: 'file'; readonly file: string; readonly line: number };
 
+/** A piece of an env-file value that the files alone leave incomplete: text, or the place of a variable no file sets. */
+export type EnvPart = { readonly text: string } | { readonly variable: string };
+
 /** Everything `config/` resolved from argv, TF_* variables and files. */
 export interface Config {
   readonly root: string;
@@ -48,6 +51,12 @@ export interface Config {
    * Absent from configs built by hand, which then show no overridden chain.
    */
   readonly envDefinitions?: ReadonlyMap<string, readonly EnvOrigin[]>;
+  /**
+   * Keys whose env-file value the files alone leave incomplete, in parts: `PATH=./bin:$PATH` is the
+   * text `./bin:` and the place of PATH, which only a shell fills. Whatever the shell holds, so that
+   * an export (which never takes the developer's shell) knows them. Absent from configs built by hand.
+   */
+  readonly envGaps?: ReadonlyMap<string, readonly EnvPart[]>;
   readonly formation: Formation;
   readonly basePort: number;
   readonly portStep: number;
@@ -135,8 +144,12 @@ export const RELEASE_TYPE = 'release';
 /**
  * The file in which `tf export` lists what it wrote in a directory: the export writer keeps it,
  * and the release's code state leaves those files out (they are derived from the Procfile and config).
+ * JSON, but named without .json: `kubectl apply -f DIR` reads every .json, .yaml and .yml file in
+ * DIR, hidden ones too, and fails on one that is no Kubernetes object.
  */
-export const EXPORT_MANIFEST = '.tf-export.json';
+export const EXPORT_MANIFEST = '.tf-export';
+/** The manifest's name in earlier versions of tf: still read, and replaced by the new one on the next export. */
+export const LEGACY_EXPORT_MANIFEST = '.tf-export.json';
 
 export interface Plan {
   readonly instances: readonly Instance[];

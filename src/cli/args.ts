@@ -51,6 +51,8 @@ export interface Options extends ConfigOptions {
   readonly releasePhase: boolean;
   /** export: the app's name in units and objects. */
   readonly app: string | undefined;
+  /** export: where `app` came from (`--app` or `TF_APP`), which decides whether a bad one is a usage error. */
+  readonly appSource?: string | undefined;
   /** export systemd: user units. */
   readonly user: boolean;
   /** export systemd: the account system units run their processes as (User=). */
@@ -600,6 +602,7 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     probe: on('probe'),
     releasePhase: on('release-phase') || (envBoolean(env, 'TF_RELEASE_PHASE') ?? false),
     app: raw('app')?.raw,
+    appSource: raw('app')?.source,
     user: on('user'),
     runAs: raw('run-as')?.raw,
     image: raw('image')?.raw,

@@ -74,6 +74,7 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
           config: options,
           timeoutSeconds: options.timeoutMs / 1000,
           app: options.app,
+          appSource: options.appSource,
           user: options.user,
           runAs: options.runAs,
           image: options.image,

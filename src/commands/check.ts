@@ -47,7 +47,7 @@ export async function check(invocation: Invocation, context: CommandContext): Pr
   }
   warnings.push(...(await checkPorts(plan.instances)).warnings);
   // What an export would refuse, so a deploy does not discover it first.
-  warnings.push(...exportWarnings(config));
+  warnings.push(...exportWarnings(config, invocation.options.envName));
 
   const width = Math.max(...plan.instances.map((i) => i.name.length));
   const policies = new Map(plan.instances.map((i) => [i.type, i.policy]));

@@ -6,8 +6,8 @@ import { exportInput } from '../export/input.js';
 import { DEFAULT_ENV } from '../config/keys.js';
 import { currentRelease, releaseIdOf } from '../release/current.js';
 import { renderCompose } from '../export/compose.js';
-import { renderKubernetes } from '../export/kubernetes.js';
-import { renderSystemd, systemdProblems } from '../export/systemd.js';
+import { kubernetesNameProblem, renderKubernetes } from '../export/kubernetes.js';
+import { renderSystemd, runAsProblem, systemdAppProblem, systemdProblems } from '../export/systemd.js';
 import type { ExportInput, ExportOptions, Render } from '../export/types.js';
 import { writeExport } from '../export/write.js';
 import { notIgnoredByGit } from '../host/git.js';
@@ -25,6 +25,12 @@ const PROBLEMS: Readonly<Record<string, (input: ExportInput, options: ExportOpti
   systemd: systemdProblems,
 };
 
+/** What keeps an app name given by the user from naming a format's units or objects; `fix` says how to pass another. */
+const APP_NAME_PROBLEMS: Readonly<Record<string, (app: string, fix: string) => string | undefined>> = {
+  systemd: systemdAppProblem,
+  kubernetes: (app, fix) => kubernetesNameProblem(app, 'app name', fix),
+};
+
 export const exportFormats = (): string[] => Object.keys(FORMATS).sort();
 
 /** What an export to `format` would refuse, each a line naming the value and the fix; `tf check` prints them. */
@@ -36,11 +42,35 @@ export function exportProblems(
   return PROBLEMS[format]?.(input, options) ?? [];
 }
 
+const listed = (names: readonly string[]): string => {
+  const dollars = names.map((n) => `$${n}`);
+  return dollars.length <= 1 ? dollars.join('') : `${dollars.slice(0, -1).join(', ')} and ${dollars.at(-1)}`;
+};
+
+/** How to give a left-out variable a value: in the env file of the environment exported, or on the target. */
+const omittedFix = (envName: string | undefined): string =>
+  `set its full value in ${envName === undefined ? 'an env file of the target (e.g. .env.prod, with --env prod)' : `.env.${envName}`} or on the target`;
+
 /**
- * For `tf check`: what an export to each format would refuse with this config, as warnings (a
- * `tf start` does not need them). Uses the default app name; `--app` is export's own flag.
+ * One warning per value an export leaves out (see ExportInput.omitted), at its env file line. Left out
+ * rather than refused: the target may well set it, and written with the developer's shell it would
+ * carry a path of the developer's machine; written with the gap empty, a value no one meant.
  */
-export function exportWarnings(config: Config): Warning[] {
+function omittedWarnings(input: ExportInput, envName: string | undefined, forCheck: boolean): Warning[] {
+  return input.omitted.map(({ key, file, line, variables }) => ({
+    file,
+    line,
+    message: forCheck
+      ? `tf export would leave out ${key}: it is built on ${listed(variables)}, which no env file sets; ${omittedFix(envName)}`
+      : `${key} is built on ${listed(variables)}, which no env file sets: the export leaves ${key} out rather than write it with ${listed(variables)} empty; ${omittedFix(envName)}`,
+  }));
+}
+
+/**
+ * For `tf check`: what an export to each format would refuse or leave out with this config, as
+ * warnings (a `tf start` does not need them). Uses the default app name; `--app` is export's own flag.
+ */
+export function exportWarnings(config: Config, envName?: string): Warning[] {
   let input: ExportInput;
   try {
     input = exportInput(config, { app: undefined, timeoutSeconds: 5 });
@@ -49,7 +79,10 @@ export function exportWarnings(config: Config): Warning[] {
     if (error instanceof TfError) return [{ message: `tf export would refuse: ${error.describe()}` }];
     throw error;
   }
-  return exportFormats().flatMap((format) => exportProblems(input, format).map((problem) => ({ message: `tf export ${format} would refuse: ${problem}` })));
+  return [
+    ...omittedWarnings(input, envName, true),
+    ...exportFormats().flatMap((format) => exportProblems(input, format).map((problem) => ({ message: `tf export ${format} would refuse: ${problem}` }))),
+  ];
 }
 
 /** `tf export FORMAT DIR` as parsed: the integrator maps the command line onto it. */
@@ -60,6 +93,8 @@ export interface ExportRequest {
   /** `-t` in seconds. */
   readonly timeoutSeconds: number;
   readonly app: string | undefined;
+  /** Where `app` came from, `--app` (the default) or `TF_APP`: a bad flag is a usage error, a bad variable is not. */
+  readonly appSource?: string | undefined;
   readonly user: boolean;
   readonly runAs?: string | undefined;
   readonly image: string | undefined;
@@ -71,34 +106,56 @@ export interface ExportRequest {
 const keyVariables = (env: CommandContext['env']): Record<string, string> =>
   Object.fromEntries(Object.entries(env).filter(([key]) => key.startsWith('TF_KEY_') || key.startsWith('DOTENV_PRIVATE_KEY')));
 
+/**
+ * The values of tf's options that a format cannot take, whatever the files hold, checked before
+ * any file is read: one from the command line is a usage error (exit 2), one from a TF_* variable
+ * is not (exit 1), as for every other option. All of them in one line.
+ */
+function checkOptionValues(request: ExportRequest & { readonly format: string }): void {
+  const problems: { readonly text: string; readonly source: string }[] = [];
+  const appSource = request.appSource ?? '--app';
+  const appProblem =
+    request.app === undefined
+      ? undefined
+      : APP_NAME_PROBLEMS[request.format]?.(request.app, appSource.startsWith('-') ? 'pass another with --app NAME' : `set another in ${appSource}`);
+  if (appProblem !== undefined) problems.push({ text: appProblem, source: appSource });
+  if (request.runAs !== undefined && request.user)
+    throw usageError('--run-as is for system units, and --user asks for user units (they run as the user who installs them)', 'drop one of them');
+  if (request.runAs !== undefined && request.format !== 'systemd')
+    throw usageError(`--run-as is for tf export systemd, not ${request.format}`, 'a container runs as its image says (USER in the Dockerfile)');
+  const runAs = request.runAs === undefined ? undefined : runAsProblem(request.runAs);
+  if (runAs !== undefined) problems.push({ text: runAs, source: '--run-as' });
+  if (problems.length === 0) return;
+  const kind = problems.some((p) => p.source.startsWith('-')) ? 'usage' : 'option';
+  throw new TfError(kind, `cannot export to ${request.format}: ${problems.map((p) => p.text).join('; also: ')}`);
+}
+
 export function exportCommand(request: ExportRequest, context: CommandContext): number {
   const known = exportFormats().join(', ');
-  if (request.format === undefined) throw usageError('tf export needs a format and a directory', `tf export FORMAT DIR, FORMAT one of: ${known}`);
-  const render = FORMATS[request.format];
-  if (render === undefined) throw usageError(`unknown export format "${request.format}"`, `use one of: ${known}`);
-  if (request.dir === undefined || request.dir === '')
-    throw usageError(`tf export ${request.format} needs a directory to write to`, `tf export ${request.format} DIR`);
+  const { format } = request;
+  if (format === undefined) throw usageError('tf export needs a format and a directory', `tf export FORMAT DIR, FORMAT one of: ${known}`);
+  const render = FORMATS[format];
+  if (render === undefined) throw usageError(`unknown export format "${format}"`, `use one of: ${known}`);
+  if (request.dir === undefined || request.dir === '') throw usageError(`tf export ${format} needs a directory to write to`, `tf export ${format} DIR`);
+  checkOptionValues({ ...request, format });
 
   const config = loadConfig({ options: request.config }, { cwd: context.cwd, shellEnv: keyVariables(context.env) });
   writeWarnings(context.stderr, config.warnings);
   // The export carries the release id when the code and config are those of the latest release.
   const releaseId = releaseIdOf(currentRelease(config, request.config.envName ?? DEFAULT_ENV, config.root));
   const input = exportInput(config, { app: request.app, timeoutSeconds: request.timeoutSeconds, ...(releaseId === undefined ? {} : { releaseId }) });
+  writeWarnings(context.stderr, omittedWarnings(input, request.config.envName, false));
   const dir = path.resolve(context.cwd, request.dir);
-  if (request.runAs !== undefined && request.user)
-    throw usageError('--run-as is for system units, and --user asks for user units (they run as the user who installs them)', 'drop one of them');
-  if (request.runAs !== undefined && request.format !== 'systemd')
-    throw usageError(`--run-as is for tf export systemd, not ${request.format}`, 'a container runs as its image says (USER in the Dockerfile)');
   const options: ExportOptions = { user: request.user, runAs: request.runAs, image: request.image, noSecrets: request.noSecrets, dir };
-  const problems = exportProblems(input, request.format, options);
+  const problems = exportProblems(input, format, options);
   // All of them in the one line: fixing one at a time, an export after another, would be tedious.
-  if (problems.length > 0) throw new TfError('option', `cannot export to ${request.format}: ${problems.join('; also: ')}`);
+  if (problems.length > 0) throw new TfError('option', `cannot export to ${format}: ${problems.join('; also: ')}`);
   const files = render(input, options);
-  const result = writeExport({ dir, dirShown: request.dir, format: request.format, files, force: request.force });
+  const result = writeExport({ dir, dirShown: request.dir, format, files, force: request.force });
   const lines = [
     ...result.written.map((f) => `wrote ${path.join(request.dir ?? '', f)}`),
     ...result.removed.map((f) => `removed ${path.join(request.dir ?? '', f)} (no longer exported)`),
-    `${request.format}: ${files.length} file${files.length === 1 ? '' : 's'} in ${request.dir} (${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed)`,
+    `${format}: ${files.length} file${files.length === 1 ? '' : 's'} in ${request.dir} (${result.written.length} written, ${result.unchanged.length} unchanged, ${result.removed.length} removed)`,
   ];
   context.stdout.write(`${lines.join('\n')}\n`);
   // Written 0600 because they hold secret values: a `git add -A` must not take them unnoticed.

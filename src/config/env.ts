@@ -164,6 +164,9 @@ const DOUBLE_QUOTED = new RegExp(String.raw`\\(["\\$\x60nr])|${NAMED}`, 'g');
 const ESCAPED: Record<string, string> = { n: '\n', r: '\r' };
 
 type Lookup = (name: string) => string | undefined;
+/** What an unset variable without a default expands to: nothing, as in a shell. */
+export type Unset = (name: string) => string;
+const NOTHING: Unset = () => '';
 
 /**
  * What a shell would expand in this value and tf does not (`${E:?}`, `$(cmd)`, a backtick), named
@@ -179,26 +182,27 @@ function shellSyntaxKeptAsWritten(entry: EnvEntry): string | undefined {
   return undefined;
 }
 
-function reference(lookup: Lookup, braced?: string, op?: string, fallback?: string, bare?: string): string {
-  const current = lookup(braced ?? bare ?? '');
-  if (op === undefined) return current ?? '';
+function reference(lookup: Lookup, unset: Unset, braced?: string, op?: string, fallback?: string, bare?: string): string {
+  const name = braced ?? bare ?? '';
+  const current = lookup(name);
+  if (op === undefined) return current ?? unset(name);
   const useDefault = op === ':-' ? current === undefined || current === '' : current === undefined;
-  return useDefault ? expandValue(fallback ?? '', lookup) : (current ?? '');
+  return useDefault ? expandValue(fallback ?? '', lookup, unset) : (current ?? '');
 }
 
 /** Expands references in one unquoted value; `lookup` returns undefined for an unset name. */
-export function expandValue(value: string, lookup: Lookup): string {
+export function expandValue(value: string, lookup: Lookup, unset: Unset = NOTHING): string {
   return value.replace(REFERENCE, (whole, braced?: string, op?: string, fallback?: string, bare?: string) =>
-    whole === '\\$' ? '$' : reference(lookup, braced, op, fallback, bare),
+    whole === '\\$' ? '$' : reference(lookup, unset, braced, op, fallback, bare),
   );
 }
 
 /** The value an entry gives a process: single quotes literal, double quotes with the shell's escapes. */
-export function evaluate(entry: EnvEntry, lookup: Lookup): string {
+export function evaluate(entry: EnvEntry, lookup: Lookup, unset: Unset = NOTHING): string {
   if (entry.quoting === 'single') return entry.raw;
-  if (entry.quoting !== 'double') return expandValue(entry.raw, lookup);
+  if (entry.quoting !== 'double') return expandValue(entry.raw, lookup, unset);
   return entry.raw.replace(DOUBLE_QUOTED, (_whole, escaped?: string, braced?: string, op?: string, fallback?: string, bare?: string) =>
-    escaped !== undefined ? (ESCAPED[escaped] ?? escaped) : reference(lookup, braced, op, fallback, bare),
+    escaped !== undefined ? (ESCAPED[escaped] ?? escaped) : reference(lookup, unset, braced, op, fallback, bare),
   );
 }
 
@@ -228,6 +232,9 @@ export interface ResolvedEnv {
 
 export type FileOrigin = Extract<EnvOrigin, { kind: 'file' }>;
 
+/** A variable's value, never an Object property: `$constructor` is a name like any other. */
+const own = (record: Env, name: string): string | undefined => (Object.hasOwn(record, name) ? record[name] : undefined);
+
 /**
  * Layers env files (each file overriding the ones before it) and expands references
  * against the keys defined so far and the shell. The shell wins over the files unless
@@ -239,12 +246,14 @@ export type FileOrigin = Extract<EnvOrigin, { kind: 'file' }>;
  * let a file extend the shell variable it overrides.
  */
 export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin: boolean): ResolvedEnv {
-  const layered: Record<string, string> = {};
+  // No prototype: a key named __proto__ is a key like any other.
+  const layered: Record<string, string> = Object.create(null);
   const fileOrigin = new Map<string, EnvOrigin>();
   const definitions = new Map<string, FileOrigin[]>();
   /** Keys whose file value applies even though the shell has them. */
   const applied = new Set<string>();
-  const lookup = (name: string): string | undefined => (filesWin || applied.has(name) ? (layered[name] ?? shell[name]) : (shell[name] ?? layered[name]));
+  const lookup = (name: string): string | undefined =>
+    filesWin || applied.has(name) ? (own(layered, name) ?? own(shell, name)) : (own(shell, name) ?? own(layered, name));
   for (const file of files) {
     for (const entry of file.entries) {
       layered[entry.key] = evaluate(entry, lookup);

@@ -5,6 +5,7 @@ import { TfError } from '../errors.js';
 import { decryptEnvFiles, loadSecretKeys } from './decrypt-env.js';
 import { withoutKeys } from './keys.js';
 import { parseEnvFile, resolveEnv, type ParsedEnvFile } from './env.js';
+import { gapsOf } from './env-gaps.js';
 import { resolveFormation } from './formation.js';
 import { appPaths } from './paths.js';
 import { resolvePolicies, type RawSpec } from './policies.js';
@@ -200,6 +201,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     secretKeys: decrypted.secretKeys,
     shadowed,
     envDefinitions: definitions,
+    envGaps: gapsOf(decrypted.files),
     formation,
     basePort: basePort ?? 5000,
     portStep: options.portStep,

@@ -3,6 +3,7 @@ import { loadYaml } from '../host/yaml.js';
 import type { RestartPolicy } from '../domain.js';
 import { TfError } from '../errors.js';
 import { containerCommand, literalDollars } from './container-command.js';
+import { extensionPrelude } from './extensions.js';
 import type { ExportFile, ExportInput, ExportType, Render } from './types.js';
 
 /**
@@ -39,7 +40,7 @@ export const renderCompose: Render = (input, options) => {
   if (input.release !== undefined) {
     services.release = {
       ...config.source,
-      entrypoint: containerCommand(input.release.command).argv.map(literalDollars),
+      entrypoint: containerCommand(input.release.command, extensionPrelude(input.extensions)).argv.map(literalDollars),
       ...(inline.length > 0 ? { environment: Object.fromEntries(inline) } : {}),
       ...(config.envFiles.length > 0 ? { env_file: config.envFiles } : {}),
       stop_grace_period: `${input.timeoutSeconds}s`,
@@ -75,7 +76,7 @@ function service(type: ExportType, input: ExportInput, config: Config): Obj {
   const port = type.ports[0] ?? type.firstPort;
   return {
     ...config.source,
-    entrypoint: containerCommand(type.command).argv.map(literalDollars),
+    entrypoint: containerCommand(type.command, extensionPrelude(input.extensions)).argv.map(literalDollars),
     environment: { ...Object.fromEntries(config.inline), PORT: String(port) },
     ...(config.envFiles.length > 0 ? { env_file: config.envFiles } : {}),
     // One replica publishes PORT on the same host port; several cannot share a host port,

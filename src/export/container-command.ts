@@ -17,8 +17,13 @@ export type ContainerCommand =
 /** Characters shell-quote passes through as plain text but a shell would still expand. */
 const SHELL_ONLY = /[`~]/;
 
-export function containerCommand(command: string): ContainerCommand {
-  if (!isSimpleCommand(command)) return { kind: 'shell', argv: ['/bin/sh', '-c', command] };
+/**
+ * `prelude` is shell text run first (see extensions.ts): with one, even a simple command goes
+ * through the shell, which then `exec`s it.
+ */
+export function containerCommand(command: string, prelude = ''): ContainerCommand {
+  if (!isSimpleCommand(command)) return { kind: 'shell', argv: ['/bin/sh', '-c', prelude + command] };
+  if (prelude !== '') return { kind: 'shell-exec', argv: ['/bin/sh', '-c', `${prelude}exec ${command}`] };
   let expands = SHELL_ONLY.test(command);
   const tokens = parse(command, (name) => {
     expands = true;

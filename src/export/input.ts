@@ -3,7 +3,7 @@ import { defaultPolicy, RELEASE_TYPE, type Config, type ProcessType } from '../d
 import { TfError } from '../errors.js';
 import { isSecretName, maskValue } from '../config/mask.js';
 import { buildPlan, portFor } from '../plan/plan.js';
-import type { ExportInput, ExportType, ExportValue } from './types.js';
+import type { EnvExtension, ExportInput, ExportType, ExportValue, OmittedValue } from './types.js';
 
 export interface ExportInputOptions {
   /** `--app`, taken as given (`exportProblems` says when a format cannot take it). */
@@ -43,10 +43,24 @@ export function exportInput(config: Config, options: ExportInputOptions): Export
   // The plan is what `tf start` would run: its port checks (collisions, above 65535) hold for an export too.
   const plan = buildPlan(config, { childColor: false });
   const env = new Map<string, ExportValue>();
+  const extensions: EnvExtension[] = [];
+  const omitted: OmittedValue[] = [];
   for (const [key, value] of Object.entries(config.env)) {
-    if (config.envOrigins.get(key)?.kind !== 'file') continue;
+    const origin = config.envOrigins.get(key);
+    if (origin?.kind !== 'file') continue;
     // A value the masker would hide (a URL's password, a token) is a secret too, wherever it sits.
-    env.set(key, { value, secret: config.secretKeys.has(key) || isSecretName(key) || maskValue(key, value) !== value });
+    const secret = config.secretKeys.has(key) || isSecretName(key) || maskValue(key, value) !== value;
+    const parts = config.envGaps?.get(key);
+    if (parts === undefined) {
+      env.set(key, { value, secret });
+      continue;
+    }
+    // Written with the gaps empty it would be a value no one meant (PATH="./bin:"). A line that
+    // extends its own variable means "on top of whatever is there", which the target can do; a
+    // secret never goes into a command line, where anyone may read it.
+    const variables = [...new Set(parts.flatMap((p) => ('variable' in p ? [p.variable] : [])))];
+    if (!secret && variables.length === 1 && variables[0] === key) extensions.push({ key, parts });
+    else omitted.push({ key, file: origin.file, line: origin.line, variables });
   }
   // What tf start gives processes when code and config are the release's: exported processes are that release.
   if (options.releaseId !== undefined) env.set('TF_RELEASE', { value: options.releaseId, secret: false });
@@ -68,6 +82,8 @@ export function exportInput(config: Config, options: ExportInputOptions): Export
     release: release === undefined ? undefined : { command: release.command },
     releaseId: options.releaseId,
     env,
+    extensions,
+    omitted,
     timeoutSeconds: options.timeoutSeconds,
   };
 }

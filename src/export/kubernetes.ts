@@ -3,6 +3,7 @@ import { loadYaml } from '../host/yaml.js';
 import type { ReadySpec } from '../domain.js';
 import { TfError } from '../errors.js';
 import { type ContainerCommand, containerCommand, literalDollars } from './container-command.js';
+import { extensionPrelude } from './extensions.js';
 import type { ExportFile, ExportInput, ExportType, Render } from './types.js';
 
 /**
@@ -100,7 +101,7 @@ export const renderKubernetes: Render = (input, options) => {
     if (jobName.length > MAX_NAME) {
       throw new TfError('option', `the release job name "${jobName}" is longer than Kubernetes allows (${MAX_NAME})`, { hint: 'use a shorter --app NAME' });
     }
-    const command = containerCommand(input.release.command);
+    const command = containerCommand(input.release.command, extensionPrelude(input.extensions));
     files.push(
       yamlFile(
         '10-release-job.yaml',
@@ -125,7 +126,7 @@ export const renderKubernetes: Render = (input, options) => {
 
   for (const type of input.types) {
     const name = types.get(type.name) as string;
-    const command = containerCommand(type.command);
+    const command = containerCommand(type.command, extensionPrelude(input.extensions));
     files.push(
       yamlFile(
         `20-deployment-${name}.yaml`,
@@ -210,20 +211,26 @@ function yamlFile(path: string, mode: number, object: Obj, comment?: string): Ex
   return { path, mode, content: doc.toString({ lineWidth: 0 }) };
 }
 
-/** A name Kubernetes accepts: lowercase, `-` for anything else; refused when still not a DNS label. */
-function objectName(raw: string, what: string, fix: string): string {
-  const name = raw
+/** A name as Kubernetes takes it: lowercase, `-` for anything else (still to be checked as a DNS label). */
+const lowered = (raw: string): string =>
+  raw
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  if (!DNS_LABEL.test(name) || name.length > MAX_NAME - 20) {
-    throw new TfError(
-      'option',
-      `${what} "${raw}" cannot name a Kubernetes object (lowercase letters, digits and "-", starting with a letter, at most ${MAX_NAME - 20} characters)`,
-      { hint: `use ${fix}` },
-    );
-  }
-  return name;
+
+/** What keeps `raw` from naming Kubernetes objects even made lowercase, if anything; `fix` says how to pass another. */
+export function kubernetesNameProblem(raw: string, what: string, fix: string): string | undefined {
+  const name = lowered(raw);
+  return DNS_LABEL.test(name) && name.length <= MAX_NAME - 20
+    ? undefined
+    : `${what} "${raw}" cannot name a Kubernetes object (lowercase letters, digits and "-", starting with a letter, at most ${MAX_NAME - 20} characters); ${fix}`;
+}
+
+/** A name Kubernetes accepts: lowercase, `-` for anything else; refused when still not a DNS label. */
+function objectName(raw: string, what: string, fix: string): string {
+  const problem = kubernetesNameProblem(raw, what, `use ${fix}`);
+  if (problem !== undefined) throw new TfError('option', problem);
+  return lowered(raw);
 }
 
 function typeNames(types: readonly ExportType[], app: string): Map<string, string> {
@@ -262,6 +269,8 @@ function releaseTag(input: ExportInput, image: string): string {
       release: input.release?.command ?? null,
       types: input.types.map((t) => [t.name, t.command]),
       env: [...input.env].map(([k, v]) => (v.secret ? [k] : [k, v.value])),
+      // Only when there are any, so that the Jobs of exports without them keep their names.
+      ...(input.extensions.length > 0 ? { extensions: input.extensions } : {}),
     }),
   );
   return hash.digest('hex').slice(0, 10);

@@ -1,4 +1,5 @@
 import { shellLaunch } from '../plan/launch.js';
+import { extensionPrelude } from './extensions.js';
 import type { ExportFile, ExportInput, ExportOptions, ExportType } from './types.js';
 
 /**
@@ -54,10 +55,14 @@ export function execWord(text: string): string {
  */
 export const envFileValue = (value: string): string => `"${value.replace(/["\\`$]/g, '\\$&')}"`;
 
-/** The command as `tf start` launches it: a simple one is exec'd, so the program is the unit's main process. */
-function execLine(command: string): string {
+/**
+ * The command as `tf start` launches it: a simple one is exec'd, so the program is the unit's main
+ * process. `prelude` applies values that extend the manager's own (PATH=./bin:$PATH) first, in the
+ * shell: neither Environment= nor EnvironmentFile= expands a variable.
+ */
+function execLine(command: string, prelude: string): string {
   const launch = shellLaunch(command);
-  return [launch.file, ...launch.args.slice(0, -1), execWord(launch.args.at(-1) ?? '')].join(' ');
+  return [launch.file, ...launch.args.slice(0, -1), execWord(prelude + (launch.args.at(-1) ?? ''))].join(' ');
 }
 
 const instanceUnits = (type: ExportType, app: string): string[] => type.ports.map((_, i) => serviceName(app, type.name, i + 1));
@@ -93,7 +98,7 @@ function unit(input: ExportInput, options: ExportOptions, spec: ServiceSpec, aft
     `WorkingDirectory=${escapeSpecifiers(input.root)}`,
     ...spec.inline.map(([key, value]) => `Environment=${key}=${value}`),
     `EnvironmentFile=%E/systemd/${scope}/${envFileName(input.app)}`,
-    `ExecStart=${execLine(spec.command)}`,
+    `ExecStart=${execLine(spec.command, extensionPrelude(input.extensions))}`,
     `SyslogIdentifier=${spec.identifier}`,
     '',
   ].join('\n');
@@ -168,21 +173,31 @@ export function renderSystemd(input: ExportInput, options: ExportOptions): reado
   return files;
 }
 
-/** What `renderSystemd` cannot express faithfully, one line each with the fix. */
-export function systemdProblems(input: ExportInput, options?: ExportOptions): string[] {
+/** What keeps `app` from naming systemd units, whatever the Procfile holds; `fix` says how to pass another. */
+export function systemdAppProblem(app: string, fix: string): string | undefined {
+  if (!UNIT_NAME.test(app) || app.startsWith('-'))
+    return `app name "${app}" cannot be part of a systemd unit name (letters, digits, "_", ".", ":" and "-", not starting with "-"); ${fix}`;
+  // The shortest unit it names; the longest depends on the type names too (see systemdProblems).
+  if (`${app}.target`.length > UNIT_NAME_MAX)
+    return `app name "${app.slice(0, 20)}..." is too long for a systemd unit name (at most ${UNIT_NAME_MAX - '.target'.length} characters); ${fix}`;
+  return undefined;
+}
+
+/** What keeps `--run-as` from being systemd's User=, if anything. */
+export function runAsProblem(runAs: string): string | undefined {
+  return ACCOUNT.test(runAs)
+    ? undefined
+    : `"${runAs}" is not an account systemd's User= takes cleanly (a name of letters, digits, "_" and "-", at most 31, not starting with a digit or "-"; or a numeric id); pass another with --run-as USER`;
+}
+
+/** What `renderSystemd` cannot express faithfully, one line each with the fix; the command line's own values are checked before. */
+export function systemdProblems(input: ExportInput): string[] {
   const problems: string[] = [];
-  const runAs = options?.runAs;
-  if (runAs !== undefined && !ACCOUNT.test(runAs))
-    problems.push(
-      `"${runAs}" is not an account systemd's User= takes cleanly (a name of letters, digits, "_" and "-", at most 31, not starting with a digit or "-"; or a numeric id); pass another with --run-as`,
-    );
-  if (!UNIT_NAME.test(input.app) || input.app.startsWith('-')) {
-    problems.push(
-      `app name "${input.app}" cannot be part of a systemd unit name (letters, digits, "_", ".", ":" and "-", not starting with "-"); pass another with --app NAME`,
-    );
-  }
+  const app = systemdAppProblem(input.app, 'pass another with --app NAME');
+  if (app !== undefined) problems.push(app);
   const longest = Math.max(0, ...input.types.map((t) => serviceName(input.app, t.name, Math.max(1, t.count)).length));
-  if (longest > UNIT_NAME_MAX) problems.push(`unit names would be longer than systemd's ${UNIT_NAME_MAX} characters; pass a shorter --app NAME`);
+  if (app === undefined && longest > UNIT_NAME_MAX)
+    problems.push(`unit names would be longer than systemd's ${UNIT_NAME_MAX} characters; pass a shorter --app NAME`);
   for (const type of input.types) {
     if (!UNIT_NAME.test(type.name)) problems.push(`process type "${type.name}" cannot be part of a systemd unit name; rename it in the Procfile`);
   }

@@ -1,4 +1,4 @@
-import type { TypePolicy } from '../domain.js';
+import type { EnvPart, TypePolicy } from '../domain.js';
 
 /**
  * What every export format reads: the same plan `tf start` runs, reduced to what a unit or a
@@ -18,6 +18,14 @@ export interface ExportInput {
   readonly releaseId: string | undefined;
   /** From the env files, in layering order; the shell's environment never reaches an export. */
   readonly env: ReadonlyMap<string, ExportValue>;
+  /**
+   * Values that extend the target's own (`PATH=./bin:$PATH`), not in `env`: each process applies
+   * them as it starts, on top of what its host or image gives it, as `tf start` applies them on
+   * top of the shell's.
+   */
+  readonly extensions: readonly EnvExtension[];
+  /** Values built on variables only the developer's shell has: in no format, each named in a warning. */
+  readonly omitted: readonly OmittedValue[];
   /** `-t`: the grace period between the stop signal and SIGKILL. */
   readonly timeoutSeconds: number;
 }
@@ -25,6 +33,21 @@ export interface ExportInput {
 export interface ExportValue {
   readonly value: string;
   readonly secret: boolean;
+}
+
+export interface EnvExtension {
+  readonly key: string;
+  /** Text, and the places of the target's own value of `key` (every variable part is `key`). */
+  readonly parts: readonly EnvPart[];
+}
+
+export interface OmittedValue {
+  readonly key: string;
+  /** The env file line that set it, as the user knows it. */
+  readonly file: string;
+  readonly line: number;
+  /** The variables it is built on that no env file sets, each once. */
+  readonly variables: readonly string[];
 }
 
 export interface ExportType {

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { EXPORT_MANIFEST } from '../domain.js';
+import { EXPORT_MANIFEST, LEGACY_EXPORT_MANIFEST } from '../domain.js';
 import { TfError } from '../errors.js';
+import { ensureDirectory, writeFailure } from './directory.js';
 import type { ExportFile } from './types.js';
 
 /**
@@ -11,6 +12,8 @@ import type { ExportFile } from './types.js';
  * and refuse to touch anything else: a file it did not write, or one edited since.
  */
 export const MANIFEST = EXPORT_MANIFEST;
+/** What an earlier tf named it: read when there is no manifest by the new name, removed once that is written. */
+export const LEGACY_MANIFEST = LEGACY_EXPORT_MANIFEST;
 
 interface Manifest {
   readonly format: string;
@@ -51,9 +54,14 @@ function readIfFile(file: string): Buffer | undefined {
 }
 
 function readManifest(dir: string, shown: string): Manifest | undefined {
-  const file = path.join(dir, MANIFEST);
-  const bytes = readIfFile(file);
-  if (bytes === undefined) return undefined;
+  for (const name of [MANIFEST, LEGACY_MANIFEST]) {
+    const bytes = readIfFile(path.join(dir, name));
+    if (bytes !== undefined) return parseManifest(bytes, path.join(shown, name));
+  }
+  return undefined;
+}
+
+function parseManifest(bytes: Buffer, shown: string): Manifest {
   try {
     const parsed = JSON.parse(bytes.toString('utf8')) as Partial<Manifest>;
     if (
@@ -68,21 +76,26 @@ function readManifest(dir: string, shown: string): Manifest | undefined {
     // Reported below, as any other manifest tf cannot read.
   }
   throw new TfError('option', 'is not a manifest tf wrote, so tf cannot tell which files are its own', {
-    file: path.join(shown, MANIFEST),
+    file: shown,
     hint: 'export to an empty directory, or delete the manifest and pass --force',
   });
 }
 
 /** Paths are the formats' own; one that escapes the directory is a bug, not user input. */
 function checkPath(relative: string): void {
-  if (relative === '' || path.isAbsolute(relative) || relative.split(/[\\/]/).some((p) => p === '..' || p === '' || p === '.') || relative === MANIFEST) {
+  if (
+    relative === '' ||
+    path.isAbsolute(relative) ||
+    relative.split(/[\\/]/).some((p) => p === '..' || p === '' || p === '.') ||
+    relative === MANIFEST ||
+    relative === LEGACY_MANIFEST
+  ) {
     throw new TfError('internal', `export path "${relative}" is not a plain relative path`);
   }
 }
 
 /** Written beside its target and renamed over it: a reader sees the old file or the new one, never half. */
 function writeAtomically(file: string, content: string, mode: number): void {
-  mkdirSync(path.dirname(file), { recursive: true });
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   // Created with its final mode: a secret file is never readable by others, not even for a moment.
   const fd = openSync(temporary, 'wx', mode);
@@ -102,15 +115,21 @@ function writeAtomically(file: string, content: string, mode: number): void {
   }
 }
 
-/** Applies an export's files to `dir`; refuses, before writing anything, if that would clobber a file not its own. */
+/**
+ * Applies an export's files to `dir`; refuses, before writing anything, if that would clobber a file
+ * not its own. A directory it cannot create or write to is one line naming it, never an errno trace.
+ */
 export function writeExport(request: WriteRequest): WriteResult {
-  const { dir, dirShown, files, force } = request;
   try {
-    if (!statSync(dir).isDirectory()) throw new TfError('option', 'is not a directory', { file: dirShown, hint: 'pass a directory to export to' });
+    return applyExport(request);
   } catch (error) {
-    if (error instanceof TfError) throw error;
-    mkdirSync(dir, { recursive: true });
+    throw writeFailure(error, request.dirShown);
   }
+}
+
+function applyExport(request: WriteRequest): WriteResult {
+  const { dir, dirShown, files, force } = request;
+  ensureDirectory(dir, dirShown);
   const manifest = readManifest(dir, dirShown);
   const ours = manifest?.files ?? {};
   const shown = (relative: string): string => path.join(dirShown, relative);
@@ -153,6 +172,8 @@ export function writeExport(request: WriteRequest): WriteResult {
       unchanged.push(file.path);
       continue;
     }
+    // Formats may nest files in directories of their own.
+    ensureDirectory(path.dirname(target), shown(path.dirname(file.path)));
     writeAtomically(target, file.content, file.mode);
     written.push(file.path);
   }
@@ -162,5 +183,7 @@ export function writeExport(request: WriteRequest): WriteResult {
     files: Object.fromEntries(files.map((f) => [f.path, digest(f.content)] as const).sort(([a], [b]) => byCodeUnit(a, b))),
   };
   writeAtomically(path.join(dir, MANIFEST), `${JSON.stringify(record, null, 2)}\n`, 0o644);
+  // Only once the new one is in place: an export that fails halfway still has a manifest.
+  rmSync(path.join(dir, LEGACY_MANIFEST), { force: true });
   return { written, unchanged, removed: stale };
 }

@@ -2,7 +2,7 @@ import { nodeCrypto } from '../host/crypto.js';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../config/env-edit.js';
-import { EXPORT_MANIFEST, type Procfile } from '../domain.js';
+import { EXPORT_MANIFEST, LEGACY_EXPORT_MANIFEST, type Procfile } from '../domain.js';
 import { TfError } from '../errors.js';
 import { git } from '../host/git.js';
 import { RELEASES_DIR, compareFingerprints, procfileDigest, type ConfigChanges, type Fingerprint } from './fingerprint.js';
@@ -81,7 +81,7 @@ function exportedFiles(root: string, status: string): string[] {
   const manifests = status
     .split('\n')
     .map((line) => porcelainPath(line.slice(3)))
-    .filter((file) => path.posix.basename(file) === EXPORT_MANIFEST);
+    .filter((file) => [EXPORT_MANIFEST, LEGACY_EXPORT_MANIFEST].includes(path.posix.basename(file)));
   if (manifests.length === 0) return [];
   const top = git(root, ['rev-parse', '--show-toplevel'])?.trim();
   if (top === undefined) return [];

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { exportCommand, exportFormats, type ExportRequest } from '../../src/commands/export.js';
 import type { ConfigOptions } from '../../src/config/load.js';
 import { ANALYZE, execArgv, parseEnvFile, unitSettings, verify } from '../helpers/systemd.js';
-import { tempApps } from '../helpers/tf.js';
+import { cleanEnv, TF_BIN, tempApps } from '../helpers/tf.js';
 import { configOptions } from '../helpers/config.js';
 import { errorOf } from '../helpers/errors.js';
 
@@ -54,13 +55,16 @@ describe('tf export systemd', () => {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-+|-+$/g, '');
-    expect(readdirSync(out).sort()).toEqual(['.tf-export.json', `${name}-release.service`, `${name}-web-1.service`, `${name}.env`, `${name}.target`].sort());
+    expect(readdirSync(out).sort()).toEqual(['.tf-export', `${name}-release.service`, `${name}-web-1.service`, `${name}.env`, `${name}.target`].sort());
     expect(stdout).toContain(`wrote out/${name}.target\n`);
     expect(stdout).toMatch(/systemd: 4 files in out \(4 written, 0 unchanged, 0 removed\)\n$/);
     expect(statSync(path.join(out, `${name}.env`)).mode & 0o777).toBe(0o600);
 
-    if (existsSync(ANALYZE)) expect(verify(out, true)).toEqual({ status: 0, stdout: '', stderr: '' });
-    else console.log(`skipped systemd-analyze verify: ${ANALYZE} is not installed`);
+    if (existsSync(ANALYZE)) {
+      expect(verify(out, true)).toEqual({ status: 0, stdout: '', stderr: '' });
+      // Copied with its manifest into a unit directory (cp -r out/.), nothing there troubles systemd: it skips hidden files.
+      expect(verify(out, true, true)).toEqual({ status: 0, stdout: '', stderr: '' });
+    } else console.log(`skipped systemd-analyze verify: ${ANALYZE} is not installed`);
 
     // Start the unit's command the way systemd would, from what the files say.
     const unit = unitSettings(readFileSync(path.join(out, `${name}-web-1.service`), 'utf8'));
@@ -93,7 +97,10 @@ describe('tf export systemd', () => {
       exitCode: 2,
       message: expect.stringMatching(/--run-as is for system units/),
     });
-    expect(refusal(() => run(root, request({ user: false, runAs: '9 lives' }))).message).toMatch(/"9 lives" is not an account systemd's User= takes cleanly/);
+    expect(refusal(() => run(root, request({ user: false, runAs: '9 lives' })))).toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/"9 lives" is not an account systemd's User= takes cleanly/),
+    });
     expect(refusal(() => run(root, request({ format: 'compose', image: 'shop:1', user: false, runAs: 'nobody' }))).message).toMatch(
       /--run-as is for tf export systemd, not compose/,
     );
@@ -136,9 +143,9 @@ describe('tf export systemd', () => {
 
   it('refuses what the format cannot take, an unknown format and a missing directory, in one line each', { timeout: 30_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });
-    expect(refusal(() => run(root, request({ app: 'my app' }))).describe()).toMatch(
-      /^cannot export to systemd: app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/,
-    );
+    const badApp = refusal(() => run(root, request({ app: 'my app' })));
+    expect(badApp.describe()).toMatch(/^cannot export to systemd: app name "my app" cannot be part of a systemd unit name .*; pass another with --app NAME$/);
+    expect(badApp.exitCode).toBe(2);
     expect(existsSync(path.join(root, 'out'))).toBe(false);
     const unknown = refusal(() => run(root, request({ format: 'upstart' })));
     expect([unknown.kind, unknown.describe()]).toEqual(['usage', `unknown export format "upstart"; use one of: ${exportFormats().join(', ')}`]);
@@ -167,10 +174,207 @@ describe('exportWarnings (for tf check)', () => {
 describe('tf export with several problems', () => {
   it('names them all in its one line', { timeout: 10_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });
-    const message = refusal(() => run(root, request({ app: 'my app', config: { ...CONFIG } }))).describe();
+    const message = refusal(() => run(root, request({ app: 'my app', user: false, runAs: '9 lives' }))).describe();
     expect(message.split('\n')).toHaveLength(1);
-    expect(message).toMatch(/^cannot export to systemd: app name "my app" .*; pass another with --app NAME$/);
-    const long = refusal(() => run(root, request({ app: `${'a'.repeat(250)} b` }))).describe();
-    expect(long).toMatch(/^cannot export to systemd: app name .*; also: unit names would be longer than systemd's 255 characters; pass a shorter --app NAME$/);
+    expect(message).toMatch(
+      /^cannot export to systemd: app name "my app" .*; pass another with --app NAME; also: "9 lives" is not an account .*--run-as USER$/,
+    );
+    // An app name too long for any unit is the value's fault (exit 2); one too long with the Procfile's types, the pair's (exit 1).
+    expect(refusal(() => run(root, request({ app: 'a'.repeat(250) })))).toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/is too long for a systemd unit name/),
+    });
+    const long = refusal(() => run(root, request({ app: 'a'.repeat(245) })));
+    expect([long.exitCode, long.describe()]).toEqual([
+      1,
+      "cannot export to systemd: unit names would be longer than systemd's 255 characters; pass a shorter --app NAME",
+    ]);
+  });
+});
+
+/** The built CLI, as a user runs it; the timeout fails a test that would hang instead of waiting forever. */
+function tf(
+  cwd: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+  const child = spawnSync(process.execPath, [TF_BIN, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 });
+  return { status: child.status, signal: child.signal, stdout: child.stdout, stderr: child.stderr };
+}
+
+/** kubectl where it is installed: `label --local` reads a directory as `kubectl apply -f DIR` does, without a cluster. */
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 10_000 }).status === 0;
+
+describe('tf export kubernetes, read by kubectl', () => {
+  it.skipIf(!kubectl)('leaves nothing in the directory that kubectl apply -f DIR cannot read, its manifest included', { timeout: 60_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\nrelease: node migrate.js\n', '.env': 'LOG_LEVEL=info\nDB_PASSWORD=hunter2\n' });
+    const exported = tf(root, ['export', 'kubernetes', 'k8s', '--image', 'shop:1', '--app', 'shop']);
+    expect(exported, exported.stderr).toMatchObject({ status: 0 });
+    const read = spawnSync('kubectl', ['label', '--local', '-f', 'k8s', '-o', 'name', 'checked=yes'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, KUBECONFIG: path.join(root, 'no-kubeconfig') },
+    });
+    expect(read.stderr).toBe('');
+    expect(read.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'configmap/shop-config',
+      'deployment.apps/shop-web',
+      expect.stringMatching(/^job\.batch\/shop-release-/),
+      'secret/shop-secrets',
+      'service/shop-web',
+    ]);
+    expect(readdirSync(path.join(root, 'k8s'))).toContain('.tf-export');
+  });
+});
+
+describe('tf export: values built on variables only a shell has', () => {
+  /** A program in ./bin that needs node from the PATH it was given: found only if both ./bin and the target's PATH are there. */
+  const files = {
+    Procfile: 'web: hello\n',
+    'bin/hello': "#!/bin/sh\nexec node -e 'console.log(JSON.stringify([process.env.PATH, process.env.HOMEDIR ?? null, process.env.X]))'\n",
+    '.env': 'PATH=./bin:$PATH\nHOMEDIR=${HOME}/data\nX=1\n',
+  };
+  const warning =
+    'tf: warning: .env:2: HOMEDIR is built on $HOME, which no env file sets: the export leaves HOMEDIR out rather than write it with $HOME empty; set its full value in an env file of the target (e.g. .env.prod, with --env prod) or on the target\n';
+  const targetPath = '/usr/local/bin:/usr/bin:/bin';
+  const node = path.dirname(process.execPath);
+  /** What a process started as the export says prints: ./bin on top of the target's PATH, HOMEDIR left to the target. */
+  const expected = `${JSON.stringify([`./bin:${node}:${targetPath}`, null, '1'])}\n`;
+
+  it("systemd: applies PATH=./bin:$PATH on top of the manager's PATH as the unit starts, and leaves out HOMEDIR with a warning", { timeout: 60_000 }, () => {
+    const root = app(files);
+    chmodSync(path.join(root, 'bin/hello'), 0o755);
+    const result = tf(root, ['export', 'systemd', 'out', '--user', '--app', 'shop']);
+    expect(result, result.stderr).toMatchObject({ status: 0, stderr: warning });
+    const out = path.join(root, 'out');
+    expect(Object.fromEntries(parseEnvFile(readFileSync(path.join(out, 'shop.env'), 'utf8')))).toEqual({ X: '1' });
+    const unit = unitSettings(readFileSync(path.join(out, 'shop-web-1.service'), 'utf8'));
+    expect(unit.get('ExecStart')).toEqual([`/bin/sh -c 'PATH=./bin:"$$PATH"; export PATH; exec hello'`]);
+    if (existsSync(ANALYZE)) expect(verify(out, true)).toEqual({ status: 0, stdout: '', stderr: '' });
+    const [file, ...args] = execArgv(unit.get('ExecStart')?.[0] ?? '');
+    const child = spawnSync(file ?? '', args, {
+      cwd: unit.get('WorkingDirectory')?.[0],
+      env: { PATH: `${node}:${targetPath}`, X: '1' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe(expected);
+  });
+
+  it("compose and kubernetes: apply it on top of the image's PATH as the container starts", { timeout: 60_000 }, () => {
+    const root = app(files);
+    chmodSync(path.join(root, 'bin/hello'), 0o755);
+    for (const [format, dir] of [
+      ['compose', 'c'],
+      ['kubernetes', 'k'],
+    ] as const) {
+      const result = tf(root, ['export', format, dir, '--image', 'shop:1', '--app', 'shop']);
+      expect(result, result.stderr).toMatchObject({ status: 0, stderr: warning });
+    }
+    const compose = parseYaml(readFileSync(path.join(root, 'c', 'compose.yaml'), 'utf8'));
+    expect(readFileSync(path.join(root, 'c', 'config.env'), 'utf8')).toBe("X='1'\n");
+    const deployment = parseYaml(readFileSync(path.join(root, 'k', '20-deployment-web.yaml'), 'utf8'));
+    expect(parseYaml(readFileSync(path.join(root, 'k', '00-config.yaml'), 'utf8')).data).toEqual({ X: '1' });
+    const argv = ['/bin/sh', '-c', 'PATH=./bin:"$$PATH"; export PATH; exec hello'];
+    expect(compose.services.web.entrypoint).toEqual(argv);
+    expect(deployment.spec.template.spec.containers[0].command).toEqual(argv);
+    // Both read $$ as one $; the image's PATH is what the container starts with.
+    const [file, ...args] = argv.map((word) => word.replaceAll('$$', '$'));
+    const child = spawnSync(file ?? '', args, { cwd: root, env: { PATH: `${node}:${targetPath}`, X: '1' }, encoding: 'utf8', timeout: 10_000 });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe(expected);
+  });
+
+  it("exports full values from the environment's own env file as they are, without a warning", { timeout: 60_000 }, () => {
+    const root = app({ ...files, '.env.prod': `PATH=/opt/shop/bin:${targetPath}\nHOMEDIR=/srv/shop\n` });
+    const result = tf(root, ['export', 'systemd', 'out', '--user', '--app', 'shop', '--env', 'prod']);
+    expect(result, result.stderr).toMatchObject({ status: 0, stderr: '' });
+    expect(Object.fromEntries(parseEnvFile(readFileSync(path.join(root, 'out', 'shop.env'), 'utf8')))).toEqual({
+      PATH: `/opt/shop/bin:${targetPath}`,
+      HOMEDIR: '/srv/shop',
+      X: '1',
+    });
+    expect(unitSettings(readFileSync(path.join(root, 'out', 'shop-web-1.service'), 'utf8')).get('ExecStart')).toEqual([`/bin/sh -c 'exec hello'`]);
+  });
+
+  it('tf check says what an export would leave out', { timeout: 30_000 }, () => {
+    const root = app(files);
+    const result = tf(root, ['check']);
+    expect(result.stdout).toContain(
+      'warning: .env:2: tf export would leave out HOMEDIR: it is built on $HOME, which no env file sets; set its full value in an env file of the target (e.g. .env.prod, with --env prod) or on the target\n',
+    );
+    expect(result.stdout).not.toMatch(/leave out PATH/);
+  });
+});
+
+describe('tf export: bad command-line values are usage errors', () => {
+  it('exits 2 for an --app or --run-as the format cannot take, 1 for the same from TF_APP', { timeout: 60_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n' });
+    const evil = tf(root, ['export', 'systemd', 'out', '--user', '--app', '../evil name']);
+    expect(evil, evil.stderr).toMatchObject({ status: 2, stdout: '' });
+    expect(evil.stderr).toMatch(
+      /^tf: cannot export to systemd: app name "\.\.\/evil name" cannot be part of a systemd unit name .*; pass another with --app NAME\n$/,
+    );
+    // Kubernetes makes a name lowercase with "-" for the rest; one still no DNS label is refused.
+    const k8s = tf(root, ['export', 'kubernetes', 'k8s', '--image', 'shop:1', '--app', '42']);
+    expect(k8s, k8s.stderr).toMatchObject({ status: 2, stdout: '' });
+    expect(k8s.stderr).toMatch(/^tf: cannot export to kubernetes: app name "42" cannot name a Kubernetes object .*; pass another with --app NAME\n$/);
+    const runAs = tf(root, ['export', 'systemd', 'out', '--run-as', '9 lives']);
+    expect(runAs, runAs.stderr).toMatchObject({ status: 2, stdout: '' });
+    expect(runAs.stderr).toMatch(
+      /^tf: cannot export to systemd: "9 lives" is not an account systemd's User= takes cleanly .*; pass another with --run-as USER\n$/,
+    );
+    // A bad variable is no bad command line (the README's exit-code table): exit 1, naming the variable.
+    const fromEnv = tf(root, ['export', 'systemd', 'out', '--user'], { TF_APP: '../evil name' });
+    expect(fromEnv, fromEnv.stderr).toMatchObject({ status: 1, stdout: '' });
+    expect(fromEnv.stderr).toMatch(
+      /^tf: cannot export to systemd: app name "\.\.\/evil name" cannot be part of a systemd unit name .*; set another in TF_APP\n$/,
+    );
+    expect(existsSync(path.join(root, 'out'))).toBe(false);
+    expect(existsSync(path.join(root, 'k8s'))).toBe(false);
+  });
+});
+
+describe('tf export: a directory it cannot use', () => {
+  // Each is one line naming the directory, the reason and the fix, exit 1; never an internal error, never a hang.
+  const cases: [string, (root: string) => string, RegExp][] = [
+    [
+      'below a file',
+      () => './afile/sub',
+      /^tf: \.\/afile\/sub: cannot create the export directory: afile is not a directory; pass a directory to export to\n$/,
+    ],
+    [
+      'below a device',
+      () => '/dev/null/x',
+      /^tf: \/dev\/null\/x: cannot create the export directory: \/dev\/null is not a directory; pass a directory to export to\n$/,
+    ],
+    ['in /sys', () => '/sys/nope', /^tf: \/sys\/nope: cannot create the export directory: permission denied; pass a directory you can write to\n$/],
+    // Node's recursive mkdirSync loops forever here: /proc says ENOENT for a directory it will never have (root; others may get EACCES).
+    [
+      'in /proc',
+      () => '/proc/nope',
+      /^tf: \/proc\/nope: cannot create the export directory: (\/proc does not take new directories|permission denied); pass a directory you can write to\n$/,
+    ],
+    ['that exists but takes no files', () => '/sys', /^tf: \/sys: cannot write the export: permission denied; pass a directory you can write to\n$/],
+  ];
+  for (const [name, dirOf, expected] of cases) {
+    it.skipIf(!existsSync('/sys/kernel') || !existsSync('/proc/self'))(`refuses one ${name} in one line, exit 1`, { timeout: 30_000 }, () => {
+      const root = app({ Procfile: 'web: node web.js\n', afile: '' });
+      const result = tf(root, ['export', 'systemd', dirOf(root), '--user']);
+      expect(result.signal, 'tf export hung').toBeNull();
+      expect(result, result.stderr).toMatchObject({ status: 1, stdout: '' });
+      expect(result.stderr).toMatch(expected);
+    });
+  }
+
+  it('creates missing directories one by one, and names one that is a file', { timeout: 30_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n', 'deploy/units': 'not a directory\n' });
+    const made = tf(root, ['export', 'systemd', 'a/b/c', '--user', '--app', 'shop']);
+    expect(made, made.stderr).toMatchObject({ status: 0, stderr: '' });
+    expect(readdirSync(path.join(root, 'a/b/c'))).toContain('shop.target');
+    const file = tf(root, ['export', 'systemd', 'deploy/units', '--user', '--app', 'shop']);
+    expect(file, file.stderr).toMatchObject({ status: 1, stderr: 'tf: deploy/units: is not a directory; pass a directory to export to\n' });
   });
 });

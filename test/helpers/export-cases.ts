@@ -21,7 +21,7 @@ const type = (name: string, command: string, count: number, ports: number[], pol
 const env = (entries: Record<string, string | [string, 'secret']>): ReadonlyMap<string, ExportValue> =>
   new Map(Object.entries(entries).map(([k, v]) => [k, typeof v === 'string' ? { value: v, secret: false } : { value: v[0], secret: true }]));
 
-const base = { root: '/srv/shop', release: undefined, releaseId: undefined, timeoutSeconds: 5 };
+const base = { root: '/srv/shop', release: undefined, releaseId: undefined, timeoutSeconds: 5, extensions: [], omitted: [] };
 
 export const CASES: Record<string, ExportInput> = {
   'web-worker': {
@@ -49,6 +49,18 @@ export const CASES: Record<string, ExportInput> = {
       type('cost', 'ruby cost.rb "100% of $HOME costs \\$5"', 1, [5200]),
     ],
     env: env({ GREETING: 'hello world' }),
+  },
+  // Values extending the target's own (PATH=./bin:$PATH in .env): applied by the shell that starts each process.
+  extends: {
+    ...base,
+    app: 'shop',
+    release: { command: 'node migrate.js' },
+    types: [type('web', 'node server.js', 1, [5000]), type('logs', 'tail -F log/app.log | grep ERROR', 1, [5100])],
+    env: env({ NODE_ENV: 'production' }),
+    extensions: [
+      { key: 'PATH', parts: [{ text: './bin:' }, { variable: 'PATH' }] },
+      { key: 'NODE_PATH', parts: [{ text: "~/it's $lib:" }, { variable: 'NODE_PATH' }, { text: ':100%' }] },
+    ],
   },
   formation: {
     ...base,

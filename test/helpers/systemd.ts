@@ -11,8 +11,11 @@ import path from 'node:path';
 
 export const ANALYZE = '/usr/bin/systemd-analyze';
 
-/** A systemd-analyze verify run over every unit in `dir`; its exit code alone lets mistakes through, so its output is what counts. */
-export function verify(dir: string, user: boolean): { status: number | null; stdout: string; stderr: string } {
+/**
+ * A systemd-analyze verify run over every unit in `dir`; its exit code alone lets mistakes through, so its output is what counts.
+ * `asUnitDirectory` also makes `dir` a unit directory of the manager, as `~/.config/systemd/user` is, so that every file in it is seen.
+ */
+export function verify(dir: string, user: boolean, asUnitDirectory = false): { status: number | null; stdout: string; stderr: string } {
   const units = readdirSync(dir)
     .filter((f) => f.endsWith('.service') || f.endsWith('.target'))
     .map((f) => path.join(dir, f));
@@ -22,7 +25,14 @@ export function verify(dir: string, user: boolean): { status: number | null; std
     const result = spawnSync(ANALYZE, ['verify', ...(user ? ['--user'] : []), '--man=no', '--generators=no', ...units], {
       cwd: dir,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', XDG_RUNTIME_DIR: runtime, SYSTEMD_LOG_COLOR: '0', SYSTEMD_PAGER: '' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        XDG_RUNTIME_DIR: runtime,
+        SYSTEMD_LOG_COLOR: '0',
+        SYSTEMD_PAGER: '',
+        // A trailing ":" keeps the manager's own directories after this one.
+        ...(asUnitDirectory ? { SYSTEMD_UNIT_PATH: `${dir}:` } : {}),
+      },
       timeout: 60_000,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse as dotenvParse } from 'dotenv';
 import { evaluate, expandValue, parseEnvFile, resolveEnv, scanEnvText } from '../../src/config/env.js';
+import { gapsOf } from '../../src/config/env-gaps.js';
 import { parseFormationSpec, resolveFormation } from '../../src/config/formation.js';
 import { parseProcfile } from '../../src/config/procfile.js';
 import { decodeConfigText } from '../../src/config/read.js';
@@ -152,6 +153,41 @@ describe('env files', () => {
     expect(resolved.shadowed).toEqual(['HOST']);
     expect(resolved.origins.get('PATH')).toEqual({ kind: 'file', file: 'f', line: 1 });
     expect(resolved.origins.get('HOST')).toEqual({ kind: 'shell' });
+  });
+
+  it('names the values the files alone cannot complete, in parts (what an export cannot write)', () => {
+    const text = [
+      'PATH=./bin:$PATH', // extends itself: its own variable's place
+      'HOMEDIR=${HOME}/data', // built on a variable only a shell has
+      'X=1',
+      'Y="$X and \\$HOME"', // built on a file key; an escaped dollar is text
+      "Q='$HOME'", // single quotes: text
+      'Z=${NOPE:-d}${NOPE-e}', // a default is what the user asked for when it is unset
+      'W=$HOMEDIR/w', // built on a value that is itself incomplete
+      'V=${UNSET:-$HOME}', // the default's own reference
+    ].join('\n');
+    const expected = new Map<string, unknown>([
+      ['PATH', [{ text: './bin:' }, { variable: 'PATH' }]],
+      ['HOMEDIR', [{ variable: 'HOME' }, { text: '/data' }]],
+      ['W', [{ variable: 'HOME' }, { text: '/data/w' }]],
+      ['V', [{ variable: 'HOME' }]],
+    ]);
+    expect(gapsOf([file(text)])).toEqual(expected);
+  });
+
+  it('completes a gap with what an earlier file sets, and carries one through layers', () => {
+    expect(gapsOf([file('PATH=/usr/bin\n'), file('PATH=./bin:$PATH\n')])).toEqual(new Map());
+    expect(gapsOf([file('PATH=./bin:$PATH\n'), file('PATH=./more:${PATH}:end\n')])).toEqual(
+      new Map([['PATH', [{ text: './more:./bin:' }, { variable: 'PATH' }, { text: ':end' }]]]),
+    );
+    // A later full value closes the gap.
+    expect(gapsOf([file('HOMEDIR=$HOME/d\n'), file('HOMEDIR=/srv/d\n')])).toEqual(new Map());
+  });
+
+  it('expands a name that is also an Object property (constructor, __proto__) as any other', () => {
+    expect(resolveEnv({}, [file('A=x${constructor}y\nB=$__proto__\nC=${toString:-d}\n')], false).env).toMatchObject({ A: 'xy', B: '', C: 'd' });
+    expect(resolveEnv({ constructor: 's' } as Record<string, string>, [file('A=$constructor\n')], false).env.A).toBe('s');
+    expect(resolveEnv({}, [file('__proto__=p\nE=$__proto__\n')], false).env).toMatchObject({ E: 'p' });
   });
 
   it('shadows nothing when files win, and a plain reassignment after an extension lets the shell win again', () => {

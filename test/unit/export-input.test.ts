@@ -51,6 +51,29 @@ describe('exportInput', () => {
     expect(exportInput(config, { app: undefined, timeoutSeconds: 5 }).env.get('TF_RELEASE')).toEqual({ value: 'from-file', secret: false });
   });
 
+  it("sorts values the files alone leave incomplete: an extension of the target's own, or left out with its place", { timeout: 10_000 }, () => {
+    const env = [
+      'PATH=./bin:$PATH',
+      'HOMEDIR=${HOME}/data',
+      'BIN=$HOME/bin:$BIN', // extends itself, but is built on HOME too
+      'API_TOKEN=abc$API_TOKEN', // a secret never goes into a command line
+      'X=1',
+    ].join('\n');
+    const root = app('shop', { Procfile: 'web: node web.js\n', '.env': `${env}\n` });
+    // The developer's shell changes nothing: an export never takes it.
+    const shells: Record<string, string>[] = [{}, { HOME: '/home/dev', PATH: '/usr/bin', BIN: '/b', API_TOKEN: 't' }];
+    for (const shellEnv of shells) {
+      const input = exportInput(loadConfig({ options: options({}) }, { cwd: root, shellEnv }), { app: undefined, timeoutSeconds: 5 });
+      expect([...input.env.keys()]).toEqual(['X']);
+      expect(input.extensions).toEqual([{ key: 'PATH', parts: [{ text: './bin:' }, { variable: 'PATH' }] }]);
+      expect(input.omitted).toEqual([
+        { key: 'HOMEDIR', file: '.env', line: 2, variables: ['HOME'] },
+        { key: 'BIN', file: '.env', line: 3, variables: ['HOME', 'BIN'] },
+        { key: 'API_TOKEN', file: '.env', line: 4, variables: ['API_TOKEN'] },
+      ]);
+    }
+  });
+
   it('carries the policies of tf.yaml and the flags', { timeout: 10_000 }, () => {
     const root = app('shop', { Procfile: 'web: node web.js\nworker: node worker.js\n' });
     const config = loadConfig(

@@ -32,7 +32,7 @@ const type = (name: string, command: string, ports: number[], change: Partial<Ty
 });
 const env = (entries: [string, string, boolean?][]): Map<string, ExportValue> =>
   new Map(entries.map(([k, value, secret]) => [k, { value, secret: secret ?? false }]));
-const base = { root: '/srv/shop', release: undefined, releaseId: undefined, timeoutSeconds: 5 } as const;
+const base = { root: '/srv/shop', release: undefined, releaseId: undefined, timeoutSeconds: 5, extensions: [], omitted: [] } as const;
 const SYSTEM: ExportOptions = { user: false, image: undefined, noSecrets: false };
 const USER: ExportOptions = { ...SYSTEM, user: true };
 
@@ -82,6 +82,21 @@ const CASES: Record<string, Case> = {
         type('report', "printf '%s done: 100%%\\n' \"$(date +%F)\" | grep -v '^#' >> /tmp/$USER.log", [5100]),
       ],
       env: env([['GREETING', 'it\'s "50%" $HOME\\n']]),
+    },
+    options: USER,
+  },
+  // Values extending the target's own (PATH=./bin:$PATH in .env): applied by the unit's shell, before the command.
+  extends: {
+    input: {
+      ...base,
+      app: 'shop',
+      release: { command: 'node migrate.js' },
+      types: [type('web', 'node server.js', [5000]), type('logs', 'tail -F log/app.log | grep ERROR', [5100])],
+      env: env([['NODE_ENV', 'production']]),
+      extensions: [
+        { key: 'PATH', parts: [{ text: './bin:' }, { variable: 'PATH' }] },
+        { key: 'NODE_PATH', parts: [{ text: "~/it's $lib:" }, { variable: 'NODE_PATH' }, { text: ':100%' }] },
+      ],
     },
     options: USER,
   },
@@ -294,6 +309,9 @@ describe('systemdProblems', () => {
   });
 
   it('refuses names that would make a unit name too long', { timeout: 10_000 }, () => {
-    expect(systemdProblems({ ...input, app: 'a'.repeat(250) })).toEqual([expect.stringMatching(/longer than systemd's 255/)]);
+    expect(systemdProblems({ ...input, app: 'a'.repeat(245) })).toEqual([expect.stringMatching(/longer than systemd's 255/)]);
+    expect(systemdProblems({ ...input, app: 'a'.repeat(250) })).toEqual([
+      expect.stringMatching(/app name "a{20}\.\.\." is too long for a systemd unit name \(at most 248 characters\)/),
+    ]);
   });
 });

@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TfError } from '../../src/errors.js';
 import type { ExportFile } from '../../src/export/types.js';
-import { MANIFEST, writeExport } from '../../src/export/write.js';
+import { LEGACY_MANIFEST, MANIFEST, writeExport } from '../../src/export/write.js';
 
 const made: string[] = [];
 afterAll(() => {
@@ -105,10 +106,56 @@ describe('writeExport', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, MANIFEST), '{not json');
     expect(refusal(() => write(dir))).toBe(
-      'out/.tf-export.json: is not a manifest tf wrote, so tf cannot tell which files are its own; export to an empty directory, or delete the manifest and pass --force',
+      'out/.tf-export: is not a manifest tf wrote, so tf cannot tell which files are its own; export to an empty directory, or delete the manifest and pass --force',
     );
     const file = path.join(tempDir(), 'file');
     writeFileSync(file, '');
     expect(refusal(() => write(file))).toBe('out: is not a directory; pass a directory to export to');
+  });
+
+  it('creates missing directories, for the export and for a file nested in it', { timeout: 10_000 }, () => {
+    const dir = path.join(tempDir(), 'a', 'b');
+    expect(write(dir, [...FILES, { path: 'units/app-web-1.service', content: 'x\n', mode: 0o644 }]).written).toContain('units/app-web-1.service');
+    expect(readFileSync(path.join(dir, 'units', 'app-web-1.service'), 'utf8')).toBe('x\n');
+  });
+
+  it('names a broken symbolic link in the way of the directory, in one line', { timeout: 10_000 }, () => {
+    const dir = path.join(tempDir(), 'out');
+    symlinkSync(path.join(path.dirname(dir), 'gone', 'deeper'), dir);
+    expect(refusal(() => write(dir))).toBe(
+      'out: cannot create the export directory: out is in the way (a broken symbolic link?); pass a directory to export to',
+    );
+  });
+
+  it('keeps its manifest in .tf-export, a name no directory reader takes for its own (kubectl reads every .json and .yaml)', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    write(dir);
+    expect(MANIFEST).toBe('.tf-export');
+    expect(readdirSync(dir).filter((f) => /\.(json|ya?ml)$/.test(f))).toEqual([]);
+  });
+
+  it('reads the .tf-export.json of an earlier tf, and replaces it by .tf-export', { timeout: 10_000 }, () => {
+    const dir = tempDir();
+    const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
+    // As an earlier tf left it: the same JSON under the old name, with a unit the new export no longer has.
+    for (const file of [...FILES, { path: 'app-clock-1.service', content: 'x\n', mode: 0o644 }]) writeFileSync(path.join(dir, file.path), file.content);
+    writeFileSync(path.join(dir, 'app-clock-1.service'), 'x\n');
+    const files = Object.fromEntries([...FILES.map((f) => [f.path, digest(f.content)]), ['app-clock-1.service', digest('x\n')]].sort());
+    writeFileSync(path.join(dir, LEGACY_MANIFEST), `${JSON.stringify({ format: 'systemd', files }, null, 2)}\n`);
+    writeFileSync(path.join(dir, 'app.target'), '[Unit]\nDescription=old\n');
+    const changed = [{ ...FILES[0]!, content: '[Unit]\nDescription=new\n' }, FILES[1]!];
+    // Its files are known as tf's own: an edited one is refused as edited, the rest replaced or removed.
+    expect(refusal(() => write(dir, changed))).toMatch(/^out\/app\.target: was edited since tf exported it/);
+    writeFileSync(
+      path.join(dir, LEGACY_MANIFEST),
+      `${JSON.stringify({ format: 'systemd', files: { ...files, 'app.target': digest('[Unit]\nDescription=old\n') } }, null, 2)}\n`,
+    );
+    expect(write(dir, changed)).toEqual({ written: ['app.target', 'app.env'], unchanged: [], removed: ['app-clock-1.service'] });
+    expect(readdirSync(dir).sort()).toEqual([MANIFEST, 'app.env', 'app.target']);
+    expect(Object.keys(JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')).files)).toEqual(['app.env', 'app.target']);
+    // With both (an earlier tf ran after this one), the new name wins and the old one goes.
+    writeFileSync(path.join(dir, LEGACY_MANIFEST), '{"format":"systemd","files":{}}\n');
+    expect(write(dir, changed).unchanged).toEqual(['app.target', 'app.env']);
+    expect(existsSync(path.join(dir, LEGACY_MANIFEST))).toBe(false);
   });
 });

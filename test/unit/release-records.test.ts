@@ -282,6 +282,23 @@ describe('the code state', () => {
     expect(codeState(root, KEY)).toMatchObject({ kind: 'git', commit: exportedHead, dirty: true });
   });
 
+  it('leaves out an export made by an earlier tf (.tf-export.json) and its move to .tf-export', { timeout: 20_000 }, () => {
+    const root = gitApp();
+    const out = path.join(root, 'k8s');
+    mkdirSync(out, { recursive: true });
+    const manifest = JSON.stringify({ format: 'kubernetes', files: { '00-config.yaml': 'a' } });
+    writeFileSync(path.join(out, '.tf-export.json'), manifest);
+    writeFileSync(path.join(out, '00-config.yaml'), 'kind: ConfigMap\n');
+    git(root, 'add', '-A');
+    git(root, 'commit', '-q', '-m', 'exported by an earlier tf');
+    const head = git(root, 'rev-parse', 'HEAD').trim();
+    // Exported again by this tf: the manifest has its new name, the old one is gone.
+    rmSync(path.join(out, '.tf-export.json'));
+    writeFileSync(path.join(out, '.tf-export'), manifest);
+    writeFileSync(path.join(out, '00-config.yaml'), 'kind: ConfigMap\ndata: {}\n');
+    expect(codeState(root, KEY)).toEqual({ kind: 'git', commit: head, dirty: false });
+  });
+
   it('knows an export directory whose name git quotes (a space, non-ASCII)', { timeout: 20_000 }, () => {
     const root = gitApp();
     const head = git(root, 'rev-parse', 'HEAD').trim();
