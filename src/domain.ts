@@ -42,7 +42,7 @@ export interface Config {
   readonly envFiles: readonly string[];
   /** Where each variable of `env` came from. */
   readonly envOrigins: ReadonlyMap<string, EnvOrigin>;
-  /** Keys whose value was encrypted in its file: always masked in what tf prints. */
+  /** Keys whose value is secret (encrypted in its file, or built on such a value): always masked in what tf prints. */
   readonly secretKeys: ReadonlySet<string>;
   /** Keys an env file sets that the shell's value replaces (names only; values are never shown). */
   readonly shadowed: readonly string[];

@@ -223,8 +223,8 @@ export function envGet(request: EnvGetRequest, context: CommandContext): number 
   // The plaintext of a secret is printed by one command only, the one whose name says so.
   if (config.secretKeys.has(request.key)) {
     const envFlag = request.options.envName === undefined ? '' : ` --env ${request.options.envName}`;
-    throw new TfError('envfile', `${request.key} is encrypted, so tf env get does not print it`, {
-      hint: `tf secrets get ${request.key}${envFlag} prints the plaintext`,
+    throw new TfError('envfile', `${request.key} is secret (encrypted, or built on an encrypted value), so tf env get does not print it`, {
+      hint: `tf secrets get NAME${envFlag} prints an encrypted value's plaintext`,
     });
   }
   context.stdout.write(`${value}\n`);

@@ -132,7 +132,7 @@ export function decryptEnvFiles(files: readonly ParsedEnvFile[], keys: SecretKey
       if (!isEncrypted(entry.raw) || last.get(entry.key) !== entry) return entry;
       secretKeys.add(entry.key);
       const plaintext = decryptAt(entry.raw, { file: file.file, line: entry.line, name: entry.key, siblings }, keys);
-      return { ...entry, raw: plaintext, quoting: 'single' as const };
+      return { ...entry, raw: plaintext, quoting: 'single' as const, decrypted: true };
     });
     return { ...file, entries };
   });

@@ -18,6 +18,8 @@ export interface EnvEntry {
   readonly quoting: Quoting;
   /** The value between its quotes (or the unquoted value), escapes and references not yet applied. */
   readonly raw: string;
+  /** `raw` is the plaintext of an encrypted value: secret, and so is every value built on it. */
+  readonly decrypted?: boolean;
 }
 
 export interface ParsedEnvFile {
@@ -228,6 +230,11 @@ export interface ResolvedEnv {
    * won), so that `tf env` can say what a value overrode.
    */
   readonly definitions: ReadonlyMap<string, readonly FileOrigin[]>;
+  /**
+   * Keys whose value is secret: decrypted from its file, or built on such a value
+   * (`DB_URL=$DATABASE_URL`), where a file's value won. A shell value that wins is not one.
+   */
+  readonly secretKeys: ReadonlySet<string>;
 }
 
 export type FileOrigin = Extract<EnvOrigin, { kind: 'file' }>;
@@ -254,9 +261,18 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
   const applied = new Set<string>();
   const lookup = (name: string): string | undefined =>
     filesWin || applied.has(name) ? (own(layered, name) ?? own(shell, name)) : (own(shell, name) ?? own(layered, name));
+  /** Keys whose layered value so far is secret. */
+  const secret = new Set<string>();
   for (const file of files) {
     for (const entry of file.entries) {
-      layered[entry.key] = evaluate(entry, lookup);
+      let fromSecret = false;
+      layered[entry.key] = evaluate(entry, (name) => {
+        const value = lookup(name);
+        if (secret.has(name) && value !== undefined && value === layered[name]) fromSecret = true;
+        return value;
+      });
+      if (entry.decrypted === true || fromSecret) secret.add(entry.key);
+      else secret.delete(entry.key);
       const origin: FileOrigin = { kind: 'file', file: file.file, line: entry.line };
       fileOrigin.set(entry.key, origin);
       definitions.set(entry.key, [...(definitions.get(entry.key) ?? []), origin]);
@@ -272,6 +288,7 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
     if (fileOrigin.has(key)) shadowed.push(key);
     env[key] = value;
     origins.set(key, { kind: 'shell' });
+    secret.delete(key);
   }
-  return { env, origins, shadowed, definitions };
+  return { env, origins, shadowed, definitions, secretKeys: secret };
 }

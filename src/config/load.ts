@@ -163,7 +163,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
   }
   // Secrets are decrypted before layering (a value may refer to one), and TF_KEY_* never reaches a child.
   const decrypted = decryptEnvFiles(parsed, loadSecretKeys(root, sources.shellEnv, cwd));
-  const { env, origins, shadowed, definitions } = resolveEnv(withoutKeys(sources.shellEnv), decrypted.files, options.envOverride);
+  const { env, origins, shadowed, definitions, secretKeys } = resolveEnv(withoutKeys(sources.shellEnv), decrypted.files, options.envOverride);
 
   let basePort = options.port;
   if (basePort === undefined && env.PORT !== undefined && env.PORT !== '') {
@@ -198,7 +198,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     env,
     envFiles,
     envOrigins: origins,
-    secretKeys: decrypted.secretKeys,
+    secretKeys,
     shadowed,
     envDefinitions: definitions,
     envGaps: gapsOf(decrypted.files),

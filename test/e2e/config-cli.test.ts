@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -342,6 +342,8 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
     expect(set.code, set.err).toBe(0);
     clean('env set --secret', set.out + set.err);
     expect(readFileSync(path.join(dir, '.env'), 'utf8')).not.toMatch(new RegExp(`${ENCRYPTED}|${HIDDEN_HOST}`));
+    // A value built on a secret is one too.
+    appendFileSync(path.join(dir, '.env'), 'ALIAS_URL=${INTERNAL_URL}\n');
     return { dir, port };
   }
 
@@ -384,6 +386,8 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
       ['run', '--wait', 'DATABASE_URL', '--wait-timeout', '0.5', 'true'],
       ['start', '--wait', 'INTERNAL_URL', '--wait-timeout', '0.5'],
       ['run', '--wait', 'INTERNAL_URL', '--wait-timeout', '0.5', 'true'],
+      ['env', 'get', 'ALIAS_URL'],
+      ['export', 'kubernetes', 'k8s', '--image', 'app:1', '--no-secrets'],
     ];
     const outputs = new Map<string, string>();
     for (const args of commands) {
@@ -398,6 +402,11 @@ describe('a planted secret never appears in what tf prints', { timeout: 60_000 }
     expect(outputs.get('start --wait INTERNAL_URL --wait-timeout 0.5')).toContain(
       'tf: INTERNAL_URL (*****) did not accept connections within 0.5s (last error: ENOTFOUND *****)',
     );
+    expect(outputs.get('services')).toContain('encrypted URL\n  ALIAS_URL=*****');
+    expect(outputs.get('env get ALIAS_URL')).toContain('ALIAS_URL is secret');
+    const manifests = readdirSync(path.join(dir, 'k8s')).map((f) => readFileSync(path.join(dir, 'k8s', f), 'utf8'));
+    expect(manifests.join('\n')).toContain('ALIAS_URL');
+    clean('export kubernetes --no-secrets', manifests.join('\n'));
   });
 
   it('errors: a wrong key and a missing key name the variable, never the value; TF_KEY_* never reaches a child', async () => {

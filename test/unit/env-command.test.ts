@@ -152,20 +152,41 @@ describe('tf env [TYPE]', () => {
     expect(revealed.stdout.text).toContain('visible-value');
     const get = contextIn(dir);
     const error = await failure(async () => envGet({ options: options(), key: 'GREETING' }, get));
-    expect(error.describe()).toBe('GREETING is encrypted, so tf env get does not print it; tf secrets get GREETING prints the plaintext');
+    expect(error.describe()).toBe(
+      "GREETING is secret (encrypted, or built on an encrypted value), so tf env get does not print it; tf secrets get NAME prints an encrypted value's plaintext",
+    );
     expect(get.stdout.text).toBe('');
   });
 
-  it('masks a value encrypted in its file whole, whatever its name, in the table and JSON', async () => {
+  it('masks what is built on an encrypted value (an alias, a host in a URL) too, but not a shell value that wins', async () => {
     const key = generateKey();
-    const url = 'http://hidden-host.internal:8080/secretpath';
-    const dir = app({ '.env': `INTERNAL_URL=${encryptValue(url, key, { envName: 'default', name: 'INTERNAL_URL' })}\n` });
+    const encrypted = (name: string, value: string): string => `${name}=${encryptValue(value, key, { envName: DEFAULT_ENV, name })}`;
+    const dir = app({
+      '.env': [
+        encrypted('DATABASE_URL', 'postgres://app:pw-planted@db-planted.internal:5432/prod'),
+        encrypted('UPSTREAM', 'upstream-planted.corp'),
+        'DB_URL=$DATABASE_URL',
+        'API_URL=http://${UPSTREAM}:8080/x',
+        'LATER=$DB_URL',
+        'PLAIN=visible',
+        '',
+      ].join('\n'),
+    });
     for (const json of [false, true]) {
-      const context = contextIn(dir, { TF_KEY_DEFAULT: formatKey(key) });
+      const context = contextIn(dir, { TF_KEY_DEFAULT: formatKey(key), UPSTREAM: 'from-the-shell' });
       expect(await env(invocation([], { json }), context)).toBe(0);
-      expect(context.stdout.text).toMatch(json ? /"key":"INTERNAL_URL","value":"\*{5}"/ : /^INTERNAL_URL +\*{5} +\.env:1$/m);
-      expect(context.stdout.text).not.toContain('hidden-host');
+      expect(context.stdout.text).not.toMatch(/planted/);
+      expect(context.stdout.text).toContain('visible');
+      // The shell wins over the file, so UPSTREAM is the shell's (not secret), and so is what API_URL was built on.
+      expect(context.stdout.text).toContain('from-the-shell');
     }
+    for (const name of ['DB_URL', 'LATER']) {
+      const error = await failure(() => envGet({ options: options(), key: name }, contextIn(dir, { TF_KEY_DEFAULT: formatKey(key) })));
+      expect(error.describe()).toContain(`${name} is secret`);
+    }
+    const plain = contextIn(dir, { TF_KEY_DEFAULT: formatKey(key) });
+    expect(envGet({ options: options(), key: 'PLAIN' }, plain)).toBe(0);
+    expect(plain.stdout.text).toBe('visible\n');
   });
 
   it('names an unknown type with the ones there are', async () => {
