@@ -7,6 +7,7 @@ import {
   formatAddress,
   resourceOf,
   serviceVarName,
+  SECRET_REASON,
   unreadable,
   unreadableReason,
   type Resource,
@@ -253,7 +254,7 @@ export function waitTargets(env: Env, names: readonly string[], secret?: SecretT
     const hint = known.length === 0 ? 'no variable here holds a URL with a host' : `variables holding service URLs: ${known.join(', ')}`;
     const value = env[variable];
     if (value === undefined) throw new TfError('option', `--wait ${name}: no variable ${variable} in the environment`, { hint });
-    const reason = value.trim() === '' ? 'empty' : (unreadableReason(value) ?? 'no host');
+    const reason = value.trim() === '' ? 'empty' : secret?.(variable) === true ? SECRET_REASON : (unreadableReason(value) ?? 'no host');
     throw new TfError('option', `--wait ${name}: the value of ${variable} is ${unreadableText(reason)}`, { hint });
   });
 }

@@ -186,12 +186,16 @@ export interface UnreadableVar {
  * parses but names no host (`sqlite:///app.db`) or is no URL (`BASE_URL=/`, `SENTRY_DSN=`) names
  * no backing service: listing those would bury the mistakes under every path and switch.
  */
+/** Why a secret value is no URL would tell of its content (a `/` in its password): only that it is not one is said. */
+export const SECRET_REASON = 'the value is secret, so tf says no more';
+
 export function unreadable(env: Env, options: CatalogOptions = {}): UnreadableVar[] {
   return Object.entries(env).flatMap(([name, value]) => {
     if (!candidate(name, value)) return [];
     const parsed = parseUrl(value.trim());
     if (parsed.kind !== 'malformed') return [];
-    return [{ name, masked: maskValue(name, value, { secret: options.secret?.(name) === true }), reason: parsed.reason }];
+    const secret = options.secret?.(name) === true;
+    return [{ name, masked: maskValue(name, value, { secret }), reason: secret ? SECRET_REASON : parsed.reason }];
   });
 }
 

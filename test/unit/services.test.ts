@@ -1,6 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { services, servicesAdd, servicesRemove } from '../../src/commands/services.js';
+import { services, servicesAdd, servicesRemove, waitTargets } from '../../src/commands/services.js';
 import { MASK } from '../../src/config/mask.js';
 import type { TfError } from '../../src/errors.js';
 import { formatKey } from '../../src/config/keys.js';
@@ -137,8 +137,13 @@ describe('unreadable', () => {
     expect(unreadable(env, { secret: (name) => name === 'SECRET_URL' })).toEqual([
       { name: 'WEIRD_URL', masked: `http://${MASK}`, reason: 'port over 65535' },
       { name: 'UPSTREAM', masked: `amqp://${MASK}`, reason: 'port over 65535' },
-      { name: 'SECRET_URL', masked: MASK, reason: 'port over 65535' },
+      // Why a secret is no URL would tell of its content.
+      { name: 'SECRET_URL', masked: MASK, reason: 'the value is secret, so tf says no more' },
     ]);
+    expect(() => waitTargets(env, ['SECRET_URL'], (name) => name === 'SECRET_URL')).toThrow(
+      '--wait SECRET_URL: the value of SECRET_URL is not a URL tf can read: the value is secret, so tf says no more',
+    );
+    expect(() => waitTargets(env, ['WEIRD_URL'])).toThrow('is not a URL tf can read: port over 65535');
   });
 });
 
