@@ -176,7 +176,14 @@ const NOTHING: Unset = () => '';
  */
 function shellSyntaxKeptAsWritten(entry: EnvEntry): string | undefined {
   if (entry.quoting !== 'none' && entry.quoting !== 'double') return undefined;
-  const rest = entry.raw.replace(entry.quoting === 'double' ? DOUBLE_QUOTED : REFERENCE, '');
+  // Each reference tf expands gives way to its default, which is scanned in turn (`${X:-$(pwd)}`).
+  const pattern = entry.quoting === 'double' ? DOUBLE_QUOTED : REFERENCE;
+  const defaultIndex = entry.quoting === 'double' ? 4 : 3;
+  let rest = entry.raw;
+  for (let before = ''; before !== rest; ) {
+    before = rest;
+    rest = rest.replace(pattern, (...groups: (string | undefined)[]) => groups[defaultIndex] ?? '');
+  }
   if (rest.includes('$(')) return 'a command substitution $(...)';
   if (rest.includes('`')) return 'a command substitution in backticks';
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the words name the shell's syntax

@@ -323,6 +323,8 @@ describe('parseEnvFile warnings', () => {
       "L='$(literal)'",
       'M=${HOME:-x}$(id)',
       'N=`literal in dotenv backticks`',
+      'O=${X:-$(pwd)}',
+      'P="${X:-${Y:-`id`}}"',
     ].join('\n');
     const parsed = parseEnvFile({ file: '.env', text });
     expect(parsed.warnings.map((w) => [w.line, w.message.split(', which')[0]])).toEqual([
@@ -330,6 +332,8 @@ describe('parseEnvFile warnings', () => {
       [2, 'the value of F holds a command substitution $(...)'],
       [3, 'the value of G holds a command substitution in backticks'],
       [9, 'the value of M holds a command substitution $(...)'],
+      [11, 'the value of O holds a command substitution $(...)'],
+      [12, 'the value of P holds a command substitution in backticks'],
     ]);
     for (const w of parsed.warnings) expect(w.message).not.toMatch(/required|whoami|date|\(id\)/);
   });
