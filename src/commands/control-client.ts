@@ -5,7 +5,7 @@ import { request, replyError, type ControlTarget } from '../control/client.js';
 import type { Command, FinalReply, PsRow, ResultOf } from '../control/protocol.js';
 import { locateSocket } from '../control/socket-path.js';
 import { usageError } from '../errors.js';
-import type { CommandContext } from './context.js';
+import { type CommandContext, writeWarnings } from './context.js';
 import { waitFor, waitTimeoutMs } from './control-wait.js';
 
 export interface SocketPlace {
@@ -63,6 +63,7 @@ export async function askAndTell(
   const before = timeoutMs === undefined ? [] : await ps();
   const reply = await ask(invocation, context, command);
   context.stdout.write(`${reply.done.join('\n')}\n`);
+  if ('warnings' in reply && reply.warnings !== undefined) writeWarnings(context.stderr, reply.warnings);
   if (timeoutMs !== undefined) await waitFor(ps, command, before, timeoutMs);
   return 0;
 }

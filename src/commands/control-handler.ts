@@ -1,5 +1,5 @@
 import type { Config, Instance, Warning } from '../domain.js';
-import { describePlace, TfError } from '../errors.js';
+import { TfError } from '../errors.js';
 import type { ErrorCode, FinalBody, PsRow, Request, ScaleChange } from '../control/protocol.js';
 import type { ControlHandler, ReplyChannel } from '../control/server.js';
 import { buildPlan, type PlanOptions } from '../plan/plan.js';
@@ -135,8 +135,7 @@ export class StartControl implements ControlHandler {
     const result = this.deps.supervisor.restart(targets, (current) => fresh.get(current.name) ?? current);
     // What start said of the files it read, it says again of the files re-read: to the one who asked, and in the stream.
     for (const warning of config.warnings) this.deps.warn(warning);
-    const warnings = config.warnings.map((w) => `warning: ${describePlace(w.file, w.line, w.message)}`);
-    return { ok: true, done: [`restarting ${result.names.join(', ')} (env files and Procfile re-read)`, ...warnings] };
+    return { ok: true, ...done(`restarting ${result.names.join(', ')} (env files and Procfile re-read)`), warnings: config.warnings };
   }
 
   private stop(names: readonly string[]): FinalBody {

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { OutputStream } from '../domain.js';
+import type { OutputStream, Warning } from '../domain.js';
 import { isSignalName, parseSignal } from '../host/signals.js';
 
 /**
@@ -81,7 +81,8 @@ export interface PsRow {
 export interface ResultOf {
   hello: HelloResult;
   ps: { readonly instances: readonly PsRow[] };
-  restart: { readonly done: readonly string[] };
+  /** `warnings`: what the env files and Procfile re-read hold that start would warn about, for the client's stderr. */
+  restart: { readonly done: readonly string[]; readonly warnings?: readonly Warning[] };
   stop: { readonly done: readonly string[] };
   signal: { readonly done: readonly string[] };
   scale: { readonly done: readonly string[] };

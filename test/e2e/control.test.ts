@@ -265,7 +265,7 @@ describe('tf restart', () => {
     writeFileSync(path.join(dir, '.env'), 'GREETING=hallo\nnot a line\n');
     const warned = await tf(dir, ['restart', 'web']);
     const warning = 'warning: .env:2: not a KEY=value line, so it was ignored; fix it or comment it out with "#"';
-    expect(warned).toEqual({ code: 0, out: `restarting web.1 (env files and Procfile re-read)\n${warning}\n`, err: '' });
+    expect(warned).toEqual({ code: 0, out: 'restarting web.1 (env files and Procfile re-read)\n', err: `tf: ${warning}\n` });
     await started.waitFor(/ENV \{"GREETING":"hallo","PORT":"5000","PS":"web.1"\}/);
     expect(started.output()).toContain(warning);
     const [rereadWithWarning] = await psJson(dir);
