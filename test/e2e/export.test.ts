@@ -309,6 +309,33 @@ describe('tf export: values built on variables only a shell has', () => {
   });
 });
 
+describe('tf export: values the files leave incomplete in other ways', () => {
+  it('says a variable is set too late, naming the line to move up, and a default only the target decides', { timeout: 30_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n', '.env': 'A=$B/x\nB=1\nD=$UNSET_THING\nE=${D:-dflt}\n' });
+    const exported = tf(root, ['export', 'systemd', 'out', '--user', '--app', 'shop']);
+    expect(exported, exported.stderr).toMatchObject({ status: 0 });
+    const fix = 'set its full value in an env file of the target (e.g. .env.prod, with --env prod) or on the target';
+    expect(exported.stderr).toBe(
+      [
+        // tf start gives A=/x too: B is set, but below the line that needs it.
+        'tf: warning: .env:1: A is built on $B, which no env file sets before this line: the export leaves A out rather than write it with $B empty; .env:2 sets $B only after this line uses it, and a value sees only the lines above it: move .env:2 above this line',
+        `tf: warning: .env:3: D is built on $UNSET_THING, which no env file sets: the export leaves D out rather than write it with $UNSET_THING empty; ${fix}`,
+        // Where the target leaves UNSET_THING empty E is dflt, elsewhere UNSET_THING's value: no file says which.
+        `tf: warning: .env:4: E is built on \${D:-...}, whose default applies only where $UNSET_THING is empty, and no env file sets it: the export leaves E out rather than guess whether the default applies; ${fix}`,
+        '',
+      ].join('\n'),
+    );
+    expect(Object.fromEntries(parseEnvFile(readFileSync(path.join(root, 'out', 'shop.env'), 'utf8')))).toEqual({ B: '1' });
+    const check = tf(root, ['check']);
+    expect(check.stdout).toContain(
+      'warning: .env:1: tf export would leave out A: it is built on $B, which no env file sets before this line; .env:2 sets $B only after this line uses it, and a value sees only the lines above it: move .env:2 above this line\n',
+    );
+    expect(check.stdout).toContain(
+      `warning: .env:4: tf export would leave out E: it is built on \${D:-...}, whose default applies only where $UNSET_THING is empty, and no env file sets it; ${fix}\n`,
+    );
+  });
+});
+
 describe('tf export: bad command-line values are usage errors', () => {
   it('exits 2 for an --app or --run-as the format cannot take, 1 for the same from TF_APP', { timeout: 60_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });
