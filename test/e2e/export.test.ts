@@ -384,7 +384,22 @@ describe('tf export: a directory it cannot use', () => {
       () => '/proc/nope',
       /^tf: \/proc\/nope: cannot create the export directory: (\/proc does not take new directories|permission denied); pass a directory you can write to\n$/,
     ],
-    ['that exists but takes no files', () => '/sys', /^tf: \/sys: cannot write the export: permission denied; pass a directory you can write to\n$/],
+    [
+      'that exists but takes no files',
+      () => '/sys',
+      /^tf: \/sys: cannot write the export: \/sys\/[^:]+: permission denied; pass a directory you can write to\n$/,
+    ],
+    // /proc answers ENOENT for a file it will never have, in a directory that exists.
+    [
+      'that exists but takes no new files',
+      () => '/proc',
+      /^tf: \/proc: cannot write the export: \/proc\/[^:]+: (the directory takes no new files|permission denied); pass a directory you can write to\n$/,
+    ],
+    [
+      'in /proc/self',
+      () => '/proc/self',
+      /^tf: \/proc\/self: cannot write the export: \/proc\/self\/[^:]+: (the directory takes no new files|permission denied); pass a directory you can write to\n$/,
+    ],
   ];
   for (const [name, dirOf, expected] of cases) {
     it.skipIf(!existsSync('/sys/kernel') || !existsSync('/proc/self'))(`refuses one ${name} in one line, exit 1`, { timeout: 30_000 }, () => {
