@@ -204,12 +204,17 @@ function tf(
 
 /** kubectl where it is installed: `label --local` reads a directory as `kubectl apply -f DIR` does, without a cluster. */
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 10_000 }).status === 0;
+if (!kubectl) console.log('export: skipping the kubectl test: no kubectl on PATH (docs/deploy.md says it reads hidden .json files)');
 
 describe('tf export kubernetes, read by kubectl', () => {
   it.skipIf(!kubectl)('leaves nothing in the directory that kubectl apply -f DIR cannot read, its manifest included', { timeout: 60_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\nrelease: node migrate.js\n', '.env': 'LOG_LEVEL=info\nDB_PASSWORD=hunter2\n' });
     const exported = tf(root, ['export', 'kubernetes', 'k8s', '--image', 'shop:1', '--app', 'shop']);
     expect(exported, exported.stderr).toMatchObject({ status: 0 });
+    // What docs/deploy.md says, and why the manifest has no .json name: kubectl reads hidden .json, .yaml and .yml files too.
+    writeFileSync(path.join(root, 'k8s', '.hidden.json'), '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"hidden-json"}}\n');
+    writeFileSync(path.join(root, 'k8s', '.hidden.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hidden-yaml\n');
+    writeFileSync(path.join(root, 'k8s', '.hidden.yml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hidden-yml\n');
     const read = spawnSync('kubectl', ['label', '--local', '-f', 'k8s', '-o', 'name', 'checked=yes'], {
       cwd: root,
       encoding: 'utf8',
@@ -218,6 +223,9 @@ describe('tf export kubernetes, read by kubectl', () => {
     });
     expect(read.stderr).toBe('');
     expect(read.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'configmap/hidden-json',
+      'configmap/hidden-yaml',
+      'configmap/hidden-yml',
       'configmap/shop-config',
       'deployment.apps/shop-web',
       expect.stringMatching(/^job\.batch\/shop-release-/),
