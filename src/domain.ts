@@ -31,7 +31,33 @@ export interface Warning {
 export type EnvOrigin = { readonly kind: 'shell' } | { readonly kind: 'file'; readonly file: string; readonly line: number };
 
 /** A piece of an env-file value that the files alone leave incomplete: text, or the place of a variable no file sets. */
-export type EnvPart = { readonly text: string } | { readonly variable: string };
+export type EnvPart = { readonly text: string } | { readonly variable: string } | UndecidedDefault;
+
+/** A place in an env file. */
+export interface FileLine {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** A variable that a line needed before any line set it, and the line that sets it after all. */
+export interface LateSetting {
+  /** The first line that used it while no line had set it. */
+  readonly neededAt: FileLine;
+  /** The first line after that which sets it (to a value of its own, not on top of itself). */
+  readonly setAt: FileLine;
+}
+
+/**
+ * The place of `${NAME:-default}` where NAME's value is made only of variables no file sets: it is
+ * empty, and the default applies, only where the target leaves all of them empty. No export can
+ * write that as a value (nor apply it on top of one), so it only says what the value hangs on.
+ */
+export interface UndecidedDefault {
+  /** NAME, as the line wrote it. */
+  readonly defaultOf: string;
+  /** The variables no file sets that decide it, NAME's and the default's own, each once. */
+  readonly variables: readonly string[];
+}
 
 /** Everything `config/` resolved from argv, TF_* variables and files. */
 export interface Config {
@@ -57,6 +83,8 @@ export interface Config {
    * an export (which never takes the developer's shell) knows them. Absent from configs built by hand.
    */
   readonly envGaps?: ReadonlyMap<string, readonly EnvPart[]>;
+  /** The variables of envGaps' parts that an env file does set, only too late (see lateSettings). Absent from configs built by hand. */
+  readonly envSetLate?: ReadonlyMap<string, LateSetting>;
   readonly formation: Formation;
   readonly basePort: number;
   readonly portStep: number;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
-import type { Config, Warning } from '../domain.js';
+import type { Config, FileLine, Warning } from '../domain.js';
 import { TfError, usageError } from '../errors.js';
 import { exportInput } from '../export/input.js';
 import { DEFAULT_ENV } from '../config/keys.js';
@@ -8,7 +8,7 @@ import { currentRelease, releaseIdOf } from '../release/current.js';
 import { renderCompose } from '../export/compose.js';
 import { kubernetesNameProblem, renderKubernetes } from '../export/kubernetes.js';
 import { renderSystemd, runAsProblem, systemdAppProblem, systemdProblems } from '../export/systemd.js';
-import type { ExportInput, ExportOptions, Render } from '../export/types.js';
+import type { ExportInput, ExportOptions, OmittedValue, Render } from '../export/types.js';
 import { writeExport } from '../export/write.js';
 import { notIgnoredByGit } from '../host/git.js';
 import { type CommandContext, writeWarnings } from './context.js';
@@ -51,19 +51,49 @@ const listed = (names: readonly string[]): string => {
 const omittedFix = (envName: string | undefined): string =>
   `set its full value in ${envName === undefined ? 'an env file of the target (e.g. .env.prod, with --env prod)' : `.env.${envName}`} or on the target`;
 
+const at = (place: FileLine): string => `${place.file}:${place.line}`;
+const isOrAre = (names: readonly string[]): string => (names.length === 1 ? 'is' : 'are');
+
+/**
+ * What a left-out value is built on, why the files cannot complete it, and the fix: a variable an
+ * env file sets only below the line that needed it is as unset there (tf start reads it so too),
+ * so the fix is to move that line up, not to set it elsewhere.
+ */
+function omittedReason(omitted: OmittedValue, envName: string | undefined): { built: string; fix: string } {
+  const { variables, undecidedDefaults, setLate } = omitted;
+  const here = (place: FileLine): boolean => place.file === omitted.file && place.line === omitted.line;
+  const where = (place: FileLine): string => (here(place) ? 'this line' : at(place));
+  const uses = [...new Set(setLate.map((l) => where(l.neededAt)))];
+  const unset = `no env file sets${uses.length === 0 ? '' : ` before ${uses.length === 1 ? uses[0] : 'the lines that use them'}`}`;
+  const built =
+    undecidedDefaults.length === 0
+      ? `is built on ${listed(variables)}, which ${unset}`
+      : // The default applies only where the variables are empty: which, only the target knows.
+        `is built on ${undecidedDefaults.map((n) => `\${${n}:-...}`).join(' and ')}, whose default applies only where ${listed(variables)} ${isOrAre(variables)} empty, and ${unset} ${variables.length === 1 ? 'it' : 'them'}`;
+  const moves = setLate.map(
+    (l) =>
+      `${at(l.setAt)} sets $${l.variable} only after ${where(l.neededAt)} uses it, and a value sees only the lines above it: move ${at(l.setAt)} above ${where(l.neededAt)}`,
+  );
+  // Moving lines up completes the value only when every variable it needs is set somewhere.
+  const fixes = setLate.length === variables.length ? moves : [...moves, omittedFix(envName)];
+  return { built, fix: fixes.join('; ') };
+}
+
 /**
  * One warning per value an export leaves out (see ExportInput.omitted), at its env file line. Left out
  * rather than refused: the target may well set it, and written with the developer's shell it would
  * carry a path of the developer's machine; written with the gap empty, a value no one meant.
  */
 function omittedWarnings(input: ExportInput, envName: string | undefined, forCheck: boolean): Warning[] {
-  return input.omitted.map(({ key, file, line, variables }) => ({
-    file,
-    line,
-    message: forCheck
-      ? `tf export would leave out ${key}: it is built on ${listed(variables)}, which no env file sets; ${omittedFix(envName)}`
-      : `${key} is built on ${listed(variables)}, which no env file sets: the export leaves ${key} out rather than write it with ${listed(variables)} empty; ${omittedFix(envName)}`,
-  }));
+  return input.omitted.map((omitted) => {
+    const { key, file, line, variables, undecidedDefaults } = omitted;
+    const { built, fix } = omittedReason(omitted, envName);
+    const leftOut =
+      undecidedDefaults.length === 0
+        ? `the export leaves ${key} out rather than write it with ${listed(variables)} empty`
+        : `the export leaves ${key} out rather than guess whether the default applies`;
+    return { file, line, message: forCheck ? `tf export would leave out ${key}: it ${built}; ${fix}` : `${key} ${built}: ${leftOut}; ${fix}` };
+  });
 }
 
 /**

@@ -166,9 +166,20 @@ const DOUBLE_QUOTED = new RegExp(String.raw`\\(["\\$\x60nr])|${NAMED}`, 'g');
 const ESCAPED: Record<string, string> = { n: '\n', r: '\r' };
 
 type Lookup = (name: string) => string | undefined;
-/** What an unset variable without a default expands to: nothing, as in a shell. */
-export type Unset = (name: string) => string;
-const NOTHING: Unset = () => '';
+/**
+ * How references expand where the files alone cannot say (see gapsOf). A shell knows every value:
+ * an unset variable is nothing, and `${NAME:-default}` is decided.
+ */
+export interface Unknowns {
+  /** What an unset variable without a default expands to. */
+  readonly unset: (name: string) => string;
+  /**
+   * What `${name:-default}` expands to when no one here can tell whether `current` is empty (it is
+   * made only of values the target gives); undefined when it is known, and the default applies as usual.
+   */
+  readonly undecided?: (name: string, current: string, fallback: string) => string | undefined;
+}
+const NOTHING: Unknowns = { unset: () => '' };
 
 /**
  * What a shell would expand in this value and tf does not (`${E:?}`, `$(cmd)`, a backtick), named
@@ -191,27 +202,32 @@ function shellSyntaxKeptAsWritten(entry: EnvEntry): string | undefined {
   return undefined;
 }
 
-function reference(lookup: Lookup, unset: Unset, braced?: string, op?: string, fallback?: string, bare?: string): string {
+function reference(lookup: Lookup, unknowns: Unknowns, braced?: string, op?: string, fallback?: string, bare?: string): string {
   const name = braced ?? bare ?? '';
   const current = lookup(name);
-  if (op === undefined) return current ?? unset(name);
+  if (op === undefined) return current ?? unknowns.unset(name);
+  const expandFallback = (): string => expandValue(fallback ?? '', lookup, unknowns);
+  if (op === ':-' && current !== undefined && current !== '' && unknowns.undecided !== undefined) {
+    const undecided = unknowns.undecided(name, current, expandFallback());
+    if (undecided !== undefined) return undecided;
+  }
   const useDefault = op === ':-' ? current === undefined || current === '' : current === undefined;
-  return useDefault ? expandValue(fallback ?? '', lookup, unset) : (current ?? '');
+  return useDefault ? expandFallback() : (current ?? '');
 }
 
 /** Expands references in one unquoted value; `lookup` returns undefined for an unset name. */
-export function expandValue(value: string, lookup: Lookup, unset: Unset = NOTHING): string {
+export function expandValue(value: string, lookup: Lookup, unknowns: Unknowns = NOTHING): string {
   return value.replace(REFERENCE, (whole, braced?: string, op?: string, fallback?: string, bare?: string) =>
-    whole === '\\$' ? '$' : reference(lookup, unset, braced, op, fallback, bare),
+    whole === '\\$' ? '$' : reference(lookup, unknowns, braced, op, fallback, bare),
   );
 }
 
 /** The value an entry gives a process: single quotes literal, double quotes with the shell's escapes. */
-export function evaluate(entry: EnvEntry, lookup: Lookup, unset: Unset = NOTHING): string {
+export function evaluate(entry: EnvEntry, lookup: Lookup, unknowns: Unknowns = NOTHING): string {
   if (entry.quoting === 'single') return entry.raw;
-  if (entry.quoting !== 'double') return expandValue(entry.raw, lookup, unset);
+  if (entry.quoting !== 'double') return expandValue(entry.raw, lookup, unknowns);
   return entry.raw.replace(DOUBLE_QUOTED, (_whole, escaped?: string, braced?: string, op?: string, fallback?: string, bare?: string) =>
-    escaped !== undefined ? (ESCAPED[escaped] ?? escaped) : reference(lookup, unset, braced, op, fallback, bare),
+    escaped !== undefined ? (ESCAPED[escaped] ?? escaped) : reference(lookup, unknowns, braced, op, fallback, bare),
   );
 }
 

@@ -5,7 +5,7 @@ import { TfError } from '../errors.js';
 import { decryptEnvFiles, loadSecretKeys } from './decrypt-env.js';
 import { withoutKeys } from './keys.js';
 import { parseEnvFile, resolveEnv, type ParsedEnvFile } from './env.js';
-import { gapsOf } from './env-gaps.js';
+import { gapsOf, lateSettings } from './env-gaps.js';
 import { resolveFormation } from './formation.js';
 import { appPaths } from './paths.js';
 import { resolvePolicies, type RawSpec } from './policies.js';
@@ -202,6 +202,7 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
     shadowed,
     envDefinitions: definitions,
     envGaps: gapsOf(decrypted.files),
+    envSetLate: lateSettings(decrypted.files),
     formation,
     basePort: basePort ?? 5000,
     portStep: options.portStep,

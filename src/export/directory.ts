@@ -1,5 +1,6 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import { TfError } from '../errors.js';
 
 /**
@@ -12,7 +13,39 @@ import { TfError } from '../errors.js';
 
 const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code;
 
-/** Why a file system call failed, in words; `undefined` for what is not an errno failure. */
+/** The C library's words for the codes libuv has none for (os.constants.errno minus getSystemErrorMap, Linux and macOS). */
+const MORE_WORDS: Readonly<Record<string, string>> = {
+  EBADMSG: 'bad message',
+  ECHILD: 'no child processes',
+  EDEADLK: 'resource deadlock avoided',
+  EDOM: 'numerical argument out of domain',
+  EIDRM: 'identifier removed',
+  EINPROGRESS: 'operation now in progress',
+  EMULTIHOP: 'multihop attempted',
+  ENETRESET: 'network dropped connection on reset',
+  ENOEXEC: 'exec format error',
+  ENOLCK: 'no locks available',
+  ENOLINK: 'link has been severed',
+  ENOMSG: 'no message of desired type',
+  ENOSR: 'out of streams resources',
+  ENOSTR: 'device not a stream',
+  EOPNOTSUPP: 'the file system does not support it',
+  ESTALE: 'a stale file handle (a network file system?)',
+  ETIME: 'timer expired',
+  EWOULDBLOCK: 'resource temporarily unavailable',
+};
+
+/** The system's own words for an errno code (libuv's, as `ls` prints them), or undefined for one it does not know. */
+function systemWords(code: string): string | undefined {
+  for (const [name, words] of getSystemErrorMap().values()) if (name === code) return words;
+  return MORE_WORDS[code];
+}
+
+/**
+ * Why a file system call failed, in words; `undefined` for what is not an errno failure. The codes
+ * an export meets get words that say what it means here; any other gets the system's words, never
+ * a bare code.
+ */
 export function fileSystemReason(error: unknown): string | undefined {
   const code = errnoOf(error);
   switch (code) {
@@ -31,19 +64,66 @@ export function fileSystemReason(error: unknown): string | undefined {
       return 'too many symbolic links';
     case 'ENAMETOOLONG':
       return 'the path is too long';
+    case 'ENOENT':
+      return 'it does not exist';
+    case 'ENOTDIR':
+      return 'part of the path is not a directory';
+    case 'EISDIR':
+      return 'a directory is in the way';
+    case 'EEXIST':
+      return 'something is in the way';
+    case 'EBUSY':
+      return 'it is in use';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files';
+    case 'EIO':
+      return 'an input/output error on the device';
+    case 'EINVAL':
+      return 'the file system does not take such a file';
     default:
-      return code;
+      // A code no table knows (a newer system's): the code is then all there is to say.
+      return systemWords(code) ?? `the system refused it (${code})`;
   }
 }
 
 const FIX_NOT_DIRECTORY = 'pass a directory to export to';
 const FIX_WRITABLE = 'pass a directory you can write to';
 
-/** A failure of the export's own file system calls in `shown` (as the user typed it), as a TfError; anything else as it was. */
-export function writeFailure(error: unknown, shown: string): unknown {
-  const reason = fileSystemReason(error);
-  if (reason === undefined || TfError.is(error)) return error;
-  return new TfError('option', `cannot write the export: ${reason}`, { file: shown, hint: FIX_WRITABLE, cause: error });
+/**
+ * An errno failure on `file`, whatever name the call itself used: a file is written under a
+ * temporary name and renamed, and the user knows the file, not the temporary.
+ */
+export class FileFailure extends Error {
+  constructor(
+    readonly file: string,
+    override readonly cause: unknown,
+  ) {
+    super(`cannot write ${file}`, { cause });
+  }
+}
+
+/** ENOENT for a file being written: its directory is there and takes no new files (/proc), or it is gone. */
+function missingReason(file: string): string {
+  try {
+    return statSync(path.dirname(file)).isDirectory() ? 'the directory takes no new files' : 'its directory was removed meanwhile';
+  } catch {
+    return 'its directory was removed meanwhile';
+  }
+}
+
+/**
+ * A failure of the export's own file system calls in `dir` (`shown` as the user typed it), as a
+ * TfError naming, besides the directory, the path that failed when it is another; anything else as it was.
+ */
+export function writeFailure(error: unknown, dir: string, shown: string): unknown {
+  if (TfError.is(error)) return error;
+  const failed = error instanceof FileFailure ? error.cause : error;
+  const at = error instanceof FileFailure ? error.file : (failed as NodeJS.ErrnoException).path;
+  const reason = errnoOf(failed) === 'ENOENT' && at !== undefined ? missingReason(path.resolve(dir, at)) : fileSystemReason(failed);
+  if (reason === undefined) return error;
+  const where = at === undefined || path.resolve(dir, at) === dir ? '' : `${path.join(shown, path.relative(dir, path.resolve(dir, at)))}: `;
+  return new TfError('option', `cannot write the export: ${where}${reason}`, { file: shown, hint: FIX_WRITABLE, cause: failed });
 }
 
 type Found = 'directory' | 'other' | 'missing';

@@ -58,9 +58,18 @@ export function exportInput(config: Config, options: ExportInputOptions): Export
     // Written with the gaps empty it would be a value no one meant (PATH="./bin:"). A line that
     // extends its own variable means "on top of whatever is there", which the target can do; a
     // secret never goes into a command line, where anyone may read it.
-    const variables = [...new Set(parts.flatMap((p) => ('variable' in p ? [p.variable] : [])))];
-    if (!secret && variables.length === 1 && variables[0] === key) extensions.push({ key, parts });
-    else omitted.push({ key, file: origin.file, line: origin.line, variables });
+    const variables = [...new Set(parts.flatMap((p) => ('variable' in p ? [p.variable] : 'variables' in p ? p.variables : [])))];
+    const plain = parts.flatMap((p) => ('defaultOf' in p ? [] : [p]));
+    if (!secret && plain.length === parts.length && variables.length === 1 && variables[0] === key) {
+      extensions.push({ key, parts: plain });
+      continue;
+    }
+    const undecidedDefaults = [...new Set(parts.flatMap((p) => ('defaultOf' in p ? [p.defaultOf] : [])))];
+    const setLate = variables.flatMap((variable) => {
+      const late = config.envSetLate?.get(variable);
+      return late === undefined ? [] : [{ variable, ...late }];
+    });
+    omitted.push({ key, file: origin.file, line: origin.line, variables, undecidedDefaults, setLate });
   }
   // What tf start gives processes when code and config are the release's: exported processes are that release.
   if (options.releaseId !== undefined) env.set('TF_RELEASE', { value: options.releaseId, secret: false });

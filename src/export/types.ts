@@ -1,4 +1,4 @@
-import type { EnvPart, TypePolicy } from '../domain.js';
+import type { EnvPart, LateSetting, TypePolicy, UndecidedDefault } from '../domain.js';
 
 /**
  * What every export format reads: the same plan `tf start` runs, reduced to what a unit or a
@@ -38,7 +38,7 @@ export interface ExportValue {
 export interface EnvExtension {
   readonly key: string;
   /** Text, and the places of the target's own value of `key` (every variable part is `key`). */
-  readonly parts: readonly EnvPart[];
+  readonly parts: readonly Exclude<EnvPart, UndecidedDefault>[];
 }
 
 export interface OmittedValue {
@@ -46,8 +46,12 @@ export interface OmittedValue {
   /** The env file line that set it, as the user knows it. */
   readonly file: string;
   readonly line: number;
-  /** The variables it is built on that no env file sets, each once. */
+  /** The variables it is built on that no env file sets before it, each once. */
   readonly variables: readonly string[];
+  /** The NAMEs of its `${NAME:-default}` whose default applies only where the target leaves `variables` empty. */
+  readonly undecidedDefaults: readonly string[];
+  /** Those of `variables` that an env file sets after all, only too late for this value. */
+  readonly setLate: readonly (LateSetting & { readonly variable: string })[];
 }
 
 export interface ExportType {

@@ -3,7 +3,7 @@ import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readFileSync, re
 import path from 'node:path';
 import { EXPORT_MANIFEST, LEGACY_EXPORT_MANIFEST } from '../domain.js';
 import { TfError } from '../errors.js';
-import { ensureDirectory, writeFailure } from './directory.js';
+import { ensureDirectory, FileFailure, writeFailure } from './directory.js';
 import type { ExportFile } from './types.js';
 
 /**
@@ -96,6 +96,14 @@ function checkPath(relative: string): void {
 
 /** Written beside its target and renamed over it: a reader sees the old file or the new one, never half. */
 function writeAtomically(file: string, content: string, mode: number): void {
+  try {
+    writeBeside(file, content, mode);
+  } catch (error) {
+    throw new FileFailure(file, error);
+  }
+}
+
+function writeBeside(file: string, content: string, mode: number): void {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   // Created with its final mode: a secret file is never readable by others, not even for a moment.
   const fd = openSync(temporary, 'wx', mode);
@@ -123,7 +131,7 @@ export function writeExport(request: WriteRequest): WriteResult {
   try {
     return applyExport(request);
   } catch (error) {
-    throw writeFailure(error, request.dirShown);
+    throw writeFailure(error, request.dir, request.dirShown);
   }
 }
 

@@ -204,12 +204,17 @@ function tf(
 
 /** kubectl where it is installed: `label --local` reads a directory as `kubectl apply -f DIR` does, without a cluster. */
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 10_000 }).status === 0;
+if (!kubectl) console.log('export: skipping the kubectl test: no kubectl on PATH (docs/deploy.md says it reads hidden .json files)');
 
 describe('tf export kubernetes, read by kubectl', () => {
   it.skipIf(!kubectl)('leaves nothing in the directory that kubectl apply -f DIR cannot read, its manifest included', { timeout: 60_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\nrelease: node migrate.js\n', '.env': 'LOG_LEVEL=info\nDB_PASSWORD=hunter2\n' });
     const exported = tf(root, ['export', 'kubernetes', 'k8s', '--image', 'shop:1', '--app', 'shop']);
     expect(exported, exported.stderr).toMatchObject({ status: 0 });
+    // What docs/deploy.md says, and why the manifest has no .json name: kubectl reads hidden .json, .yaml and .yml files too.
+    writeFileSync(path.join(root, 'k8s', '.hidden.json'), '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"hidden-json"}}\n');
+    writeFileSync(path.join(root, 'k8s', '.hidden.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hidden-yaml\n');
+    writeFileSync(path.join(root, 'k8s', '.hidden.yml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hidden-yml\n');
     const read = spawnSync('kubectl', ['label', '--local', '-f', 'k8s', '-o', 'name', 'checked=yes'], {
       cwd: root,
       encoding: 'utf8',
@@ -218,6 +223,9 @@ describe('tf export kubernetes, read by kubectl', () => {
     });
     expect(read.stderr).toBe('');
     expect(read.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'configmap/hidden-json',
+      'configmap/hidden-yaml',
+      'configmap/hidden-yml',
       'configmap/shop-config',
       'deployment.apps/shop-web',
       expect.stringMatching(/^job\.batch\/shop-release-/),
@@ -309,6 +317,33 @@ describe('tf export: values built on variables only a shell has', () => {
   });
 });
 
+describe('tf export: values the files leave incomplete in other ways', () => {
+  it('says a variable is set too late, naming the line to move up, and a default only the target decides', { timeout: 30_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n', '.env': 'A=$B/x\nB=1\nD=$UNSET_THING\nE=${D:-dflt}\n' });
+    const exported = tf(root, ['export', 'systemd', 'out', '--user', '--app', 'shop']);
+    expect(exported, exported.stderr).toMatchObject({ status: 0 });
+    const fix = 'set its full value in an env file of the target (e.g. .env.prod, with --env prod) or on the target';
+    expect(exported.stderr).toBe(
+      [
+        // tf start gives A=/x too: B is set, but below the line that needs it.
+        'tf: warning: .env:1: A is built on $B, which no env file sets before this line: the export leaves A out rather than write it with $B empty; .env:2 sets $B only after this line uses it, and a value sees only the lines above it: move .env:2 above this line',
+        `tf: warning: .env:3: D is built on $UNSET_THING, which no env file sets: the export leaves D out rather than write it with $UNSET_THING empty; ${fix}`,
+        // Where the target leaves UNSET_THING empty E is dflt, elsewhere UNSET_THING's value: no file says which.
+        `tf: warning: .env:4: E is built on \${D:-...}, whose default applies only where $UNSET_THING is empty, and no env file sets it: the export leaves E out rather than guess whether the default applies; ${fix}`,
+        '',
+      ].join('\n'),
+    );
+    expect(Object.fromEntries(parseEnvFile(readFileSync(path.join(root, 'out', 'shop.env'), 'utf8')))).toEqual({ B: '1' });
+    const check = tf(root, ['check']);
+    expect(check.stdout).toContain(
+      'warning: .env:1: tf export would leave out A: it is built on $B, which no env file sets before this line; .env:2 sets $B only after this line uses it, and a value sees only the lines above it: move .env:2 above this line\n',
+    );
+    expect(check.stdout).toContain(
+      `warning: .env:4: tf export would leave out E: it is built on \${D:-...}, whose default applies only where $UNSET_THING is empty, and no env file sets it; ${fix}\n`,
+    );
+  });
+});
+
 describe('tf export: bad command-line values are usage errors', () => {
   it('exits 2 for an --app or --run-as the format cannot take, 1 for the same from TF_APP', { timeout: 60_000 }, () => {
     const root = app({ Procfile: 'web: node web.js\n' });
@@ -357,7 +392,22 @@ describe('tf export: a directory it cannot use', () => {
       () => '/proc/nope',
       /^tf: \/proc\/nope: cannot create the export directory: (\/proc does not take new directories|permission denied); pass a directory you can write to\n$/,
     ],
-    ['that exists but takes no files', () => '/sys', /^tf: \/sys: cannot write the export: permission denied; pass a directory you can write to\n$/],
+    [
+      'that exists but takes no files',
+      () => '/sys',
+      /^tf: \/sys: cannot write the export: \/sys\/[^:]+: permission denied; pass a directory you can write to\n$/,
+    ],
+    // /proc answers ENOENT for a file it will never have, in a directory that exists.
+    [
+      'that exists but takes no new files',
+      () => '/proc',
+      /^tf: \/proc: cannot write the export: \/proc\/[^:]+: (the directory takes no new files|permission denied); pass a directory you can write to\n$/,
+    ],
+    [
+      'in /proc/self',
+      () => '/proc/self',
+      /^tf: \/proc\/self: cannot write the export: \/proc\/self\/[^:]+: (the directory takes no new files|permission denied); pass a directory you can write to\n$/,
+    ],
   ];
   for (const [name, dirOf, expected] of cases) {
     it.skipIf(!existsSync('/sys/kernel') || !existsSync('/proc/self'))(`refuses one ${name} in one line, exit 1`, { timeout: 30_000 }, () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse as dotenvParse } from 'dotenv';
 import { evaluate, expandValue, parseEnvFile, resolveEnv, scanEnvText } from '../../src/config/env.js';
-import { gapsOf } from '../../src/config/env-gaps.js';
+import { gapsOf, lateSettings } from '../../src/config/env-gaps.js';
 import { parseFormationSpec, resolveFormation } from '../../src/config/formation.js';
 import { parseProcfile } from '../../src/config/procfile.js';
 import { decodeConfigText } from '../../src/config/read.js';
@@ -182,6 +182,54 @@ describe('env files', () => {
     );
     // A later full value closes the gap.
     expect(gapsOf([file('HOMEDIR=$HOME/d\n'), file('HOMEDIR=/srv/d\n')])).toEqual(new Map());
+  });
+
+  it('marks ${X:-default} as undecided when X is made only of variables no file sets: only the target knows if it is empty', () => {
+    const text = [
+      'D=$UNSET_THING',
+      'E=${D:-dflt}', // empty, and so the default, only where the target leaves UNSET_THING empty
+      'F=${D:-$W}', // either one: both decide
+      'G=x${E:-y}', // E is undecided in turn: so is G
+      'P=$U/x',
+      'Q=${P:-d}', // P has text, so it is never empty: the default never applies
+      'R=${D-d}', // D is set (to what the target gives): no default
+    ].join('\n');
+    expect(gapsOf([file(text)])).toEqual(
+      new Map<string, unknown>([
+        ['D', [{ variable: 'UNSET_THING' }]],
+        ['E', [{ defaultOf: 'D', variables: ['UNSET_THING'] }]],
+        ['F', [{ defaultOf: 'D', variables: ['UNSET_THING', 'W'] }]],
+        ['G', [{ text: 'x' }, { defaultOf: 'E', variables: ['UNSET_THING'] }]],
+        ['P', [{ variable: 'U' }, { text: '/x' }]],
+        ['Q', [{ variable: 'U' }, { text: '/x' }]],
+        ['R', [{ variable: 'UNSET_THING' }]],
+      ]),
+    );
+  });
+
+  it('names the lines that set a variable only after a line used it (references see only the lines above them)', () => {
+    const text = [
+      'A=$B/x', // 1: B is set below
+      'B=1',
+      'P=$V', // 3
+      'Q=$P', // V reaches Q through P, which needed it first
+      'V=2',
+      'S=x$S', // 6: on top of itself: not a setting to move up
+      'S=/s', // 7
+      'N=${M:-d}', // a default taken is no use of M
+      'M=1',
+    ].join('\n');
+    expect(lateSettings([file(text)])).toEqual(
+      new Map([
+        ['B', { neededAt: { file: 'f', line: 1 }, setAt: { file: 'f', line: 2 } }],
+        ['V', { neededAt: { file: 'f', line: 3 }, setAt: { file: 'f', line: 5 } }],
+        ['S', { neededAt: { file: 'f', line: 6 }, setAt: { file: 'f', line: 7 } }],
+      ]),
+    );
+    // Across files, as they are layered.
+    expect(lateSettings([file('A=$B\n'), parseEnvFile({ file: 'g', text: 'B=1\n' })])).toEqual(
+      new Map([['B', { neededAt: { file: 'f', line: 1 }, setAt: { file: 'g', line: 1 } }]]),
+    );
   });
 
   it('expands a name that is also an Object property (constructor, __proto__) as any other', () => {

@@ -67,11 +67,33 @@ describe('exportInput', () => {
       expect([...input.env.keys()]).toEqual(['X']);
       expect(input.extensions).toEqual([{ key: 'PATH', parts: [{ text: './bin:' }, { variable: 'PATH' }] }]);
       expect(input.omitted).toEqual([
-        { key: 'HOMEDIR', file: '.env', line: 2, variables: ['HOME'] },
-        { key: 'BIN', file: '.env', line: 3, variables: ['HOME', 'BIN'] },
-        { key: 'API_TOKEN', file: '.env', line: 4, variables: ['API_TOKEN'] },
+        { key: 'HOMEDIR', file: '.env', line: 2, variables: ['HOME'], undecidedDefaults: [], setLate: [] },
+        { key: 'BIN', file: '.env', line: 3, variables: ['HOME', 'BIN'], undecidedDefaults: [], setLate: [] },
+        { key: 'API_TOKEN', file: '.env', line: 4, variables: ['API_TOKEN'], undecidedDefaults: [], setLate: [] },
       ]);
     }
+  });
+
+  it('says which left-out values hang on a default only the target decides, and which variables a later line sets', { timeout: 10_000 }, () => {
+    const env = ['A=$B/x', 'B=1', 'D=$UNSET_THING', 'E=${D:-dflt}', 'PATH=${D:-/usr/bin}:$PATH'].join('\n');
+    const root = app('shop', { Procfile: 'web: node web.js\n', '.env': `${env}\n` });
+    const input = exportInput(loadConfig({ options: options({}) }, { cwd: root, shellEnv: {} }), { app: undefined, timeoutSeconds: 5 });
+    expect([...input.env.keys()]).toEqual(['B']);
+    // PATH extends itself, but on top of a default the target decides: no prelude can write that.
+    expect(input.extensions).toEqual([]);
+    expect(input.omitted).toEqual([
+      {
+        key: 'A',
+        file: '.env',
+        line: 1,
+        variables: ['B'],
+        undecidedDefaults: [],
+        setLate: [{ variable: 'B', neededAt: { file: '.env', line: 1 }, setAt: { file: '.env', line: 2 } }],
+      },
+      { key: 'D', file: '.env', line: 3, variables: ['UNSET_THING'], undecidedDefaults: [], setLate: [] },
+      { key: 'E', file: '.env', line: 4, variables: ['UNSET_THING'], undecidedDefaults: ['D'], setLate: [] },
+      { key: 'PATH', file: '.env', line: 5, variables: ['UNSET_THING', 'PATH'], undecidedDefaults: ['D'], setLate: [] },
+    ]);
   });
 
   it('carries the policies of tf.yaml and the flags', { timeout: 10_000 }, () => {

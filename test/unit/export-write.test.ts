@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TfError } from '../../src/errors.js';
+import { FileFailure, fileSystemReason, writeFailure } from '../../src/export/directory.js';
 import type { ExportFile } from '../../src/export/types.js';
 import { LEGACY_MANIFEST, MANIFEST, writeExport } from '../../src/export/write.js';
 
@@ -157,5 +158,32 @@ describe('writeExport', () => {
     writeFileSync(path.join(dir, LEGACY_MANIFEST), '{"format":"systemd","files":{}}\n');
     expect(write(dir, changed).unchanged).toEqual(['app.target', 'app.env']);
     expect(existsSync(path.join(dir, LEGACY_MANIFEST))).toBe(false);
+  });
+});
+
+describe('export file system failures, in words', () => {
+  it('puts every errno code into words, never the bare code', () => {
+    for (const code of Object.keys(constants.errno)) {
+      const reason = fileSystemReason(Object.assign(new Error(code), { code }));
+      expect(reason, code).toMatch(/^[a-z]/);
+      expect(reason, code).not.toContain(code);
+    }
+  });
+
+  it('names the file that failed, not its temporary name, and says why an existing directory refused it', () => {
+    const dir = tempDir();
+    const enoent = Object.assign(new Error('ENOENT'), { code: 'ENOENT', path: path.join(dir, '.app.target.0123.tmp') });
+    const failure = writeFailure(new FileFailure(path.join(dir, 'app.target'), enoent), dir, 'out');
+    expect(failure).toBeInstanceOf(TfError);
+    expect((failure as TfError).describe()).toBe(
+      'out: cannot write the export: out/app.target: the directory takes no new files; pass a directory you can write to',
+    );
+    const gone = writeFailure(new FileFailure(path.join(dir, 'gone', 'app.target'), enoent), dir, 'out');
+    expect((gone as TfError).describe()).toBe(
+      'out: cannot write the export: out/gone/app.target: its directory was removed meanwhile; pass a directory you can write to',
+    );
+    // The directory itself is named once.
+    const own = writeFailure(Object.assign(new Error('EACCES'), { code: 'EACCES', path: dir }), dir, 'out');
+    expect((own as TfError).describe()).toBe('out: cannot write the export: permission denied; pass a directory you can write to');
   });
 });
