@@ -3,6 +3,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  linkSync,
   lstatSync,
   openSync,
   readFileSync,
@@ -240,26 +241,40 @@ class StartLock {
     throw controlError('the start lock keeps being taken by another process', lockPath, 'stop the other tf for this app and try again');
   }
 
-  /** The lock, or undefined when one exists already. */
+  /**
+   * The lock, or undefined when one exists already. It is written under a name of its own and
+   * linked into place (link(2) fails on an existing name, as O_EXCL does), so another tf never
+   * reads a lock without its pid.
+   */
   private static create(lockPath: string, socketPath: string): StartLock | undefined {
-    let fd: number;
-    try {
-      fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return undefined;
-      throw controlError(
-        `cannot listen on the control socket (${code ?? String(error)})`,
+    const draft = `${lockPath}.${process.pid}`;
+    const cannot = (error: unknown): TfError =>
+      controlError(
+        `cannot listen on the control socket (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
         socketPath,
         'pass --socket PATH in a directory you can write',
         error,
       );
+    let inode: number;
+    try {
+      const fd = openSync(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+        inode = fstatSync(fd).ino;
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      throw cannot(error);
     }
     try {
-      writeSync(fd, `${process.pid}\n`);
-      return new StartLock(lockPath, fstatSync(fd).ino);
+      linkSync(draft, lockPath);
+      return new StartLock(lockPath, inode);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      throw cannot(error);
     } finally {
-      closeSync(fd);
+      unlinkIfSame(draft, inode);
     }
   }
 
@@ -289,7 +304,7 @@ function lockHolder(lockPath: string): LockHolder {
     return { kind: 'gone' };
   }
   if (ageMs > LOCK_STALE_MS) return { kind: 'stale', inode };
-  // Empty: its tf made it and has not written its pid yet.
+  // Not a pid: a lock of an older tf, made empty and written after.
   if (!/^\d+\n$/.test(text)) return { kind: 'live', pid: undefined };
   const pid = Number(text.trim());
   return isAlive(pid) ? { kind: 'live', pid } : { kind: 'stale', inode };
