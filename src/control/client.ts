@@ -80,7 +80,8 @@ const closedEarly = (target: ControlTarget, cause?: Error): TfError =>
     `tf for ${target.root} closed the connection before replying${cause === undefined ? '' : ` (${(cause as NodeJS.ErrnoException).code ?? cause.message})`}`,
     {
       file: target.socketPath,
-      hint: 'it may have stopped; see its output',
+      // Past its hard ceiling of connections (docs/control.md, "Limits") tf closes them unread too.
+      hint: 'it may have stopped (see its output), or have far too many control connections open',
     },
   );
 

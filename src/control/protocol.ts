@@ -48,6 +48,8 @@ export type ErrorCode =
   | 'unknown-name'
   /** The command was understood and could not be done (e.g. the Procfile no longer parses). */
   | 'failed'
+  /** tf has as many control connections (or `logs -F` followers) open as it serves; retry after closing some. */
+  | 'busy'
   | 'internal';
 
 export interface ErrorInfo {

@@ -23,7 +23,9 @@ import {
   isFinal,
   parseReply,
   parseRequest,
+  type CommandName,
   type ErrorCode,
+  type ErrorInfo,
   type FinalBody,
   type HelloResult,
   type Request,
@@ -70,8 +72,22 @@ export interface ControlServerOptions {
 
 const DEFAULT_PROBE_MS = 2000;
 const DEFAULT_REQUEST_MS = 10_000;
-/** A local user can only hurt themselves, but a runaway script should not exhaust tf's descriptors. */
-const MAX_CONNECTIONS = 128;
+/**
+ * A local user can only hurt themselves, but a runaway script should not exhaust tf's
+ * descriptors: this many connections are served as usual (see docs/control.md, "Limits").
+ */
+export const MAX_CONNECTIONS = 128;
+/** `logs -F` followers stay below the total: the rest is kept for ps, stop and the other short requests. */
+export const MAX_FOLLOWERS = 96;
+/**
+ * Past MAX_CONNECTIONS, this many more are accepted only to be answered: `busy`, or the
+ * commands that get a user out (ALWAYS_ANSWERED). Past these, Node closes the connection unread.
+ */
+const MAX_OVERFLOW = 32;
+/** An overflow connection gets this long to send its request: it must not hold its slot. */
+const OVERFLOW_REQUEST_MS = 1000;
+/** Quick requests that end by themselves: answered even over the limit, so tf can always be seen and stopped. */
+const ALWAYS_ANSWERED: ReadonlySet<CommandName> = new Set(['hello', 'ps', 'stop', 'shutdown']);
 
 export type ProbeResult =
   | { readonly kind: 'stale' } // nothing listens: its tf died without cleaning up
@@ -162,9 +178,40 @@ export class ControlServer {
   }
 
   private accept(socket: net.Socket): void {
-    const connection = new Connection(socket, this.options, this.hello, () => this.connections.delete(connection));
+    const overflow = this.connections.size >= MAX_CONNECTIONS;
+    const connection = new Connection(socket, this.options, this.hello, {
+      overflow,
+      admit: (request) => this.admit(request, overflow),
+      forget: () => this.connections.delete(connection),
+    });
     this.connections.add(connection);
   }
+
+  /** Why `request` is refused (`busy`), or undefined to dispatch it. */
+  private admit(request: Request, overflow: boolean): ErrorInfo | undefined {
+    const pid = this.hello.pid;
+    if (overflow && !ALWAYS_ANSWERED.has(request.cmd))
+      return busy(`tf (pid ${pid}) has ${MAX_CONNECTIONS} control connections open (tf logs -F followers count); close some and retry`);
+    if (request.cmd === 'logs' && request.follow && this.followers() >= MAX_FOLLOWERS)
+      return busy(`tf (pid ${pid}) has ${MAX_FOLLOWERS} tf logs -F followers open, the most it serves; close some and retry`);
+    return undefined;
+  }
+
+  private followers(): number {
+    let count = 0;
+    for (const connection of this.connections) if (connection.following) count++;
+    return count;
+  }
+}
+
+const busy = (message: string): ErrorInfo => ({ code: 'busy', message });
+
+interface ConnectionLimits {
+  /** Accepted over MAX_CONNECTIONS: a short time to send the request, and only ALWAYS_ANSWERED is served. */
+  readonly overflow: boolean;
+  readonly admit: (request: Request) => ErrorInfo | undefined;
+  /** The socket closed: the server forgets the connection. */
+  readonly forget: () => void;
 }
 
 function putBack(aside: string, target: string): void {
@@ -343,7 +390,7 @@ type ListenOutcome = { readonly kind: 'listening'; readonly server: net.Server; 
 function listenOnce(socketPath: string): Promise<ListenOutcome> {
   return new Promise((resolve, reject) => {
     const server = net.createServer({ allowHalfOpen: true });
-    server.maxConnections = MAX_CONNECTIONS;
+    server.maxConnections = MAX_CONNECTIONS + MAX_OVERFLOW;
     const onError = (error: NodeJS.ErrnoException): void => {
       server.close();
       if (error.code === 'EADDRINUSE') resolve({ kind: 'in-use' });
@@ -455,17 +502,20 @@ class Connection implements ReplyChannel {
   state: ChannelState = 'open';
   private id: RequestId | undefined;
   /** `logs --follow`: runs until the client leaves, so the client's EOF means it left. */
-  private following = false;
+  private follow = false;
   private readonly closeListeners: Array<() => void> = [];
   private readonly drainListeners: Array<() => void> = [];
+  /** While reading: the request line's deadline. After the final reply: how long the client may linger. */
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly options: ControlServerOptions,
     private readonly hello: HelloResult,
-    forget: () => void,
+    private readonly limits: ConnectionLimits,
   ) {
-    socket.setTimeout(options.requestTimeoutMs ?? DEFAULT_REQUEST_MS, () => {
+    // From connect, not from the last byte: a client trickling its request cannot hold a slot either.
+    this.arm(limits.overflow ? OVERFLOW_REQUEST_MS : this.requestMs(), () => {
       if (this.phase === 'reading') this.fail('bad-request', 'no request line received in time');
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -476,9 +526,25 @@ class Connection implements ReplyChannel {
     // EPIPE / ECONNRESET from a client that went away: the close handler does the rest.
     socket.on('error', () => {});
     socket.on('close', () => {
+      clearTimeout(this.deadline);
       this.gone();
-      forget();
+      limits.forget();
     });
+  }
+
+  /** A `logs -F` stream: counted against MAX_FOLLOWERS. */
+  get following(): boolean {
+    return this.follow;
+  }
+
+  private requestMs(): number {
+    return this.options.requestTimeoutMs ?? DEFAULT_REQUEST_MS;
+  }
+
+  private arm(ms: number, action: () => void): void {
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(action, ms);
+    this.deadline.unref();
   }
 
   private onData(chunk: Buffer): void {
@@ -499,14 +565,14 @@ class Connection implements ReplyChannel {
     if (this.phase === 'reading') {
       if (this.receivedBytes > 0) this.dispatch();
       else this.drop();
-    } else if (this.following) {
+    } else if (this.follow) {
       this.drop();
     }
   }
 
   private dispatch(): void {
     this.phase = 'dispatched';
-    this.socket.setTimeout(0);
+    clearTimeout(this.deadline);
     const line = Buffer.concat(this.received);
     this.received = [];
     const parsed = parseRequest(line);
@@ -517,7 +583,12 @@ class Connection implements ReplyChannel {
     }
     const request = parsed.value;
     this.id = request.id;
-    this.following = request.cmd === 'logs' && request.follow;
+    const refused = this.limits.admit(request);
+    if (refused !== undefined) {
+      this.end({ ok: false, error: refused });
+      return;
+    }
+    this.follow = request.cmd === 'logs' && request.follow;
     if (request.cmd === 'hello') {
       this.end({ ok: true, ...this.hello });
       return;
@@ -545,6 +616,8 @@ class Connection implements ReplyChannel {
     const envelope = this.id === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, id: this.id };
     this.socket.end(encode({ ...envelope, ...body } as never));
     this.release();
+    // Answered: a client that never closes its side must not keep the slot.
+    this.arm(this.requestMs(), () => this.socket.destroy());
   }
 
   send(message: StreamBody): boolean {

@@ -10,6 +10,7 @@ import { ControlServer, type ControlHandler, type ReplyChannel } from '../../src
 import { prepareSocketDir } from '../../src/control/socket-path.js';
 import { TfError } from '../../src/errors.js';
 import { LogRing } from '../../src/supervisor/log-ring.js';
+import { until } from '../helpers/tf.js';
 
 const uid = process.getuid?.() ?? 0;
 let base: string;
@@ -262,6 +263,36 @@ describe('ControlServer: requests', () => {
     await startServer();
     expect(JSON.parse((await raw('{"v":1,"cmd":"ps"}', { endAfter: true }))[0] as string)).toMatchObject({ ok: true });
     expect(JSON.parse((await raw(''))[0] as string)).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+  }, 10_000);
+
+  it('a client trickling its request still gets the deadline: a byte now and then does not hold the slot', async () => {
+    const server = await startServer();
+    const socket = net.connect(sock);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    // Traffic, not synchronisation: one byte every 50 ms, well within any idle timeout.
+    const drip = setInterval(() => socket.write(' '), 50);
+    socket.on('connect', () => socket.write('{'));
+    await new Promise((resolve) => socket.on('close', resolve));
+    clearInterval(drip);
+    expect(JSON.parse(text.split('\n')[0] as string)).toMatchObject({ ok: false, error: { code: 'bad-request', message: 'no request line received in time' } });
+    await until(() => server.connectionCount === 0, 'the server to forget the connection');
+  }, 10_000);
+
+  it('a client that keeps its side open after the reply is let go', async () => {
+    const server = await startServer();
+    // allowHalfOpen: this client never ends its side, even after tf's reply and end.
+    const socket = net.connect({ path: sock, allowHalfOpen: true });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', () => {});
+    socket.on('connect', () => socket.write('{"v":1,"cmd":"ps"}\n'));
+    await new Promise((resolve) => socket.on('end', resolve));
+    expect(JSON.parse(text.split('\n')[0] as string)).toMatchObject({ ok: true });
+    await until(() => server.connectionCount === 0, 'the server to let the connection go');
+    socket.destroy();
   }, 10_000);
 
   it('turns a handler that throws into an internal error reply, and keeps serving', async () => {
