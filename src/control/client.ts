@@ -43,6 +43,8 @@ export async function* stream(target: ControlTarget, command: Command, options: 
     socket.write(encode({ v: PROTOCOL_VERSION, ...command }));
     for await (const line of readLines(lines, () => closedEarly(target, failure))) {
       const parsed = parseReply(line);
+      // A line cut short by the connection's end is a tf that stopped mid-reply, not another version's answer.
+      if (!parsed.ok && socket.readableEnded) throw closedEarly(target, failure);
       if (!parsed.ok) {
         throw new TfError('option', `tf answered with something this tf does not understand (${parsed.error.message})`, {
           file: target.socketPath,

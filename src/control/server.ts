@@ -266,7 +266,7 @@ const LOCK_STALE_MS = 30_000;
 type LockHolder = { readonly kind: 'gone' } | { readonly kind: 'live'; readonly pid: number | undefined } | { readonly kind: 'stale'; readonly inode: number };
 
 /**
- * `<socket>.lock`, made with O_EXCL and holding the pid of the tf that is starting. Only one
+ * `<socket>.lock`, linked into place holding the pid of the tf that is starting. Only one
  * tf at a time probes, replaces and binds the socket; another is refused with that pid. A
  * lock whose pid is dead was left by a tf killed while starting: it is replaced.
  */
@@ -505,8 +505,10 @@ class Connection implements ReplyChannel {
   private follow = false;
   private readonly closeListeners: Array<() => void> = [];
   private readonly drainListeners: Array<() => void> = [];
-  /** While reading: the request line's deadline. After the final reply: how long the client may linger. */
+  /** While reading: the request line's deadline. After the final reply has left: how long the client may linger. */
   private deadline: NodeJS.Timeout | undefined;
+  /** How long a client may keep its side open after the final reply has left; undefined: the request time. */
+  private lingerMs: number | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -516,7 +518,10 @@ class Connection implements ReplyChannel {
   ) {
     // From connect, not from the last byte: a client trickling its request cannot hold a slot either.
     this.arm(limits.overflow ? OVERFLOW_REQUEST_MS : this.requestMs(), () => {
-      if (this.phase === 'reading') this.fail('bad-request', 'no request line received in time');
+      if (this.phase !== 'reading') return;
+      // It sent nothing in time: once told so, it has had its chance to linger.
+      this.lingerMs = 0;
+      this.fail('bad-request', 'no request line received in time');
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
@@ -614,10 +619,12 @@ class Connection implements ReplyChannel {
     if (this.state !== 'open') return;
     this.state = 'ended';
     const envelope = this.id === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, id: this.id };
-    this.socket.end(encode({ ...envelope, ...body } as never));
+    // Counted from when the reply is all with the kernel, not from when it was queued: a slow reader of a long
+    // `tf logs -n` keeps its connection while it reads. Past that, a client that never closes its side must not keep the slot.
+    this.socket.end(encode({ ...envelope, ...body } as never), () =>
+      this.arm(this.lingerMs ?? (this.limits.overflow ? OVERFLOW_REQUEST_MS : this.requestMs()), () => this.socket.destroy()),
+    );
     this.release();
-    // Answered: a client that never closes its side must not keep the slot.
-    this.arm(this.requestMs(), () => this.socket.destroy());
   }
 
   send(message: StreamBody): boolean {

@@ -295,6 +295,30 @@ describe('ControlServer: requests', () => {
     socket.destroy();
   }, 10_000);
 
+  it('a reader slower than the linger time still gets all of a long reply: the linger starts once the reply has left', async () => {
+    const handler = new FakeHandler();
+    // More than a Unix socket's buffer holds, so part of the reply waits in tf until the client reads.
+    for (let i = 0; i < 1000; i++) handler.ring.pushLines(1, 'stdout', Buffer.from(`${String(i).padStart(4, '0')} ${'x'.repeat(240)}\n`));
+    await startServer(handler);
+    const socket = net.connect(sock);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('connect', () => {
+      socket.write('{"v":1,"cmd":"logs","names":[],"lines":1000,"follow":false}\n');
+      socket.pause();
+    });
+    // The slow reader itself: it reads nothing for three times the server's request (and linger) time.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    socket.resume();
+    await new Promise((resolve) => socket.on('close', resolve));
+    const lines = Buffer.concat(chunks)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(lines).toHaveLength(1001);
+    expect(JSON.parse(lines[1000] as string)).toMatchObject({ ok: true, reason: 'done' });
+  }, 10_000);
+
   it('turns a handler that throws into an internal error reply, and keeps serving', async () => {
     await startServer();
     expect(await request(target(), { cmd: 'restart', names: [] })).toMatchObject({ ok: false, error: { code: 'internal', message: 'handler bug' } });
