@@ -254,8 +254,8 @@ export interface ResolvedEnv {
    */
   readonly definitions: ReadonlyMap<string, readonly FileOrigin[]>;
   /**
-   * Keys whose value is secret: decrypted from its file, or built on such a value
-   * (`DB_URL=$DATABASE_URL`), where a file's value won. A shell value that wins is not one.
+   * Keys whose value is secret: encrypted in a file (whatever value wins), or built on such a
+   * value (`DB_URL=$DATABASE_URL`) where the file's value won.
    */
   readonly secretKeys: ReadonlySet<string>;
 }
@@ -286,6 +286,8 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
     filesWin || applied.has(name) ? (own(layered, name) ?? own(shell, name)) : (own(shell, name) ?? own(layered, name));
   /** Keys whose layered value so far is secret. */
   const secret = new Set<string>();
+  /** Keys a file holds encrypted: a shell value that wins over them may well be their plaintext (tf run inside tf run). */
+  const encrypted = new Set<string>();
   for (const file of files) {
     for (const entry of file.entries) {
       let fromSecret = false;
@@ -294,6 +296,7 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
         if (secret.has(name) && value !== undefined && value === layered[name]) fromSecret = true;
         return value;
       });
+      if (entry.decrypted === true) encrypted.add(entry.key);
       if (entry.decrypted === true || fromSecret) secret.add(entry.key);
       else secret.delete(entry.key);
       const origin: FileOrigin = { kind: 'file', file: file.file, line: entry.line };
@@ -311,7 +314,8 @@ export function resolveEnv(shell: Env, files: readonly ParsedEnvFile[], filesWin
     if (fileOrigin.has(key)) shadowed.push(key);
     env[key] = value;
     origins.set(key, { kind: 'shell' });
-    secret.delete(key);
+    if (encrypted.has(key)) secret.add(key);
+    else secret.delete(key);
   }
   return { env, origins, shadowed, definitions, secretKeys: secret };
 }

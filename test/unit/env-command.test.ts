@@ -158,7 +158,7 @@ describe('tf env [TYPE]', () => {
     expect(get.stdout.text).toBe('');
   });
 
-  it('masks what is built on an encrypted value (an alias, a host in a URL) too, but not a shell value that wins', async () => {
+  it('masks what is built on an encrypted value (an alias, a host in a URL) and an encrypted key the shell overrides', async () => {
     const key = generateKey();
     const encrypted = (name: string, value: string): string => `${name}=${encryptValue(value, key, { envName: DEFAULT_ENV, name })}`;
     const dir = app({
@@ -177,9 +177,19 @@ describe('tf env [TYPE]', () => {
       expect(await env(invocation([], { json }), context)).toBe(0);
       expect(context.stdout.text).not.toMatch(/planted/);
       expect(context.stdout.text).toContain('visible');
-      // The shell wins over the file, so UPSTREAM is the shell's (not secret), and so is what API_URL was built on.
-      expect(context.stdout.text).toContain('from-the-shell');
+      // The shell wins over the file: API_URL is built on the shell's UPSTREAM, no secret; UPSTREAM itself stays
+      // masked, as a shell's value for an encrypted key may be its plaintext (tf run inside tf run).
+      expect(context.stdout.text).toContain('from-the-shell:8080');
+      expect(context.stdout.text).not.toMatch(/UPSTREAM\s+from-the-shell|"key":"UPSTREAM","value":"from-the-shell"/);
     }
+    // Nested: the shell holds the plaintext itself.
+    const nested = contextIn(dir, { TF_KEY_DEFAULT: formatKey(key), DATABASE_URL: 'postgres://app:pw-planted@db-planted.internal:5432/prod' });
+    expect(await env(invocation([]), nested)).toBe(0);
+    expect(nested.stdout.text).not.toMatch(/planted/);
+    const nestedGet = await failure(() =>
+      envGet({ options: options(), key: 'DATABASE_URL' }, contextIn(dir, { TF_KEY_DEFAULT: formatKey(key), DATABASE_URL: 'x' })),
+    );
+    expect(nestedGet.describe()).toContain('DATABASE_URL is secret');
     for (const name of ['DB_URL', 'LATER']) {
       const error = await failure(() => envGet({ options: options(), key: name }, contextIn(dir, { TF_KEY_DEFAULT: formatKey(key) })));
       expect(error.describe()).toContain(`${name} is secret`);
