@@ -1,8 +1,8 @@
 import path from 'node:path';
-import type { Env, EnvOrigin } from '../domain.js';
+import type { Env } from '../domain.js';
 import { TfError } from '../errors.js';
 import { decryptDotenvx, isDotenvxValue, loadDotenvxKeys, type DotenvxKeys } from './dotenvx.js';
-import type { ParsedEnvFile } from './env.js';
+import { evaluate, type EnvEntry, type ParsedEnvFile } from './env.js';
 import { DEFAULT_ENV, describeSource, envNameOfFile, KEY_DIR, keyVariable, loadKeyring, type Keyring } from './keys.js';
 import { decryptValue, findBinding, isTfSecret, parseSecret, type SecretBinding } from './secrets.js';
 
@@ -111,9 +111,23 @@ export function decryptAt(value: string, place: SecretPlace, keys: SecretKeys): 
 }
 
 export interface DecryptedFiles {
+  /** Each decrypted entry is marked `decrypted`: resolveEnv follows the secret into what is built on it. */
   readonly files: ParsedEnvFile[];
-  /** Variables any of whose assignments was encrypted: their values are secret wherever they end up. */
-  readonly secretKeys: ReadonlySet<string>;
+}
+
+/** Whether a line after `entries[index]` refers to its key before (or while) assigning it again. */
+function usedBeforeReassigned(entries: readonly EnvEntry[], index: number): boolean {
+  const key = entries[index]?.key;
+  for (const later of entries.slice(index + 1)) {
+    let used = false;
+    evaluate(later, (name) => {
+      if (name === key) used = true;
+      return undefined;
+    });
+    if (used) return true;
+    if (later.key === key) return false;
+  }
+  return false;
 }
 
 /**
@@ -122,40 +136,18 @@ export interface DecryptedFiles {
  * after `resolveEnv` lets other values reference a secret (`URL=postgres://u:${PASS}@db`).
  */
 export function decryptEnvFiles(files: readonly ParsedEnvFile[], keys: SecretKeys): DecryptedFiles {
-  const secretKeys = new Set<string>();
   const out = files.map((file) => {
     const siblings = file.entries.map((e) => e.key);
     if (!file.entries.some((e) => isEncrypted(e.raw))) return file;
-    // Only the last assignment of a key gives a value (an earlier one may hold a rotated-out key).
+    // The last assignment of a key gives its value; an earlier one (it may hold a rotated-out key) only when a
+    // line before the next assignment of that key builds on it (`S=tf:v1:...` then `S=x$S`).
     const last = new Map(file.entries.map((e) => [e.key, e]));
-    const entries = file.entries.map((entry) => {
-      if (!isEncrypted(entry.raw) || last.get(entry.key) !== entry) return entry;
-      secretKeys.add(entry.key);
+    const entries = file.entries.map((entry, index) => {
+      if (!isEncrypted(entry.raw) || (last.get(entry.key) !== entry && !usedBeforeReassigned(file.entries, index))) return entry;
       const plaintext = decryptAt(entry.raw, { file: file.file, line: entry.line, name: entry.key, siblings }, keys);
       return { ...entry, raw: plaintext, quoting: 'single' as const, decrypted: true };
     });
     return { ...file, entries };
   });
-  return { files: out, secretKeys };
-}
-
-/**
- * The same on an environment already layered: every value that came from a file and is
- * encrypted, decrypted. References to a secret inside other values are not resolved here;
- * prefer `decryptEnvFiles`.
- */
-export function decryptEnv(env: Env, origins: ReadonlyMap<string, EnvOrigin>, keys: SecretKeys): { env: Env; secretKeys: ReadonlySet<string> } {
-  const out: Record<string, string> = {};
-  const secretKeys = new Set<string>();
-  for (const [name, value] of Object.entries(env)) {
-    if (value === undefined) continue;
-    const origin = origins.get(name);
-    if (origin?.kind === 'file' && isEncrypted(value)) {
-      out[name] = decryptAt(value, { file: origin.file, line: origin.line, name }, keys);
-      secretKeys.add(name);
-    } else {
-      out[name] = value;
-    }
-  }
-  return { env: out, secretKeys };
+  return { files: out };
 }

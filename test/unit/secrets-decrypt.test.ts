@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decryptAt, decryptEnv, decryptEnvFiles, loadSecretKeys } from '../../src/config/decrypt-env.js';
+import { decryptAt, decryptEnvFiles, loadSecretKeys } from '../../src/config/decrypt-env.js';
 import { parseEnvFile, resolveEnv } from '../../src/config/env.js';
 import { formatKey, writeKeyFile } from '../../src/config/keys.js';
 import { encryptValue, generateKey, type SecretKey } from '../../src/config/secrets.js';
@@ -106,9 +106,9 @@ describe('decrypting env values', { timeout: 10_000 }, () => {
     const text = [`PASS=${encryptValue('a$b c', def, { envName: 'default', name: 'PASS' })}`, 'URL=postgres://u:${PASS}@db/app', 'PLAIN=1', ''].join('\n');
     const prodText = `TOKEN="${encryptValue(PLAIN, prod, { envName: 'prod', name: 'TOKEN' })}"\n`;
     const files = [parseEnvFile({ file: '.env', text }), parseEnvFile({ file: '.env.prod', text: prodText })];
-    const { files: plain, secretKeys } = decryptEnvFiles(files, loadSecretKeys(root, {}));
-    expect([...secretKeys].sort()).toEqual(['PASS', 'TOKEN']);
-    const { env, origins } = resolveEnv({}, plain, false);
+    const { files: plain } = decryptEnvFiles(files, loadSecretKeys(root, {}));
+    const { env, origins, secretKeys } = resolveEnv({}, plain, false);
+    expect([...secretKeys].sort()).toEqual(['PASS', 'TOKEN', 'URL']);
     expect(env).toEqual({ PASS: 'a$b c', URL: 'postgres://u:a$b c@db/app', PLAIN: '1', TOKEN: PLAIN });
     expect(origins.get('TOKEN')).toEqual({ kind: 'file', file: '.env.prod', line: 1 });
   });
@@ -119,20 +119,24 @@ describe('decrypting env values', { timeout: 10_000 }, () => {
     expect(() => decryptEnvFiles([parseEnvFile({ file: '.env', text })], loadSecretKeys(root, {}))).toThrow(/^BAD needs key/);
   });
 
-  it('decrypts an already layered environment by origin, leaving shell values alone', () => {
-    const root = app({ prod });
-    const token = encryptValue(PLAIN, prod, { envName: 'prod', name: 'TOKEN' });
-    const { env, origins } = resolveEnv({ FROM_SHELL: token }, [parseEnvFile({ file: '.env.prod', text: `TOKEN=${token}\n` })], false);
-    const out = decryptEnv(env, origins, loadSecretKeys(root, {}));
-    expect(out.env).toEqual({ TOKEN: PLAIN, FROM_SHELL: token });
-    expect([...out.secretKeys]).toEqual(['TOKEN']);
-  });
-
-  it('uses only the last assignment of a key in a file', () => {
+  it('uses only the last assignment of a key in a file, and an earlier one a line builds on before it is replaced', () => {
     const root = app({ default: def });
     const text = `A=tf:v1:00000000:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nA=${encryptValue('v', def, { envName: 'default', name: 'A' })}\n`;
     const { files } = decryptEnvFiles([parseEnvFile({ file: '.env', text })], loadSecretKeys(root, {}));
     expect(resolveEnv({}, files, false).env.A).toBe('v');
+
+    const extending = [
+      `S=${encryptValue('inner', def, { envName: 'default', name: 'S' })}`,
+      'S=pre-$S',
+      `T=${encryptValue('first', def, { envName: 'default', name: 'T' })}`,
+      'COPY=$T',
+      `T=${encryptValue('second', def, { envName: 'default', name: 'T' })}`,
+      '',
+    ].join('\n');
+    const decrypted = decryptEnvFiles([parseEnvFile({ file: '.env', text: extending })], loadSecretKeys(root, {}));
+    const resolved = resolveEnv({}, decrypted.files, false);
+    expect(resolved.env).toEqual({ S: 'pre-inner', T: 'second', COPY: 'first' });
+    expect([...resolved.secretKeys].sort()).toEqual(['COPY', 'S', 'T']);
   });
 
   it('never reads the dotenvx keys when no dotenvx value is there', () => {
