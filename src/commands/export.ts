@@ -70,9 +70,11 @@ function omittedReason(omitted: OmittedValue, envName: string | undefined): { bu
       ? `is built on ${listed(variables)}, which ${unset}`
       : // The default applies only where the variables are empty: which, only the target knows.
         `is built on ${undecidedDefaults.map((n) => `\${${n}:-...}`).join(' and ')}, whose default applies only where ${listed(variables)} ${isOrAre(variables)} empty, and ${unset} ${variables.length === 1 ? 'it' : 'them'}`;
-  const moves = setLate.map(
-    (l) =>
-      `${at(l.setAt)} sets $${l.variable} only after ${where(l.neededAt)} uses it, and a value sees only the lines above it: move ${at(l.setAt)} above ${where(l.neededAt)}`,
+  // Within a file the line can move up; a later file (.env.prod after .env) is read after, whatever its order.
+  const moves = setLate.map((l) =>
+    l.setAt.file === l.neededAt.file
+      ? `${at(l.setAt)} sets $${l.variable} only after ${where(l.neededAt)} uses it, and a value sees only the lines above it: move ${at(l.setAt)} above ${where(l.neededAt)}`
+      : `${at(l.setAt)} sets $${l.variable} only after ${where(l.neededAt)} uses it (${l.setAt.file} is read after ${l.neededAt.file}): set $${l.variable} in ${l.neededAt.file} above ${where(l.neededAt)}, or set ${omitted.key} in ${l.setAt.file} below ${at(l.setAt)}`,
   );
   // Moving lines up completes the value only when every variable it needs is set somewhere.
   const fixes = setLate.length === variables.length ? moves : [...moves, omittedFix(envName)];

@@ -342,6 +342,15 @@ describe('tf export: values the files leave incomplete in other ways', () => {
       `warning: .env:4: tf export would leave out E: it is built on \${D:-...}, whose default applies only where $UNSET_THING is empty, and no env file sets it; ${fix}\n`,
     );
   });
+
+  it('across files, where moving a line cannot help, says where to set either variable', { timeout: 30_000 }, () => {
+    const root = app({ Procfile: 'web: node web.js\n', '.env': 'A=$B/x\n', '.env.prod': 'B=1\n' });
+    const exported = tf(root, ['export', 'systemd', 'out', '--user', '--app', 'shop', '--env', 'prod']);
+    expect(exported, exported.stderr).toMatchObject({ status: 0 });
+    expect(exported.stderr).toBe(
+      'tf: warning: .env:1: A is built on $B, which no env file sets before this line: the export leaves A out rather than write it with $B empty; .env.prod:1 sets $B only after this line uses it (.env.prod is read after .env): set $B in .env above this line, or set A in .env.prod below .env.prod:1\n',
+    );
+  });
 });
 
 describe('tf export: bad command-line values are usage errors', () => {
