@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Invocation } from '../cli/args.js';
+import type { Warning } from '../domain.js';
 import { appPaths } from '../config/paths.js';
 import { request, replyError, type ControlTarget } from '../control/client.js';
 import type { Command, FinalReply, PsRow, ResultOf } from '../control/protocol.js';
@@ -63,9 +64,19 @@ export async function askAndTell(
   const before = timeoutMs === undefined ? [] : await ps();
   const reply = await ask(invocation, context, command);
   context.stdout.write(`${reply.done.join('\n')}\n`);
-  if ('warnings' in reply && reply.warnings !== undefined) writeWarnings(context.stderr, reply.warnings);
+  if ('warnings' in reply) writeWarnings(context.stderr, warningsIn(reply.warnings));
   if (timeoutMs !== undefined) await waitFor(ps, command, before, timeoutMs);
   return 0;
+}
+
+/** The reply's warnings as far as they have a warning's shape: another tf's reply must not crash this one. */
+function warningsIn(value: unknown): Warning[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((w: unknown): Warning[] => {
+    const { file, line, message } = (w ?? {}) as Record<string, unknown>;
+    if (typeof message !== 'string') return [];
+    return [{ message, ...(typeof file === 'string' ? { file } : {}), ...(typeof line === 'number' ? { line } : {}) }];
+  });
 }
 
 /** For commands that take no operands. */

@@ -146,7 +146,7 @@ export function unreadableReason(value: string): string | undefined {
 const identity = (r: ResourceFacts): string => JSON.stringify([r.scheme, r.addresses.map((a) => `${a.host}:${a.port ?? ''}`).sort(), r.database ?? '']);
 
 export interface CatalogOptions {
-  /** Whether a variable's value was encrypted: masked whole, and a resource of its own. */
+  /** Whether a variable's value is secret (encrypted, or built on an encrypted value): masked whole, and a resource of its own. */
   readonly secret?: (name: string) => boolean;
 }
 
@@ -180,15 +180,15 @@ export interface UnreadableVar {
   readonly reason: string;
 }
 
+/** Why a secret value is no URL would tell of its content (a `/` in its password): only that it is not one is said. */
+export const SECRET_REASON = 'the value is secret, so tf says no more';
+
 /**
  * The candidates of `env` that start like a URL (`scheme://`) but whose host part does not parse,
  * in env order: the values `tf env` shows as `scheme://*****`, most likely a mistake. A value that
  * parses but names no host (`sqlite:///app.db`) or is no URL (`BASE_URL=/`, `SENTRY_DSN=`) names
  * no backing service: listing those would bury the mistakes under every path and switch.
  */
-/** Why a secret value is no URL would tell of its content (a `/` in its password): only that it is not one is said. */
-export const SECRET_REASON = 'the value is secret, so tf says no more';
-
 export function unreadable(env: Env, options: CatalogOptions = {}): UnreadableVar[] {
   return Object.entries(env).flatMap(([name, value]) => {
     if (!candidate(name, value)) return [];

@@ -302,26 +302,23 @@ class StartLock {
         'pass --socket PATH in a directory you can write',
         error,
       );
-    let inode: number;
+    let inode: number | undefined;
     try {
       const fd = openSync(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
       try {
-        writeSync(fd, `${process.pid}\n`);
         inode = fstatSync(fd).ino;
+        writeSync(fd, `${process.pid}\n`);
       } finally {
         closeSync(fd);
       }
-    } catch (error) {
-      throw cannot(error);
-    }
-    try {
       linkSync(draft, lockPath);
       return new StartLock(lockPath, inode);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
       throw cannot(error);
     } finally {
-      unlinkIfSame(draft, inode);
+      // The draft never stays, whatever failed: the lock is its other name.
+      if (inode !== undefined) unlinkIfSame(draft, inode);
     }
   }
 

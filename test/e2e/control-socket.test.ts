@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +141,8 @@ describe('control socket between real processes', () => {
       ),
     );
     expect(await hello(socketPath)).toMatchObject({ ok: true, pid: winner.pid });
+    // The start lock is written under a draft name and linked into place: no draft is ever left.
+    expect(readdirSync(path.dirname(socketPath)).filter((f) => /\.lock\.\d+$/.test(f))).toEqual([]);
     process.kill(winner.pid, 'SIGTERM');
     expect(await winner.exited, winner.output()).toBe(0);
     expect(existsSync(socketPath)).toBe(false);
