@@ -155,6 +155,13 @@ function checkOptionValues(request: ExportRequest & { readonly format: string })
     throw usageError('--run-as is for system units, and --user asks for user units (they run as the user who installs them)', 'drop one of them');
   if (request.runAs !== undefined && request.format !== 'systemd')
     throw usageError(`--run-as is for tf export systemd, not ${request.format}`, 'a container runs as its image says (USER in the Dockerfile)');
+  // A flag the format would not use is refused, not ignored: whoever typed it expected it to do something.
+  if (request.user && request.format !== 'systemd')
+    throw usageError(`--user is for tf export systemd, not ${request.format}`, 'a container runs as its image says (USER in the Dockerfile)');
+  if (request.image !== undefined && request.format === 'systemd')
+    throw usageError('--image is for tf export kubernetes and compose, not systemd', 'systemd units run the app from its directory');
+  if (request.app !== undefined && appSource.startsWith('-') && request.format === 'compose')
+    throw usageError('--app does not apply to tf export compose', 'docker compose names the project: -p NAME, or the directory');
   const runAs = request.runAs === undefined ? undefined : runAsProblem(request.runAs);
   if (runAs !== undefined) problems.push({ text: runAs, source: '--run-as' });
   if (problems.length === 0) return;

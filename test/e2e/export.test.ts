@@ -104,6 +104,17 @@ describe('tf export systemd', () => {
     expect(refusal(() => run(root, request({ format: 'compose', image: 'shop:1', user: false, runAs: 'nobody' }))).message).toMatch(
       /--run-as is for tf export systemd, not compose/,
     );
+    // A flag the format would not use is refused, never ignored.
+    for (const [change, message] of [
+      [{ format: 'compose', user: true }, '--user is for tf export systemd, not compose'],
+      [{ format: 'kubernetes', image: 'shop:1', user: true }, '--user is for tf export systemd, not kubernetes'],
+      [{ format: 'systemd', image: 'shop:1' }, '--image is for tf export kubernetes and compose, not systemd'],
+      [{ format: 'compose', user: false, app: 'shop', appSource: '--app' }, '--app does not apply to tf export compose'],
+    ] as const) {
+      const error = refusal(() => run(root, request(change)));
+      expect(error.message).toBe(message);
+      expect(error.exitCode).toBe(2);
+    }
   });
 
   it('exports again without change, and refuses a unit edited by hand unless --force', { timeout: 30_000 }, () => {
@@ -130,7 +141,7 @@ describe('tf export systemd', () => {
       expect(spawnSync('git', ['init', '-q'], { cwd: root }).status).toBe(0);
       const warning = 'tf: warning: out/shop.env holds secret values and git does not ignore it: add it to .gitignore, or export with --no-secrets\n';
       expect(run(root, request({ app: 'shop' })).stderr).toBe(warning);
-      expect(run(root, request({ app: 'shop', format: 'compose', dir: 'c' })).stderr).toBe(warning.replace('out/shop.env', 'c/secrets.env'));
+      expect(run(root, request({ format: 'compose', dir: 'c', user: false })).stderr).toBe(warning.replace('out/shop.env', 'c/secrets.env'));
       expect(run(root, request({ app: 'shop', noSecrets: true })).stderr).toBe('');
       writeFileSync(path.join(root, '.gitignore'), 'out/\n');
       expect(run(root, request({ app: 'shop' })).stderr).toBe('');
@@ -278,7 +289,7 @@ describe('tf export: values built on variables only a shell has', () => {
       ['compose', 'c'],
       ['kubernetes', 'k'],
     ] as const) {
-      const result = tf(root, ['export', format, dir, '--image', 'shop:1', '--app', 'shop']);
+      const result = tf(root, ['export', format, dir, '--image', 'shop:1', ...(format === 'compose' ? [] : ['--app', 'shop'])]);
       expect(result, result.stderr).toMatchObject({ status: 0, stderr: warning });
     }
     const compose = parseYaml(readFileSync(path.join(root, 'c', 'compose.yaml'), 'utf8'));
