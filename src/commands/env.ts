@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { parseEnvFile } from '../config/env.js';
+import { isEncrypted } from '../config/decrypt-env.js';
+import { parseEnvFile, type EnvEntry } from '../config/env.js';
 import { newEnvFileMode } from '../config/env-edit.js';
 import { editEnvFile, SHELL_NAME, type EditOutcome, type EnvEdit, type LockOptions } from '../config/env-write.js';
 import { loadConfig, type ConfigOptions } from '../config/load.js';
@@ -283,19 +284,37 @@ function layerFor(options: ConfigOptions, cwd: string, local: boolean): Layer {
   };
 }
 
+/** The last assignment of `key` in an env file, or undefined when the file or the key is not there. */
+function lastAssignment(file: { readonly path: string; readonly shown: string }, key: string): EnvEntry | undefined {
+  const configFile = { path: file.path, shown: file.shown, kind: 'envfile' as const, hint: 'fix or remove the file' };
+  const bytes = readConfigFile(configFile);
+  if (bytes === undefined) return undefined;
+  return parseEnvFile({ file: file.shown, text: decodeConfigText(bytes, configFile) })
+    .entries.filter((e) => e.key === key)
+    .at(-1);
+}
+
 /** Where a later layer assigns `key` (its last assignment there), so a write that will not win says so. */
 function laterDefinition(layer: Layer, key: string): string | undefined {
   let found: string | undefined;
   for (const file of layer.later) {
-    const configFile = { path: file.path, shown: file.shown, kind: 'envfile' as const, hint: 'fix or remove the file' };
-    const bytes = readConfigFile(configFile);
-    if (bytes === undefined) continue;
-    const entry = parseEnvFile({ file: file.shown, text: decodeConfigText(bytes, configFile) })
-      .entries.filter((e) => e.key === key)
-      .at(-1);
+    const entry = lastAssignment(file, key);
     if (entry !== undefined) found = `${file.shown}:${entry.line}`;
   }
   return found;
+}
+
+/** A plain `tf env set` over an encrypted value would put a secret's successor in the file in clear: refused. */
+function refuseDecrypting(layer: Layer, keys: readonly string[]): void {
+  for (const key of keys) {
+    const entry = lastAssignment(layer, key);
+    if (entry === undefined || !isEncrypted(entry.raw)) continue;
+    throw new TfError('envfile', `${key} is encrypted here; tf env set without --secret would store its new value in plain text`, {
+      file: layer.shown,
+      line: entry.line,
+      hint: `add --secret to keep it encrypted, or "tf env unset ${key}" first to store it in plain text`,
+    });
+  }
 }
 
 function parseAssignment(word: string, index: number): { key: string; value: string } {
@@ -362,6 +381,11 @@ export async function envSet(request: EnvSetRequest, context: CommandContext, ho
     });
   }
   const layer = layerFor(request.options, context.cwd, request.local);
+  if (!request.secret)
+    refuseDecrypting(
+      layer,
+      pairs.map((p) => p.key),
+    );
   const edits: EnvEdit[] = pairs.map(({ key, value }) => ({
     kind: 'set',
     key,

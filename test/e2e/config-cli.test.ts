@@ -146,6 +146,14 @@ describe('tf env', { timeout: 30_000 }, () => {
     const env = await done(runTf(['env'], { cwd: dir }));
     expect(env.out).toMatch(/^API_TOKEN\s+\*\*\*\*\*\s+\.env:3$/m);
     expect(env.out).not.toContain('tok-planted-3');
+
+    // A plain set over the encrypted value would store the next secret in clear: refused, the file untouched.
+    const plain = await done(runTf(['env', 'set', 'API_TOKEN=tok-planted-4'], { cwd: dir }));
+    expect(plain.code).toBe(1);
+    expect(plain.err).toBe(
+      'tf: .env:3: API_TOKEN is encrypted here; tf env set without --secret would store its new value in plain text; add --secret to keep it encrypted, or "tf env unset API_TOKEN" first to store it in plain text\n',
+    );
+    expect(readFileSync(path.join(dir, '.env'), 'utf8')).toBe(text);
   });
 
   it('env, export and run put a config warning on stderr as tf: warning: file:line, like tf errors', async () => {
