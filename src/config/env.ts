@@ -138,6 +138,14 @@ export function parseEnvFile(source: EnvSource): ParsedEnvFile {
         message: `the value of ${entry.key} starts with ${quote} but does not end with it, so it was taken as written, quotes included; close the quote or remove it`,
       });
     }
+    if (entry.quoting === 'backtick') {
+      // dotenv's third quote; to a shell (and to foreman's users) backticks run a command.
+      warnings.push({
+        file: source.file,
+        line: entry.line,
+        message: `the value of ${entry.key} is in backticks, which dotenv reads as quotes and a shell as a command: tf keeps the text between them and never runs it; use single quotes to say it is text`,
+      });
+    }
     const unexpanded = shellSyntaxKeptAsWritten(entry);
     if (unexpanded !== undefined) {
       warnings.push({

@@ -380,6 +380,7 @@ describe('parseEnvFile warnings', () => {
       [2, 'the value of F holds a command substitution $(...)'],
       [3, 'the value of G holds a command substitution in backticks'],
       [9, 'the value of M holds a command substitution $(...)'],
+      [10, 'the value of N is in backticks'],
       [11, 'the value of O holds a command substitution $(...)'],
       [12, 'the value of P holds a command substitution in backticks'],
     ]);
