@@ -40,8 +40,11 @@ export interface ReadOnlyEnv {
   readonly unmatched: readonly string[];
   /** The stems of every writer, for a message about an unmatched name. */
   readonly writerStems: readonly string[];
-  /** Whether PGOPTIONS was extended. */
-  readonly pgGuard: boolean;
+  /**
+   * The PostgreSQL guard in PGOPTIONS: set; left out because a PostgreSQL writer is allowed (PGOPTIONS
+   * reaches every libpq client of the process, that one too); or not needed.
+   */
+  readonly pgGuard: 'set' | 'left-out' | 'none';
 }
 
 export const PG_READ_ONLY = '-c default_transaction_read_only=on';
@@ -124,8 +127,8 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
     }
   }
 
-  const pgGuard = pgSwapped && !pgAllowed;
-  if (pgGuard) {
+  const pgGuard = !pgSwapped ? 'none' : pgAllowed ? 'left-out' : 'set';
+  if (pgGuard === 'set') {
     const existing = env.PGOPTIONS ?? '';
     if (!existing.includes('default_transaction_read_only')) result.PGOPTIONS = existing.trim() === '' ? PG_READ_ONLY : `${existing} ${PG_READ_ONLY}`;
   }
@@ -146,7 +149,8 @@ export function readOnlyRefusal(result: ReadOnlyEnv): TfError | undefined {
 /** The stderr banner of a read-only run, values masked; one encrypted in its file (`secret`) is masked whole. */
 export function readOnlyBanner(result: ReadOnlyEnv, secret: ReadonlySet<string> = new Set()): string[] {
   const lines = result.swapped.map((s) => `read-only: ${s.from} -> ${s.to} (${maskValue(s.name, result.env[s.name] ?? '', { secret: secret.has(s.to) })})`);
-  if (result.pgGuard) lines.push(`read-only: PGOPTIONS += ${PG_READ_ONLY} (a guard for libpq clients, not a security boundary)`);
+  if (result.pgGuard === 'set') lines.push(`read-only: PGOPTIONS += ${PG_READ_ONLY} (a guard for libpq clients, not a security boundary)`);
+  if (result.pgGuard === 'left-out') lines.push('read-only: PGOPTIONS left as it is: it would also hold back the PostgreSQL writer --allow-write leaves open');
   for (const name of result.allowed) lines.push(`read-only: ${name} left WRITABLE (--allow-write)`);
   if (lines.length === 0) lines.push('read-only: no resource to swap');
   return lines;

@@ -187,6 +187,15 @@ describe('readOnlyEnv', () => {
     expect(banner.join('\n')).not.toMatch(/r1|w1/);
   });
 
+  it('says when the PostgreSQL guard is left out because a PostgreSQL writer is allowed', () => {
+    const banner = readOnlyBanner(readOnlyEnv({ DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO, AUDIT_URL: 'postgres://a:b@audit/log' }, ['AUDIT']));
+    expect(banner).toEqual([
+      `read-only: DATABASE_URL -> DATABASE_READONLY_URL (postgres://reader:${MASK}@replica:5432/app)`,
+      'read-only: PGOPTIONS left as it is: it would also hold back the PostgreSQL writer --allow-write leaves open',
+      'read-only: AUDIT_URL left WRITABLE (--allow-write)',
+    ]);
+  });
+
   it('masks a sibling encrypted in its file whole: its host is part of the secret', () => {
     const result = readOnlyEnv({ DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO }, []);
     expect(readOnlyBanner(result, new Set(['DATABASE_READONLY_URL']))[0]).toBe(`read-only: DATABASE_URL -> DATABASE_READONLY_URL (${MASK})`);
