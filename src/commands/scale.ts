@@ -4,7 +4,7 @@ import { usageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { askAndTell } from './control-client.js';
 
-const CHANGE = /^([^=\s]+)=([+-]?)(\d{1,4})$/;
+const CHANGE = /^([^=\s]+)=([+-]?)(\d+)$/;
 
 /** `web=3` sets the count, `web=+2` / `web=-1` change it. */
 export function parseScale(words: readonly string[]): ScaleChange[] {

@@ -39,6 +39,9 @@ describe('parseScale', () => {
       expect((error as TfError).exitCode).toBe(2);
     }
   });
+  it('names the limit for any count over it, however many digits', () => {
+    expect(() => parseScale(['web=100000'])).toThrow('bad scale "web=100000": at most 1000 instances');
+  });
   it('needs at least one', () => {
     expect(() => parseScale([])).toThrow('tf scale needs TYPE=N');
   });
