@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { decryptAt, isEncrypted, loadSecretKeys, setCommand, type SecretKeys } from '../config/decrypt-env.js';
 import { decryptDotenvx, isDotenvxValue, privateKeyName } from '../config/dotenvx.js';
@@ -74,11 +74,16 @@ function allEnvFiles(root: string): string[] {
   } catch {
     return [];
   }
+  // A link to a missing file is kept: reading it says so, where leaving it out would say "no encrypted values".
   const isFile = (name: string): boolean => {
     try {
       return statSync(path.join(root, name)).isFile();
     } catch {
-      return false;
+      try {
+        return lstatSync(path.join(root, name)).isSymbolicLink();
+      } catch {
+        return false;
+      }
     }
   };
   const rank = (name: string): string => `${envNameOfFile(name) === DEFAULT_ENV ? '0' : '1'}${name}`;
