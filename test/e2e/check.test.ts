@@ -249,6 +249,9 @@ describe('tf check', () => {
     expect(plain.stderr()).toBe(
       "tf: .env: is a symbolic link to /nonexistent/app.env, which does not exist; the app root's .env must be a readable file; fix or remove it\n",
     );
+    const ls = runTf(['secrets', 'ls'], { cwd: dir });
+    expect((await ls.exited).code).toBe(1);
+    expect(ls.stderr()).toContain('tf: .env: is a symbolic link to /nonexistent/app.env, which does not exist');
     rmSync(path.join(dir, '.env'));
     const ci = runTf(['check', '--env', 'ci'], { cwd: dir });
     expect((await ci.exited).code).toBe(1);
