@@ -1,4 +1,4 @@
-import type { Config, Instance, Warning } from '../domain.js';
+import { RELEASE_TYPE, type Config, type Instance, type Warning } from '../domain.js';
 import { TfError } from '../errors.js';
 import type { ErrorCode, FinalBody, PsRow, Request, ScaleChange } from '../control/protocol.js';
 import type { ControlHandler, ReplyChannel } from '../control/server.js';
@@ -20,6 +20,8 @@ export interface ControlDeps {
 }
 
 const fail = (code: ErrorCode, message: string): FinalBody => ({ ok: false, error: { code, message } });
+const releaseIsNoType = (types: readonly string[]): string =>
+  `${RELEASE_TYPE} is the release phase, not a process type: tf release runs it (types: ${types.join(', ')})`;
 const done = (line: string): { readonly done: readonly string[] } => ({ done: [line] });
 const numberOf = (name: string): number => Number(name.slice(name.lastIndexOf('.') + 1));
 
@@ -97,7 +99,8 @@ export class StartControl implements ControlHandler {
   /** The error reply for names that match no instance or type (of the Procfile, even at 0), listing the ones that do. */
   private unknown(names: readonly string[]): FinalBody | undefined {
     const rows = this.inOrder(this.deps.supervisor.snapshot());
-    const types = [...new Set([...this.config.procfile.types.map((t) => t.name), ...rows.map((r) => r.type)])];
+    const types = [...new Set([...this.config.procfile.types.map((t) => t.name).filter((name) => name !== RELEASE_TYPE), ...rows.map((r) => r.type)])];
+    if (names.includes(RELEASE_TYPE)) return fail('unknown-name', releaseIsNoType(types));
     const known = new Set([...types, ...rows.map((r) => r.name)]);
     const missing = names.filter((n) => !known.has(n));
     if (missing.length === 0) return undefined;
@@ -171,7 +174,8 @@ export class StartControl implements ControlHandler {
    * before any instance starts or stops; scaling down stops the highest-numbered gracefully.
    */
   private scale(changes: readonly ScaleChange[]): FinalBody {
-    const types = this.config.procfile.types.map((t) => t.name);
+    const types = this.config.procfile.types.map((t) => t.name).filter((name) => name !== RELEASE_TYPE);
+    if (changes.some((c) => c.type === RELEASE_TYPE)) return fail('unknown-name', releaseIsNoType(types));
     const bad = changes.filter((c) => !types.includes(c.type)).map((c) => JSON.stringify(c.type));
     if (bad.length > 0) return fail('unknown-name', `no process type ${bad.join(', ')} in ${this.config.procfile.path} (types: ${types.join(', ')})`);
     const wanted = new Map(this.formation);

@@ -283,6 +283,26 @@ describe('tf restart', () => {
   }, 30_000);
 });
 
+describe('control commands and the release entry', () => {
+  it('scale, restart and stop name the release entry as the release phase, not a type', async () => {
+    const dir = app({ Procfile: `release: true\nweb: ${fixture('ready.mjs')}\n` });
+    const started = start(dir);
+    await started.waitFor(/READY web\.1/);
+    const expected = 'tf: release is the release phase, not a process type: tf release runs it (types: web)\n';
+    for (const command of [
+      ['scale', 'release=1'],
+      ['scale', 'web=1', 'release=+2'],
+      ['restart', 'release'],
+      ['stop', 'release'],
+    ]) {
+      const result = await tf(dir, command);
+      expect(result, command.join(' ')).toEqual({ code: 1, out: '', err: expected });
+    }
+    expect((await psJson(dir)).map((r) => r.name)).toEqual(['web.1']);
+    await stopAll(dir, started);
+  }, 30_000);
+});
+
 describe('tf scale', () => {
   it("adds instances on foreman's ports, removes the highest-numbered, goes to 0 and back", async () => {
     const dir = app({ Procfile: `web: ${fixture('ready.mjs')}\nworker: ${fixture('ready.mjs')}\n` });
