@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Config, Env, Procfile, Warning } from '../domain.js';
+import { RELEASE_TYPE, type Config, type Env, type Procfile, type Warning } from '../domain.js';
 import { TfError } from '../errors.js';
 import { decryptEnvFiles, loadSecretKeys } from './decrypt-env.js';
 import { withoutKeys } from './keys.js';
@@ -182,7 +182,8 @@ export function loadConfig(request: ConfigRequest, sources: ConfigSources): Conf
       ? new Map<string, number>()
       : resolveFormation(procfile.types, { spec: options.formation, source: options.formationSource, only: request.only ?? [] });
 
-  const names = procfile.types.map((t) => t.name);
+  // The release entry runs once, as the release phase: no policy or tf.yaml block is for it.
+  const names = procfile.types.map((t) => t.name).filter((name) => name !== RELEASE_TYPE);
   const tfYaml = names.length === 0 ? undefined : loadTfYamlBeside(procfilePath, procfileShown, names);
   const policies = resolvePolicies(names, {
     restart: options.restart,

@@ -1,4 +1,4 @@
-import { defaultPolicy, type ReadySpec, type RestartPolicy, type TypePolicy } from '../domain.js';
+import { defaultPolicy, RELEASE_TYPE, type ReadySpec, type RestartPolicy, type TypePolicy } from '../domain.js';
 import { TfError } from '../errors.js';
 import { parseSignal } from '../host/signals.js';
 import type { TfYaml, TfYamlSettings } from './tfyaml.js';
@@ -130,7 +130,7 @@ type Field = 'restart' | 'canDie' | 'stopSignal' | 'ready';
 
 const SHAPES: Record<Field, string> = {
   restart: 'expected TYPE=POLICY, e.g. "web=on-failure,worker=always" or "all=always"',
-  canDie: 'expected process type names, e.g. "release,assets" or "all"',
+  canDie: 'expected process type names, e.g. "assets,seed" or "all"',
   stopSignal: 'expected TYPE=SIGNAL, e.g. "worker=QUIT" or "all=INT"',
   ready: 'expected TYPE=PROBE, e.g. "web=http:/health,worker=log:Ready"; write a comma inside log:TEXT as \\,',
 };
@@ -145,6 +145,11 @@ function parseSpec<T>(field: Field, spec: RawSpec, types: readonly string[], par
     const bare = field === 'canDie';
     if ((entry.value === undefined) !== bare || entry.type === '') {
       throw new TfError(kind, `bad entry ${JSON.stringify(entry.text)} in ${source}`, { hint: SHAPES[field] });
+    }
+    if (entry.type === RELEASE_TYPE) {
+      throw new TfError(kind, `${RELEASE_TYPE} in ${source} is the release phase, not a process: no policy applies to it`, {
+        hint: `drop it; ${typeHint(types)}`,
+      });
     }
     if (entry.type !== 'all' && !known.has(entry.type)) {
       throw new TfError(kind, `unknown process type ${JSON.stringify(entry.type)} in ${source}`, { hint: typeHint(types) });

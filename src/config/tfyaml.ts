@@ -5,7 +5,7 @@ import { loadYaml as yaml } from '../host/yaml.js';
 const isAlias: typeof import('yaml')['isAlias'] = (node) => yaml().isAlias(node);
 const isMap = (node: unknown): node is YAMLMap => yaml().isMap(node);
 const isScalar = (node: unknown): node is Scalar => yaml().isScalar(node);
-import type { ReadySpec, RestartPolicy } from '../domain.js';
+import { RELEASE_TYPE, type ReadySpec, type RestartPolicy } from '../domain.js';
 import { TfError } from '../errors.js';
 import { decodeConfigText, MAX_CONFIG_BYTES, readConfigFile } from './read.js';
 import { parseReadySpec, parseRestartPolicy, parseStopSignal, type Problem } from './policies.js';
@@ -195,6 +195,13 @@ export function parseTfYaml(text: string, file: string, types: readonly string[]
   const known = new Set(types);
   for (const entry of reader.pairs(root, file)) {
     const type = entry.key;
+    if (type === RELEASE_TYPE) {
+      throw reader.fail(
+        entry.line,
+        `${RELEASE_TYPE} is the release phase, not a process: no setting of tf.yaml applies to it`,
+        `remove this block; types are: ${types.join(', ')} (or all)`,
+      );
+    }
     if (type !== 'all' && !known.has(type)) {
       throw reader.fail(entry.line, `unknown process type ${quoted(type)}`, `types are: ${types.join(', ')} (or all)`);
     }

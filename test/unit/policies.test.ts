@@ -13,7 +13,7 @@ import { parseTfYaml } from '../../src/config/tfyaml.js';
 import { defaultPolicy } from '../../src/domain.js';
 import { errorOf } from '../helpers/errors.js';
 
-const TYPES = ['web', 'worker', 'release'];
+const TYPES = ['web', 'worker', 'assets'];
 
 describe('value parsers', () => {
   it.each([
@@ -145,13 +145,13 @@ describe('resolvePolicies', () => {
   it('applies each spec per type, with all= for the rest and a named type beating all=', () => {
     const policies = resolvePolicies(TYPES, {
       restart: { raw: 'worker=always,all=on-failure', source: '--restart' },
-      canDie: { raw: 'release', source: '--can-die' },
+      canDie: { raw: 'assets', source: '--can-die' },
       stopSignal: { raw: 'worker=QUIT', source: 'TF_STOP_SIGNAL' },
       ready: { raw: 'web=http:/health,worker=log:Ready\\, set', source: '--ready' },
     });
     expect(policies.get('web')).toEqual({ restart: 'on-failure', canDie: false, stopSignal: 'SIGTERM', ready: { kind: 'http', path: '/health' } });
     expect(policies.get('worker')).toEqual({ restart: 'always', canDie: false, stopSignal: 'SIGQUIT', ready: { kind: 'log', text: 'Ready, set' } });
-    expect(policies.get('release')).toEqual({ restart: 'on-failure', canDie: true, stopSignal: 'SIGTERM', ready: { kind: 'none' } });
+    expect(policies.get('assets')).toEqual({ restart: 'on-failure', canDie: true, stopSignal: 'SIGTERM', ready: { kind: 'none' } });
   });
 
   it('describes a policy on one line', () => {
@@ -178,8 +178,8 @@ describe('resolvePolicies', () => {
     expect(policies.get('web')).toEqual({ restart: 'always', canDie: false, stopSignal: 'SIGHUP', ready: { kind: 'http', path: '/up' } });
     // worker: its own file block beats the file's all; the flag sets ready
     expect(policies.get('worker')).toEqual({ restart: 'on-failure', canDie: true, stopSignal: 'SIGTERM', ready: { kind: 'port' } });
-    // release: only the file's all block applies
-    expect(policies.get('release')).toEqual({ ...defaultPolicy('release'), restart: 'always' });
+    // assets: only the file's all block applies
+    expect(policies.get('assets')).toEqual({ ...defaultPolicy('assets'), restart: 'always' });
   });
 
   it('lets a command-line all= beat a type block in tf.yaml', () => {
@@ -202,7 +202,13 @@ describe('resolvePolicies', () => {
       'unknown restart policy "sometimes" for web in TF_RESTART',
       'use no, on-failure or always',
     ], // same from a variable: option error
-    [{ restart: { raw: 'wbe=always', source: '--restart' } }, 'usage', 'unknown process type "wbe" in --restart', 'types are: web, worker, release (or all)'], // a typo in the type
+    [{ restart: { raw: 'wbe=always', source: '--restart' } }, 'usage', 'unknown process type "wbe" in --restart', 'types are: web, worker, assets (or all)'], // a typo in the type
+    [
+      { restart: { raw: 'release=always', source: '--restart' } },
+      'usage',
+      'release in --restart is the release phase, not a process: no policy applies to it',
+      'drop it; types are: web, worker, assets (or all)',
+    ], // the release entry runs once, as the release phase
     [
       { restart: { raw: 'web', source: '--restart' } },
       'usage',
@@ -220,9 +226,9 @@ describe('resolvePolicies', () => {
       { canDie: { raw: 'web=true', source: '--can-die' } },
       'usage',
       'bad entry "web=true" in --can-die',
-      'expected process type names, e.g. "release,assets" or "all"',
+      'expected process type names, e.g. "assets,seed" or "all"',
     ], // can-die takes names
-    [{ canDie: { raw: 'nope', source: 'TF_CAN_DIE' } }, 'option', 'unknown process type "nope" in TF_CAN_DIE', 'types are: web, worker, release (or all)'], // unknown type
+    [{ canDie: { raw: 'nope', source: 'TF_CAN_DIE' } }, 'option', 'unknown process type "nope" in TF_CAN_DIE', 'types are: web, worker, assets (or all)'], // unknown type
     [
       { stopSignal: { raw: 'worker=KILL', source: '--stop-signal' } },
       'usage',

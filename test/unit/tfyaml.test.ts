@@ -53,6 +53,12 @@ describe('parseTfYaml', () => {
   it.each([
     // [text, line, message, hint]
     [yaml('web:', '  ready: http:/health', 'wbe:', '  restart: always'), 3, 'unknown process type "wbe"', 'types are: web, worker (or all)'], // a typo in the type
+    [
+      yaml('release:', '  restart: always'),
+      1,
+      'release is the release phase, not a process: no setting of tf.yaml applies to it',
+      'remove this block; types are: web, worker (or all)',
+    ], // the release entry runs once
     [yaml('web:', '  restart: always', '  retsart: no'), 3, 'unknown key "retsart" for web', 'keys are restart, can_die, stop_signal, ready'], // a typo in the key
     [yaml('web:', '  stop-signal: INT'), 2, 'unknown key "stop-signal" for web', 'did you mean "stop_signal"? keys are restart, can_die, stop_signal, ready'], // the flag's spelling
     [yaml('web:', '  restart: sometimes'), 2, 'unknown restart policy "sometimes" for web', 'use no, on-failure or always'], // bad value
