@@ -35,6 +35,8 @@ export type EncryptValue = (request: {
   readonly value: string;
   readonly environment: string | undefined;
   readonly file: string;
+  /** The raw value the file holds now: the same plaintext keeps its ciphertext. */
+  readonly previous?: string | undefined;
 }) => string;
 
 /** What other modules plug in; absent until they land. */
@@ -389,7 +391,10 @@ export async function envSet(request: EnvSetRequest, context: CommandContext, ho
   const edits: EnvEdit[] = pairs.map(({ key, value }) => ({
     kind: 'set',
     key,
-    value: request.secret && hooks.encrypt !== undefined ? hooks.encrypt({ key, value, environment: request.options.envName, file: layer.shown }) : value,
+    value:
+      request.secret && hooks.encrypt !== undefined
+        ? hooks.encrypt({ key, value, environment: request.options.envName, file: layer.shown, previous: lastAssignment(layer, key)?.raw })
+        : value,
   }));
   const result = await editEnvFile({ path: layer.path, shown: layer.shown, newMode: newEnvFileMode(layer.path) }, edits, hooks.lock);
   report(layer, result.outcomes, request.options, context);

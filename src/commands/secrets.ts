@@ -358,11 +358,12 @@ export async function secrets(input: SecretsInput, context: SecretsContext, hook
 export function encryptForFile(
   root: string,
   context: CommandContext,
-): (request: { readonly key: string; readonly value: string; readonly file: string }) => string {
-  return ({ key, value, file }) => {
+): (request: { readonly key: string; readonly value: string; readonly file: string; readonly previous?: string | undefined }) => string {
+  return ({ key, value, file, previous }) => {
     const envName = envNameOfFile(file);
     const scope: Scope = { root, cwd: context.cwd, envName, show: (f) => path.relative(context.cwd, f) || f };
     const current = requireKey(findEnvKeys(root, context.env, envName, context.cwd), scope);
-    return encryptValue(value, current, { envName, name: key });
+    // The same value keeps its ciphertext, as with tf secrets set: a diff shows only what changed.
+    return encryptStable(value, current, { envName, name: key }, previous);
   };
 }

@@ -139,6 +139,9 @@ describe('tf env', { timeout: 30_000 }, () => {
     const text = readFileSync(path.join(dir, '.env'), 'utf8');
     expect(text).toMatch(/^# keep me\nPLAIN=1\nAPI_TOKEN=tf:v1:[0-9a-f]+:\S+\n$/);
     expect(text).not.toContain('tok-planted-3');
+    // The same value again keeps its ciphertext, as tf secrets set does: a diff shows only what changed.
+    expect((await done(runTf(['env', 'set', '--secret', 'API_TOKEN=tok-planted-3'], { cwd: dir }))).code).toBe(0);
+    expect(readFileSync(path.join(dir, '.env'), 'utf8')).toBe(text);
 
     const run = await done(runTf(['run', ...showEnv('API_TOKEN')], { cwd: dir }));
     expect(run.code, run.err).toBe(0);
