@@ -83,7 +83,13 @@ export async function release(input: ReleaseInput, context: CommandContext, deps
   const before = readRecords(config.root, envName).at(-1);
   const state = currentState(config, config.root, fingerprintKey(config.root));
   const record = writeRecord(config.root, envName, state, { releasePhase: plan.release !== undefined, now: deps.now() });
-  const since = before === undefined ? 'first release' : `since ${before.id}: ${describeChanges(compareStates(stateOf(before), state))}`;
+  const changes = before === undefined ? undefined : compareStates(stateOf(before), state);
+  if (options.json) {
+    // With --json every line on stdout is one JSON object: the phase's output (pino), then this.
+    say(context, JSON.stringify({ released: record.id, environment: envName, previous: before?.id ?? null, changes: changesJson(changes) }));
+    return 0;
+  }
+  const since = before === undefined || changes === undefined ? 'first release' : `since ${before.id}: ${describeChanges(changes)}`;
   say(context, `released ${record.id} of environment ${envName} (${since})`);
   return 0;
 }

@@ -207,6 +207,16 @@ describe('the CLI wiring', () => {
     const list = runTf(['releases', '--json'], { cwd: root });
     expect((await list.exited).code).toBe(0);
     expect(JSON.parse(list.output()).releases.map((r: { id: string }) => r.id)).toEqual(['v1']);
+    // With --json every line of stdout is JSON: the phase's lines, then the release.
+    const json = runTf(['release', '--json'], { cwd: root });
+    expect((await json.exited).code).toBe(0);
+    const lines = json
+      .output()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.at(-1)).toMatchObject({ released: 'v2', environment: 'default', previous: 'v1' });
+    await expectAllDead(pidsIn(json.output()));
     const failing = releaseApp(5);
     const started = runTf(['start', '--release-phase'], { cwd: failing });
     expect((await started.exited).code).toBe(5);
