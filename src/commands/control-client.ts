@@ -63,7 +63,8 @@ export async function askAndTell(
   const ps = async (): Promise<readonly PsRow[]> => (await ask(invocation, context, { cmd: 'ps' })).instances;
   const before = timeoutMs === undefined ? [] : await ps();
   const reply = await ask(invocation, context, command);
-  context.stdout.write(`${reply.done.join('\n')}\n`);
+  // --json: what was done as one JSON object, for scripts; the lines otherwise.
+  context.stdout.write(invocation.options.json ? `${JSON.stringify({ done: reply.done })}\n` : `${reply.done.join('\n')}\n`);
   if ('warnings' in reply) writeWarnings(context.stderr, warningsIn(reply.warnings));
   if (timeoutMs !== undefined) await waitFor(ps, command, before, timeoutMs);
   return 0;

@@ -218,6 +218,10 @@ describe('tf ps, stop, the socket', () => {
 
     const restart = await tf(dir, ['restart', 'worker.1']);
     expect(restart).toEqual({ code: 0, out: 'restarting worker.1 (env files and Procfile re-read)\n', err: '' });
+    // --json: the same account as one JSON object.
+    const signalled = await tf(dir, ['signal', 'USR2', 'worker.1', '--json']);
+    expect(signalled.code, signalled.err).toBe(0);
+    expect(JSON.parse(signalled.out)).toEqual({ done: [expect.stringContaining('worker.1')] });
     await started.waitFor(/READY worker\.1[\s\S]*READY worker\.1/);
     expect((await psJson(dir)).map((r) => [r.name, r.state])).toEqual([
       ['web.1', 'ready'],
