@@ -64,8 +64,9 @@ export const phaseInstance = (phase: ReleasePhase): Instance => ({
 /**
  * Runs the release phase to completion, its output prefixed `release` through `output`;
  * resolves to its exit code (128 + N when a signal ended it or tf). A signal to tf stops it.
+ * `onFailure` says what a failure means for the caller.
  */
-export async function runReleasePhase(phase: ReleasePhase, deps: PhaseDeps): Promise<number> {
+export async function runReleasePhase(phase: ReleasePhase, deps: PhaseDeps, onFailure = 'nothing else starts'): Promise<number> {
   const instance = phaseInstance(phase);
   const supervisor = new Supervisor(
     [instance],
@@ -84,7 +85,7 @@ export async function runReleasePhase(phase: ReleasePhase, deps: PhaseDeps): Pro
     deps.output.handle(
       code === 0
         ? { kind: 'notice', level: 'info', text: 'release phase succeeded', topic: 'release' }
-        : { kind: 'notice', level: 'warn', text: `release phase failed (exit code ${code}): nothing else starts`, topic: 'release' },
+        : { kind: 'notice', level: 'warn', text: `release phase failed (exit code ${code}): ${onFailure}`, topic: 'release' },
     );
     return code;
   } finally {

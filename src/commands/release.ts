@@ -65,14 +65,18 @@ export async function release(input: ReleaseInput, context: CommandContext, deps
     const watchdog = startWatchdog(marker);
     const killer = processKiller({ marker, forget: (pgid) => watchdog.remove(pgid), spare: () => (watchdog.pid === undefined ? [] : [watchdog.pid]) });
     try {
-      const code = await runReleasePhase(plan.release, {
-        output: out.output,
-        marker,
-        watchdog,
-        killer,
-        timeoutMs: options.timeoutMs,
-        splitStderr: options.splitStderr,
-      });
+      const code = await runReleasePhase(
+        plan.release,
+        {
+          output: out.output,
+          marker,
+          watchdog,
+          killer,
+          timeoutMs: options.timeoutMs,
+          splitStderr: options.splitStderr,
+        },
+        'no release recorded',
+      );
       if (code !== 0) return code;
     } finally {
       watchdog.release();

@@ -224,6 +224,7 @@ describe('the CLI wiring', () => {
     await expectAllDead(pidsIn(started.output()));
     const phaseFails = runTf(['release'], { cwd: failing });
     expect((await phaseFails.exited).code).toBe(5);
+    expect(phaseFails.output()).toContain('release phase failed (exit code 5): no release recorded');
     expect(recordsOf(failing)).toEqual([]);
   });
 });
