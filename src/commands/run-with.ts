@@ -57,9 +57,9 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
  * watchdog), waits until every instance is ready, runs the command attached to the terminal
  * with the app's environment and the first type's PORT, stops the services, and exits with
  * the command's code. An instance that exits on its own (whatever its restart policy; a
- * can-die one aside) or never gets ready ends it with exit 1: one line on stderr naming it
- * and why, then its last lines; the services and a command running then are stopped at once
- * (SIGTERM, SIGKILL after -t).
+ * can-die one aside) or never gets ready ends it with exit 1: the services and a command
+ * running then are stopped at once (SIGTERM, SIGKILL after -t), and, once all is down, one line
+ * on stderr names it and why, then its last lines.
  */
 export async function runWith(invocation: Invocation, context: CommandContext): Promise<number> {
   const { options } = invocation;
@@ -115,7 +115,10 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const allReady = deferred<void>();
   let stopNotice: Notice | undefined;
 
-  /** One line naming the instance and why, then its last lines, on stderr. */
+  /**
+   * One line naming the instance and why, then its last lines, on stderr. Written once
+   * everything is stopped and shown: the lines are the last it printed, as stdout showed them.
+   */
   const report = (found: Trouble): void => {
     if (found.kind === 'output-closed') {
       context.stderr.write('tf: stdout was closed\n');
@@ -139,7 +142,6 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     if (trouble !== undefined) return;
     trouble = found;
     troubleWhen = found.kind === 'output-closed' ? '' : when(found);
-    report(found);
     troubled.resolve(found);
     // Not from inside the supervisor's own event.
     queueMicrotask(() => stopServices(found.kind === 'output-closed' ? 'stdout was closed' : `${found.instance.name} ${found.why}`, found.kind));
@@ -226,6 +228,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
     watchdog.release();
     await out.finish();
+    if (trouble !== undefined) report(trouble);
   }
 
   async function runCommand(execa: Execa): Promise<{ kind: 'code'; code: number } | { kind: 'error'; error: unknown }> {

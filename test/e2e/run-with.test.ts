@@ -80,16 +80,32 @@ describe('tf run --with', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
-  it('gives up on an instance that is never ready: one line naming it and the probe, its last lines, exit 1', async () => {
+  it('gives up on an instance that is never ready: after the stop, one line naming it and the probe, then its last lines up to its exit, exit 1', async () => {
     const { tf, port } = await runWith('web', ['/', '0'], { webArgs: '--no-listen', extra: ['--wait-timeout', '0.5'] });
     const exit = await tf.exited;
     expect(exit.code, tf.output() + tf.stderr()).toBe(1);
     const lines = tf.stderr().split('\n');
-    expect(lines[0]).toBe(`tf: web.1 not ready after 0.5s (probe: port ${port}); its last 2 lines:`);
+    expect(lines[0]).toBe(`tf: web.1 not ready after 0.5s (probe: port ${port}); its last 3 lines:`);
     expect(lines[1]).toMatch(/^web\.1 \| booting pid=\d+$/);
     expect(lines[2]).toBe('web.1 | not listening');
+    // What it printed once tf stopped it is shown on stdout, so it is among its last lines too.
+    expect(lines[3]).toBe('web.1 | got TERM');
     expect(tf.output()).not.toContain('client pid=');
     await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it("with --wait-timeout 0 gives up at once, and the failure line's last lines are the lines stdout showed of it", async () => {
+    const { tf, port } = await runWith('web', ['/', '0'], { extra: ['--wait-timeout', '0'] });
+    const exit = await tf.exited;
+    const out = tf.output();
+    expect(exit.code, out + tf.stderr()).toBe(1);
+    const [first, ...rest] = tf.stderr().trimEnd().split('\n');
+    const shown = [...out.matchAll(/^(?:\S+ )?web\.1 +\| (.*)$/gm)].map((m) => `web.1 | ${m[1]}`);
+    const tail = shown.length === 0 ? 'it printed nothing' : `its last ${shown.length === 1 ? 'line' : `${shown.length} lines`}:`;
+    expect(first, out + tf.stderr()).toBe(`tf: web.1 not ready after 0s (probe: port ${port}); ${tail}`);
+    expect(rest, out + tf.stderr()).toEqual(shown);
+    expect(out).not.toContain('client pid=');
+    await expectAllDead(pidsIn(out));
   }, 20_000);
 
   it('reports an instance that exits while tf waits for it, with its last lines, and never runs the command', async () => {
