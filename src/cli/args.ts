@@ -263,7 +263,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     type: 'string',
     arg: 'SECONDS',
     commands: ['start', 'run', 'restart', 'stop', 'scale'],
-    help: 'how long to wait for instances to be ready or stopped (run --with: default 60)',
+    help: 'how long to wait for instances to be ready or stopped; 0 checks once, without waiting (run --with: default 60)',
   },
   {
     flag: 'split-stderr',

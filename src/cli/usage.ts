@@ -2,7 +2,7 @@ import { COMMANDS, CONTROL_COMMANDS, OPTION_SPECS, RUN_WITH_ONLY, takes, type Co
 
 const COMMAND_HELP: Readonly<Record<string, string>> = {
   start: 'tf start [TYPE...] [options]\n  Run every process type of the Procfile (or only the TYPEs named) at its formation count.',
-  run: "tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app's environment, attached to the terminal.\n  With --with TYPE,... (for CI, e.g. tf run --with web -- npm test): start those types, wait until they are\n  ready (--ready, --wait-timeout), run the command with the first type's PORT, then stop them; exit: the\n  command's code, or 1 when a service exits or is not ready in time.",
+  run: "tf run [options] COMMAND [ARGS...]\n  Run a one-off command (or a Procfile type by name) with the app's environment, attached to the terminal.\n  With --with TYPE,... (for CI, e.g. tf run --with web -- npm test): start those types, wait until they are\n  ready (--ready, --wait-timeout), run the command with the first type's PORT, then stop them; exit: the\n  command's code, or 1 when a service exits (even one its restart policy would restart; a can-die one may)\n  or is not ready in time (--wait-timeout 0: only those ready at once pass, e.g. --ready TYPE=none).",
   check: 'tf check [TYPE...] [options]\n  Validate the Procfile and env files and print the plan: instances, ports, commands, warnings.',
   release:
     "tf release [--env NAME] [options]\n  Run the Procfile's release entry (if any) to completion and, when it succeeds, record a release (v1, v2...)\n  of the environment: the commit, a digest of the Procfile and a keyed fingerprint of the config (no value).",
@@ -80,7 +80,7 @@ function exitCodes(command: CommandName | undefined): string[] {
     case 'run':
       return [
         "Exit codes: the command's own (128+N if signal N killed it); 126 not executable, 127 not found;",
-        '  with --with, 1 when a service exits or is not ready in time;',
+        '  with --with, 1 when a service exits (restarted or not) or is not ready in time;',
         `  ${common}`,
       ];
     case 'check':

@@ -56,9 +56,10 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
  * `tf run --with TYPES -- COMMAND`: starts those types as `start` would (same output, same
  * watchdog), waits until every instance is ready, runs the command attached to the terminal
  * with the app's environment and the first type's PORT, stops the services, and exits with
- * the command's code. An instance that goes down or never gets ready ends it with exit 1: one
- * line on stderr naming it and why, then its last lines; a command running then is stopped
- * (SIGTERM, SIGKILL after -t).
+ * the command's code. An instance that exits on its own (whatever its restart policy; a
+ * can-die one aside) or never gets ready ends it with exit 1: the services and a command
+ * running then are stopped at once (SIGTERM, SIGKILL after -t), and, once all is down, one line
+ * on stderr names it and why, then its last lines.
  */
 export async function runWith(invocation: Invocation, context: CommandContext): Promise<number> {
   const { options } = invocation;
@@ -108,25 +109,48 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const watch = new ServiceTrouble(ownStop);
   let phase: Phase = { kind: 'waiting' };
   let trouble: Trouble | undefined;
+  /** When the trouble was found (" while the command ran"), for the report at the end. */
+  let troubleWhen = '';
   const troubled = deferred<Trouble>();
   const allReady = deferred<void>();
   let stopNotice: Notice | undefined;
 
-  /** One line naming the instance and why, then its last lines, on stderr. */
+  /**
+   * One line naming the instance and why, then its last lines, on stderr. Written once
+   * everything is stopped and shown: the lines are the last it printed, as stdout showed them.
+   */
   const report = (found: Trouble): void => {
     if (found.kind === 'output-closed') {
       context.stderr.write('tf: stdout was closed\n');
       return;
     }
     const { instance, why } = found;
-    const when = phase.kind === 'command' ? ' while the command ran' : found.kind === 'down' && phase.kind === 'waiting' ? ' before it was ready' : '';
+    const when = troubleWhen;
     const lines = watch.lines(instance.name);
     const tail = lines.length === 0 ? '; it printed nothing' : `; its last ${lines.length === 1 ? 'line' : `${lines.length} lines`}:`;
     context.stderr.write(`tf: ${instance.name} ${why}${when}${tail}\n${lines.map((l) => `${instance.name} | ${l}\n`).join('')}`);
   };
+  /** The first reason to stop is the one told. */
   const stopServices = (why: string, reason: string, facts: Readonly<Record<string, unknown>> = {}): void => {
+    if (stopNotice !== undefined) return;
     stopNotice = { text: `stopping all processes (${why})`, level: 'info', fields: { event: 'stopping', reason, ...facts } };
     supervisor?.stop(ownStop);
+  };
+
+  /** The first trouble ends the run: the command (if it runs) is stopped, and the services at once, so none is restarted. */
+  const onTrouble = (found: Trouble): void => {
+    if (trouble !== undefined) return;
+    trouble = found;
+    troubleWhen = found.kind === 'output-closed' ? '' : when(found);
+    troubled.resolve(found);
+    // Not from inside the supervisor's own event.
+    queueMicrotask(() => stopServices(found.kind === 'output-closed' ? 'stdout was closed' : `${found.instance.name} ${found.why}`, found.kind));
+  };
+
+  const when = (found: Exclude<Trouble, { kind: 'output-closed' }>): string => {
+    if (phase.kind === 'command') return ' while the command ran';
+    if (found.kind !== 'down' || phase.kind !== 'waiting') return '';
+    return watch.wasReady(found.instance.name) ? ' before the command ran' : ' before it was ready';
   };
 
   let readyCheck = false;
@@ -139,11 +163,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     if (event.kind === 'stopping' && event.reason === ownStop && stopNotice !== undefined) out.notice(stopNotice);
     else out.output.handle(event);
     const found = watch.handle(event);
-    if (found !== undefined && trouble === undefined) {
-      trouble = found;
-      report(found);
-      troubled.resolve(found);
-    }
+    if (found !== undefined) onTrouble(found);
     // Probe `none` makes an instance ready without an event, right after its `spawned` one.
     if (phase.kind === 'waiting' && !readyCheck) {
       readyCheck = true;
@@ -177,10 +197,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   const execaLoaded = import('execa');
   const waited = setTimeout(() => {
     const found = notReady(running.snapshot(), plan.instances, waitMs);
-    if (found === undefined || trouble !== undefined) return;
-    trouble = found;
-    report(found);
-    troubled.resolve(found);
+    if (found !== undefined) onTrouble(found);
   }, waitMs);
   try {
     const outcome = await Promise.race([
@@ -193,7 +210,6 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     const { execa } = await execaLoaded;
     if (outcome !== 'ready' || trouble !== undefined) {
       phase = { kind: 'stopping' };
-      if (trouble !== undefined) stopServices(trouble.kind === 'output-closed' ? 'stdout was closed' : `${trouble.instance.name} ${trouble.why}`, trouble.kind);
       const code = await finished;
       return trouble !== undefined ? 1 : code;
     }
@@ -212,6 +228,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
     for (const signal of FORWARD_SIGNALS) process.off(signal, onForward);
     watchdog.release();
     await out.finish();
+    if (trouble !== undefined) report(trouble);
   }
 
   async function runCommand(execa: Execa): Promise<{ kind: 'code'; code: number } | { kind: 'error'; error: unknown }> {

@@ -9,7 +9,7 @@ export const RECENT_LINES = 10;
 
 /** Something that ends `tf run --with` with exit 1. `why` follows the instance's name. */
 export type Trouble =
-  /** It exited or could not start, and its policy keeps it down (or gave up after a crash loop). */
+  /** It exited on its own (even if its policy restarts it), could not start, or was given up after a crash loop. */
   | { readonly kind: 'down'; readonly instance: Instance; readonly why: string }
   /** The wait is over and its probe has not passed. */
   | { readonly kind: 'not-ready'; readonly instance: Instance; readonly why: string }
@@ -44,27 +44,38 @@ export function notReady(views: readonly SlotView[], instances: readonly Instanc
 
 /**
  * Reads the supervisor's events for what `run --with` must know: each instance's recent
- * output and last exit, and whether the formation is in trouble. The supervisor's own
- * policies decide: a stop of everything that tf did not ask for (an instance exited under
- * foreman's rule, or could not start), or an instance given up after a crash loop. An exit its
- * policy allows (can-die, a restart) is no trouble.
+ * output and last exit, and whether the formation is in trouble: an instance that exits on its
+ * own (whatever its restart policy: a service that went down while the command ran against it
+ * fails the run even if tf would bring it back), a stop of everything that tf did not ask for
+ * (an instance could not start), or an instance given up after a crash loop. Only a `can-die`
+ * instance may exit: it says so itself (a setup step that ends).
  */
 export class ServiceTrouble {
   private readonly recent = new Map<string, RecentLines>();
   private readonly exits = new Map<string, ExitFacts>();
   private readonly spawnErrors = new Map<string, string>();
+  /** Instances whose current run is ready (probe `none`: once spawned). */
+  private readonly ready = new Set<string>();
 
   /** `own`: the reason tf passes when it stops the formation itself. */
   constructor(private readonly own: StopReason) {}
 
   handle(event: SupervisorEvent): Trouble | undefined {
     switch (event.kind) {
+      case 'spawned':
+        if (event.instance.policy.ready.kind === 'none') this.ready.add(event.instance.name);
+        else this.ready.delete(event.instance.name);
+        return undefined;
+      case 'ready':
+        this.ready.add(event.instance.name);
+        return undefined;
       case 'output':
         this.linesOf(event.instance.name).push(event.stream, event.chunk);
         return undefined;
       case 'exited':
         this.exits.set(event.instance.name, event.exit);
-        return undefined;
+        if (event.exit.stoppedByTf || event.instance.policy.canDie) return undefined;
+        return { kind: 'down', instance: event.instance, why: exitWhy(event.exit) };
       case 'spawn-failed':
         this.spawnErrors.set(event.instance.name, event.error);
         return undefined;
@@ -75,6 +86,11 @@ export class ServiceTrouble {
       default:
         return undefined;
     }
+  }
+
+  /** Whether its last run got ready (it may have exited since). */
+  wasReady(name: string): boolean {
+    return this.ready.has(name);
   }
 
   lines(name: string): string[] {

@@ -20,9 +20,13 @@ async function freePort(): Promise<number> {
 const procfile = (webArgs = ''): string => `web: ${fixture('web.mjs', webArgs)}\nworker: ${fixture('slow-ready.mjs')}\n`;
 
 /** `tf run --with TYPES [extra] -- node client.mjs CLIENT...` in a fresh app on a free port. */
-async function runWith(types: string, client: readonly string[], options: { webArgs?: string; extra?: readonly string[] } = {}) {
+async function runWith(
+  types: string,
+  client: readonly string[],
+  options: { webArgs?: string; extra?: readonly string[]; files?: Readonly<Record<string, string>> } = {},
+) {
   const port = await freePort();
-  const dir = app({ Procfile: procfile(options.webArgs) });
+  const dir = app({ Procfile: procfile(options.webArgs), ...options.files });
   const tf = runTf(
     ['run', '--with', types, '-p', String(port), ...(options.extra ?? []), '--', process.execPath, path.join(FIXTURES, 'client.mjs'), ...client],
     { cwd: dir },
@@ -76,16 +80,32 @@ describe('tf run --with', () => {
     await expectAllDead(pidsIn(tf.output()));
   }, 20_000);
 
-  it('gives up on an instance that is never ready: one line naming it and the probe, its last lines, exit 1', async () => {
+  it('gives up on an instance that is never ready: after the stop, one line naming it and the probe, then its last lines up to its exit, exit 1', async () => {
     const { tf, port } = await runWith('web', ['/', '0'], { webArgs: '--no-listen', extra: ['--wait-timeout', '0.5'] });
     const exit = await tf.exited;
     expect(exit.code, tf.output() + tf.stderr()).toBe(1);
     const lines = tf.stderr().split('\n');
-    expect(lines[0]).toBe(`tf: web.1 not ready after 0.5s (probe: port ${port}); its last 2 lines:`);
+    expect(lines[0]).toBe(`tf: web.1 not ready after 0.5s (probe: port ${port}); its last 3 lines:`);
     expect(lines[1]).toMatch(/^web\.1 \| booting pid=\d+$/);
     expect(lines[2]).toBe('web.1 | not listening');
+    // What it printed once tf stopped it is shown on stdout, so it is among its last lines too.
+    expect(lines[3]).toBe('web.1 | got TERM');
     expect(tf.output()).not.toContain('client pid=');
     await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  it("with --wait-timeout 0 gives up at once, and the failure line's last lines are the lines stdout showed of it", async () => {
+    const { tf, port } = await runWith('web', ['/', '0'], { extra: ['--wait-timeout', '0'] });
+    const exit = await tf.exited;
+    const out = tf.output();
+    expect(exit.code, out + tf.stderr()).toBe(1);
+    const [first, ...rest] = tf.stderr().trimEnd().split('\n');
+    const shown = [...out.matchAll(/^(?:\S+ )?web\.1 +\| (.*)$/gm)].map((m) => `web.1 | ${m[1]}`);
+    const tail = shown.length === 0 ? 'it printed nothing' : `its last ${shown.length === 1 ? 'line' : `${shown.length} lines`}:`;
+    expect(first, out + tf.stderr()).toBe(`tf: web.1 not ready after 0s (probe: port ${port}); ${tail}`);
+    expect(rest, out + tf.stderr()).toEqual(shown);
+    expect(out).not.toContain('client pid=');
+    await expectAllDead(pidsIn(out));
   }, 20_000);
 
   it('reports an instance that exits while tf waits for it, with its last lines, and never runs the command', async () => {
@@ -108,6 +128,41 @@ describe('tf run --with', () => {
     expect(tf.stderr()).toContain('web.1 | asked to die');
     expect(tf.output()).toContain('client got TERM');
     await expectAllDead(pidsIn(tf.output()));
+  }, 20_000);
+
+  // A restart policy keeps `tf start` going; in CI a service that went down under the command's feet fails the run.
+  it.each([
+    ['restart: on-failure in tf.yaml', { files: { 'tf.yaml': 'web:\n  restart: on-failure\n' } }],
+    ['--restart web=always', { extra: ['--restart', 'web=always'] }],
+  ])(
+    'stops the command and exits 1 when a service with %s dies while the command runs, instead of restarting it',
+    async (_, options) => {
+      const { tf } = await runWith('web', ['/die?code=5', '0', '--hang'], options);
+      const exit = await tf.exited;
+      const out = tf.output();
+      expect(exit.code, out + tf.stderr()).toBe(1);
+      expect(tf.stderr().split('\n')[0], out + tf.stderr()).toMatch(/^tf: web\.1 exited with code 5 while the command ran; its last \d+ lines:$/);
+      expect(tf.stderr()).toContain('web.1 | asked to die');
+      expect(out).toContain('client got TERM');
+      expect(out).toContain('stopping all processes (web.1 exited with code 5)');
+      // Stopped before its restart: one run only.
+      expect(out.match(/web\.1 started/g), out).toHaveLength(1);
+      await expectAllDead(pidsIn(out));
+    },
+    20_000,
+  );
+
+  it('reports a service with --restart web=on-failure that exits before it is ready, at once, and never runs the command', async () => {
+    const { tf } = await runWith('web', ['/', '0'], { webArgs: '--crash 7', extra: ['--restart', 'web=on-failure'] });
+    const exit = await tf.exited;
+    const out = tf.output();
+    expect(exit.code, out + tf.stderr()).toBe(1);
+    const lines = tf.stderr().split('\n');
+    expect(lines[0], out + tf.stderr()).toBe('tf: web.1 exited with code 7 before it was ready; its last 2 lines:');
+    expect(lines[2]).toBe('web.1 | fatal: cannot boot');
+    expect(out.match(/web\.1 started/g), out).toHaveLength(1);
+    expect(out).not.toContain('client pid=');
+    await expectAllDead(pidsIn(out));
   }, 20_000);
 
   it('kills a command that ignores SIGTERM after -t when a service dies', async () => {

@@ -68,6 +68,33 @@ describe('ServiceTrouble', () => {
     expect(watch.lines('web.1')).toEqual(['boom']);
   });
 
+  it('names an instance that exits on its own whatever its restart policy, but not one tf stopped or a can-die one', () => {
+    const policy = (extra: Partial<Instance['policy']>): Instance => testInstance('web.1', { policy: { ...defaultPolicy('web'), ...extra } });
+    const watch = new ServiceTrouble(own);
+    for (const restart of ['on-failure', 'always'] as const) {
+      expect(watch.handle({ kind: 'exited', instance: policy({ restart }), pid: 1, exit: exit(3) })).toMatchObject({ kind: 'down', why: 'exited with code 3' });
+    }
+    // on-failure keeps a clean exit down without stopping the rest; the command would still run without it.
+    expect(watch.handle({ kind: 'exited', instance: policy({ restart: 'on-failure' }), pid: 1, exit: exit(0) })).toMatchObject({ why: 'exited with code 0' });
+    expect(
+      watch.handle({ kind: 'exited', instance: policy({ restart: 'always' }), pid: 1, exit: { ...exit(null, 'SIGTERM'), stoppedByTf: true } }),
+    ).toBeUndefined();
+    expect(watch.handle({ kind: 'exited', instance: policy({ canDie: true }), pid: 1, exit: exit(1) })).toBeUndefined();
+  });
+
+  it('knows whether the last run got ready: probe none once spawned, a probe once it passed, until the next run', () => {
+    const web = instance('web.1');
+    const worker = instance('worker.1', { kind: 'none' });
+    const watch = new ServiceTrouble(own);
+    watch.handle({ kind: 'spawned', instance: worker, pid: 2 });
+    watch.handle({ kind: 'spawned', instance: web, pid: 1 });
+    expect([watch.wasReady('worker.1'), watch.wasReady('web.1')]).toEqual([true, false]);
+    watch.handle({ kind: 'ready', instance: web, pid: 1, afterMs: 5 });
+    expect(watch.wasReady('web.1')).toBe(true);
+    watch.handle({ kind: 'spawned', instance: web, pid: 3 });
+    expect(watch.wasReady('web.1')).toBe(false);
+  });
+
   it("ignores tf's own stop, a signal to tf, and a formation that finished cleanly", () => {
     const watch = new ServiceTrouble(own);
     expect(watch.handle({ kind: 'stopping', reason: own })).toBeUndefined();
