@@ -271,6 +271,8 @@ describe('ControlServer: requests', () => {
     let text = '';
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => (text += d));
+    // The server closes once its reply is out, while this client may be writing its next byte.
+    socket.on('error', () => {});
     // Traffic, not synchronisation: one byte every 50 ms, well within any idle timeout.
     const drip = setInterval(() => socket.write(' '), 50);
     socket.on('connect', () => socket.write('{'));
@@ -303,6 +305,7 @@ describe('ControlServer: requests', () => {
     const socket = net.connect(sock);
     const chunks: Buffer[] = [];
     socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', () => {});
     socket.on('connect', () => {
       socket.write('{"v":1,"cmd":"logs","names":[],"lines":1000,"follow":false}\n');
       socket.pause();
