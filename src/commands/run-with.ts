@@ -172,7 +172,7 @@ export async function runWith(invocation: Invocation, context: CommandContext): 
   };
 
   const debug = context.env.TF_LOG === 'debug' ? (line: string) => void context.stderr.write(`tf: debug: ${line}\n`) : undefined;
-  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr, marker }, emit, {
+  supervisor = new Supervisor(plan.instances, { timeoutMs: options.timeoutMs, debug, splitStderr: options.splitStderr, marker, untilStopped: true }, emit, {
     watchdog,
     killer,
     readiness: watchReadiness({ takenPorts: ports.inUse }),

@@ -44,6 +44,11 @@ export interface SupervisorOptions {
   readonly marker?: RunMarker;
   /** Makes the instances' FIFOs (see instanceSpawner); `tf start` passes one it has prepared. */
   readonly fifos?: FifoMaker;
+  /**
+   * Runs until `stop`, even once every instance ended on its own: `tf run --with`'s command decides
+   * when the services go, and a can-die service that is done must not end the run under it.
+   */
+  readonly untilStopped?: boolean;
 }
 
 // commands/run.ts still imports it from here; host/signals.ts owns it.
@@ -642,7 +647,7 @@ export class Supervisor {
    * away through control keeps tf up: the user parked it and may start it again.
    */
   private checkFinished(): void {
-    if (this.phase.kind !== 'running' || this.slots.length === 0 || !this.idle()) return;
+    if (this.options.untilStopped === true || this.phase.kind !== 'running' || this.slots.length === 0 || !this.idle()) return;
     if (!this.slots.every((s) => s.state.kind === 'exited' || s.state.kind === 'failed')) return;
     this.stop({ kind: 'finished', failed: this.slots.filter((s) => s.state.kind === 'failed').length });
   }

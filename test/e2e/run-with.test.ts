@@ -318,4 +318,14 @@ describe('tf run --with', () => {
     },
     20_000,
   );
+  it('a can-die service that is done leaves the command running: the command decides when the run ends', async () => {
+    // The service ends while the command runs (the command tells it to); the command goes on for a while after.
+    const dir = app({ Procfile: 'setup: sh -c "echo set up; while [ ! -e setup-done ]; do sleep 0.05; done"\n' });
+    const tf = runTf(['run', '--with', 'setup', '--can-die', 'setup', '--', 'sh', '-c', 'touch setup-done; sleep 2; echo command-finished'], { cwd: dir });
+    const exit = await tf.exited;
+    expect(exit.code, tf.output() + tf.stderr()).toBe(0);
+    expect(tf.output()).toMatch(/setup\.1 exited with code 0[\s\S]*command-finished/);
+    expect(tf.stderr()).toBe('');
+    await expectAllDead([tf.pid, ...pidsIn(tf.output())]);
+  }, 20_000);
 });
