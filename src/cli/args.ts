@@ -59,6 +59,8 @@ export interface Options extends ConfigOptions {
   readonly runAs: string | undefined;
   /** export kubernetes and compose: the image. */
   readonly image: string | undefined;
+  /** Where `image` came from, `--image` or `TF_IMAGE`: a format that takes none refuses only the flag. */
+  readonly imageSource?: string | undefined;
   /** export: secret keys with empty values. */
   readonly noSecrets: boolean;
   /** export: overwrite files tf did not write. */
@@ -606,6 +608,7 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
     user: on('user'),
     runAs: raw('run-as')?.raw,
     image: raw('image')?.raw,
+    imageSource: raw('image')?.source,
     noSecrets: on('no-secrets'),
     force: on('force'),
   };

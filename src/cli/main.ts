@@ -78,6 +78,7 @@ async function dispatch(invocation: Invocation, context: CommandContext): Promis
           user: options.user,
           runAs: options.runAs,
           image: options.image,
+          imageSource: options.imageSource,
           noSecrets: options.noSecrets,
           force: options.force,
         },

@@ -130,6 +130,8 @@ export interface ExportRequest {
   readonly user: boolean;
   readonly runAs?: string | undefined;
   readonly image: string | undefined;
+  /** Where `image` came from, `--image` (the default) or `TF_IMAGE`: a CI's TF_IMAGE must not break its systemd export. */
+  readonly imageSource?: string | undefined;
   readonly noSecrets: boolean;
   readonly force: boolean;
 }
@@ -158,7 +160,7 @@ function checkOptionValues(request: ExportRequest & { readonly format: string })
   // A flag the format would not use is refused, not ignored: whoever typed it expected it to do something.
   if (request.user && request.format !== 'systemd')
     throw usageError(`--user is for tf export systemd, not ${request.format}`, 'a container runs as its image says (USER in the Dockerfile)');
-  if (request.image !== undefined && request.format === 'systemd')
+  if (request.image !== undefined && request.format === 'systemd' && (request.imageSource ?? '--image').startsWith('-'))
     throw usageError('--image is for tf export kubernetes and compose, not systemd', 'systemd units run the app from its directory');
   if (request.app !== undefined && appSource.startsWith('-') && request.format === 'compose')
     throw usageError('--app does not apply to tf export compose', 'docker compose names the project: -p NAME, or the directory');
