@@ -227,7 +227,7 @@ export function envGet(request: EnvGetRequest, context: CommandContext): number 
   if (config.secretKeys.has(request.key)) {
     const envFlag = request.options.envName === undefined ? '' : ` --env ${request.options.envName}`;
     throw new TfError('envfile', `${request.key} is secret (encrypted, or built on an encrypted value), so tf env get does not print it`, {
-      hint: `tf secrets get NAME${envFlag} prints an encrypted value's plaintext`,
+      hint: `tf secrets get NAME${envFlag} prints an encrypted value's plaintext, tf env --reveal${envFlag} every value`,
     });
   }
   context.stdout.write(`${value}\n`);

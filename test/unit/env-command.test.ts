@@ -153,7 +153,7 @@ describe('tf env [TYPE]', () => {
     const get = contextIn(dir);
     const error = await failure(async () => envGet({ options: options(), key: 'GREETING' }, get));
     expect(error.describe()).toBe(
-      "GREETING is secret (encrypted, or built on an encrypted value), so tf env get does not print it; tf secrets get NAME prints an encrypted value's plaintext",
+      "GREETING is secret (encrypted, or built on an encrypted value), so tf env get does not print it; tf secrets get NAME prints an encrypted value's plaintext, tf env --reveal every value",
     );
     expect(get.stdout.text).toBe('');
   });
