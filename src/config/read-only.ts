@@ -86,6 +86,12 @@ function isPower(resource: Resource, name: string, value: string): boolean {
 const isOpaqueSource = (name: string, value: string): boolean =>
   SUFFIX.test(name) && !READONLY.test(name) && value !== '' && (/_DSN$/i.test(name) || maskValue(name, value) !== value);
 
+/** A value with no scheme, or PostgreSQL's (`postgres://`, `postgresql+psycopg2://`). */
+const mayBePostgres = (value: string): boolean => {
+  const scheme = SCHEME.exec(value.trim())?.[0];
+  return scheme === undefined || /^postgres(?:ql)?(?:\+[^:]*)?:\/\/$/i.test(scheme);
+};
+
 export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEnv {
   const allow = new Set(allowWrite.map((n) => stemOf(n.toUpperCase())));
   const result: Record<string, string> = { ...env };
@@ -111,10 +117,11 @@ export function readOnlyEnv(env: Env, allowWrite: readonly string[]): ReadOnlyEn
   };
   const resources = catalog(env);
   const seen = new Set(resources.flatMap((r) => r.vars.map((v) => v.name)));
-  // What the catalog cannot read as a URL is still a data source: its own sibling, or a refusal. tf cannot
-  // tell whether it is PostgreSQL's (a libpq string), so the PostgreSQL guard treats it as one.
+  // What the catalog cannot read as a URL is still a data source: its own sibling, or a refusal. Without a
+  // scheme (a libpq `host=... password=...` string) tf cannot tell whether it is PostgreSQL's, so the guard
+  // treats it as one; a scheme of another protocol (`http://u:p@h:99999`) says it is not.
   for (const [name, value] of Object.entries(env)) {
-    if (!seen.has(name) && isOpaqueSource(name, value)) settle(name, siblingsOf(stemOf(name)).find(present), true, (sibling) => sibling);
+    if (!seen.has(name) && isOpaqueSource(name, value)) settle(name, siblingsOf(stemOf(name)).find(present), mayBePostgres(value), (sibling) => sibling);
   }
 
   for (const resource of resources) {

@@ -196,6 +196,13 @@ describe('readOnlyEnv', () => {
     ]);
   });
 
+  it('an allowed writer tf cannot read as a URL drops the PostgreSQL guard only when it may be PostgreSQL', () => {
+    const base = { DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO };
+    expect(readOnlyEnv({ ...base, BAD_URL: 'http://u:p@h:99999' }, ['BAD']).pgGuard).toBe('set');
+    expect(readOnlyEnv({ ...base, BAD_URL: 'postgresql://u:p@h:99999/x' }, ['BAD']).pgGuard).toBe('left-out');
+    expect(readOnlyEnv({ ...base, LEGACY_DSN: 'host=db user=rw password=x' }, ['LEGACY']).pgGuard).toBe('left-out');
+  });
+
   it('masks a sibling encrypted in its file whole: its host is part of the secret', () => {
     const result = readOnlyEnv({ DATABASE_URL: PG, DATABASE_READONLY_URL: PG_RO }, []);
     expect(readOnlyBanner(result, new Set(['DATABASE_READONLY_URL']))[0]).toBe(`read-only: DATABASE_URL -> DATABASE_READONLY_URL (${MASK})`);
